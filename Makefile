@@ -1,0 +1,43 @@
+# The two commands that matter: `make demo` and `make test`. Each installs what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup temporal-cli demo test check lint typecheck format services services-stop clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-14s %s\n", $$1, $$2 }'
+
+setup: ## install Node dependencies and check native modules
+	@scripts/setup.sh
+
+temporal-cli: ## find or build the Temporal CLI (dev server + UI)
+	@scripts/temporal-cli.sh
+
+demo: setup ## run a conversation on the embedded stack (no API key, no external services)
+	@TEMPORAL_CLI="$${TEMPORAL_CLI:-$$(scripts/temporal-cli.sh)}" npm run --silent memoir -- demo $(ARGS)
+
+test: setup ## start the test services and run every check and test
+	@scripts/services.sh start
+	@$(MAKE) --no-print-directory check
+	@npx vitest run $(TESTS)
+
+check: typecheck lint ## static checks (types, lint, format)
+	@npx prettier --check --log-level warn .
+
+typecheck:
+	@npx tsc --noEmit -p .
+
+lint:
+	@npx eslint --max-warnings 0 .
+
+format: ## format every file
+	@npx prettier --write --log-level warn .
+
+services: ## start PostgreSQL, Redis, Weaviate and a Temporal dev server for tests (loopback)
+	@scripts/services.sh start
+
+services-stop: ## stop the test services
+	@scripts/services.sh stop
+
+clean: services-stop ## remove local data (.data/)
+	rm -rf .data

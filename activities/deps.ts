@@ -1,0 +1,34 @@
+/**
+ * What activities need, as narrow interfaces built once by the worker. Tests build them over real services
+ * (PostgreSQL or PGlite, the offline model over HTTP) and pass them in.
+ */
+import type { ConversationPolicy } from '../workflows/contract';
+import type { ContextAssembler } from '../src/context/assembler';
+import type { ModelClient } from '../src/model/client';
+import type { RetryTiming } from '../src/model/errors';
+import type { TokenCalibration } from '../src/model/tokens';
+import type { ConversationStore } from '../src/storage/conversations';
+import type { LlmCallStore } from '../src/storage/llm-calls';
+import type { ManifestStore } from '../src/storage/manifests';
+
+export interface ModelSettings {
+  maxTokens: number;
+  /** Minimum cacheable prefix per model, in tokens. */
+  cacheMinimums: Record<string, number>;
+  systemCacheTtl: '5m' | '1h';
+  retry: RetryTiming;
+}
+
+export interface ActivityDeps {
+  conversations: ConversationStore;
+  manifests: ManifestStore;
+  llmCalls: LlmCallStore;
+  assembler: ContextAssembler;
+  model: ModelClient;
+  modelSettings: ModelSettings;
+  calibration: TokenCalibration;
+  /** The worker's current policy, handed to each new run at continue-as-new. */
+  policy: () => ConversationPolicy;
+  /** A tenant's daily spend limit in USD, if it has one. */
+  dailyBudgetUsd: (tenantId: string) => number | undefined;
+}

@@ -1,0 +1,34 @@
+/**
+ * Request shapes of HTTP API v1 (zod). Message text limits are checked again by the workflow's validator.
+ */
+import { z } from 'zod';
+import { ID_PATTERN } from '../../workflows/contract';
+
+export const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._-]{1,128}');
+
+export const conversationParams = z.object({ id });
+
+export const createConversationBody = z.strictObject({
+  conversationId: id.optional(),
+  userId: id,
+  systemPrompt: z
+    .string()
+    .min(1)
+    .max(64 * 1024)
+    .optional(),
+});
+
+export const sendMessageBody = z.strictObject({
+  content: z.string(),
+  messageId: id.optional(),
+  userId: id.optional(),
+});
+
+export const sendMessageQuery = z.object({
+  async: z.enum(['true', 'false']).optional(),
+});
+
+export const listMessagesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.coerce.number().int().min(1).optional(),
+});

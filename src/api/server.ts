@@ -1,0 +1,140 @@
+/**
+ * HTTP API v1 (Fastify). JSON in and out; every error is `{"error":{"code","message"}}` with its HTTP status.
+ * Every path is scoped to the tenant of the caller's API key: another tenant's conversation is simply not found.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { MemoirClient } from '../client/memoir-client';
+import { MemoirError } from '../client/errors';
+import type { Logger } from '../log';
+import { bearerKey, type ApiKeyResolver } from './auth';
+import {
+  conversationParams,
+  createConversationBody,
+  listMessagesQuery,
+  sendMessageBody,
+  sendMessageQuery,
+} from './schemas';
+
+export interface ApiOptions {
+  memoir: MemoirClient;
+  keys: ApiKeyResolver;
+  log: Logger;
+  /** Longest wait for a synchronous reply. */
+  replyWaitMs: number;
+  maxContentBytes: number;
+  /** Readiness checks: each resolves when its dependency answers. */
+  ready: Record<string, () => Promise<unknown>>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tenantId: string;
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw new MemoirError('invalid_request', 400, `${issue.path.join('.') || 'body'}: ${issue.message}`);
+}
+
+export function createApi(opts: ApiOptions): FastifyInstance {
+  const logger: FastifyBaseLogger = opts.log.child({ component: 'api' });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger,
+    // JSON escaping can take a character to 6 bytes; the exact content limit is checked after parsing.
+    bodyLimit: opts.maxContentBytes * 8 + 64 * 1024,
+    // Ids may be 128 characters; let the schema, not the router, refuse longer ones (400, not 414).
+    routerOptions: { maxParamLength: 512 },
+  });
+  app.decorateRequest('tenantId', '');
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof MemoirError) {
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message, ...(err.details ?? {}) } });
+    }
+    const fastifyErr = err as { statusCode?: number; code?: string; message: string };
+    if (fastifyErr.statusCode && fastifyErr.statusCode < 500) {
+      const code = fastifyErr.statusCode === 413 ? 'payload_too_large' : 'invalid_request';
+      return reply.code(fastifyErr.statusCode).send({ error: { code, message: fastifyErr.message } });
+    }
+    req.log.error({ err, url: req.url }, 'request failed');
+    return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
+  );
+
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (!req.url.startsWith('/v1/')) return;
+    const key = bearerKey(req.headers.authorization);
+    const tenantId = key ? await opts.keys.resolve(key) : undefined;
+    if (!tenantId)
+      throw new MemoirError('unauthorized', 401, 'a valid API key is required (Authorization: Bearer <key>)');
+    req.tenantId = tenantId;
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = await Promise.all(
+      Object.entries(opts.ready).map(async ([name, check]) => {
+        try {
+          await check();
+          return [name, 'ok'] as const;
+        } catch (err) {
+          return [name, `unavailable: ${err instanceof Error ? err.message : String(err)}`] as const;
+        }
+      }),
+    );
+    const ok = checks.every(([, status]) => status === 'ok');
+    return reply.code(ok ? 200 : 503).send({ ok, checks: Object.fromEntries(checks) });
+  });
+
+  app.post('/v1/conversations', async (req, reply) => {
+    const body = parse(createConversationBody, req.body);
+    const created = await opts.memoir.startConversation(req.tenantId, body);
+    return reply.code(201).send(created);
+  });
+
+  app.post('/v1/conversations/:id/messages', async (req, reply) => {
+    const { id } = parse(conversationParams, req.params);
+    const body = parse(sendMessageBody, req.body);
+    const query = parse(sendMessageQuery, req.query);
+    if (query.async === 'true') {
+      return reply.code(202).send(await opts.memoir.postMessage(req.tenantId, id, body));
+    }
+    const result = await opts.memoir.sendMessage(req.tenantId, id, body, { waitMs: opts.replyWaitMs });
+    return { messageId: result.messageId, reply: result.reply, usage: result.usage };
+  });
+
+  app.get('/v1/conversations/:id', async (req) => {
+    const { id } = parse(conversationParams, req.params);
+    return opts.memoir.getState(req.tenantId, id);
+  });
+
+  app.get('/v1/conversations/:id/messages', async (req) => {
+    const { id } = parse(conversationParams, req.params);
+    const page = parse(listMessagesQuery, req.query);
+    const messages = await opts.memoir.messages(req.tenantId, id, page);
+    return {
+      messages: messages.map((m) => ({
+        messageId: m.messageId,
+        seq: m.seq,
+        role: m.role,
+        content: m.content,
+        createdAt: m.createdAt.toISOString(),
+        ...(m.role === 'assistant' ? { model: m.model, degraded: m.degraded, inReplyTo: m.inReplyTo } : {}),
+      })),
+    };
+  });
+
+  app.delete('/v1/conversations/:id', async (req, reply) => {
+    const { id } = parse(conversationParams, req.params);
+    await opts.memoir.deleteConversation(req.tenantId, id);
+    return reply.code(204).send();
+  });
+
+  return app;
+}

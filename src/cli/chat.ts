@@ -1,0 +1,61 @@
+/**
+ * A conversation in the terminal over HTTP API v1: interactive when stdin is a terminal, scripted otherwise.
+ * Each turn prints the reply, its tokens and cost. `/state`, `/history` and `/quit` are commands.
+ */
+import readline from 'node:readline/promises';
+import type { TurnResult } from '../../workflows/contract';
+import type { ApiClient } from './api-client';
+
+export interface ChatOptions {
+  api: ApiClient;
+  conversationId: string;
+  out?: NodeJS.WritableStream;
+}
+
+const usd = (n: number) => `$${n.toFixed(6)}`;
+
+export function formatTurn(result: TurnResult): string {
+  const u = result.usage;
+  const flag = result.reply.degraded ? ' · DEGRADED (no model answered)' : '';
+  return (
+    `memoir ▸ ${result.reply.content}\n` +
+    `         ${result.reply.model} · tokens in ${u.inputTokens} / out ${u.outputTokens}` +
+    ` / cache read ${u.cacheReadTokens} / cache write ${u.cacheWriteTokens} · cost ${usd(u.costUsd)}${flag}\n`
+  );
+}
+
+/** Sends each line as a turn and prints the result; returns the number of turns answered. */
+export async function runScript(opts: ChatOptions, lines: string[]): Promise<number> {
+  const out = opts.out ?? process.stdout;
+  let answered = 0;
+  for (const line of lines) {
+    out.write(`\nyou    ▸ ${line}\n`);
+    out.write(formatTurn(await opts.api.send(opts.conversationId, line)));
+    answered++;
+  }
+  return answered;
+}
+
+export async function runInteractive(opts: ChatOptions): Promise<void> {
+  const out = opts.out ?? process.stdout;
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  out.write('Type a message, or /state, /history, /quit.\n');
+  try {
+    for (;;) {
+      const line = (await rl.question('\nyou    ▸ ')).trim();
+      if (!line) continue;
+      if (line === '/quit' || line === '/exit') return;
+      try {
+        if (line === '/state') out.write(`${JSON.stringify(await opts.api.state(opts.conversationId), null, 2)}\n`);
+        else if (line === '/history') {
+          const { messages } = await opts.api.messages(opts.conversationId);
+          for (const m of messages) out.write(`#${m.seq} ${m.role.padEnd(9)} ${m.content}\n`);
+        } else out.write(formatTurn(await opts.api.send(opts.conversationId, line)));
+      } catch (err) {
+        out.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    }
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Errors a Memoir client sees, each with a stable code and the HTTP status the API answers with.
+ */
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { FailureTypes } from '../../workflows/contract';
+import { ModelFailure } from '../model/failure-types';
+
+export class MemoirError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'MemoirError';
+  }
+}
+
+const BY_FAILURE_TYPE: Record<string, [code: string, status: number]> = {
+  [FailureTypes.invalidMessage]: ['invalid_message', 400],
+  [FailureTypes.contentTooLarge]: ['content_too_large', 413],
+  [FailureTypes.conversationEnded]: ['conversation_ended', 409],
+  [FailureTypes.conversationBusy]: ['conversation_busy', 503],
+  [FailureTypes.conversationNotFound]: ['not_found', 404],
+  [FailureTypes.messageIdConflict]: ['message_id_conflict', 409],
+  [ModelFailure.budgetExceeded]: ['budget_exceeded', 402],
+};
+
+export const notFound = (what: string) => new MemoirError('not_found', 404, `${what} not found`);
+
+/** The MemoirError for a workflow failure type, when it is one clients should see as such. */
+export function fromFailureType(type: string, message: string): MemoirError | undefined {
+  const known = BY_FAILURE_TYPE[type];
+  return known ? new MemoirError(known[0], known[1], message) : undefined;
+}
+
+/** Maps what the Temporal client threw to a MemoirError; anything unexpected is rethrown unchanged. */
+export function toMemoirError(err: unknown): unknown {
+  if (err instanceof MemoirError) return err;
+  if (err instanceof WorkflowNotFoundError) return notFound('conversation');
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    return new MemoirError('conversation_exists', 409, 'a conversation with this id already exists');
+  }
+  const failure = applicationFailureOf(err);
+  return (failure?.type && fromFailureType(failure.type, failure.message)) || err;
+}
+
+function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (current instanceof ApplicationFailure) return current;
+    if (current instanceof WorkflowUpdateFailedError || current instanceof Error)
+      current = (current as { cause?: unknown }).cause;
+    else break;
+  }
+  return undefined;
+}

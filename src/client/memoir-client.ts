@@ -1,0 +1,244 @@
+/**
+ * `MemoirClient`: start and message conversations from TypeScript, over the Temporal client. The HTTP API and the
+ * CLI are built on it; applications that do not want HTTP use it directly.
+ */
+import { randomUUID } from 'node:crypto';
+import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import {
+  conversationWorkflowId,
+  endConversationSignal,
+  FailureTypes,
+  getStateQuery,
+  postMessageSignal,
+  sendMessageUpdate,
+  type ConversationInput,
+  type ConversationPolicy,
+  type ConversationState,
+  type TurnResult,
+} from '../../workflows/contract';
+import type { conversationWorkflow } from '../../workflows/conversation';
+import { SearchAttributes } from '../../workflows/search-attributes';
+import { checkMessage } from '../../workflows/validate';
+import type { ConversationStore, StoredMessage } from '../storage/conversations';
+import { fromFailureType, MemoirError, notFound, toMemoirError } from './errors';
+
+export interface MemoirClientOptions {
+  client: Client;
+  taskQueue: string;
+  /** Policy handed to runs this client starts. */
+  policy: ConversationPolicy;
+  conversations: ConversationStore;
+}
+
+export interface StartConversationInput {
+  conversationId?: string | undefined;
+  userId: string;
+  systemPrompt?: string | undefined;
+}
+
+export interface MessageInput {
+  content: string;
+  messageId?: string | undefined;
+  /** Owner of the conversation if this message creates it. */
+  userId?: string | undefined;
+}
+
+export interface SendOptions {
+  /** Give up waiting after this long (the turn still completes; resend the same messageId to get its reply). */
+  waitMs?: number;
+}
+
+export class MemoirClient {
+  constructor(private readonly opts: MemoirClientOptions) {}
+
+  /** Creates a conversation; fails with `conversation_exists` (409) when the id is taken. */
+  async startConversation(tenantId: string, input: StartConversationInput) {
+    const conversationId = input.conversationId ?? randomUUID();
+    const created = await this.opts.conversations.create(tenantId, conversationId, input.userId, input.systemPrompt);
+    if (!created) throw new MemoirError('conversation_exists', 409, `conversation ${conversationId} already exists`);
+    try {
+      const handle = await this.opts.client.workflow.start('conversationWorkflow', {
+        ...this.startOptions(tenantId, conversationId, input.userId),
+        args: [this.input(tenantId, conversationId, input.userId, input.systemPrompt)],
+        workflowIdConflictPolicy: 'FAIL',
+      });
+      return { conversationId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      throw toMemoirError(err);
+    }
+  }
+
+  /** Sends a message and waits for the reply, starting the conversation's workflow if it is not running. */
+  async sendMessage(
+    tenantId: string,
+    conversationId: string,
+    msg: MessageInput,
+    options: SendOptions = {},
+  ): Promise<TurnResult> {
+    const messageId = this.validated(msg);
+    await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof conversationWorkflow>('conversationWorkflow', {
+      ...this.startOptions(tenantId, conversationId, msg.userId),
+      args: [this.input(tenantId, conversationId, msg.userId)],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    const update = this.opts.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
+      args: [{ messageId, content: msg.content }],
+      updateId: messageId,
+      startWorkflowOperation,
+    });
+    try {
+      return options.waitMs ? await withDeadline(update, options.waitMs, messageId) : await update;
+    } catch (err) {
+      throw toMemoirError(err);
+    }
+  }
+
+  /** Queues a message without waiting (signal-with-start); its reply is read later from `messages`. */
+  async postMessage(tenantId: string, conversationId: string, msg: MessageInput): Promise<{ messageId: string }> {
+    const messageId = this.validated(msg);
+    await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
+    try {
+      await this.opts.client.workflow.signalWithStart('conversationWorkflow', {
+        ...this.startOptions(tenantId, conversationId, msg.userId),
+        args: [this.input(tenantId, conversationId, msg.userId)],
+        signal: postMessageSignal,
+        signalArgs: [{ messageId, content: msg.content }],
+      });
+      return { messageId };
+    } catch (err) {
+      throw toMemoirError(err);
+    }
+  }
+
+  /** Live state from the workflow; for a conversation whose workflow is gone, what PostgreSQL knows. */
+  async getState(tenantId: string, conversationId: string): Promise<ConversationState> {
+    try {
+      return await this.handle(tenantId, conversationId).query(getStateQuery);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw toMemoirError(err);
+    }
+    const row = await this.opts.conversations.get(tenantId, conversationId);
+    if (!row) throw notFound('conversation');
+    return {
+      tenantId,
+      conversationId,
+      userId: row.userId,
+      status: 'idle',
+      turnCount: row.turnCount,
+      pendingMessages: 0,
+      degradedReplies: row.degradedReplies,
+      fallbacks: 0,
+      totals: { ...row.totals, cacheHitRatio: 0 },
+      lastError: null,
+      lastMessageAt: row.lastMessageAt?.toISOString() ?? null,
+    };
+  }
+
+  async messages(
+    tenantId: string,
+    conversationId: string,
+    page: { limit?: number | undefined; before?: number | undefined } = {},
+  ): Promise<StoredMessage[]> {
+    if (!(await this.opts.conversations.get(tenantId, conversationId))) throw notFound('conversation');
+    return this.opts.conversations.page(tenantId, conversationId, page.limit ?? 50, page.before);
+  }
+
+  /** Ends the workflow and deletes what is stored of the conversation. */
+  async deleteConversation(tenantId: string, conversationId: string): Promise<void> {
+    const existed = await this.opts.conversations.get(tenantId, conversationId);
+    let running = false;
+    try {
+      await this.handle(tenantId, conversationId).terminate('conversation deleted');
+      running = true;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw toMemoirError(err);
+    }
+    if (!existed && !running) throw notFound('conversation');
+    await this.opts.conversations.delete(tenantId, conversationId);
+  }
+
+  /** Asks the workflow to finish its current turn and complete. */
+  async endConversation(tenantId: string, conversationId: string, reason = 'ended by client'): Promise<void> {
+    try {
+      await this.handle(tenantId, conversationId).signal(endConversationSignal, { reason });
+    } catch (err) {
+      throw toMemoirError(err);
+    }
+  }
+
+  handle(tenantId: string, conversationId: string): WorkflowHandle<typeof conversationWorkflow> {
+    return this.opts.client.workflow.getHandle(conversationWorkflowId(tenantId, conversationId));
+  }
+
+  /**
+   * A messageId is an idempotency key for one message: the same id with other content is a client bug, refused
+   * here (and again by the workflow, for a message still in flight) rather than silently answered with the reply
+   * to something else.
+   */
+  private async refuseReusedId(tenantId: string, conversationId: string, messageId: string, content: string) {
+    const stored = await this.opts.conversations.userMessage(tenantId, conversationId, messageId);
+    if (stored !== null && stored !== content) {
+      throw fromFailureType(
+        FailureTypes.messageIdConflict,
+        `messageId ${messageId} was already used for a different message`,
+      )!;
+    }
+  }
+
+  private validated(msg: MessageInput): string {
+    const rejection = checkMessage(msg, this.opts.policy);
+    if (rejection) throw fromFailureType(rejection.type, rejection.message)!;
+    return msg.messageId ?? randomUUID();
+  }
+
+  private input(tenantId: string, conversationId: string, userId?: string, systemPrompt?: string): ConversationInput {
+    return {
+      tenantId,
+      conversationId,
+      policy: this.opts.policy,
+      ...(userId ? { userId } : {}),
+      ...(systemPrompt ? { systemPrompt } : {}),
+    };
+  }
+
+  private startOptions(tenantId: string, conversationId: string, userId?: string) {
+    return {
+      workflowId: conversationWorkflowId(tenantId, conversationId),
+      taskQueue: this.opts.taskQueue,
+      staticSummary: `Conversation ${conversationId} · tenant ${tenantId}${userId ? ` · user ${userId}` : ''}`,
+      typedSearchAttributes: [
+        { key: SearchAttributes.tenantId, value: tenantId },
+        { key: SearchAttributes.status, value: 'active' },
+        ...(userId ? [{ key: SearchAttributes.userId, value: userId }] : []),
+      ],
+    };
+  }
+}
+
+async function withDeadline<T>(work: Promise<T>, ms: number, messageId: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new MemoirError(
+            'reply_pending',
+            504,
+            `no reply within ${ms} ms; the turn continues — resend messageId ${messageId} to get its reply`,
+            {
+              messageId,
+            },
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined);
+  }
+}

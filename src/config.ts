@@ -1,0 +1,243 @@
+/**
+ * Configuration, read once from the environment and validated at start-up. Every setting has an embedded default,
+ * so an empty environment is a working single-process deployment; setting the URLs turns it into a production one.
+ * The README's configuration table is generated from `SETTINGS` (`npm run docs:config`).
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { ID_PATTERN, type ConversationPolicy } from '../workflows/contract';
+import { parseDuration } from './duration';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a duration: "${text}" (use 500ms, 30s, 5m, 2h, 7d)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
+const apiKeys = list.transform((pairs, ctx) =>
+  pairs.map((pair) => {
+    const [tenantId, key] = pair.split(':', 2);
+    if (!tenantId || !key || !ID_PATTERN.test(tenantId) || key.length < 16) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'each entry is tenant:key, with a valid tenant id and a key of 16+ chars',
+      });
+      return { tenantId: '', key: '' };
+    }
+    return { tenantId, key };
+  }),
+);
+
+const jsonRecord = z.string().transform((text, ctx) => {
+  try {
+    return z.record(z.string(), z.number().int().positive()).parse(JSON.parse(text));
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected JSON like {"claude-sonnet-5-5": 1024}' });
+    return z.NEVER;
+  }
+});
+const budgets = list.transform((entries, ctx) => {
+  const out: Record<string, number> = {};
+  for (const entry of entries) {
+    const [tenant, usd] = entry.includes(':') ? entry.split(':', 2) : ['*', entry];
+    const value = Number(usd);
+    if (!tenant || !Number.isFinite(value) || value < 0) {
+      ctx.addIssue({ code: 'custom', message: `bad budget entry "${entry}" (use 10 or tenant:10)` });
+      continue;
+    }
+    out[tenant] = value;
+  }
+  return out;
+});
+
+/** One row per setting: its schema with default, and what it does (for the README table). */
+export const SETTINGS = {
+  MEMOIR_DATA_DIR: [
+    z.string().default('.data'),
+    'Where the embedded services keep their data (PGlite, Temporal dev server, keys).',
+  ],
+  TEMPORAL_ADDRESS: [
+    optionalText,
+    'Temporal frontend `host:port`. Unset: start a file-backed dev server in the data directory.',
+  ],
+  TEMPORAL_NAMESPACE: [z.string().default('default'), 'Temporal namespace.'],
+  MEMOIR_TASK_QUEUE: [z.string().default('memoir'), 'Task queue of the conversation workflows and their activities.'],
+  TEMPORAL_CLI: [
+    optionalText,
+    'Path of the `temporal` CLI used for the embedded dev server (else PATH, then `$GOPATH/bin`).',
+  ],
+  MEMOIR_TEMPORAL_PORT: [int(1, 65535).default(7233), 'Port of the embedded Temporal dev server.'],
+  MEMOIR_TEMPORAL_UI_PORT: [int(1, 65535).default(8233), 'Port of the embedded dev server Web UI.'],
+  TEMPORAL_UI_URL: [
+    optionalText,
+    'Web UI base URL printed for operators. Unset: the embedded UI, or none for an external server.',
+  ],
+  DATABASE_URL: [
+    optionalText,
+    'PostgreSQL connection string. Unset: PGlite (in-process PostgreSQL) in the data directory.',
+  ],
+  MEMOIR_DB_POOL: [int(1, 200).default(10), 'PostgreSQL pool size per process.'],
+  REDIS_URL: [optionalText, 'Redis for the hot tier and caches. Unset: in-process caches only.'],
+  ANTHROPIC_API_KEY: [optionalText, 'Claude API key. Unset: the built-in offline model answers (and says so).'],
+  ANTHROPIC_BASE_URL: [optionalText, 'Messages API base URL (a proxy or gateway).'],
+  MEMOIR_MODELS: [
+    list.pipe(z.array(z.string().min(1)).min(1)).default(['claude-sonnet-5-5', 'claude-haiku-5-5']),
+    'Model chain: the primary first, then fallbacks in order.',
+  ],
+  MEMOIR_MODEL_ATTEMPTS: [int(1, 20).default(3), 'Attempts per model before the chain moves to the next model.'],
+  MEMOIR_MODEL_TIMEOUT: [duration('60s'), 'Timeout of one model call attempt.'],
+  MEMOIR_TURN_DEADLINE: [
+    duration('120s'),
+    'Bound on the whole model chain of one turn; past it the reply is degraded.',
+  ],
+  MEMOIR_DEGRADED_REPLY: [
+    z
+      .string()
+      .min(1)
+      .default(
+        "I'm sorry — I can't reach the language model right now. Your message is saved; please try again in a moment.",
+      ),
+    'Reply sent (marked `degraded: true`) when every model failed.',
+  ],
+  MEMOIR_MAX_TOKENS: [int(1, 128_000).default(1024), 'max_tokens of a reply.'],
+  MEMOIR_SYSTEM_PROMPT: [
+    z.string().min(1).default('You are a helpful assistant with a long-term memory of this conversation.'),
+    'System prompt of conversations created without one.',
+  ],
+  MEMOIR_MAX_CONTENT_BYTES: [int(1, 1_000_000).default(32 * 1024), 'Largest accepted message, in UTF-8 bytes.'],
+  MEMOIR_RECENT_MESSAGES: [int(0, 1000).default(10), 'Messages always sent verbatim (the newest N).'],
+  MEMOIR_TURNS_PER_RUN: [int(1, 10_000).default(200), 'Continue-as-new after this many turns in one workflow run.'],
+  MEMOIR_IDLE_TIMEOUT: [
+    duration('7d'),
+    'A conversation idle this long completes its workflow; the next message restarts it.',
+  ],
+  MEMOIR_API_HOST: [z.string().default('127.0.0.1'), 'HTTP API bind address.'],
+  MEMOIR_API_PORT: [int(0, 65535).default(8787), 'HTTP API port.'],
+  MEMOIR_API_KEYS: [
+    apiKeys.optional(),
+    'API keys as `tenant:key,...`. Unset: `serve` creates one for tenant `demo` in the data directory.',
+  ],
+  MEMOIR_API_WAIT: [
+    duration('90s'),
+    'How long a synchronous message request waits for its reply before answering 504 (retry with the same messageId).',
+  ],
+  MEMOIR_PRICING_FILE: [optionalText, 'JSON file that overrides or extends the pricing table.'],
+  MEMOIR_CACHE_TTL: [
+    z.enum(['5m', '1h']).default('5m'),
+    'TTL of the cached system-prompt prefix (`1h` costs more to write, less to keep warm).',
+  ],
+  MEMOIR_CACHE_MINIMUMS: [
+    jsonRecord.optional(),
+    'JSON `{"model": tokens}` overriding the minimum cacheable prefix per model.',
+  ],
+  MEMOIR_RETRY_MAX_DELAY: [duration('60s'), 'Cap on any model retry delay, including one asked for by `retry-after`.'],
+  MEMOIR_RETRY_BASE_DELAY: [duration('1s'), 'First backoff step of a model retry when the API gives no `retry-after`.'],
+  MEMOIR_DAILY_BUDGET_USD: [
+    budgets.optional(),
+    'Daily spend limit per tenant: `10` for all, or `acme:25,*:10`. Past it a turn answers 402.',
+  ],
+  MEMOIR_LOG_LEVEL: [z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'), 'Log level.'],
+} as const;
+
+type Settings = typeof SETTINGS;
+type Parsed = { [K in keyof Settings]: z.output<Settings[K][0]> };
+
+export interface Config {
+  dataDir: string;
+  temporal: {
+    /** Undefined: the embedded dev server. */
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    cli: string | undefined;
+    devServerPort: number;
+    devServerUiPort: number;
+    uiUrl: string | undefined;
+  };
+  databaseUrl: string | undefined;
+  dbPoolSize: number;
+  redisUrl: string | undefined;
+  anthropic: { apiKey: string | undefined; baseUrl: string | undefined; maxTokens: number };
+  policy: ConversationPolicy;
+  defaultSystemPrompt: string;
+  recentMessages: number;
+  api: { host: string; port: number; keys: { tenantId: string; key: string }[] | undefined; waitMs: number };
+  pricingFile: string | undefined;
+  cache: { systemTtl: '5m' | '1h'; minimums: Record<string, number> | undefined };
+  retry: { maxDelayMs: number; baseDelayMs: number };
+  /** Daily USD limit by tenant; `*` applies to tenants without their own. */
+  dailyBudgets: Record<string, number> | undefined;
+  logLevel: Parsed['MEMOIR_LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates every setting; throws a `ConfigError` listing all problems at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, [schema]] of Object.entries(SETTINGS)) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const result = (schema as z.ZodType).safeParse(raw);
+    if (result.success) values[name] = result.data;
+    else problems.push(`${name}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const v = values as Parsed;
+  return {
+    dataDir: path.resolve(v.MEMOIR_DATA_DIR),
+    temporal: {
+      address: v.TEMPORAL_ADDRESS,
+      namespace: v.TEMPORAL_NAMESPACE,
+      taskQueue: v.MEMOIR_TASK_QUEUE,
+      cli: v.TEMPORAL_CLI,
+      devServerPort: v.MEMOIR_TEMPORAL_PORT,
+      devServerUiPort: v.MEMOIR_TEMPORAL_UI_PORT,
+      uiUrl: v.TEMPORAL_UI_URL,
+    },
+    databaseUrl: v.DATABASE_URL,
+    dbPoolSize: v.MEMOIR_DB_POOL,
+    redisUrl: v.REDIS_URL,
+    anthropic: { apiKey: v.ANTHROPIC_API_KEY, baseUrl: v.ANTHROPIC_BASE_URL, maxTokens: v.MEMOIR_MAX_TOKENS },
+    policy: {
+      models: v.MEMOIR_MODELS,
+      attemptsPerModel: v.MEMOIR_MODEL_ATTEMPTS,
+      modelCallTimeoutMs: v.MEMOIR_MODEL_TIMEOUT,
+      turnDeadlineMs: v.MEMOIR_TURN_DEADLINE,
+      degradedReply: v.MEMOIR_DEGRADED_REPLY,
+      maxContentBytes: v.MEMOIR_MAX_CONTENT_BYTES,
+      turnsPerRun: v.MEMOIR_TURNS_PER_RUN,
+      idleTimeoutMs: v.MEMOIR_IDLE_TIMEOUT,
+    },
+    defaultSystemPrompt: v.MEMOIR_SYSTEM_PROMPT,
+    recentMessages: v.MEMOIR_RECENT_MESSAGES,
+    api: { host: v.MEMOIR_API_HOST, port: v.MEMOIR_API_PORT, keys: v.MEMOIR_API_KEYS, waitMs: v.MEMOIR_API_WAIT },
+    pricingFile: v.MEMOIR_PRICING_FILE,
+    cache: { systemTtl: v.MEMOIR_CACHE_TTL, minimums: v.MEMOIR_CACHE_MINIMUMS },
+    retry: { maxDelayMs: v.MEMOIR_RETRY_MAX_DELAY, baseDelayMs: v.MEMOIR_RETRY_BASE_DELAY },
+    dailyBudgets: v.MEMOIR_DAILY_BUDGET_USD,
+    logLevel: v.MEMOIR_LOG_LEVEL,
+  };
+}

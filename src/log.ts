@@ -1,0 +1,29 @@
+/**
+ * Structured JSON logs (pino), one line per event. Message text and secrets stay out of info-level logs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+export interface LogOptions {
+  level: string;
+  /** Write to this file instead of stdout (the interactive CLI keeps the terminal for the conversation). */
+  file?: string;
+}
+
+export function createLogger(opts: LogOptions): Logger {
+  const base = {
+    level: opts.level,
+    base: { service: 'memoir' },
+    redact: {
+      paths: ['*.apiKey', '*.authorization', 'apiKey', 'authorization', 'headers.authorization'],
+      censor: '[redacted]',
+    },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (!opts.file) return pino(base);
+  fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+  return pino(base, pino.destination({ dest: opts.file, sync: false, mkdir: true }));
+}

@@ -1,0 +1,30 @@
+/**
+ * Stable `ApplicationFailure` types for model calls. Pure (no imports): the workflow's model chain decides on them.
+ */
+export const ModelFailure = {
+  rateLimited: 'ModelRateLimited',
+  overloaded: 'ModelOverloaded',
+  serverError: 'ModelServerError',
+  connection: 'ModelConnectionError',
+  timeout: 'ModelTimeout',
+  badRequest: 'ModelBadRequest',
+  authentication: 'ModelAuthenticationFailed',
+  permission: 'ModelPermissionDenied',
+  notFound: 'ModelNotFound',
+  requestTooLarge: 'ModelRequestTooLarge',
+  invalidResponse: 'ModelInvalidResponse',
+  spendLimit: 'ModelSpendLimitReached',
+  budgetExceeded: 'TenantBudgetExceeded',
+} as const;
+export type ModelFailureType = (typeof ModelFailure)[keyof typeof ModelFailure];
+
+/** Failures that say this model cannot serve us: the chain moves on without spending more attempts on it. */
+export const MODEL_UNAVAILABLE: readonly string[] = [ModelFailure.notFound, ModelFailure.permission];
+
+/** Failures of the request itself: another model would fail the same way, so the turn degrades at once. */
+export const REQUEST_REJECTED: readonly string[] = [
+  ModelFailure.badRequest,
+  ModelFailure.requestTooLarge,
+  ModelFailure.authentication,
+  ModelFailure.spendLimit,
+];

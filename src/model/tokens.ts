@@ -1,0 +1,39 @@
+/**
+ * Token counts before a call. The raw estimate is a token per 4 characters, the usual rule of thumb for English;
+ * `TokenCalibration` corrects it per model with the ratio of what the API reported to what we estimated.
+ */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/** Exponentially weighted ratio actual/estimated per model; `apply` scales an estimate by it. */
+export class TokenCalibration {
+  private readonly ratios = new Map<string, number>();
+
+  constructor(
+    initial: Record<string, number> = {},
+    private readonly weight = 0.1,
+  ) {
+    for (const [model, ratio] of Object.entries(initial)) this.ratios.set(model, ratio);
+  }
+
+  ratio(model: string): number {
+    return this.ratios.get(model) ?? 1;
+  }
+
+  apply(model: string, estimated: number): number {
+    return Math.ceil(estimated * this.ratio(model));
+  }
+
+  /** Folds in one observation; ignores tiny prompts, whose ratio is mostly noise. */
+  observe(model: string, estimated: number, actual: number): void {
+    if (estimated < 50 || actual <= 0) return;
+    const sample = actual / estimated;
+    const prev = this.ratios.get(model);
+    this.ratios.set(model, prev === undefined ? sample : prev + this.weight * (sample - prev));
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.ratios);
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * A local HTTP server that speaks the Anthropic Messages API (`POST /v1/messages`, JSON and SSE streaming,
+ * `POST /v1/messages/count_tokens`), with prompt caching, API-shaped errors and scripted faults. The real
+ * `@anthropic-ai/sdk` talks to it through `baseURL`; nothing in Memoir knows it is not Claude.
+ *
+ * Control endpoints (not part of the API): `POST /_offline/script`, `POST /_offline/reset`, `GET /_offline/requests`.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { cacheMinimum, DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
+import { DEFAULT_PRICING } from '../model/pricing';
+import { PromptCache, type PromptBlock } from './prompt-cache';
+import { offlineReply, type ResponderInput } from './responder';
+import { Script, scriptSchema, type Action } from './script';
+import { sseEvents } from './sse';
+
+const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() }).optional();
+const block = z.looseObject({ type: z.string(), text: z.string().optional(), cache_control: cacheControl });
+const content = z.union([z.string(), z.array(block).min(1)]);
+const requestSchema = z.looseObject({
+  model: z.string().min(1),
+  max_tokens: z.number().int().positive(),
+  messages: z.array(z.object({ role: z.enum(['user', 'assistant']), content })).min(1),
+  system: z.union([z.string(), z.array(block)]).optional(),
+  tools: z.array(z.looseObject({ name: z.string(), cache_control: cacheControl })).optional(),
+  stream: z.boolean().optional(),
+});
+type MessagesRequest = z.infer<typeof requestSchema>;
+
+export interface OfflineModelOptions {
+  /** Models it answers for; others get 404 `not_found_error`, as an unknown or retired model would. */
+  models?: string[];
+  cacheMinimums?: Record<string, number>;
+  now?: () => number;
+}
+
+export interface RecordedRequest {
+  at: string;
+  model: string;
+  status: number;
+  stream: boolean;
+  body: unknown;
+  usage?: Record<string, unknown>;
+}
+
+/** Tokens as the offline model counts them: a token per 4 characters, plus 3 per message for its framing. */
+export const offlineTokens = (text: string): number => Math.ceil(text.length / 4);
+const MESSAGE_OVERHEAD_TOKENS = 3;
+
+const ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  500: 'api_error',
+  529: 'overloaded_error',
+};
+
+export function createOfflineModel(options: OfflineModelOptions = {}): FastifyInstance & { script: Script } {
+  const models = new Set(options.models ?? Object.keys(DEFAULT_PRICING));
+  const minimums = options.cacheMinimums ?? DEFAULT_CACHE_MINIMUMS;
+  const cache = new PromptCache(options.now);
+  const script = new Script();
+  const log: RecordedRequest[] = [];
+  let counter = 0;
+
+  const app = Fastify({ bodyLimit: 32 * 1024 * 1024 }) as unknown as FastifyInstance & { script: Script };
+  app.decorate('script', script);
+
+  const record = (entry: Omit<RecordedRequest, 'at'>) => {
+    log.push({ at: new Date().toISOString(), ...entry });
+    if (log.length > 500) log.shift();
+  };
+
+  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+    const status = err.statusCode === 413 ? 413 : (err.statusCode ?? 500) < 500 ? 400 : 500;
+    void sendError(reply, status, err.message, `req_offline_${++counter}`);
+  });
+
+  app.post('/v1/messages', async (req, reply) => {
+    const requestId = `req_offline_${++counter}`;
+    if (!req.headers['x-api-key'] && !req.headers.authorization) {
+      record({ model: '', status: 401, stream: false, body: req.body });
+      return sendError(reply, 401, 'x-api-key header is required', requestId);
+    }
+    const parsed = requestSchema.safeParse(req.body);
+    if (!parsed.success) {
+      record({ model: '', status: 400, stream: false, body: req.body });
+      return sendError(
+        reply,
+        400,
+        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        requestId,
+      );
+    }
+    const body = parsed.data;
+    const invalid = checkCacheControl(body);
+    const status = invalid ? 400 : models.has(body.model) ? 200 : 404;
+    if (status !== 200) {
+      record({ model: body.model, status, stream: !!body.stream, body });
+      return sendError(reply, status, invalid ?? `model: ${body.model}`, requestId);
+    }
+    const input = responderInput(body);
+    const actions = script.next({ model: body.model, lastUserText: input.messages.at(-1)?.text ?? '' });
+    await sleep(script.latencyMs + actions.reduce((t, a) => t + (a.kind === 'delay' ? a.ms : 0), 0));
+    const decisive = actions.find((a) => a.kind !== 'delay');
+    if (decisive?.kind === 'error') {
+      record({ model: body.model, status: decisive.status, stream: !!body.stream, body });
+      return sendError(
+        reply,
+        decisive.status,
+        decisive.message ?? defaultMessage(decisive.status),
+        requestId,
+        decisive,
+      );
+    }
+    if (decisive?.kind === 'invalid') {
+      record({ model: body.model, status: 200, stream: false, body });
+      return reply.header('request-id', requestId).send({ unexpected: true });
+    }
+
+    const text = truncateToTokens(decisive?.kind === 'reply' ? decisive.text : offlineReply(input), body.max_tokens);
+    const outputTokens = Math.max(1, offlineTokens(text.value));
+    const caching = cache.account(body.model, promptBlocks(body), cacheMinimum(minimums, body.model));
+    const usage = {
+      input_tokens: caching.inputTokens,
+      output_tokens: outputTokens,
+      cache_creation_input_tokens: caching.cacheWrite5mTokens + caching.cacheWrite1hTokens,
+      cache_read_input_tokens: caching.cacheReadTokens,
+      cache_creation: {
+        ephemeral_5m_input_tokens: caching.cacheWrite5mTokens,
+        ephemeral_1h_input_tokens: caching.cacheWrite1hTokens,
+      },
+      service_tier: 'standard',
+    };
+    record({ model: body.model, status: 200, stream: !!body.stream, body, usage });
+    const message = {
+      id: `msg_offline_${counter}`,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content: [{ type: 'text' as const, text: text.value }],
+      stop_reason: text.truncated ? 'max_tokens' : 'end_turn',
+      stop_sequence: null,
+      usage,
+    };
+    if (decisive?.kind === 'truncate') {
+      // Headers and part of the body, then the connection drops: what a reset mid-response looks like.
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': body.stream ? 'text/event-stream' : 'application/json',
+        'request-id': requestId,
+      });
+      const full = body.stream ? [...sseEvents(message)].join('') : JSON.stringify(message);
+      reply.raw.write(full.slice(0, Math.floor(full.length / 2)));
+      reply.raw.destroy();
+      return reply;
+    }
+    if (body.stream) {
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        'request-id': requestId,
+      });
+      for (const event of sseEvents(message)) {
+        reply.raw.write(event);
+        if (script.streamChunkDelayMs > 0) await sleep(script.streamChunkDelayMs);
+      }
+      reply.raw.end();
+      return reply;
+    }
+    return reply.header('request-id', requestId).send(message);
+  });
+
+  app.post('/v1/messages/count_tokens', async (req, reply) => {
+    const parsed = requestSchema.omit({ max_tokens: true }).safeParse(req.body);
+    if (!parsed.success) return sendError(reply, 400, parsed.error.message, `req_offline_${++counter}`);
+    const tokens = promptBlocks({ ...parsed.data, max_tokens: 1 }).reduce((t, b) => t + b.tokens, 0);
+    return { input_tokens: tokens };
+  });
+
+  app.post('/_offline/script', async (req, reply) => {
+    const parsed = scriptSchema.safeParse(req.body);
+    if (!parsed.success) return reply.code(400).send({ error: parsed.error.message });
+    script.add(parsed.data.rules);
+    if (parsed.data.latencyMs !== undefined) script.latencyMs = parsed.data.latencyMs;
+    if (parsed.data.streamChunkDelayMs !== undefined) script.streamChunkDelayMs = parsed.data.streamChunkDelayMs;
+    return { ok: true };
+  });
+  app.post('/_offline/reset', async () => {
+    script.reset();
+    cache.clear();
+    log.length = 0;
+    return { ok: true };
+  });
+  app.get('/_offline/requests', async () => ({ requests: log }));
+
+  return app;
+}
+
+function sendError(reply: FastifyReply, status: number, message: string, requestId: string, action?: Action) {
+  if (action?.kind === 'error') {
+    if (action.retryAfterSeconds !== undefined) reply.header('retry-after', String(action.retryAfterSeconds));
+    if (action.retryAfterMs !== undefined) reply.header('retry-after-ms', String(action.retryAfterMs));
+  }
+  return (
+    reply
+      .code(status)
+      .header('request-id', requestId)
+      // The SDK retries on its own when told to; Memoir turns that off, and the header proves it is ignored.
+      .header('x-should-retry', status >= 500 || status === 429 ? 'true' : 'false')
+      .send({ type: 'error', error: { type: ERROR_TYPES[status] ?? 'api_error', message }, request_id: requestId })
+  );
+}
+
+function defaultMessage(status: number): string {
+  return status === 529 ? 'Overloaded' : status === 429 ? 'Rate limited' : `Scripted error ${status}`;
+}
+
+/** At most 4 breakpoints, and longer TTLs before shorter ones, as the API requires. */
+function checkCacheControl(body: MessagesRequest): string | undefined {
+  const ttls = promptBlocks(body).flatMap((b) => (b.cacheTtl ? [b.cacheTtl] : []));
+  if (ttls.length > 4) return `A maximum of 4 blocks with cache_control may be provided. Found ${ttls.length}.`;
+  const firstShort = ttls.indexOf('5m');
+  if (firstShort >= 0 && ttls.slice(firstShort).includes('1h')) {
+    return 'a ttl="1h" cache_control block must not come after a ttl="5m" cache_control block';
+  }
+  return undefined;
+}
+
+function textOf(c: z.infer<typeof content> | undefined): string {
+  if (c === undefined) return '';
+  return typeof c === 'string' ? c : c.map((b) => b.text ?? '').join('\n');
+}
+
+function responderInput(body: MessagesRequest): ResponderInput {
+  return {
+    system: textOf(body.system),
+    messages: body.messages.map((m) => ({ role: m.role, text: textOf(m.content) })),
+  };
+}
+
+/** The prompt as the ordered blocks the cache sees: tools, then system, then each message's content blocks. */
+function promptBlocks(body: MessagesRequest): PromptBlock[] {
+  const blocks: PromptBlock[] = [];
+  const push = (value: unknown, text: string, ttl: '5m' | '1h' | undefined, overhead = 0) => {
+    const { cache_control: _ignored, ...rest } = value as { cache_control?: unknown };
+    blocks.push({
+      key: JSON.stringify(rest),
+      tokens: offlineTokens(text) + overhead,
+      ...(ttl ? { cacheTtl: ttl } : {}),
+    });
+  };
+  const ttlOf = (b: { cache_control?: { ttl?: '5m' | '1h' | undefined } | undefined }) =>
+    b.cache_control ? (b.cache_control.ttl ?? '5m') : undefined;
+  for (const tool of body.tools ?? []) push(tool, JSON.stringify(tool), ttlOf(tool));
+  if (typeof body.system === 'string') push({ system: body.system }, body.system, undefined);
+  else for (const b of body.system ?? []) push(b, b.text ?? '', ttlOf(b));
+  for (const m of body.messages) {
+    const parts = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content;
+    parts.forEach((b, i) =>
+      push({ role: m.role, ...b }, b.text ?? JSON.stringify(b), ttlOf(b), i === 0 ? MESSAGE_OVERHEAD_TOKENS : 0),
+    );
+  }
+  return blocks;
+}
+
+function truncateToTokens(text: string, maxTokens: number): { value: string; truncated: boolean } {
+  const maxChars = maxTokens * 4;
+  return text.length <= maxChars
+    ? { value: text, truncated: false }
+    : { value: text.slice(0, maxChars), truncated: true };
+}
+
+const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());

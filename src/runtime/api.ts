@@ -1,0 +1,41 @@
+/**
+ * The HTTP API process part: API keys, readiness checks, listening.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { StaticApiKeys } from '../api/auth';
+import { createApi } from '../api/server';
+import type { Services } from './services';
+
+export interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** MEMOIR_API_KEYS when set; otherwise one key for tenant `demo`, created once in the data directory. */
+export function apiKeys(s: Services): { tenantId: string; key: string }[] {
+  if (s.config.api.keys) return s.config.api.keys;
+  const file = path.join(s.config.dataDir, 'demo-api-key');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(s.config.dataDir, { recursive: true });
+    fs.writeFileSync(file, `mk_demo_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  return [{ tenantId: 'demo', key: fs.readFileSync(file, 'utf8').trim() }];
+}
+
+export async function startApi(s: Services): Promise<RunningApi> {
+  const app = createApi({
+    memoir: s.memoir,
+    keys: new StaticApiKeys(apiKeys(s)),
+    log: s.log,
+    replyWaitMs: s.config.api.waitMs,
+    maxContentBytes: s.config.policy.maxContentBytes,
+    ready: {
+      database: () => s.db.query('SELECT 1'),
+      temporal: () => s.temporal.connection.workflowService.getSystemInfo({}),
+    },
+  });
+  const url = await app.listen({ host: s.config.api.host, port: s.config.api.port });
+  return { url, close: () => app.close() };
+}

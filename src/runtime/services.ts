@@ -1,0 +1,125 @@
+/**
+ * Everything a Memoir process talks to, opened once from the configuration. Each external service has an
+ * embedded default chosen when its setting is unset; `describe()` says which was chosen.
+ */
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from '../config';
+import { MemoirClient } from '../client/memoir-client';
+import { ContextAssembler } from '../context/assembler';
+import type { Logger } from '../log';
+import { TokenCalibration } from '../model/tokens';
+import { ConversationStore } from '../storage/conversations';
+import type { Db } from '../storage/db';
+import { LlmCallStore } from '../storage/llm-calls';
+import { ManifestStore } from '../storage/manifests';
+import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { ensureSearchAttributes } from '../temporal/search-attributes';
+import { openModel, type ModelEndpoint } from './model';
+import { openDatabase } from './storage';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  db: Db;
+  conversations: ConversationStore;
+  manifests: ManifestStore;
+  llmCalls: LlmCallStore;
+  assembler: ContextAssembler;
+  calibration: TokenCalibration;
+  temporal: {
+    connection: Connection;
+    client: Client;
+    address: string;
+    uiUrl: string | undefined;
+    devServer?: DevServer;
+  };
+  model: ModelEndpoint;
+  memoir: MemoirClient;
+  /** One line per service: what was chosen. */
+  choices: string[];
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Progress for a person waiting (first starts build things and take a while). */
+  progress?: (message: string) => void;
+  /** Keep the embedded Temporal running after close (`--keep`). */
+  keepTemporal?: boolean;
+}
+
+export async function openServices(config: Config, log: Logger, opts: OpenOptions = {}): Promise<Services> {
+  const progress = opts.progress ?? ((m: string) => log.info(m));
+  const closers: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch((err) => log.warn({ err }, 'error while closing'));
+  };
+  try {
+    progress('Opening the database…');
+    const { db, description: dbChoice } = await openDatabase(config);
+    closers.push(() => db.close());
+
+    const temporal = await openTemporal(config, progress);
+    closers.push(() => temporal.connection.close());
+    if (temporal.devServer && !opts.keepTemporal) closers.push(() => temporal.devServer!.stop());
+
+    const model = await openModel(config);
+    closers.push(() => model.close());
+
+    const conversations = new ConversationStore(db);
+    const manifests = new ManifestStore(db);
+    const memoir = new MemoirClient({
+      client: temporal.client,
+      taskQueue: config.temporal.taskQueue,
+      policy: config.policy,
+      conversations,
+    });
+    return {
+      config,
+      log,
+      db,
+      conversations,
+      manifests,
+      llmCalls: new LlmCallStore(db),
+      assembler: new ContextAssembler(conversations, manifests, {
+        defaultSystemPrompt: config.defaultSystemPrompt,
+        recentMessages: config.recentMessages,
+        budgetTokens: 16_000,
+      }),
+      calibration: new TokenCalibration(),
+      temporal,
+      model,
+      memoir,
+      choices: [
+        `Database: ${dbChoice}`,
+        `Temporal: ${temporal.devServer ? `embedded dev server at ${temporal.address} (data in ${config.dataDir})` : temporal.address}`,
+        `Model: ${model.description}`,
+        `Hot tier and caches: ${config.redisUrl ? `Redis at ${config.redisUrl}` : 'in-process'}`,
+      ],
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function openTemporal(config: Config, progress: (m: string) => void) {
+  const t = config.temporal;
+  let devServer: DevServer | undefined;
+  let address = t.address;
+  if (!address) {
+    devServer = await startDevServer({
+      cli: t.cli,
+      dataDir: config.dataDir,
+      port: t.devServerPort,
+      uiPort: t.devServerUiPort,
+      namespace: t.namespace,
+      onProgress: progress,
+    });
+    address = devServer.address;
+  }
+  const connection = await Connection.connect({ address });
+  if (!devServer) await ensureSearchAttributes(connection, t.namespace);
+  const client = new Client({ connection, namespace: t.namespace });
+  return { connection, client, address, uiUrl: t.uiUrl ?? devServer?.uiUrl, ...(devServer ? { devServer } : {}) };
+}

@@ -1,0 +1,306 @@
+/**
+ * Conversations and their messages in PostgreSQL: the source of truth for everything a conversation said.
+ */
+import type { Reply, TurnResult, Usage } from '../../workflows/contract';
+import type { Db, Queryable } from './db';
+
+export interface ConversationRow {
+  tenantId: string;
+  conversationId: string;
+  userId: string;
+  systemPrompt: string | null;
+  turnCount: number;
+  degradedReplies: number;
+  totals: Usage;
+  createdAt: Date;
+  lastMessageAt: Date | null;
+}
+
+export interface StoredMessage {
+  messageId: string;
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  createdAt: Date;
+  inReplyTo: string | null;
+  model: string | null;
+  degraded: boolean;
+}
+
+export interface TurnToPersist {
+  tenantId: string;
+  conversationId: string;
+  userMessage: { messageId: string; content: string };
+  reply: Reply;
+  usage: Usage;
+  /** The model call whose reply is kept; absent for a degraded reply. */
+  llmCallId?: string;
+}
+
+export interface PersistedTurn {
+  userSeq: number;
+  replySeq: number;
+  /** False when this turn was already stored (a retried activity): nothing was written. */
+  inserted: boolean;
+}
+
+interface ConversationDbRow {
+  tenant_id: string;
+  conversation_id: string;
+  user_id: string;
+  system_prompt: string | null;
+  turn_count: number;
+  degraded_replies: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cost_usd: number;
+  created_at: Date;
+  last_message_at: Date | null;
+}
+
+interface MessageDbRow {
+  message_id: string;
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  created_at: Date;
+  in_reply_to: string | null;
+  model: string | null;
+  degraded: boolean;
+}
+
+const usageOf = (r: Omit<ConversationDbRow, 'tenant_id'> | ReplyDbRow): Usage => ({
+  inputTokens: r.input_tokens,
+  outputTokens: r.output_tokens,
+  cacheReadTokens: r.cache_read_tokens,
+  cacheWriteTokens: r.cache_write_tokens,
+  costUsd: r.cost_usd,
+});
+
+const toConversation = (r: ConversationDbRow): ConversationRow => ({
+  tenantId: r.tenant_id,
+  conversationId: r.conversation_id,
+  userId: r.user_id,
+  systemPrompt: r.system_prompt,
+  turnCount: r.turn_count,
+  degradedReplies: r.degraded_replies,
+  totals: usageOf(r),
+  createdAt: r.created_at,
+  lastMessageAt: r.last_message_at,
+});
+
+const toMessage = (r: MessageDbRow): StoredMessage => ({
+  messageId: r.message_id,
+  seq: r.seq,
+  role: r.role,
+  content: r.content,
+  createdAt: r.created_at,
+  inReplyTo: r.in_reply_to,
+  model: r.model,
+  degraded: r.degraded,
+});
+
+type ReplyDbRow = MessageDbRow & {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cost_usd: number;
+};
+
+const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, in_reply_to, model, degraded';
+
+export class ConversationStore {
+  constructor(private readonly db: Db) {}
+
+  /** Creates the conversation; returns false when it already exists. */
+  async create(tenantId: string, conversationId: string, userId: string, systemPrompt?: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `INSERT INTO conversations (tenant_id, conversation_id, user_id, system_prompt) VALUES ($1, $2, $3, $4)
+       ON CONFLICT DO NOTHING RETURNING 1`,
+      [tenantId, conversationId, userId, systemPrompt ?? null],
+    );
+    return rows.length === 1;
+  }
+
+  async get(tenantId: string, conversationId: string): Promise<ConversationRow | null> {
+    const rows = await this.db.query<ConversationDbRow>(
+      'SELECT * FROM conversations WHERE tenant_id = $1 AND conversation_id = $2',
+      [tenantId, conversationId],
+    );
+    return rows[0] ? toConversation(rows[0]) : null;
+  }
+
+  /** The conversation as stored, created first if this is its first message. */
+  async open(
+    tenantId: string,
+    conversationId: string,
+    userId: string,
+    systemPrompt?: string,
+  ): Promise<ConversationRow> {
+    await this.create(tenantId, conversationId, userId, systemPrompt);
+    const row = await this.get(tenantId, conversationId);
+    if (!row) throw new Error(`conversation ${tenantId}/${conversationId} vanished while opening`);
+    return row;
+  }
+
+  /** The stored answer to a user message, if that message was already handled. */
+  async findTurn(tenantId: string, conversationId: string, messageId: string): Promise<TurnResult | null> {
+    const rows = await this.db.query<ReplyDbRow>(
+      `SELECT ${MESSAGE_COLUMNS}, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd
+         FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND in_reply_to = $3`,
+      [tenantId, conversationId, messageId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      messageId,
+      reply: { messageId: r.message_id, content: r.content, model: r.model ?? '', degraded: r.degraded },
+      usage: usageOf(r),
+    };
+  }
+
+  /** The text of a stored user message, or null. */
+  async userMessage(tenantId: string, conversationId: string, messageId: string): Promise<string | null> {
+    const rows = await this.db.query<{ content: string }>(
+      `SELECT content FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3 AND role = 'user'`,
+      [tenantId, conversationId, messageId],
+    );
+    return rows[0]?.content ?? null;
+  }
+
+  /** The newest `limit` messages, oldest first. */
+  async recent(tenantId: string, conversationId: string, limit: number): Promise<StoredMessage[]> {
+    const rows = await this.db.query<MessageDbRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2
+        ORDER BY seq DESC LIMIT $3`,
+      [tenantId, conversationId, limit],
+    );
+    return rows.reverse().map(toMessage);
+  }
+
+  /** A page of messages older than `beforeSeq` (or the newest page), oldest first. */
+  async page(tenantId: string, conversationId: string, limit: number, beforeSeq?: number): Promise<StoredMessage[]> {
+    const rows = await this.db.query<MessageDbRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND seq < $3
+        ORDER BY seq DESC LIMIT $4`,
+      [tenantId, conversationId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit],
+    );
+    return rows.reverse().map(toMessage);
+  }
+
+  async bySeq(tenantId: string, conversationId: string, seqs: number[]): Promise<StoredMessage[]> {
+    if (seqs.length === 0) return [];
+    const rows = await this.db.query<MessageDbRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND seq = ANY($3::bigint[])
+        ORDER BY seq`,
+      [tenantId, conversationId, seqs],
+    );
+    return rows.map(toMessage);
+  }
+
+  /**
+   * Stores a user message and its reply in one transaction, with the next two sequence numbers, and adds the
+   * turn to the conversation's totals. Idempotent: a second call for the same user message writes nothing.
+   */
+  async persistTurn(turn: TurnToPersist): Promise<PersistedTurn> {
+    const { tenantId, conversationId, userMessage, reply, usage } = turn;
+    return this.db.transaction(async (tx) => {
+      const locked = await tx.query<{ next_seq: number }>(
+        'SELECT next_seq FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE',
+        [tenantId, conversationId],
+      );
+      if (!locked[0]) throw new ConversationMissingError(tenantId, conversationId);
+      const existing = await existingTurn(tx, tenantId, conversationId, userMessage.messageId);
+      if (existing) return { ...existing, inserted: false };
+
+      const userSeq = locked[0].next_seq;
+      const replySeq = userSeq + 1;
+      await tx.query(
+        `INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content)
+         VALUES ($1, $2, $3, $4, 'user', $5)`,
+        [tenantId, conversationId, userSeq, userMessage.messageId, userMessage.content],
+      );
+      await tx.query(
+        `INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, in_reply_to, model, degraded,
+           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)
+         VALUES ($1, $2, $3, $4, 'assistant', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [
+          tenantId,
+          conversationId,
+          replySeq,
+          reply.messageId,
+          reply.content,
+          userMessage.messageId,
+          reply.model,
+          reply.degraded,
+          usage.inputTokens,
+          usage.outputTokens,
+          usage.cacheReadTokens,
+          usage.cacheWriteTokens,
+          usage.costUsd,
+        ],
+      );
+      await tx.query(
+        `UPDATE conversations SET next_seq = $3, turn_count = turn_count + 1,
+           input_tokens = input_tokens + $4, output_tokens = output_tokens + $5,
+           cache_read_tokens = cache_read_tokens + $6, cache_write_tokens = cache_write_tokens + $7,
+           cost_usd = cost_usd + $8, degraded_replies = degraded_replies + $9, last_message_at = now()
+         WHERE tenant_id = $1 AND conversation_id = $2`,
+        [
+          tenantId,
+          conversationId,
+          replySeq + 1,
+          usage.inputTokens,
+          usage.outputTokens,
+          usage.cacheReadTokens,
+          usage.cacheWriteTokens,
+          usage.costUsd,
+          reply.degraded ? 1 : 0,
+        ],
+      );
+      if (turn.llmCallId) {
+        await tx.query('UPDATE llm_calls SET accepted = true WHERE call_id = $1', [turn.llmCallId]);
+      }
+      return { userSeq, replySeq, inserted: true };
+    });
+  }
+
+  /** Deletes the conversation and everything stored under it; returns false when there was nothing. */
+  async delete(tenantId: string, conversationId: string): Promise<boolean> {
+    const rows = await this.db.query(
+      'DELETE FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 RETURNING 1',
+      [tenantId, conversationId],
+    );
+    return rows.length === 1;
+  }
+}
+
+async function existingTurn(
+  tx: Queryable,
+  tenantId: string,
+  conversationId: string,
+  messageId: string,
+): Promise<Omit<PersistedTurn, 'inserted'> | null> {
+  const rows = await tx.query<{ user_seq: number; reply_seq: number | null }>(
+    `SELECT u.seq AS user_seq, a.seq AS reply_seq FROM messages u
+       LEFT JOIN messages a ON a.tenant_id = u.tenant_id AND a.conversation_id = u.conversation_id
+                           AND a.in_reply_to = u.message_id
+      WHERE u.tenant_id = $1 AND u.conversation_id = $2 AND u.message_id = $3`,
+    [tenantId, conversationId, messageId],
+  );
+  const r = rows[0];
+  return r ? { userSeq: r.user_seq, replySeq: r.reply_seq ?? r.user_seq } : null;
+}
+
+export class ConversationMissingError extends Error {
+  constructor(
+    readonly tenantId: string,
+    readonly conversationId: string,
+  ) {
+    super(`conversation ${tenantId}/${conversationId} does not exist (deleted?)`);
+    this.name = 'ConversationMissingError';
+  }
+}

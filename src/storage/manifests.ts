@@ -1,0 +1,70 @@
+/**
+ * Context manifests: what a turn's model call was given, by reference. loadContext writes one; generateReply
+ * rebuilds the request from it; the API shows it ("why did the agent say that?").
+ */
+import { createHash } from 'node:crypto';
+import type { Db } from './db';
+
+export type ContextTier = 'system' | 'summary' | 'facts' | 'recent' | 'semantic' | 'older' | 'current';
+
+export interface ManifestBlock {
+  tier: ContextTier;
+  tokens: number;
+  /** Message sequence numbers, fact ids or memory ids the block was made from. */
+  sourceIds: string[];
+}
+
+export interface ContextManifest {
+  version: 1;
+  /** The user message this context answers. */
+  messageId: string;
+  turn: number;
+  /** sha256 of the system prompt (text in `system_prompts`). */
+  systemPromptSha: string;
+  /** Sequence numbers of the history messages sent verbatim, oldest first. */
+  historySeqs: number[];
+  /** The new user message, so the request can be rebuilt without it travelling through history again. */
+  userContent: string;
+  blocks: ManifestBlock[];
+  budgetTokens: number;
+  usedTokens: number;
+  createdAt: string;
+}
+
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+export class ManifestStore {
+  constructor(private readonly db: Db) {}
+
+  /** Saves (or, for a retried activity, replaces) the manifest of one turn. */
+  async save(tenantId: string, conversationId: string, manifest: ContextManifest): Promise<void> {
+    await this.db.query(
+      `INSERT INTO context_manifests (tenant_id, conversation_id, message_id, manifest) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (tenant_id, conversation_id, message_id) DO UPDATE SET manifest = EXCLUDED.manifest`,
+      [tenantId, conversationId, manifest.messageId, JSON.stringify(manifest)],
+    );
+  }
+
+  async get(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifest | null> {
+    const rows = await this.db.query<{ manifest: ContextManifest }>(
+      'SELECT manifest FROM context_manifests WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3',
+      [tenantId, conversationId, messageId],
+    );
+    return rows[0]?.manifest ?? null;
+  }
+
+  /** Stores a system prompt once and returns its hash. */
+  async putSystemPrompt(text: string): Promise<string> {
+    const hash = sha256(text);
+    await this.db.query('INSERT INTO system_prompts (sha256, text) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+      hash,
+      text,
+    ]);
+    return hash;
+  }
+
+  async systemPrompt(hash: string): Promise<string | null> {
+    const rows = await this.db.query<{ text: string }>('SELECT text FROM system_prompts WHERE sha256 = $1', [hash]);
+    return rows[0]?.text ?? null;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The conversation workflow's contract: its input, the messages it handles and the shapes they carry.
+ * Shared by the workflow, the activities, the API and the client library, so it stays pure (no I/O).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/** Tenant, conversation, user and message ids: short, URL-safe, and safe inside a workflow id. */
+export const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function isValidId(id: unknown): id is string {
+  return typeof id === 'string' && ID_PATTERN.test(id);
+}
+
+/** `conversation/<tenantId>/<conversationId>`: one workflow per conversation, namespaced by tenant. */
+export function conversationWorkflowId(tenantId: string, conversationId: string): string {
+  return `conversation/${tenantId}/${conversationId}`;
+}
+
+/** What a run needs to decide on its own; refreshed from the worker's configuration at every continue-as-new. */
+export interface ConversationPolicy {
+  /** Model chain: the first is the primary, the rest are fallbacks in order. */
+  models: string[];
+  /** Activity attempts each model gets before the chain moves on. */
+  attemptsPerModel: number;
+  /** Bound on the whole model chain of one turn. */
+  turnDeadlineMs: number;
+  /** Start-to-close timeout of one model call attempt. */
+  modelCallTimeoutMs: number;
+  /** Reply sent, marked degraded, when every model failed. */
+  degradedReply: string;
+  maxContentBytes: number;
+  /** Continue-as-new after this many turns in one run, even if the server has not suggested it. */
+  turnsPerRun: number;
+  /** The workflow completes after this long without a message; the next message starts it again. */
+  idleTimeoutMs: number;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  costUsd: number;
+}
+
+export const ZERO_USAGE: Usage = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  costUsd: 0,
+});
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+    // Rounded to a nano-dollar so sums stay exact enough to reconcile with the database.
+    costUsd: Math.round((a.costUsd + b.costUsd) * 1e9) / 1e9,
+  };
+}
+
+/** cache_read / (input + cache_read + cache_write): the share of prompt tokens served from the prompt cache. */
+export function cacheHitRatio(u: Usage): number {
+  const prompt = u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;
+  return prompt === 0 ? 0 : u.cacheReadTokens / prompt;
+}
+
+export interface SendMessageInput {
+  /** Idempotency key: the same id always yields the same reply and one stored turn. Generated when absent. */
+  messageId?: string;
+  content: string;
+}
+
+export interface Reply {
+  messageId: string;
+  content: string;
+  model: string;
+  degraded: boolean;
+}
+
+export interface TurnResult {
+  messageId: string;
+  reply: Reply;
+  usage: Usage;
+}
+
+export type ConversationStatus = 'active' | 'idle' | 'ended';
+
+export interface TurnError {
+  type: string;
+  message: string;
+  at: string;
+}
+
+export interface ConversationTotals extends Usage {
+  cacheHitRatio: number;
+}
+
+export interface ConversationState {
+  tenantId: string;
+  conversationId: string;
+  userId: string;
+  status: ConversationStatus;
+  turnCount: number;
+  /** Messages accepted but not yet answered. */
+  pendingMessages: number;
+  degradedReplies: number;
+  fallbacks: number;
+  totals: ConversationTotals;
+  lastError: TurnError | null;
+  lastMessageAt: string | null;
+}
+
+/** A message waiting for its turn. */
+export interface QueuedMessage {
+  messageId: string;
+  content: string;
+}
+
+/** Counters that outlive a run; everything else is reloaded from PostgreSQL. */
+export interface CarriedState {
+  userId: string;
+  turnCount: number;
+  degradedReplies: number;
+  fallbacks: number;
+  totals: Usage;
+  lastError: TurnError | null;
+  lastMessageAt: string | null;
+  /** Signalled messages not yet processed when the run continued as new. */
+  pending: QueuedMessage[];
+}
+
+export interface ConversationInput {
+  tenantId: string;
+  conversationId: string;
+  /** Used when the conversation is created by this run; an existing conversation keeps its own. */
+  userId?: string;
+  systemPrompt?: string;
+  policy: ConversationPolicy;
+  /** Present when this run continues an earlier one. */
+  carried?: CarriedState;
+}
+
+export type ConversationOutcome = { status: 'idle' | 'ended'; turnCount: number; totals: Usage };
+
+export const sendMessageUpdate = defineUpdate<TurnResult, [SendMessageInput]>('sendMessage');
+export const postMessageSignal = defineSignal<[QueuedMessage]>('postMessage');
+export const endConversationSignal = defineSignal<[{ reason: string }]>('endConversation');
+export const getStateQuery = defineQuery<ConversationState>('getState');
+
+/** Stable `ApplicationFailure` types the workflow raises; clients map them to HTTP statuses. */
+export const FailureTypes = {
+  invalidMessage: 'InvalidMessage',
+  contentTooLarge: 'ContentTooLarge',
+  conversationEnded: 'ConversationEnded',
+  conversationBusy: 'ConversationBusy',
+  conversationNotFound: 'ConversationNotFound',
+  messageIdConflict: 'MessageIdConflict',
+} as const;

@@ -1,0 +1,2 @@
+/** Every workflow the worker runs (its `workflowsPath`). */
+export { conversationWorkflow } from './conversation';

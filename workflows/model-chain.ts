@@ -1,0 +1,75 @@
+/**
+ * The model fallback chain. Each model gets an attempt budget (Temporal retries, honouring `retry-after`); when it
+ * is spent, or the failure says the model cannot serve us, the chain moves on. A request the API rejects outright
+ * would fail on every model, so it ends the chain at once. The whole chain is bounded by the turn deadline; when
+ * nothing answered, the caller sends a degraded reply.
+ */
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, log } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { GeneratedReply } from '../activities/generate-reply';
+import { REQUEST_REJECTED } from '../src/model/failure-types';
+import type { ConversationPolicy } from './contract';
+
+export interface ChainStep {
+  model: string;
+  failure: string;
+}
+
+export type ChainResult = { ok: true; reply: GeneratedReply; steps: ChainStep[] } | { ok: false; steps: ChainStep[] };
+
+export interface ChainRequest {
+  tenantId: string;
+  conversationId: string;
+  messageId: string;
+  turn: number;
+}
+
+/** Below this much time left, another model would only time out. */
+const MIN_USEFUL_MS = 1_000;
+const { generateReply } = proxyActivities<Activities>({ startToCloseTimeout: '60s' });
+
+export async function replyWithFallback(req: ChainRequest, policy: ConversationPolicy): Promise<ChainResult> {
+  const deadline = Date.now() + policy.turnDeadlineMs;
+  const steps: ChainStep[] = [];
+  for (const model of policy.models) {
+    const remaining = deadline - Date.now();
+    if (remaining < MIN_USEFUL_MS) {
+      steps.push({ model, failure: 'TurnDeadlineExceeded' });
+      break;
+    }
+    const why = steps.at(-1);
+    try {
+      const reply = await generateReply.executeWithOptions(
+        {
+          startToCloseTimeout: Math.min(policy.modelCallTimeoutMs, remaining),
+          scheduleToCloseTimeout: remaining,
+          heartbeatTimeout: '20s',
+          retry: {
+            maximumAttempts: policy.attemptsPerModel,
+            initialInterval: '1s',
+            backoffCoefficient: 2,
+            maximumInterval: '60s',
+          },
+          summary: `reply · ${model} · turn ${req.turn}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
+        },
+        [{ ...req, model }],
+      );
+      return { ok: true, reply, steps };
+    } catch (err) {
+      const failure = failureType(err);
+      steps.push({ model, failure });
+      log.warn('model chain moving on', { model, failure, turn: req.turn });
+      if (REQUEST_REJECTED.includes(failure)) break;
+    }
+  }
+  return { ok: false, steps };
+}
+
+/** The stable type behind an activity failure: the ApplicationFailure type, or the kind of timeout. */
+export function failureType(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return cause.type ?? 'Error';
+  if (cause instanceof TimeoutFailure)
+    return cause.timeoutType === 'SCHEDULE_TO_CLOSE' ? 'TurnDeadlineExceeded' : 'ModelTimeout';
+  return 'Unknown';
+}

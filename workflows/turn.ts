@@ -1,0 +1,69 @@
+/**
+ * One turn: assemble context (or find the stored answer to a repeated message), run the model chain, persist the
+ * user message and reply together. A failure of the model never loses the user's message: it is stored with a
+ * degraded reply.
+ */
+import { ApplicationFailure, proxyActivities, uuid4 } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { ZERO_USAGE, type ConversationPolicy, type QueuedMessage, type TurnError, type TurnResult } from './contract';
+import { failureType, replyWithFallback, type ChainStep } from './model-chain';
+
+/** Database activities wait out an outage: they retry until PostgreSQL is back, never failing the turn. */
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+export interface TurnScope {
+  tenantId: string;
+  conversationId: string;
+}
+
+export type TurnOutcome =
+  { ok: true; result: TurnResult; fresh: boolean; steps: ChainStep[] } | { ok: false; error: TurnError };
+
+export async function runTurn(
+  scope: TurnScope,
+  msg: QueuedMessage,
+  turn: number,
+  policy: ConversationPolicy,
+): Promise<TurnOutcome> {
+  try {
+    const loaded = await store.loadContext.executeWithOptions(
+      {
+        startToCloseTimeout: '30s',
+        retry: { initialInterval: '1s', maximumInterval: '30s' },
+        summary: `context · turn ${turn}`,
+      },
+      [{ ...scope, messageId: msg.messageId, content: msg.content, turn }],
+    );
+    if (loaded.kind === 'answered') return { ok: true, result: loaded.result, fresh: false, steps: [] };
+
+    const chain = await replyWithFallback({ ...scope, messageId: msg.messageId, turn }, policy);
+    const reply = chain.ok
+      ? { messageId: uuid4(), content: chain.reply.content, model: chain.reply.model, degraded: false }
+      : { messageId: uuid4(), content: policy.degradedReply, model: 'none', degraded: true };
+    const usage = chain.ok ? chain.reply.usage : ZERO_USAGE;
+    await store.persistTurn.executeWithOptions(
+      {
+        startToCloseTimeout: '30s',
+        retry: { initialInterval: '1s', maximumInterval: '30s' },
+        summary: `persist · turn ${turn}${reply.degraded ? ' · degraded' : ''}`,
+      },
+      [{ ...scope, userMessage: msg, reply, usage, ...(chain.ok ? { llmCallId: chain.reply.llmCallId } : {}) }],
+    );
+    return { ok: true, result: { messageId: msg.messageId, reply, usage }, fresh: true, steps: chain.steps };
+  } catch (err) {
+    // Only non-retryable failures get here (database activities retry forever): a deleted conversation, a
+    // budget refusal, a reused messageId. They fail this turn, not the conversation.
+    const cause = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;
+    return {
+      ok: false,
+      error: {
+        type: failureType(err),
+        message: cause instanceof Error ? cause.message : String(err),
+        at: new Date().toISOString(),
+      },
+    };
+  }
+}
