@@ -5,7 +5,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes, type TurnResult, type Usage } from '../workflows/contract';
 import { ModelFailure } from '../src/model/failure-types';
 import { ConversationMissingError, type TurnToPersist } from '../src/storage/conversations';
+import type { ChainStep } from '../workflows/model-chain';
 import type { ActivityDeps } from './deps';
+import { activityLogger, secondsSince } from './log-context';
 
 export interface OpenConversationInput {
   tenantId: string;
@@ -28,6 +30,12 @@ export interface LoadContextInput {
   messageId: string;
   content: string;
   turn: number;
+}
+
+export interface PersistTurnInput extends TurnToPersist {
+  turn: number;
+  /** Models the chain moved past before this reply, and why (for metrics and logs). */
+  steps: ChainStep[];
 }
 
 export type LoadContextResult = { kind: 'answered'; result: TurnResult } | { kind: 'ready'; contextTokens: number };
@@ -56,6 +64,7 @@ export function conversationActivities(deps: ActivityDeps) {
      * Only a reference goes back to the workflow: model inputs never enter its history.
      */
     async loadContext(input: LoadContextInput): Promise<LoadContextResult> {
+      const started = performance.now();
       const { tenantId, conversationId, messageId } = input;
       const answered = await deps.conversations.findTurn(tenantId, conversationId, messageId);
       if (answered) {
@@ -88,13 +97,18 @@ export function conversationActivities(deps: ActivityDeps) {
       }
       const manifest = await deps.assembler.assemble({ ...input, userContent: input.content });
       await deps.manifests.save(tenantId, conversationId, manifest);
+      for (const block of manifest.blocks) deps.metrics.contextTokens.inc({ tier: block.tier }, block.tokens);
+      deps.metrics.turnDuration.observe({ phase: 'context' }, secondsSince(started));
       return { kind: 'ready', contextTokens: manifest.usedTokens };
     },
 
     /** Stores the user message and its reply in one transaction; a retry after a crash writes nothing twice. */
-    async persistTurn(turn: TurnToPersist): Promise<{ userSeq: number; replySeq: number }> {
+    async persistTurn(input: PersistTurnInput): Promise<{ userSeq: number; replySeq: number }> {
+      const started = performance.now();
+      const { turn, steps, ...toStore } = input;
       try {
-        const { userSeq, replySeq } = await deps.conversations.persistTurn(turn);
+        const { userSeq, replySeq, inserted } = await deps.conversations.persistTurn(toStore);
+        if (inserted) recordTurn(deps, input, secondsSince(started));
         return { userSeq, replySeq };
       } catch (err) {
         if (err instanceof ConversationMissingError) {
@@ -109,4 +123,30 @@ export function conversationActivities(deps: ActivityDeps) {
       return deps.policy();
     },
   };
+}
+
+/** Metrics and the one log line of a stored turn; called once per turn (only by the write that inserted it). */
+function recordTurn(deps: ActivityDeps, t: PersistTurnInput, persistSeconds: number): void {
+  const m = deps.metrics;
+  m.turns.inc({ outcome: t.reply.degraded ? 'degraded' : 'ok', model: t.reply.model });
+  m.turnDuration.observe({ phase: 'persist' }, persistSeconds);
+  if (t.reply.degraded) m.degradedReplies.inc();
+  for (const step of t.steps) m.fallbacks.inc({ model: step.model, reason: step.failure });
+  activityLogger(deps.log).info(
+    {
+      tenantId: t.tenantId,
+      conversationId: t.conversationId,
+      messageId: t.userMessage.messageId,
+      turn: t.turn,
+      model: t.reply.model,
+      degraded: t.reply.degraded,
+      fallbacks: t.steps.length,
+      inputTokens: t.usage.inputTokens,
+      outputTokens: t.usage.outputTokens,
+      cacheReadTokens: t.usage.cacheReadTokens,
+      cacheWriteTokens: t.usage.cacheWriteTokens,
+      costUsd: t.usage.costUsd,
+    },
+    'turn stored',
+  );
 }

@@ -10,6 +10,8 @@ import type { TokenCalibration } from '../src/model/tokens';
 import type { ConversationStore } from '../src/storage/conversations';
 import type { LlmCallStore } from '../src/storage/llm-calls';
 import type { ManifestStore } from '../src/storage/manifests';
+import type { Metrics } from '../src/metrics';
+import type { Logger } from '../src/log';
 
 export interface ModelSettings {
   maxTokens: number;
@@ -31,4 +33,6 @@ export interface ActivityDeps {
   policy: () => ConversationPolicy;
   /** A tenant's daily spend limit in USD, if it has one. */
   dailyBudgetUsd: (tenantId: string) => number | undefined;
+  metrics: Metrics;
+  log: Logger;
 }

@@ -11,6 +11,7 @@ import { classifyModelError, toApplicationFailure } from '../src/model/errors';
 import { buildRequest, estimateRequestTokens } from '../src/model/prompt';
 import type { LlmPurpose } from '../src/storage/llm-calls';
 import type { ActivityDeps } from './deps';
+import { activityLogger, secondsSince } from './log-context';
 
 export interface GenerateReplyInput {
   tenantId: string;
@@ -69,11 +70,23 @@ export function generateReplyActivities(deps: ActivityDeps) {
       };
       const started = performance.now();
       const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+      let firstText = true;
+      const onText = () => {
+        if (!firstText) return;
+        firstText = false;
+        deps.metrics.timeToFirstToken.observe({ model }, secondsSince(started));
+      };
       let result: ModelCallResult;
       try {
-        result = await deps.model.call(request, { signal: ctx.cancellationSignal });
+        result = await deps.model.call(request, { signal: ctx.cancellationSignal, onText });
       } catch (err) {
         const failure = classifyModelError(err);
+        deps.metrics.modelCalls.inc({ model, purpose: 'reply', outcome: failure.type });
+        if (failure.retryable) deps.metrics.retries.inc({ model, error_type: failure.type });
+        activityLogger(deps.log).warn(
+          { model, failure: failure.type, status: failure.status, requestId: failure.requestId },
+          'model call failed',
+        );
         await deps.llmCalls.record({
           ...call,
           outcome: failure.type,

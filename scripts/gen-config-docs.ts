@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import { type z } from 'zod';
 import { SETTINGS } from '../src/config';
 
 const README = path.join(__dirname, '..', 'README.md');
@@ -17,7 +17,8 @@ function defaultOf(schema: z.ZodType): string {
   const raw = (schema as unknown as { def?: { defaultValue?: unknown; in?: { def?: { defaultValue?: unknown } } } })
     .def;
   const shown = raw?.defaultValue ?? raw?.in?.def?.defaultValue ?? parsed.data;
-  return `\`${Array.isArray(shown) ? shown.join(',') : String(shown)}\``;
+  const text = Array.isArray(shown) ? shown.join(',') : typeof shown === 'string' ? shown : JSON.stringify(shown);
+  return `\`${text}\``;
 }
 
 export function configTable(): string {

@@ -153,6 +153,14 @@ export const SETTINGS = {
     budgets.optional(),
     'Daily spend limit per tenant: `10` for all, or `acme:25,*:10`. Past it a turn answers 402.',
   ],
+  MEMOIR_METRICS_PORT: [
+    int(0, 65535).default(9464),
+    'Port of `/metrics` on a worker-only process (`serve` and `api` expose it on the API port); 0 turns it off.',
+  ],
+  MEMOIR_TEMPORAL_METRICS_PORT: [
+    int(0, 65535).default(9465),
+    "Port where the Temporal SDK's own worker metrics are exported for Prometheus; 0 turns it off.",
+  ],
   MEMOIR_LOG_LEVEL: [z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'), 'Log level.'],
 } as const;
 
@@ -184,6 +192,7 @@ export interface Config {
   retry: { maxDelayMs: number; baseDelayMs: number };
   /** Daily USD limit by tenant; `*` applies to tenants without their own. */
   dailyBudgets: Record<string, number> | undefined;
+  metrics: { port: number; temporalPort: number };
   logLevel: Parsed['MEMOIR_LOG_LEVEL'];
 }
 
@@ -238,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cache: { systemTtl: v.MEMOIR_CACHE_TTL, minimums: v.MEMOIR_CACHE_MINIMUMS },
     retry: { maxDelayMs: v.MEMOIR_RETRY_MAX_DELAY, baseDelayMs: v.MEMOIR_RETRY_BASE_DELAY },
     dailyBudgets: v.MEMOIR_DAILY_BUDGET_USD,
+    metrics: { port: v.MEMOIR_METRICS_PORT, temporalPort: v.MEMOIR_TEMPORAL_METRICS_PORT },
     logLevel: v.MEMOIR_LOG_LEVEL,
   };
 }

@@ -161,7 +161,7 @@ describe('API errors', () => {
   it('needs a valid API key (401)', async () => {
     const none = await fetch(`${stack.serving.api!.url}/v1/conversations/x`);
     expect(none.status).toBe(401);
-    expect(((await none.json()) as any).error.code).toBe('unauthorized');
+    expect((await none.json()).error.code).toBe('unauthorized');
     expect((await stack.http('GET', '/v1/conversations/x', undefined, 'mk_wrong_key_0000000000')).status).toBe(401);
   });
 

@@ -39,7 +39,8 @@ interface Ticket {
 }
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
-  const { tenantId, conversationId, policy } = input;
+  const { tenantId, conversationId } = input;
+  let policy = input.policy;
   const scope = { tenantId, conversationId };
   const queue: Ticket[] = [];
   const outcomes = new Map<number, TurnOutcome>();
@@ -111,7 +112,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     ending = true;
   });
 
-  if (!input.carried) {
+  if (input.carried) {
+    // A continued run starts on the policy it was handed (its validators need one at once) and picks up the
+    // worker's current configuration as soon as this returns — no await on the continue-as-new path.
+    void readPolicy().then((current) => (policy = current));
+  } else {
     const seed = await openConversation({
       ...scope,
       ...(input.userId ? { userId: input.userId } : {}),
@@ -155,13 +160,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     publishSearchAttributes(state);
 
     if ((turnsThisRun >= policy.turnsPerRun || wf.workflowInfo().continueAsNewSuggested) && queue.length === 0) {
-      await wf.condition(wf.allHandlersFinished);
+      // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
+      // continue-as-new is tried again after it. No await between the check and continueAsNew.
+      await wf.condition(() => wf.allHandlersFinished() || queue.length > 0);
       if (queue.length === 0 && !ending) {
-        const nextPolicy = await readPolicy();
         return wf.continueAsNew<typeof conversationWorkflow>({
           tenantId,
           conversationId,
-          policy: nextPolicy,
+          policy,
           carried: carry(state, queue),
         });
       }

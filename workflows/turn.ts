@@ -50,7 +50,17 @@ export async function runTurn(
         retry: { initialInterval: '1s', maximumInterval: '30s' },
         summary: `persist · turn ${turn}${reply.degraded ? ' · degraded' : ''}`,
       },
-      [{ ...scope, userMessage: msg, reply, usage, ...(chain.ok ? { llmCallId: chain.reply.llmCallId } : {}) }],
+      [
+        {
+          ...scope,
+          turn,
+          steps: chain.steps,
+          userMessage: msg,
+          reply,
+          usage,
+          ...(chain.ok ? { llmCallId: chain.reply.llmCallId } : {}),
+        },
+      ],
     );
     return { ok: true, result: { messageId: msg.messageId, reply, usage }, fresh: true, steps: chain.steps };
   } catch (err) {

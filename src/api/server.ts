@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { MemoirClient } from '../client/memoir-client';
 import { MemoirError } from '../client/errors';
 import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
 import { bearerKey, type ApiKeyResolver } from './auth';
 import {
   conversationParams,
@@ -25,6 +26,7 @@ export interface ApiOptions {
   maxContentBytes: number;
   /** Readiness checks: each resolves when its dependency answers. */
   ready: Record<string, () => Promise<unknown>>;
+  metrics: Metrics;
 }
 
 declare module 'fastify' {
@@ -76,6 +78,14 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     req.tenantId = tenantId;
   });
 
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    opts.metrics.httpRequests.inc({ route, method: req.method, status: `${Math.floor(reply.statusCode / 100)}xx` });
+  });
+
+  app.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()),
+  );
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     const checks = await Promise.all(
@@ -105,7 +115,9 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     if (query.async === 'true') {
       return reply.code(202).send(await opts.memoir.postMessage(req.tenantId, id, body));
     }
+    const stopTimer = opts.metrics.turnDuration.startTimer({ phase: 'total' });
     const result = await opts.memoir.sendMessage(req.tenantId, id, body, { waitMs: opts.replyWaitMs });
+    stopTimer();
     return { messageId: result.messageId, reply: result.reply, usage: result.usage };
   });
 

@@ -4,6 +4,7 @@
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { startApi, apiKeys, type RunningApi } from '../runtime/api';
+import { startMetricsServer } from '../runtime/metrics-server';
 import { openServices, type Services } from '../runtime/services';
 import { startWorker, type RunningWorker, type WorkflowSource } from '../runtime/worker';
 
@@ -28,12 +29,15 @@ export async function serve(config: Config, log: Logger, parts: ServeParts): Pro
   const services = await openServices(config, log, { progress, keepTemporal: parts.keepTemporal ?? false });
   let worker: RunningWorker | undefined;
   let api: RunningApi | undefined;
+  let metricsServer: { url: string; close(): Promise<void> } | undefined;
   try {
     if (parts.worker) {
       progress('Starting the worker (bundling workflow code)…');
       worker = await startWorker(services, parts.workflowSource);
     }
     if (parts.api) api = await startApi(services);
+    else if (config.metrics.port > 0)
+      metricsServer = await startMetricsServer(services.metrics, config.api.host, config.metrics.port);
   } catch (err) {
     await worker?.stop();
     await services.close();
@@ -44,6 +48,7 @@ export async function serve(config: Config, log: Logger, parts: ServeParts): Pro
     ...(worker ? { worker } : {}),
     ...(api ? { api } : {}),
     async stop() {
+      await metricsServer?.close();
       await api?.close();
       await worker?.stop();
       await services.close();

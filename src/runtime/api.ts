@@ -31,6 +31,7 @@ export async function startApi(s: Services): Promise<RunningApi> {
     log: s.log,
     replyWaitMs: s.config.api.waitMs,
     maxContentBytes: s.config.policy.maxContentBytes,
+    metrics: s.metrics,
     ready: {
       database: () => s.db.query('SELECT 1'),
       temporal: () => s.temporal.connection.workflowService.getSystemInfo({}),

@@ -12,6 +12,7 @@ import { ConversationStore } from '../storage/conversations';
 import type { Db } from '../storage/db';
 import { LlmCallStore } from '../storage/llm-calls';
 import { ManifestStore } from '../storage/manifests';
+import { Metrics } from '../metrics';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { openModel, type ModelEndpoint } from './model';
@@ -35,6 +36,7 @@ export interface Services {
   };
   model: ModelEndpoint;
   memoir: MemoirClient;
+  metrics: Metrics;
   /** One line per service: what was chosen. */
   choices: string[];
   close(): Promise<void>;
@@ -89,6 +91,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       temporal,
       model,
       memoir,
+      metrics: new Metrics(),
       choices: [
         `Database: ${dbChoice}`,
         `Temporal: ${temporal.devServer ? `embedded dev server at ${temporal.address} (data in ${config.dataDir})` : temporal.address}`,

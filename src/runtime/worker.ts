@@ -32,6 +32,8 @@ export function activityDeps(s: Services): ActivityDeps {
     },
     policy: () => config.policy,
     dailyBudgetUsd: (tenantId) => config.dailyBudgets?.[tenantId] ?? config.dailyBudgets?.['*'],
+    metrics: s.metrics,
+    log: s.log,
   };
 }
 
@@ -44,7 +46,7 @@ export async function startWorker(
   s: Services,
   source: WorkflowSource = { workflowsPath: WORKFLOWS_PATH },
 ): Promise<RunningWorker> {
-  installTemporalRuntime(s.log);
+  installTemporalRuntime(s.log, s.config.metrics.temporalPort);
   const connection = await NativeConnection.connect({ address: s.temporal.address });
   const worker = await Worker.create({
     connection,

@@ -38,11 +38,25 @@ class PinoTemporalLogger implements TemporalLogger {
 
 let installed = false;
 
-export function installTemporalRuntime(log: Logger): void {
+/**
+ * Installs the runtime once per process. With `metricsPort` > 0 the SDK's own worker metrics (task slots,
+ * schedule-to-start latencies, polls) are served for Prometheus on 127.0.0.1 or all interfaces per `metricsHost`.
+ */
+export function installTemporalRuntime(log: Logger, metricsPort = 0, metricsHost = '0.0.0.0'): void {
   if (installed) return;
   installed = true;
   Runtime.install({
     logger: new PinoTemporalLogger(log.child({ component: 'temporal' })),
-    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+      ...(metricsPort > 0
+        ? {
+            metrics: {
+              prometheus: { bindAddress: `${metricsHost}:${metricsPort}`, useSecondsForDurations: true },
+              metricPrefix: 'temporal_',
+            },
+          }
+        : {}),
+    },
   });
 }

@@ -24,6 +24,8 @@ export interface StackOptions {
 
 export interface Stack {
   serving: Serving;
+  /** The stack's JSON log file (one line per event). */
+  logFile: string;
   /** Environment this stack was configured with (a child-process worker can reuse it). */
   env: Record<string, string>;
   databaseUrl: string | undefined;
@@ -111,12 +113,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ANTHROPIC_API_KEY: 'test-key',
     MEMOIR_API_PORT: '0',
     MEMOIR_API_KEYS: `${tenants.acme.id}:${tenants.acme.key},${tenants.globex.id}:${tenants.globex.key}`,
-    MEMOIR_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    MEMOIR_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+    MEMOIR_METRICS_PORT: '0',
+    MEMOIR_TEMPORAL_METRICS_PORT: '0',
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...opts.env,
   };
   const config = loadConfig(env);
-  const log = createLogger({ level: config.logLevel, file: path.join(dataDir, 'memoir.log') });
+  const logFile = path.join(dataDir, 'memoir.log');
+  const log = createLogger({ level: config.logLevel, file: logFile });
   const serving = await serve(config, log, {
     worker: opts.worker ?? true,
     api: opts.api ?? true,
@@ -125,6 +130,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   });
   return {
     serving,
+    logFile,
     env,
     databaseUrl: database?.url,
     tenants,

@@ -1,0 +1,39 @@
+/**
+ * What encryption can fail with. Each error names the key id it concerns and never carries key material or
+ * plaintext, so it is safe to log and to return to an operator.
+ */
+
+/** Master-key configuration is missing or invalid, or a stored data key names a master key that is not configured. */
+export class KeyConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyConfigError';
+  }
+}
+
+/** A ciphertext names a key id that was never issued here (another deployment's data, or a corrupted id). */
+export class UnknownKeyError extends Error {
+  constructor(readonly keyId: string) {
+    super(`unknown encryption key id "${keyId}": it was never issued by this key store`);
+    this.name = 'UnknownKeyError';
+  }
+}
+
+/** A ciphertext failed authentication: it, its key id or its associated data was changed after encryption. */
+export class TamperedCiphertextError extends Error {
+  constructor(readonly keyId: string) {
+    super(`ciphertext under key "${keyId}" failed authentication (tampered, truncated or moved)`);
+    this.name = 'TamperedCiphertextError';
+  }
+}
+
+/**
+ * The key was destroyed (crypto-shredding): what it encrypted is gone for good. The payload codec turns this into
+ * an "erased" marker instead of throwing; text decryption throws it so the storage layer decides what to show.
+ */
+export class KeyDestroyedError extends Error {
+  constructor(readonly keyId: string) {
+    super(`encryption key "${keyId}" was destroyed: the data it protected is erased`);
+    this.name = 'KeyDestroyedError';
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The Temporal payload codec: every payload leaving a client or worker is sealed with its owner's data key, so
+ * workflow histories hold ciphertext only. Used on both sides, and by the codec server for the Temporal UI.
+ *
+ * An encrypted payload is `{ metadata: { encoding: binary/encrypted, encryption-key-id: <scope>@<version>,
+ * encryption-cipher: AES-256-GCM }, data: seal(original payload as protobuf) }`; the original metadata travels
+ * inside the ciphertext. Decoding needs only the key id, never the workflow context.
+ */
+import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { LRUCache } from 'lru-cache';
+import { ID_PATTERN } from '../../workflows/contract';
+import { CIPHER_NAME, open, seal } from './aes-gcm';
+import { DESTROYED, type DataKeyStore } from './data-keys';
+import { TamperedCiphertextError, UnknownKeyError } from './errors';
+import { conversationOfWorkflowId, SYSTEM_SCOPE, type KeyScope } from './scope';
+
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+export const METADATA_ENCODING = 'encoding';
+export const METADATA_KEY_ID = 'encryption-key-id';
+export const METADATA_CIPHER = 'encryption-cipher';
+
+/** What an erased payload decodes to: a JSON value workflows, the UI and tools can recognise. */
+export interface ErasedMarker {
+  memoirErased: true;
+  keyId: string;
+}
+
+/** The owner of a conversation, or undefined when unknown (its data then falls back to the tenant key). */
+export type UserResolver = (tenantId: string, conversationId: string) => Promise<string | undefined>;
+
+export interface EncryptionCodecOptions {
+  keys: DataKeyStore;
+  /** `tenant` (default): one key per tenant. `user`: one key per tenant and user, so a user can be erased alone. */
+  keyScope?: 'tenant' | 'user';
+  /** Required for `user` scope: maps a conversation to its user (the app reads the conversations table). */
+  resolveUser?: UserResolver;
+  /** How long a resolved conversation owner is remembered (owners never change). Default 10 min. */
+  userCacheTtlMs?: number;
+}
+
+const utf8 = (bytes: Uint8Array | null | undefined) => (bytes ? Buffer.from(bytes).toString('utf8') : undefined);
+const bytes = (text: string) => Buffer.from(text, 'utf8');
+// The purpose is authenticated with the key id: a payload ciphertext cannot be replayed as an at-rest text.
+const payloadAad = (keyId: string) => `memoir/payload/v1|${keyId}`;
+
+export class EncryptionCodec implements PayloadCodec {
+  private readonly keys: DataKeyStore;
+  private readonly keyScope: 'tenant' | 'user';
+  private readonly resolveUser: UserResolver | undefined;
+  private readonly owners: LRUCache<string, string>;
+
+  constructor(opts: EncryptionCodecOptions) {
+    this.keys = opts.keys;
+    this.keyScope = opts.keyScope ?? 'tenant';
+    this.resolveUser = opts.resolveUser;
+    if (this.keyScope === 'user' && !this.resolveUser)
+      throw new Error('EncryptionCodec: keyScope "user" needs a resolveUser function');
+    this.owners = new LRUCache({ max: 100_000, ttl: opts.userCacheTtlMs ?? 600_000 });
+  }
+
+  async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    if (payloads.length === 0) return payloads;
+    const { keyId, key } = await this.keys.currentKey(await this.scopeFor(context));
+    return payloads.map((payload) =>
+      // Already sealed (a payload passed through untouched): sealing twice would hide it from a single decode.
+      isEncrypted(payload)
+        ? payload
+        : {
+            metadata: {
+              [METADATA_ENCODING]: bytes(ENCRYPTED_ENCODING),
+              [METADATA_KEY_ID]: bytes(keyId),
+              [METADATA_CIPHER]: bytes(CIPHER_NAME),
+            },
+            data: seal(key, temporal.api.common.v1.Payload.encode(payload).finish(), payloadAad(keyId)),
+          },
+    );
+  }
+
+  /**
+   * Opens sealed payloads; others pass through. A destroyed key yields the erased marker instead of failing, so
+   * an erased conversation never breaks anything else; an unknown key id or a changed byte throws.
+   */
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return Promise.all(payloads.map((payload) => this.decodeOne(payload)));
+  }
+
+  /** The scope whose key encrypts payloads of this workflow or activity; `system` when it is no conversation. */
+  async scopeFor(context?: SerializationContext): Promise<KeyScope> {
+    const conversation = context?.workflowId ? conversationOfWorkflowId(context.workflowId) : undefined;
+    if (!conversation) return SYSTEM_SCOPE;
+    const { tenantId, conversationId } = conversation;
+    if (this.keyScope === 'tenant' || !this.resolveUser) return { tenantId };
+    const cacheKey = `${tenantId}/${conversationId}`;
+    let userId = this.owners.get(cacheKey);
+    if (userId === undefined) {
+      // A failing lookup throws rather than falling back: the user's words must not land under the tenant key
+      // just because the database blinked. Temporal retries the task.
+      userId = await this.resolveUser(tenantId, conversationId);
+      // Unknown owners are not remembered: the conversation row may be created a moment later.
+      if (userId !== undefined && ID_PATTERN.test(userId)) this.owners.set(cacheKey, userId);
+      else userId = undefined;
+    }
+    return userId === undefined ? { tenantId } : { tenantId, userId };
+  }
+
+  private async decodeOne(payload: Payload): Promise<Payload> {
+    if (!isEncrypted(payload)) return payload;
+    const keyId = utf8(payload.metadata?.[METADATA_KEY_ID]) ?? '';
+    const cipher = utf8(payload.metadata?.[METADATA_CIPHER]) ?? CIPHER_NAME;
+    if (cipher !== CIPHER_NAME) throw new Error(`payload under key "${keyId}" uses unsupported cipher "${cipher}"`);
+    const key = await this.keys.keyFor(keyId);
+    if (key === DESTROYED) return erasedPayload(keyId);
+    const plain = open(key, payload.data ?? new Uint8Array(), payloadAad(keyId));
+    if (!plain) throw new TamperedCiphertextError(keyId);
+    try {
+      return temporal.api.common.v1.Payload.decode(plain);
+    } catch {
+      // Authentic but not a payload: sealed by something else with this key, which this store never does.
+      throw new UnknownKeyError(keyId);
+    }
+  }
+}
+
+export function isEncrypted(payload: Payload): boolean {
+  return utf8(payload.metadata?.[METADATA_ENCODING]) === ENCRYPTED_ENCODING;
+}
+
+/** The JSON payload an erased payload decodes to. */
+export function erasedPayload(keyId: string): Payload {
+  const marker: ErasedMarker = { memoirErased: true, keyId };
+  return { metadata: { [METADATA_ENCODING]: bytes('json/plain') }, data: bytes(JSON.stringify(marker)) };
+}
+
+/** True for a value decoded from an erased payload. */
+export function isErasedMarker(value: unknown): value is ErasedMarker {
+  return typeof value === 'object' && value !== null && (value as { memoirErased?: unknown }).memoirErased === true;
+}

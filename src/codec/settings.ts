@@ -1,0 +1,115 @@
+/**
+ * Encryption settings from the environment, read once and validated like `config.ts` (every problem reported
+ * together). `CODEC_SETTINGS` has the same `[schema, description]` shape as `SETTINGS`, so the README table can be
+ * generated from it too. Key material is only named here; it is read by `openEncryption`.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../duration';
+import { KeyConfigError } from './errors';
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const origins = list.pipe(
+  z.array(
+    z.string().refine((o) => {
+      try {
+        return new URL(o).origin === o.replace(/\/$/, '');
+      } catch {
+        return false;
+      }
+    }, 'each origin is scheme://host[:port], e.g. http://localhost:8233'),
+  ),
+);
+
+export const CODEC_SETTINGS = {
+  MEMOIR_MASTER_KEYS: [
+    optionalText,
+    'Master keys `id:base64,...` (32 random bytes each; the first wraps new data keys). With it or a key file, workflow payloads are encrypted.',
+  ],
+  MEMOIR_MASTER_KEY_FILE: [
+    optionalText,
+    'JSON key file `{"current": "id", "keys": {"id": "base64"}}`, instead of `MEMOIR_MASTER_KEYS`.',
+  ],
+  MEMOIR_KEY_SCOPE: [
+    z.enum(['tenant', 'user']).default('tenant'),
+    'Data keys per `tenant`, or per `user` of a tenant (a user can then be erased alone).',
+  ],
+  MEMOIR_KEY_CACHE_TTL: [
+    z
+      .string()
+      .default('60s')
+      .refine((t) => parseDuration(t) !== undefined, 'not a duration (use 30s, 5m)')
+      .transform((t) => parseDuration(t)!),
+    'How long a process keeps an unwrapped data key; other processes stop using an erased key within it.',
+  ],
+  MEMOIR_ENCRYPT_AT_REST: [flag, 'Also encrypt message content in PostgreSQL with the same scoped keys.'],
+  MEMOIR_CODEC_TOKENS: [
+    list.pipe(z.array(z.string().min(16, 'each token needs 16+ characters'))).optional(),
+    'Bearer tokens of the codec server for the Temporal UI, comma-separated. Unset: no codec server.',
+  ],
+  MEMOIR_CODEC_ORIGINS: [origins.optional(), 'Browser origins the codec server allows. Unset: the Temporal UI origin.'],
+  MEMOIR_CODEC_HOST: [z.string().default('127.0.0.1'), 'Codec server bind address.'],
+  MEMOIR_CODEC_PORT: [z.coerce.number().int().min(0).max(65535).default(8788), 'Codec server port.'],
+} as const;
+
+type Parsed = { [K in keyof typeof CODEC_SETTINGS]: z.output<(typeof CODEC_SETTINGS)[K][0]> };
+
+export interface CodecSettings {
+  masterKeys: { kind: 'env'; value: string } | { kind: 'file'; path: string } | undefined;
+  keyScope: 'tenant' | 'user';
+  keyCacheTtlMs: number;
+  encryptAtRest: boolean;
+  /** Undefined: no codec server. */
+  codecServer: { tokens: string[]; origins: string[] | undefined; host: string; port: number } | undefined;
+}
+
+/** Reads and validates the encryption settings; throws a KeyConfigError listing every problem. */
+export function loadCodecSettings(env: NodeJS.ProcessEnv = process.env): CodecSettings {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, [schema]] of Object.entries(CODEC_SETTINGS)) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const result = (schema as z.ZodType).safeParse(raw);
+    if (result.success) values[name] = result.data;
+    // Never echo the value: it may be key material.
+    else problems.push(`${name}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const v = values as Parsed;
+  if (v.MEMOIR_MASTER_KEYS && v.MEMOIR_MASTER_KEY_FILE)
+    problems.push('set MEMOIR_MASTER_KEYS or MEMOIR_MASTER_KEY_FILE, not both');
+  const encrypted = Boolean(v.MEMOIR_MASTER_KEYS ?? v.MEMOIR_MASTER_KEY_FILE);
+  if (v.MEMOIR_ENCRYPT_AT_REST && !encrypted) problems.push('MEMOIR_ENCRYPT_AT_REST needs master keys');
+  if (v.MEMOIR_CODEC_TOKENS?.length && !encrypted) problems.push('MEMOIR_CODEC_TOKENS needs master keys');
+  if (problems.length > 0)
+    throw new KeyConfigError(`invalid encryption settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return {
+    masterKeys: v.MEMOIR_MASTER_KEYS
+      ? { kind: 'env', value: v.MEMOIR_MASTER_KEYS }
+      : v.MEMOIR_MASTER_KEY_FILE
+        ? { kind: 'file', path: v.MEMOIR_MASTER_KEY_FILE }
+        : undefined,
+    keyScope: v.MEMOIR_KEY_SCOPE,
+    keyCacheTtlMs: v.MEMOIR_KEY_CACHE_TTL,
+    encryptAtRest: v.MEMOIR_ENCRYPT_AT_REST,
+    codecServer: v.MEMOIR_CODEC_TOKENS?.length
+      ? {
+          tokens: v.MEMOIR_CODEC_TOKENS,
+          origins: v.MEMOIR_CODEC_ORIGINS,
+          host: v.MEMOIR_CODEC_HOST,
+          port: v.MEMOIR_CODEC_PORT,
+        }
+      : undefined,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Reciprocal rank fusion (Cormack, Clarke and Büttcher, 2009): each list gives an item `weight / (k + rank)`, and
+ * the sums rank the union. It needs only ranks, so lists whose scores are incomparable — cosine similarity,
+ * ts_rank_cd, BM25 — fuse without any normalisation, and an item near the top of any list rises.
+ */
+
+export interface RankedList<T> {
+  /** Best first. */
+  items: T[];
+  /** Default 1. */
+  weight?: number;
+}
+
+export interface FusedItem<T> {
+  key: string;
+  /** The item as the first list that had it gave it. */
+  item: T;
+  score: number;
+  /** 1-based rank in each input list, or null where it was absent. */
+  ranks: (number | null)[];
+}
+
+export interface FusionOptions<T> {
+  /** Identifies the same item across lists. */
+  key: (item: T) => string;
+  /** Dampens the weight of the very top ranks; 60 is the value of the original paper. */
+  k?: number;
+  limit?: number;
+}
+
+/** Fuses ranked lists; ties go to the item with the better best rank, then to the key, so the order is stable. */
+export function reciprocalRankFusion<T>(lists: (T[] | RankedList<T>)[], opts: FusionOptions<T>): FusedItem<T>[] {
+  const k = opts.k ?? 60;
+  const fused = new Map<string, FusedItem<T>>();
+  lists.forEach((list, li) => {
+    const { items, weight = 1 } = Array.isArray(list) ? { items: list } : list;
+    items.forEach((item, i) => {
+      const key = opts.key(item);
+      let entry = fused.get(key);
+      if (!entry) {
+        entry = { key, item, score: 0, ranks: lists.map(() => null) };
+        fused.set(key, entry);
+      }
+      // A list that repeats an item counts it once, at its best rank.
+      if (entry.ranks[li] !== null) return;
+      entry.ranks[li] = i + 1;
+      entry.score += weight / (k + i + 1);
+    });
+  });
+  const bestRank = (f: FusedItem<T>) => Math.min(...f.ranks.map((r) => r ?? Infinity));
+  const sorted = [...fused.values()].sort(
+    (a, b) => b.score - a.score || bestRank(a) - bestRank(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
+  return opts.limit === undefined ? sorted : sorted.slice(0, opts.limit);
+}

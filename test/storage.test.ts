@@ -1,0 +1,185 @@
+/**
+ * The storage layer on both engines it supports: a real PostgreSQL 15 server and PGlite in-process.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConversationStore } from '../src/storage/conversations';
+import { openPglite, openPostgres, type Db } from '../src/storage/db';
+import { LlmCallStore } from '../src/storage/llm-calls';
+import { migrate } from '../src/storage/migrate';
+import { freshDatabase } from './helpers/stack';
+
+const engines: [string, () => Promise<{ db: Db; cleanup(): Promise<void> }>][] = [
+  [
+    'PostgreSQL',
+    async () => {
+      const database = await freshDatabase();
+      const db = openPostgres(database.url);
+      return { db, cleanup: async () => (await db.close(), await database.drop()) };
+    },
+  ],
+  [
+    'PGlite',
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-pglite-'));
+      const db = await openPglite(path.join(dir, 'db'));
+      return { db, cleanup: async () => (await db.close(), fs.rmSync(dir, { recursive: true, force: true })) };
+    },
+  ],
+];
+
+const usage = { inputTokens: 10, outputTokens: 5, cacheReadTokens: 3, cacheWriteTokens: 2, costUsd: 0.000123456 };
+const reply = (id: string) => ({
+  messageId: `r-${id}`,
+  content: `reply to ${id}`,
+  model: 'claude-sonnet-5-5',
+  degraded: false,
+});
+
+describe.each(engines)('storage on %s', (_name, open) => {
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  let store: ConversationStore;
+
+  beforeAll(async () => {
+    const opened = await open();
+    db = opened.db;
+    cleanup = () => opened.cleanup();
+    await migrate(db);
+    store = new ConversationStore(db);
+  });
+  afterAll(() => cleanup());
+
+  it('applies migrations once, even when run again concurrently', async () => {
+    expect(await Promise.all([migrate(db), migrate(db)])).toEqual([[], []]);
+    const versions = await db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(versions.map((v) => v.version)).toContain('001_conversations');
+  });
+
+  it('creates a conversation once and opens it as stored', async () => {
+    expect(await store.create('t1', 'c1', 'u1', 'be brief')).toBe(true);
+    expect(await store.create('t1', 'c1', 'someone-else')).toBe(false);
+    const row = await store.open('t1', 'c1', 'ignored');
+    expect(row).toMatchObject({
+      tenantId: 't1',
+      conversationId: 'c1',
+      userId: 'u1',
+      systemPrompt: 'be brief',
+      turnCount: 0,
+    });
+  });
+
+  it('persists a turn in one transaction with consecutive sequence numbers, exactly once', async () => {
+    const turn = {
+      tenantId: 't1',
+      conversationId: 'c1',
+      userMessage: { messageId: 'm1', content: 'hello' },
+      reply: reply('m1'),
+      usage,
+    };
+    expect(await store.persistTurn(turn)).toEqual({ userSeq: 1, replySeq: 2, inserted: true });
+    expect(await store.persistTurn(turn)).toEqual({ userSeq: 1, replySeq: 2, inserted: false });
+    const second = { ...turn, userMessage: { messageId: 'm2', content: 'again' }, reply: reply('m2') };
+    expect(await store.persistTurn(second)).toEqual({ userSeq: 3, replySeq: 4, inserted: true });
+
+    const row = await store.get('t1', 'c1');
+    expect(row?.turnCount).toBe(2);
+    expect(row?.totals.inputTokens).toBe(20);
+    expect(row?.totals.costUsd).toBeCloseTo(0.000246912, 9);
+    expect((await store.recent('t1', 'c1', 10)).map((m) => [m.seq, m.role, m.messageId])).toEqual([
+      [1, 'user', 'm1'],
+      [2, 'assistant', 'r-m1'],
+      [3, 'user', 'm2'],
+      [4, 'assistant', 'r-m2'],
+    ]);
+    expect(await store.findTurn('t1', 'c1', 'm2')).toEqual({ messageId: 'm2', reply: reply('m2'), usage });
+    expect(await store.findTurn('t1', 'c1', 'never')).toBeNull();
+  });
+
+  it('serialises concurrent writers on one conversation without gaps or duplicates', async () => {
+    await store.create('t1', 'race', 'u1');
+    const turns = Array.from({ length: 12 }, (_, i) => ({
+      tenantId: 't1',
+      conversationId: 'race',
+      userMessage: { messageId: `x${i % 6}`, content: `msg ${i % 6}` },
+      reply: reply(`x${i % 6}`),
+      usage,
+    }));
+    const results = await Promise.all(turns.map((t) => store.persistTurn(t)));
+    expect(results.filter((r) => r.inserted)).toHaveLength(6);
+    const seqs = (await store.recent('t1', 'race', 100)).map((m) => m.seq);
+    expect(seqs).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+
+  it('pages messages backwards by sequence number', async () => {
+    expect((await store.page('t1', 'c1', 2)).map((m) => m.seq)).toEqual([3, 4]);
+    expect((await store.page('t1', 'c1', 2, 3)).map((m) => m.seq)).toEqual([1, 2]);
+    expect((await store.bySeq('t1', 'c1', [4, 1])).map((m) => m.seq)).toEqual([1, 4]);
+  });
+
+  it('refuses to write a turn into a conversation that does not exist', async () => {
+    const turn = {
+      tenantId: 't1',
+      conversationId: 'ghost',
+      userMessage: { messageId: 'g', content: 'boo' },
+      reply: reply('g'),
+      usage,
+    };
+    await expect(store.persistTurn(turn)).rejects.toThrow(/does not exist/);
+  });
+
+  it('records model calls idempotently and sums the accepted ones', async () => {
+    const calls = new LlmCallStore(db);
+    const call = {
+      callId: 'run/1/1',
+      tenantId: 't1',
+      conversationId: 'c1',
+      messageId: 'm1',
+      turn: 1,
+      purpose: 'reply' as const,
+      model: 'claude-sonnet-5-5',
+      attempt: 1,
+      outcome: 'ok',
+      inputTokens: 10,
+      outputTokens: 5,
+      cacheReadTokens: 3,
+      cacheWrite5mTokens: 2,
+      cacheWrite1hTokens: 0,
+      costUsd: 0.000123456,
+      latencyMs: 12,
+    };
+    await calls.record(call);
+    await calls.record(call);
+    await calls.record({
+      ...call,
+      callId: 'run/1/0',
+      outcome: 'ModelOverloaded',
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+      cacheWrite5mTokens: 0,
+      costUsd: 0,
+    });
+    expect(await calls.forMessage('t1', 'c1', 'm1')).toHaveLength(2);
+    const turn = {
+      tenantId: 't1',
+      conversationId: 'c1',
+      userMessage: { messageId: 'm9', content: 'x' },
+      reply: reply('m9'),
+      usage,
+      llmCallId: 'run/1/1',
+    };
+    await store.persistTurn(turn);
+    expect(await calls.acceptedTotals('t1', 'c1')).toEqual({ calls: 1, ...usage });
+    expect(await calls.spentToday('t1')).toBeCloseTo(0.000123456, 9);
+    const report = await calls.costReport({ tenantId: 't1' });
+    expect(report[0]).toMatchObject({ tenantId: 't1', model: 'claude-sonnet-5-5', calls: 2, failedCalls: 1 });
+  });
+
+  it('deletes a conversation with everything under it', async () => {
+    expect(await store.delete('t1', 'c1')).toBe(true);
+    expect(await store.recent('t1', 'c1', 10)).toEqual([]);
+    expect(await store.delete('t1', 'c1')).toBe(false);
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * The conversation workflow on the real Temporal dev server: validation before history, continue-as-new with
+ * nothing lost, and history that stays small however long the conversation gets.
+ */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { sendMessageUpdate, type TurnResult } from '../workflows/contract';
+import { startStack, uniqueId, type Stack } from './helpers/stack';
+
+async function historyOf(stack: Stack, workflowId: string, runId?: string) {
+  const handle = stack.serving.services.temporal.client.workflow.getHandle(workflowId, runId);
+  const history = await handle.fetchHistory();
+  return { events: history.events ?? [], bytes: temporal.api.history.v1.History.encode(history).finish().length };
+}
+
+async function runIds(stack: Stack, workflowId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const wf of stack.serving.services.temporal.client.workflow.list({
+    query: `WorkflowId = '${workflowId}'`,
+  })) {
+    ids.push(wf.runId);
+  }
+  return ids;
+}
+
+describe('update validation', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ api: false });
+  });
+  afterAll(() => stack?.stop());
+
+  it('rejects empty and oversized content in the validator: nothing reaches history', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir } = stack.serving.services;
+    await memoir.startConversation(tenant, { conversationId: 'strict', userId: 'u' });
+    const handle = memoir.handle(tenant, 'strict');
+    const attempts = [
+      { content: '', type: 'InvalidMessage' },
+      { content: 'x'.repeat(40_000), type: 'ContentTooLarge' },
+      { content: 'ok', messageId: 'bad id!', type: 'InvalidMessage' },
+      { content: 'nul \u0000 inside', type: 'InvalidMessage' },
+    ];
+    for (const { type, ...msg } of attempts) {
+      const err = await handle.executeUpdate(sendMessageUpdate, { args: [msg] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((err as WorkflowUpdateFailedError).cause).toBeInstanceOf(ApplicationFailure);
+      expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(type);
+    }
+    const { events } = await historyOf(stack, handle.workflowId);
+    expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(0);
+    expect(JSON.stringify(events)).not.toContain('x'.repeat(100));
+    const ok = await handle.executeUpdate(sendMessageUpdate, { args: [{ content: 'now a real one' }] });
+    expect(ok.reply.degraded).toBe(false);
+  });
+});
+
+describe('continue-as-new', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ api: false, env: { MEMOIR_TURNS_PER_RUN: '3' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('carries transcript, totals and idempotency across runs', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir, llmCalls } = stack.serving.services;
+    const results: TurnResult[] = [];
+    for (let i = 0; i < 8; i++) {
+      results.push(
+        await memoir.sendMessage(tenant, 'long', {
+          content: `turn ${i}: my colour is blue`,
+          messageId: `t${i}`,
+          userId: 'u',
+        }),
+      );
+    }
+    const runs = await runIds(stack, `conversation/${tenant}/long`);
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+
+    const state = await memoir.getState(tenant, 'long');
+    expect(state.turnCount).toBe(8);
+    expect(state.userId).toBe('u');
+    const sum = (k: 'inputTokens' | 'outputTokens') => results.reduce((t, r) => t + r.usage[k], 0);
+    expect(state.totals.inputTokens).toBe(sum('inputTokens'));
+    expect(state.totals.outputTokens).toBe(sum('outputTokens'));
+    const accepted = await llmCalls.acceptedTotals(tenant, 'long');
+    expect(accepted.calls).toBe(8);
+    expect(accepted.inputTokens).toBe(state.totals.inputTokens);
+    expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
+
+    const messages = await memoir.messages(tenant, 'long', { limit: 100 });
+    expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    // The context of the last turn still reached back past the run boundaries.
+    expect(results[7]!.reply.content).toContain('with 14 earlier messages');
+
+    // A message id from the first run: answered from PostgreSQL, no new model call, no new row.
+    await stack.offline.reset();
+    const again = await memoir.sendMessage(tenant, 'long', { content: 'turn 0: my colour is blue', messageId: 't0' });
+    expect(again).toEqual(results[0]);
+    expect(await stack.offline.requests()).toHaveLength(0);
+    expect(await memoir.messages(tenant, 'long', { limit: 100 })).toHaveLength(16);
+  });
+});
+
+describe('history size', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ api: false, env: { MEMOIR_TURNS_PER_RUN: '1000', MEMOIR_RECENT_MESSAGES: '20' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('grows by about the two messages per turn, not with the conversation, over 300 turns', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir } = stack.serving.services;
+    const conversationId = uniqueId('long');
+    let messageBytes = 0;
+    for (let i = 0; i < 300; i++) {
+      const content = `Turn ${i}. ${'Some realistic words about the trip and the weather. '.repeat(4)}`;
+      const r = await memoir.sendMessage(tenant, conversationId, { content, userId: 'u' });
+      messageBytes = Math.max(messageBytes, content.length + r.reply.content.length);
+    }
+    const workflowId = `conversation/${tenant}/${conversationId}`;
+    const runs = await runIds(stack, workflowId);
+    let turnsSeen = 0;
+    const perRun: { turns: number; bytes: number }[] = [];
+    for (const runId of runs.reverse()) {
+      const { events, bytes } = await historyOf(stack, workflowId, runId);
+      const turns = events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length;
+      turnsSeen += turns;
+      perRun.push({ turns, bytes });
+    }
+    expect(turnsSeen).toBe(300);
+    for (const run of perRun.filter((r) => r.turns > 20)) {
+      // Each message appears a bounded number of times per turn (update, activity inputs, result), plus ids
+      // and counters: what must not appear is anything that grows with the conversation.
+      expect(run.bytes / run.turns).toBeLessThan(6 * messageBytes + 6_000);
+    }
+    const first = perRun[0]!;
+    const last = perRun.filter((r) => r.turns > 20).at(-1)!;
+    expect(last.bytes / last.turns).toBeLessThan((first.bytes / first.turns) * 1.25);
+  });
+});
