@@ -6,6 +6,7 @@ import type { ConversationPolicy } from '../workflows/contract';
 import type { ContextAssembler } from '../src/context/assembler';
 import type { ModelClient } from '../src/model/client';
 import type { RetryTiming } from '../src/model/errors';
+import type { RequestSettings } from '../src/model/turn-request';
 import type { TokenCalibration } from '../src/model/tokens';
 import type { ConversationStore } from '../src/storage/conversations';
 import type { LlmCallStore } from '../src/storage/llm-calls';
@@ -13,11 +14,7 @@ import type { ManifestStore } from '../src/storage/manifests';
 import type { Metrics } from '../src/metrics';
 import type { Logger } from '../src/log';
 
-export interface ModelSettings {
-  maxTokens: number;
-  /** Minimum cacheable prefix per model, in tokens. */
-  cacheMinimums: Record<string, number>;
-  systemCacheTtl: '5m' | '1h';
+export interface ModelSettings extends RequestSettings {
   retry: RetryTiming;
 }
 

@@ -5,10 +5,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { addUsage, ZERO_USAGE, type Usage } from '../workflows/contract';
-import { cacheMinimum } from '../src/model/cache-minimums';
 import type { ModelCallResult } from '../src/model/client';
 import { classifyModelError, toApplicationFailure } from '../src/model/errors';
-import { buildRequest, estimateRequestTokens } from '../src/model/prompt';
+import { estimateRequestTokens } from '../src/model/prompt';
+import { requestFromManifest } from '../src/model/turn-request';
 import type { LlmPurpose } from '../src/storage/llm-calls';
 import type { ActivityDeps } from './deps';
 import { activityLogger, secondsSince } from './log-context';
@@ -40,21 +40,7 @@ export function generateReplyActivities(deps: ActivityDeps) {
       if (!manifest) {
         throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
       }
-      const system = await deps.manifests.systemPrompt(manifest.systemPromptSha);
-      const history = await deps.conversations.bySeq(tenantId, conversationId, manifest.historySeqs);
-      const request = buildRequest(
-        {
-          model,
-          maxTokens: deps.modelSettings.maxTokens,
-          system: system ?? '',
-          history: history.map((m) => ({ role: m.role, text: m.content })),
-          userText: manifest.userContent,
-        },
-        {
-          minimumTokens: cacheMinimum(deps.modelSettings.cacheMinimums, model),
-          systemTtl: deps.modelSettings.systemCacheTtl,
-        },
-      );
+      const request = await requestFromManifest(deps, tenantId, conversationId, manifest, model, deps.modelSettings);
 
       const { attempt, activityId, workflowExecution } = ctx.info;
       const callId = `${workflowExecution?.runId ?? 'standalone'}/${activityId}/${attempt}`;

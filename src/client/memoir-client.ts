@@ -15,6 +15,7 @@ import {
   type ConversationInput,
   type ConversationPolicy,
   type ConversationState,
+  type ConversationStatus,
   type TurnResult,
 } from '../../workflows/contract';
 import type { conversationWorkflow } from '../../workflows/conversation';
@@ -42,6 +43,27 @@ export interface MessageInput {
   messageId?: string | undefined;
   /** Owner of the conversation if this message creates it. */
   userId?: string | undefined;
+}
+
+export interface ListFilter {
+  userId?: string | undefined;
+  status?: ConversationStatus | undefined;
+  /** Conversations that cost at least this much. */
+  minCostUsd?: number | undefined;
+  limit?: number | undefined;
+}
+
+export interface ConversationSummary {
+  conversationId: string;
+  workflowId: string;
+  runId: string;
+  userId: string | undefined;
+  status: string | undefined;
+  turnCount: number;
+  totalCostUsd: number;
+  cacheHitRatio: number;
+  lastMessageAt: string | undefined;
+  startedAt: string;
 }
 
 export interface SendOptions {
@@ -143,6 +165,39 @@ export class MemoirClient {
   ): Promise<StoredMessage[]> {
     if (!(await this.opts.conversations.get(tenantId, conversationId))) throw notFound('conversation');
     return this.opts.conversations.page(tenantId, conversationId, page.limit ?? 50, page.before);
+  }
+
+  /**
+   * A tenant's conversations, newest first, from Temporal visibility (the search attributes the workflow keeps
+   * current). One entry per conversation, for its latest run.
+   */
+  async listConversations(tenantId: string, filter: ListFilter = {}): Promise<ConversationSummary[]> {
+    const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    const clauses = [`WorkflowType = 'conversationWorkflow'`, `TenantId = ${quote(tenantId)}`];
+    if (filter.userId) clauses.push(`UserId = ${quote(filter.userId)}`);
+    if (filter.status) clauses.push(`ConversationStatus = ${quote(filter.status)}`);
+    if (filter.minCostUsd !== undefined) clauses.push(`TotalCostUsd >= ${Number(filter.minCostUsd)}`);
+    const limit = filter.limit ?? 100;
+    const seen = new Map<string, ConversationSummary>();
+    const prefix = conversationWorkflowId(tenantId, '');
+    for await (const wf of this.opts.client.workflow.list({ query: clauses.join(' AND ') })) {
+      if (seen.has(wf.workflowId)) continue;
+      const sa = wf.typedSearchAttributes;
+      seen.set(wf.workflowId, {
+        conversationId: wf.workflowId.slice(prefix.length),
+        workflowId: wf.workflowId,
+        runId: wf.runId,
+        userId: sa.get(SearchAttributes.userId),
+        status: sa.get(SearchAttributes.status),
+        turnCount: sa.get(SearchAttributes.turnCount) ?? 0,
+        totalCostUsd: sa.get(SearchAttributes.totalCostUsd) ?? 0,
+        cacheHitRatio: sa.get(SearchAttributes.cacheHitRatio) ?? 0,
+        lastMessageAt: sa.get(SearchAttributes.lastMessageAt)?.toISOString(),
+        startedAt: wf.startTime.toISOString(),
+      });
+      if (seen.size >= limit) break;
+    }
+    return [...seen.values()];
   }
 
   /** Ends the workflow and deletes what is stored of the conversation. */
