@@ -22,13 +22,13 @@ export interface PromptParts {
   model: string;
   maxTokens: number;
   system: string;
-  tools?: Anthropic.Tool[];
+  tools?: Anthropic.Tool[] | undefined;
   /** Rolling summary and facts, already rendered; empty when there are none. */
-  memory?: string;
+  memory?: string | undefined;
   history: HistoryMessage[];
   userText: string;
   /** Per-turn data rendered by `renderTurnData`; never cached. */
-  turnData?: string;
+  turnData?: string | undefined;
 }
 
 export interface CacheSettings {

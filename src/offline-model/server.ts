@@ -66,7 +66,10 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
   const log: RecordedRequest[] = [];
   let counter = 0;
 
-  const app = Fastify({ bodyLimit: 32 * 1024 * 1024 }) as unknown as FastifyInstance & { script: Script };
+  // Closing drops open connections: a scripted slow response must not hold a test's teardown.
+  const app = Fastify({ bodyLimit: 32 * 1024 * 1024, forceCloseConnections: true }) as unknown as FastifyInstance & {
+    script: Script;
+  };
   app.decorate('script', script);
 
   const record = (entry: Omit<RecordedRequest, 'at'>) => {
