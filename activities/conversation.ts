@@ -2,7 +2,8 @@
  * Activities around the durable record of a conversation: open it, assemble a turn's context, persist a turn.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureTypes, type TurnResult, type Usage } from '../workflows/contract';
+import { FailureTypes, type MemoryState, type TurnResult, type Usage } from '../workflows/contract';
+import { estimateTokens } from '../src/model/tokens';
 import { ModelFailure } from '../src/model/failure-types';
 import { ConversationMissingError, type TurnToPersist } from '../src/storage/conversations';
 import type { ChainStep } from '../workflows/model-chain';
@@ -12,8 +13,8 @@ import { activityLogger, secondsSince } from './log-context';
 export interface OpenConversationInput {
   tenantId: string;
   conversationId: string;
-  userId?: string;
-  systemPrompt?: string;
+  userId?: string | undefined;
+  systemPrompt?: string | undefined;
 }
 
 export interface ConversationSeed {
@@ -22,6 +23,7 @@ export interface ConversationSeed {
   degradedReplies: number;
   totals: Usage;
   lastMessageAt: string | null;
+  memory: MemoryState;
 }
 
 export interface LoadContextInput {
@@ -38,7 +40,8 @@ export interface PersistTurnInput extends TurnToPersist {
   steps: ChainStep[];
 }
 
-export type LoadContextResult = { kind: 'answered'; result: TurnResult } | { kind: 'ready'; contextTokens: number };
+export type LoadContextResult =
+  { kind: 'answered'; result: TurnResult } | { kind: 'ready'; contextTokens: number; degradedTiers: string[] };
 
 export function conversationActivities(deps: ActivityDeps) {
   return {
@@ -56,6 +59,7 @@ export function conversationActivities(deps: ActivityDeps) {
         degradedReplies: row.degradedReplies,
         totals: row.totals,
         lastMessageAt: row.lastMessageAt?.toISOString() ?? null,
+        memory: await memoryState(deps, input.tenantId, input.conversationId),
       };
     },
 
@@ -95,11 +99,11 @@ export function conversationActivities(deps: ActivityDeps) {
           });
         }
       }
-      const manifest = await deps.assembler.assemble({ ...input, userContent: input.content });
+      const { manifest } = await deps.assembler.assemble({ ...input, userContent: input.content });
       await deps.manifests.save(tenantId, conversationId, manifest);
       for (const block of manifest.blocks) deps.metrics.contextTokens.inc({ tier: block.tier }, block.tokens);
       deps.metrics.turnDuration.observe({ phase: 'context' }, secondsSince(started));
-      return { kind: 'ready', contextTokens: manifest.usedTokens };
+      return { kind: 'ready', contextTokens: manifest.usedTokens, degradedTiers: manifest.degradedTiers };
     },
 
     /** Stores the user message and its reply in one transaction; a retry after a crash writes nothing twice. */
@@ -108,7 +112,10 @@ export function conversationActivities(deps: ActivityDeps) {
       const { turn, steps, ...toStore } = input;
       try {
         const { userSeq, replySeq, inserted } = await deps.conversations.persistTurn(toStore);
-        if (inserted) recordTurn(deps, input, secondsSince(started));
+        if (inserted) {
+          recordTurn(deps, input, secondsSince(started));
+          await writeThrough(deps, input, userSeq, replySeq);
+        }
         return { userSeq, replySeq };
       } catch (err) {
         if (err instanceof ConversationMissingError) {
@@ -149,4 +156,33 @@ function recordTurn(deps: ActivityDeps, t: PersistTurnInput, persistSeconds: num
     },
     'turn stored',
   );
+}
+
+/** Adds the stored turn to the hot tier; a Redis failure only costs a cache miss later. */
+async function writeThrough(deps: ActivityDeps, t: PersistTurnInput, userSeq: number, replySeq: number): Promise<void> {
+  const now = new Date();
+  try {
+    await deps.hot.append(t.tenantId, t.conversationId, [
+      { ...t.userMessage, seq: userSeq, role: 'user', createdAt: now, inReplyTo: null, model: null, degraded: false },
+      { ...t.reply, seq: replySeq, role: 'assistant', createdAt: now, inReplyTo: t.userMessage.messageId },
+    ]);
+  } catch {
+    deps.metrics.tierErrors.inc({ tier: 'hot' });
+  }
+}
+
+/** Where a restarted conversation's memory stands, from PostgreSQL. */
+async function memoryState(deps: ActivityDeps, tenantId: string, conversationId: string): Promise<MemoryState> {
+  const [summary, lastSeq, factsThrough] = await Promise.all([
+    deps.summaries.latest(tenantId, conversationId),
+    deps.conversations.lastSeq(tenantId, conversationId),
+    deps.conversations.factsThrough(tenantId, conversationId),
+  ]);
+  const pending = await deps.conversations.range(tenantId, conversationId, (summary?.toSeq ?? 0) + 1, lastSeq);
+  return {
+    summaryVersion: summary?.version ?? null,
+    unsummarizedMessages: pending.length,
+    unsummarizedTokens: pending.reduce((t, m) => t + estimateTokens(m.content), 0),
+    turnsSinceFacts: Math.ceil((lastSeq - factsThrough) / 2),
+  };
 }

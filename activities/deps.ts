@@ -13,6 +13,11 @@ import type { LlmCallStore } from '../src/storage/llm-calls';
 import type { ManifestStore } from '../src/storage/manifests';
 import type { Metrics } from '../src/metrics';
 import type { Logger } from '../src/log';
+import type { FactStore } from '../src/memory/facts';
+import type { HotTier } from '../src/memory/hot-tier';
+import type { SemanticTier } from '../src/memory/semantic-tier';
+import type { Summary, SummaryStore } from '../src/memory/summaries';
+import type { TwoLevelCache } from '../src/memory/two-level-cache';
 
 export interface ModelSettings extends RequestSettings {
   retry: RetryTiming;
@@ -32,4 +37,12 @@ export interface ActivityDeps {
   dailyBudgetUsd: (tenantId: string) => number | undefined;
   metrics: Metrics;
   log: Logger;
+  summaries: SummaryStore;
+  facts: FactStore;
+  hot: HotTier;
+  /** Undefined when the semantic tier is off (a PostgreSQL server without Weaviate). */
+  semantic: SemanticTier | undefined;
+  /** Invalidated when compaction writes a new summary version. */
+  summaryCache: TwoLevelCache<Summary | { none: true }>;
+  memorySettings: { summaryModel: string; summaryMaxTokens: number; indexBatch: number };
 }

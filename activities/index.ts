@@ -5,11 +5,13 @@
 import { conversationActivities } from './conversation';
 import type { ActivityDeps } from './deps';
 import { generateReplyActivities } from './generate-reply';
+import { memoryActivities } from './memory';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...conversationActivities(deps),
     ...generateReplyActivities(deps),
+    ...memoryActivities(deps),
   };
 }
 

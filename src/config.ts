@@ -45,6 +45,7 @@ const apiKeys = list.transform((pairs, ctx) =>
   }),
 );
 
+const fraction = z.coerce.number().min(0.05).max(1);
 const jsonRecord = z.string().transform((text, ctx) => {
   try {
     return z.record(z.string(), z.number().int().positive()).parse(JSON.parse(text));
@@ -128,6 +129,55 @@ export const SETTINGS = {
     duration('7d'),
     'A conversation idle this long completes its workflow; the next message restarts it.',
   ],
+  MEMOIR_CONTEXT_BUDGET: [int(500, 1_000_000).default(16_000), 'Token budget of the context assembled for a turn.'],
+  MEMOIR_RECALL_TOP_K: [
+    int(0, 200).default(5),
+    'Recalled memories wanted per turn even past the recall share (budget permitting).',
+  ],
+  MEMOIR_RECALL_SHARE: [fraction.default(0.5), 'Recall is added while the context is under this share of the budget.'],
+  MEMOIR_OLDER_SHARE: [fraction.default(0.7), 'Older messages (newest first) are added while under this share.'],
+  MEMOIR_TIER_TIMEOUT: [duration('2s'), 'A memory tier slower than this is left out of the turn (and flagged).'],
+  MEMOIR_HOT_TTL: [duration('1h'), "How long Redis keeps a conversation's recent messages (hot tier)."],
+  MEMOIR_SUMMARY_MODEL: [
+    z.string().min(1).default('claude-haiku-5-5'),
+    'Model that writes rolling summaries and extracts facts.',
+  ],
+  MEMOIR_COMPACT_AFTER_MESSAGES: [
+    int(4, 10_000).default(40),
+    'Compact when this many messages are not yet summarised…',
+  ],
+  MEMOIR_COMPACT_AFTER_TOKENS: [int(500, 1_000_000).default(6_000), '…or when they hold this many tokens.'],
+  MEMOIR_COMPACT_WHEN_IDLE: [duration('10m'), 'Compact and extract facts after this long without a message.'],
+  MEMOIR_FACTS_EVERY: [int(1, 1000).default(4), 'Extract facts every N turns.'],
+  MEMOIR_SEMANTIC_STORE: [
+    z.enum(['auto', 'weaviate', 'pgvector', 'off']).default('auto'),
+    '`auto`: Weaviate when WEAVIATE_URL is set, pgvector on PGlite, off on a PostgreSQL server without Weaviate.',
+  ],
+  WEAVIATE_URL: [optionalText, 'Weaviate HTTP URL, e.g. http://127.0.0.1:8080 (gRPC on WEAVIATE_GRPC_PORT).'],
+  WEAVIATE_GRPC_PORT: [int(1, 65535).default(50051), 'Weaviate gRPC port.'],
+  WEAVIATE_API_KEY: [optionalText, 'Weaviate API key, if it needs one.'],
+  MEMOIR_WEAVIATE_COLLECTION: [
+    z
+      .string()
+      .regex(/^[A-Z][A-Za-z0-9_]*$/)
+      .default('MemoirMemory'),
+    'Weaviate collection (one per embedder dimension).',
+  ],
+  MEMOIR_EMBEDDER: [
+    z.enum(['auto', 'local', 'voyage', 'openai']).default('auto'),
+    '`auto`: Voyage when VOYAGE_API_KEY is set, else the built-in local embedder.',
+  ],
+  VOYAGE_API_KEY: [optionalText, 'Voyage AI key for embeddings.'],
+  MEMOIR_EMBEDDING_MODEL: [optionalText, 'Embedding model (default voyage-3.5 for Voyage; required for `openai`).'],
+  MEMOIR_EMBEDDING_DIMENSIONS: [
+    z.coerce.number().int().min(8).max(4096).optional(),
+    'Vector size (512 local, 1024 Voyage; required for `openai`).',
+  ],
+  MEMOIR_EMBEDDINGS_URL: [
+    optionalText,
+    'Base URL of an OpenAI-compatible `/v1` embeddings API (Ollama, TEI), or another Voyage endpoint.',
+  ],
+  MEMOIR_EMBEDDINGS_API_KEY: [optionalText, 'Bearer key for the OpenAI-compatible embeddings API.'],
   MEMOIR_API_HOST: [z.string().default('127.0.0.1'), 'HTTP API bind address.'],
   MEMOIR_API_PORT: [int(0, 65535).default(8787), 'HTTP API port.'],
   MEMOIR_API_KEYS: [
@@ -193,6 +243,25 @@ export interface Config {
   /** Daily USD limit by tenant; `*` applies to tenants without their own. */
   dailyBudgets: Record<string, number> | undefined;
   metrics: { port: number; temporalPort: number };
+  memory: {
+    budgetTokens: number;
+    recallTopK: number;
+    recallShare: number;
+    olderShare: number;
+    tierTimeoutMs: number;
+    hotTtlMs: number;
+    summaryModel: string;
+    semanticStore: 'auto' | 'weaviate' | 'pgvector' | 'off';
+    weaviate: { url: string | undefined; grpcPort: number; apiKey: string | undefined; collection: string };
+    embedder: {
+      kind: 'auto' | 'local' | 'voyage' | 'openai';
+      voyageApiKey: string | undefined;
+      model: string | undefined;
+      dimensions: number | undefined;
+      url: string | undefined;
+      apiKey: string | undefined;
+    };
+  };
   logLevel: Parsed['MEMOIR_LOG_LEVEL'];
 }
 
@@ -239,6 +308,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxContentBytes: v.MEMOIR_MAX_CONTENT_BYTES,
       turnsPerRun: v.MEMOIR_TURNS_PER_RUN,
       idleTimeoutMs: v.MEMOIR_IDLE_TIMEOUT,
+      compactAfterMessages: v.MEMOIR_COMPACT_AFTER_MESSAGES,
+      compactAfterTokens: v.MEMOIR_COMPACT_AFTER_TOKENS,
+      compactWhenIdleMs: v.MEMOIR_COMPACT_WHEN_IDLE,
+      factsEveryTurns: v.MEMOIR_FACTS_EVERY,
+      keepRecentMessages: v.MEMOIR_RECENT_MESSAGES,
     },
     defaultSystemPrompt: v.MEMOIR_SYSTEM_PROMPT,
     recentMessages: v.MEMOIR_RECENT_MESSAGES,
@@ -248,6 +322,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retry: { maxDelayMs: v.MEMOIR_RETRY_MAX_DELAY, baseDelayMs: v.MEMOIR_RETRY_BASE_DELAY },
     dailyBudgets: v.MEMOIR_DAILY_BUDGET_USD,
     metrics: { port: v.MEMOIR_METRICS_PORT, temporalPort: v.MEMOIR_TEMPORAL_METRICS_PORT },
+    memory: {
+      budgetTokens: v.MEMOIR_CONTEXT_BUDGET,
+      recallTopK: v.MEMOIR_RECALL_TOP_K,
+      recallShare: v.MEMOIR_RECALL_SHARE,
+      olderShare: v.MEMOIR_OLDER_SHARE,
+      tierTimeoutMs: v.MEMOIR_TIER_TIMEOUT,
+      hotTtlMs: v.MEMOIR_HOT_TTL,
+      summaryModel: v.MEMOIR_SUMMARY_MODEL,
+      semanticStore: v.MEMOIR_SEMANTIC_STORE,
+      weaviate: {
+        url: v.WEAVIATE_URL,
+        grpcPort: v.WEAVIATE_GRPC_PORT,
+        apiKey: v.WEAVIATE_API_KEY,
+        collection: v.MEMOIR_WEAVIATE_COLLECTION,
+      },
+      embedder: {
+        kind: v.MEMOIR_EMBEDDER,
+        voyageApiKey: v.VOYAGE_API_KEY,
+        model: v.MEMOIR_EMBEDDING_MODEL,
+        dimensions: v.MEMOIR_EMBEDDING_DIMENSIONS,
+        url: v.MEMOIR_EMBEDDINGS_URL,
+        apiKey: v.MEMOIR_EMBEDDINGS_API_KEY,
+      },
+    },
     logLevel: v.MEMOIR_LOG_LEVEL,
   };
 }

@@ -33,6 +33,14 @@ export interface ConversationPolicy {
   turnsPerRun: number;
   /** The workflow completes after this long without a message; the next message starts it again. */
   idleTimeoutMs: number;
+  /** Fold history into the rolling summary when this many messages, or this many tokens, are unsummarised. */
+  compactAfterMessages: number;
+  compactAfterTokens: number;
+  /** Compact and extract facts after this long without a message. */
+  compactWhenIdleMs: number;
+  factsEveryTurns: number;
+  /** Messages compaction always leaves verbatim. */
+  keepRecentMessages: number;
 }
 
 export interface Usage {
@@ -99,6 +107,15 @@ export interface ConversationTotals extends Usage {
   cacheHitRatio: number;
 }
 
+/** Where the conversation's memory stands. */
+export interface MemoryState {
+  /** Summary version in use (null before the first compaction). */
+  summaryVersion: number | null;
+  unsummarizedMessages: number;
+  unsummarizedTokens: number;
+  turnsSinceFacts: number;
+}
+
 export interface ConversationState {
   tenantId: string;
   conversationId: string;
@@ -112,6 +129,11 @@ export interface ConversationState {
   totals: ConversationTotals;
   lastError: TurnError | null;
   lastMessageAt: string | null;
+  memory: MemoryState;
+  /** Memory upkeep (indexing, compaction, facts) running now. */
+  upkeepRunning: boolean;
+  /** The last turn's context: its size and the tiers it had to go without. */
+  lastContext: { tokens: number; degradedTiers: string[] } | null;
 }
 
 /** A message waiting for its turn. */
@@ -129,6 +151,7 @@ export interface CarriedState {
   totals: Usage;
   lastError: TurnError | null;
   lastMessageAt: string | null;
+  memory: MemoryState;
   /** Signalled messages not yet processed when the run continued as new. */
   pending: QueuedMessage[];
 }

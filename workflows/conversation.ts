@@ -1,26 +1,23 @@
 /**
  * One long-running workflow per conversation. Messages arrive by update (the caller waits for the reply) or signal
- * (fire and forget) and are answered one at a time in arrival order. The run continues as new when the server
- * suggests it or after `turnsPerRun` turns, and completes after `idleTimeoutMs` without a message; the next
- * message starts it again with its state restored from PostgreSQL.
+ * (fire and forget) and are answered one at a time in arrival order. Memory upkeep runs beside the turns. The run
+ * continues as new when the server suggests it or after `turnsPerRun` turns, and completes after `idleTimeoutMs`
+ * without a message; the next message starts it again with its state restored from PostgreSQL.
  */
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { Background } from './background';
 import {
-  addUsage,
-  cacheHitRatio,
   endConversationSignal,
   FailureTypes,
   getStateQuery,
   postMessageSignal,
   sendMessageUpdate,
-  type CarriedState,
   type ConversationInput,
   type ConversationOutcome,
-  type ConversationState,
   type QueuedMessage,
 } from './contract';
-import { SearchAttributes } from './search-attributes';
+import { addToTotals, carry, initialState, publishSearchAttributes, recordTurn } from './state';
 import { runTurn, type TurnOutcome } from './turn';
 import { checkMessage } from './validate';
 
@@ -33,52 +30,31 @@ const { openConversation, readPolicy } = wf.proxyActivities<Activities>({
 const HISTORY_EVENTS_HARD_LIMIT = 40_000;
 const MAX_PENDING_MESSAGES = 100;
 
-interface Ticket {
-  id: number;
-  message: QueuedMessage;
-}
-
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
   const { tenantId, conversationId } = input;
-  let policy = input.policy;
   const scope = { tenantId, conversationId };
-  const queue: Ticket[] = [];
+  let policy = input.policy;
+  const state = initialState(tenantId, conversationId, input.carried, input.userId);
+  const queue: { id: number; message: QueuedMessage }[] = [];
   const outcomes = new Map<number, TurnOutcome>();
   let nextTicket = 0;
   let turnsThisRun = 0;
   let ending = false;
-  const carried: CarriedState = input.carried ?? {
-    userId: input.userId ?? '',
-    turnCount: 0,
-    degradedReplies: 0,
-    fallbacks: 0,
-    totals: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 },
-    lastError: null,
-    lastMessageAt: null,
-    pending: [],
-  };
-  const state: ConversationState = {
-    tenantId,
-    conversationId,
-    userId: carried.userId,
-    status: 'active',
-    turnCount: carried.turnCount,
-    pendingMessages: 0,
-    degradedReplies: carried.degradedReplies,
-    fallbacks: carried.fallbacks,
-    totals: { ...carried.totals, cacheHitRatio: cacheHitRatio(carried.totals) },
-    lastError: carried.lastError,
-    lastMessageAt: carried.lastMessageAt,
-  };
   const enqueue = (message: QueuedMessage): number => {
-    const id = nextTicket++;
-    queue.push({ id, message });
+    queue.push({ id: nextTicket, message });
     state.pendingMessages = queue.length;
-    return id;
+    return nextTicket++;
   };
-  for (const message of carried.pending) enqueue(message);
+  for (const message of input.carried?.pending ?? []) enqueue(message);
+  const background = new Background(
+    scope,
+    () => policy,
+    state.memory,
+    (usage) => addToTotals(state, usage),
+    () => state.turnCount,
+  );
 
-  wf.setHandler(getStateQuery, () => state);
+  wf.setHandler(getStateQuery, () => ({ ...state, upkeepRunning: background.busy }));
   wf.setHandler(
     sendMessageUpdate,
     async (msg) => {
@@ -117,24 +93,31 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     // worker's current configuration as soon as this returns — no await on the continue-as-new path.
     void readPolicy().then((current) => (policy = current));
   } else {
-    const seed = await openConversation({
-      ...scope,
-      ...(input.userId ? { userId: input.userId } : {}),
-      ...(input.systemPrompt ? { systemPrompt: input.systemPrompt } : {}),
-    });
-    Object.assign(state, {
-      userId: seed.userId,
-      turnCount: seed.turnCount,
-      degradedReplies: seed.degradedReplies,
-      lastMessageAt: seed.lastMessageAt,
-    });
-    state.totals = { ...seed.totals, cacheHitRatio: cacheHitRatio(seed.totals) };
+    const seed = await openConversation({ ...scope, userId: input.userId, systemPrompt: input.systemPrompt });
+    Object.assign(
+      state,
+      initialState(tenantId, conversationId, { ...seed, fallbacks: 0, lastError: null, pending: [] }),
+    );
+    Object.assign(background.counters, state.memory);
+    state.memory = background.counters;
+    state.pendingMessages = queue.length;
   }
   publishSearchAttributes(state);
+  background.index(); // catch up on anything a previous run left unindexed
 
+  let idleSince = Date.now();
+  let idleUpkeepDone = false;
   for (;;) {
-    const woke = await wf.condition(() => queue.length > 0 || ending, policy.idleTimeoutMs);
-    if (!woke || (ending && queue.length === 0)) break;
+    const quietFor = Date.now() - idleSince;
+    const untilIdleUpkeep = idleUpkeepDone ? Infinity : policy.compactWhenIdleMs - quietFor;
+    const wait = Math.max(1, Math.min(policy.idleTimeoutMs - quietFor, untilIdleUpkeep));
+    const woke = await wf.condition(() => queue.length > 0 || ending, wait);
+    if (!woke) {
+      if (Date.now() - idleSince >= policy.idleTimeoutMs) break;
+      background.whenIdle();
+      idleUpkeepDone = true;
+      continue;
+    }
     if (ending) {
       // Messages still queued when the conversation ends are refused, not silently dropped.
       for (const t of queue.splice(0)) {
@@ -148,16 +131,21 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         });
       }
       state.pendingMessages = 0;
-      continue;
+      break;
     }
     const ticket = queue[0]!;
     const outcome = await runTurn(scope, ticket.message, state.turnCount + 1, policy);
     queue.shift();
     state.pendingMessages = queue.length;
-    record(state, outcome);
+    recordTurn(state, outcome);
     outcomes.set(ticket.id, outcome);
-    if (outcome.ok && outcome.fresh) turnsThisRun++;
+    if (outcome.ok && outcome.fresh) {
+      turnsThisRun++;
+      background.afterTurn(ticket.message.content.length, outcome.result.reply.content.length);
+    }
     publishSearchAttributes(state);
+    idleSince = Date.now();
+    idleUpkeepDone = false;
 
     if ((turnsThisRun >= policy.turnsPerRun || wf.workflowInfo().continueAsNewSuggested) && queue.length === 0) {
       // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
@@ -168,7 +156,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
           tenantId,
           conversationId,
           policy,
-          carried: carry(state, queue),
+          carried: carry(state, []),
         });
       }
     }
@@ -178,53 +166,4 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   publishSearchAttributes(state);
   await wf.condition(wf.allHandlersFinished);
   return { status: state.status, turnCount: state.turnCount, totals: state.totals };
-}
-
-function record(state: ConversationState, outcome: TurnOutcome): void {
-  if (!outcome.ok) {
-    state.lastError = outcome.error;
-    return;
-  }
-  if (!outcome.fresh) return;
-  const { result, steps } = outcome;
-  state.turnCount++;
-  state.totals = { ...addUsage(state.totals, result.usage), cacheHitRatio: 0 };
-  state.totals.cacheHitRatio = cacheHitRatio(state.totals);
-  state.lastMessageAt = new Date().toISOString();
-  if (result.reply.degraded) state.degradedReplies++;
-  if (steps.length > 0) {
-    state.fallbacks++;
-    const last = steps.at(-1)!;
-    state.lastError = {
-      type: last.failure,
-      message: `model ${last.model} failed: ${last.failure}`,
-      at: state.lastMessageAt,
-    };
-  }
-}
-
-function carry(state: ConversationState, queue: Ticket[]): CarriedState {
-  const { cacheHitRatio: _derived, ...totals } = state.totals;
-  return {
-    userId: state.userId,
-    turnCount: state.turnCount,
-    degradedReplies: state.degradedReplies,
-    fallbacks: state.fallbacks,
-    totals,
-    lastError: state.lastError,
-    lastMessageAt: state.lastMessageAt,
-    pending: queue.map((t) => t.message),
-  };
-}
-
-function publishSearchAttributes(state: ConversationState): void {
-  wf.upsertSearchAttributes([
-    { key: SearchAttributes.tenantId, value: state.tenantId },
-    { key: SearchAttributes.userId, value: state.userId },
-    { key: SearchAttributes.turnCount, value: state.turnCount },
-    { key: SearchAttributes.totalCostUsd, value: state.totals.costUsd },
-    { key: SearchAttributes.cacheHitRatio, value: state.totals.cacheHitRatio },
-    { key: SearchAttributes.status, value: state.status },
-    ...(state.lastMessageAt ? [{ key: SearchAttributes.lastMessageAt, value: new Date(state.lastMessageAt) }] : []),
-  ]);
 }

@@ -20,7 +20,15 @@ export interface TurnScope {
 }
 
 export type TurnOutcome =
-  { ok: true; result: TurnResult; fresh: boolean; steps: ChainStep[] } | { ok: false; error: TurnError };
+  | {
+      ok: true;
+      result: TurnResult;
+      /** False when the message had been answered before (a repeated messageId): nothing new happened. */
+      fresh: boolean;
+      steps: ChainStep[];
+      context: { tokens: number; degradedTiers: string[] } | null;
+    }
+  | { ok: false; error: TurnError };
 
 export async function runTurn(
   scope: TurnScope,
@@ -37,7 +45,7 @@ export async function runTurn(
       },
       [{ ...scope, messageId: msg.messageId, content: msg.content, turn }],
     );
-    if (loaded.kind === 'answered') return { ok: true, result: loaded.result, fresh: false, steps: [] };
+    if (loaded.kind === 'answered') return { ok: true, result: loaded.result, fresh: false, steps: [], context: null };
 
     const chain = await replyWithFallback({ ...scope, messageId: msg.messageId, turn }, policy);
     const reply = chain.ok
@@ -62,7 +70,13 @@ export async function runTurn(
         },
       ],
     );
-    return { ok: true, result: { messageId: msg.messageId, reply, usage }, fresh: true, steps: chain.steps };
+    return {
+      ok: true,
+      result: { messageId: msg.messageId, reply, usage },
+      fresh: true,
+      steps: chain.steps,
+      context: { tokens: loaded.contextTokens, degradedTiers: loaded.degradedTiers },
+    };
   } catch (err) {
     // Only non-retryable failures get here (database activities retry forever): a deleted conversation, a
     // budget refusal, a reused messageId. They fail this turn, not the conversation.

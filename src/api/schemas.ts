@@ -32,3 +32,13 @@ export const listMessagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.coerce.number().int().min(1).optional(),
 });
+
+export const messageParams = z.object({ id, messageId: id });
+
+export const previewContextBody = z.strictObject({
+  query: z
+    .string()
+    .min(1)
+    .max(32 * 1024),
+  budgetTokens: z.number().int().min(100).max(1_000_000).optional(),
+});

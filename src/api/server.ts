@@ -13,6 +13,8 @@ import {
   conversationParams,
   createConversationBody,
   listMessagesQuery,
+  messageParams,
+  previewContextBody,
   sendMessageBody,
   sendMessageQuery,
 } from './schemas';
@@ -140,6 +142,17 @@ export function createApi(opts: ApiOptions): FastifyInstance {
         ...(m.role === 'assistant' ? { model: m.model, degraded: m.degraded, inReplyTo: m.inReplyTo } : {}),
       })),
     };
+  });
+
+  app.get('/v1/conversations/:id/messages/:messageId/context', async (req) => {
+    const { id, messageId } = parse(messageParams, req.params);
+    return opts.memoir.contextOf(req.tenantId, id, messageId);
+  });
+
+  app.post('/v1/conversations/:id/context', async (req) => {
+    const { id } = parse(conversationParams, req.params);
+    const body = parse(previewContextBody, req.body);
+    return opts.memoir.previewContext(req.tenantId, id, body.query, body.budgetTokens);
   });
 
   app.delete('/v1/conversations/:id', async (req, reply) => {

@@ -21,7 +21,9 @@ import {
 import type { conversationWorkflow } from '../../workflows/conversation';
 import { SearchAttributes } from '../../workflows/search-attributes';
 import { checkMessage } from '../../workflows/validate';
+import type { ContextAssembler } from '../context/assembler';
 import type { ConversationStore, StoredMessage } from '../storage/conversations';
+import type { ContextManifest, ManifestStore } from '../storage/manifests';
 import { fromFailureType, MemoirError, notFound, toMemoirError } from './errors';
 
 export interface MemoirClientOptions {
@@ -30,6 +32,17 @@ export interface MemoirClientOptions {
   /** Policy handed to runs this client starts. */
   policy: ConversationPolicy;
   conversations: ConversationStore;
+  /** Context manifests, for `contextOf`; absent in a client that only talks to Temporal. */
+  manifests?: ManifestStore;
+  /** Context assembly, for previews; absent in a client that only talks to Temporal. */
+  assembler?: ContextAssembler;
+}
+
+export interface ContextPreview {
+  budgetTokens: number;
+  usedTokens: number;
+  blocks: { tier: string; tokens: number; text: string; sourceIds: string[] }[];
+  degradedTiers: string[];
 }
 
 export interface StartConversationInput {
@@ -155,6 +168,9 @@ export class MemoirClient {
       totals: { ...row.totals, cacheHitRatio: 0 },
       lastError: null,
       lastMessageAt: row.lastMessageAt?.toISOString() ?? null,
+      memory: { summaryVersion: null, unsummarizedMessages: 0, unsummarizedTokens: 0, turnsSinceFacts: 0 },
+      upkeepRunning: false,
+      lastContext: null,
     };
   }
 
@@ -198,6 +214,42 @@ export class MemoirClient {
       if (seen.size >= limit) break;
     }
     return [...seen.values()];
+  }
+
+  /** The context manifest of a stored turn: what went into the model call that answered `messageId`. */
+  async contextOf(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifest> {
+    if (!this.opts.manifests) throw new MemoirError('unavailable', 501, 'this client cannot read context manifests');
+    const manifest = await this.opts.manifests.get(tenantId, conversationId, messageId);
+    if (!manifest) throw notFound('context for that message');
+    return manifest;
+  }
+
+  /**
+   * What would be assembled for `query` now, block by block, exactly as the model would be sent it — without
+   * adding anything to the conversation.
+   */
+  async previewContext(
+    tenantId: string,
+    conversationId: string,
+    query: string,
+    budgetTokens?: number,
+  ): Promise<ContextPreview> {
+    if (!this.opts.assembler) throw new MemoirError('unavailable', 501, 'this client cannot assemble context');
+    if (!(await this.opts.conversations.get(tenantId, conversationId))) throw notFound('conversation');
+    const { manifest, blocks } = await this.opts.assembler.assemble({
+      tenantId,
+      conversationId,
+      messageId: 'preview',
+      userContent: query,
+      turn: 0,
+      ...(budgetTokens ? { budgetTokens } : {}),
+    });
+    return {
+      budgetTokens: manifest.budgetTokens,
+      usedTokens: manifest.usedTokens,
+      blocks: blocks.map((b) => ({ tier: b.tier, tokens: b.tokens, text: b.text, sourceIds: b.sourceIds })),
+      degradedTiers: manifest.degradedTiers,
+    };
   }
 
   /** Ends the workflow and deletes what is stored of the conversation. */

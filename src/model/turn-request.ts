@@ -3,6 +3,8 @@
  * `memoir rerun` sends again with another model or system prompt.
  */
 import type Anthropic from '@anthropic-ai/sdk';
+import { renderMemoryBlock, renderRecall } from '../context/render';
+import type { SummaryStore } from '../memory/summaries';
 import type { ConversationStore } from '../storage/conversations';
 import type { ContextManifest, ManifestStore } from '../storage/manifests';
 import { cacheMinimum } from './cache-minimums';
@@ -16,11 +18,17 @@ export interface RequestSettings {
 
 export interface RequestOverrides {
   /** Replaces the system prompt the turn was given. */
-  system?: string;
+  system?: string | undefined;
+}
+
+export interface RequestStores {
+  conversations: ConversationStore;
+  manifests: ManifestStore;
+  summaries: SummaryStore;
 }
 
 export async function requestFromManifest(
-  stores: { conversations: ConversationStore; manifests: ManifestStore },
+  stores: RequestStores,
   tenantId: string,
   conversationId: string,
   manifest: ContextManifest,
@@ -28,15 +36,33 @@ export async function requestFromManifest(
   settings: RequestSettings,
   overrides: RequestOverrides = {},
 ): Promise<Anthropic.MessageCreateParamsNonStreaming> {
-  const system = overrides.system ?? (await stores.manifests.systemPrompt(manifest.systemPromptSha)) ?? '';
-  const history = await stores.conversations.bySeq(tenantId, conversationId, manifest.historySeqs);
+  const [system, summary, history, recalled, older] = await Promise.all([
+    overrides.system ?? stores.manifests.systemPrompt(manifest.systemPromptSha),
+    manifest.summaryVersion === null
+      ? null
+      : stores.summaries.version(tenantId, conversationId, manifest.summaryVersion),
+    stores.conversations.bySeq(tenantId, conversationId, manifest.historySeqs),
+    stores.conversations.bySeq(tenantId, conversationId, manifest.recall.messageSeqs),
+    stores.conversations.bySeq(tenantId, conversationId, manifest.recall.olderSeqs),
+  ]);
+  const memory = renderMemoryBlock({
+    summary: summary && manifest.memoryParts.summary ? summary.text : null,
+    facts: summary && manifest.memoryParts.facts ? summary.facts : [],
+  });
+  const { turnData } = renderRecall({
+    recalledMessages: recalled,
+    recalledFacts: manifest.recall.facts,
+    olderMessages: older,
+  });
   return buildRequest(
     {
       model,
       maxTokens: settings.maxTokens,
-      system,
+      system: system ?? '',
+      memory,
       history: history.map((m) => ({ role: m.role, text: m.content })),
       userText: manifest.userContent,
+      turnData,
     },
     { minimumTokens: cacheMinimum(settings.cacheMinimums, model), systemTtl: settings.systemCacheTtl },
   );

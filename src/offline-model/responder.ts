@@ -13,6 +13,8 @@ const QUESTION = /\bwhat(?:'s| is| was)\s+my\s+([a-z][a-z ]{0,40}?)\s*\?/i;
 
 export function offlineReply(input: ResponderInput): string {
   const last = input.messages.at(-1)?.text ?? '';
+  if (input.system.includes('<memoir-task name="summarize"/>')) return summarize(last);
+  if (input.system.includes('<memoir-task name="extract-facts"/>')) return extractFacts(last);
   const question = QUESTION.exec(last);
   if (question) {
     const subject = question[1]!.trim();
@@ -36,4 +38,65 @@ function recallFact(subject: string, texts: string[]): string | undefined {
   let found: string | undefined;
   for (const text of texts) for (const m of text.matchAll(statement)) found = m[1]!.trim();
   return found;
+}
+
+const TRANSCRIPT_LINE = /^\[id=([^\s\]]+) #(\d+) (user|assistant)\] (.*)$/gm;
+
+/**
+ * An extractive stand-in for a summary: the previous summary's sentences plus the first sentence of each new
+ * user message, capped. It keeps names and numbers the way a real summary would, but it is not abstractive.
+ */
+function summarize(prompt: string): string {
+  const previous = /<previous_summary>\n([\s\S]*?)\n<\/previous_summary>/.exec(prompt)?.[1] ?? '';
+  const sentences = previous === '(none yet)' ? [] : previous.split(/(?<=[.!?])\s+/).filter(Boolean);
+  for (const m of prompt.matchAll(TRANSCRIPT_LINE)) {
+    if (m[3] !== 'user') continue;
+    const first = /^[^.!?]*[.!?]?/.exec(m[4]!.trim())?.[0]?.trim();
+    if (first) sentences.push(`The user said: ${first.slice(0, 160)}`);
+  }
+  return sentences.slice(-40).join(' ') || 'Nothing of note was said.';
+}
+
+const FACT_PATTERNS: {
+  re: RegExp;
+  kind: 'fact' | 'preference' | 'decision';
+  subject: (m: RegExpMatchArray) => string;
+  text: (m: RegExpMatchArray) => string;
+}[] = [
+  {
+    re: /\bmy ([a-z][a-z ]{1,30}?) (?:is|are|was) ([^.,;!?]{1,80})/gi,
+    kind: 'fact',
+    subject: (m) => m[1]!,
+    text: (m) => `The user's ${m[1]} is ${m[2]!.trim()}.`,
+  },
+  {
+    re: /\bI (?:really )?(?:like|love|prefer|enjoy) ([^.,;!?]{1,60})/gi,
+    kind: 'preference',
+    subject: (m) => `likes ${m[1]!.trim().split(' ')[0]}`,
+    text: (m) => `The user likes ${m[1]!.trim()}.`,
+  },
+  {
+    re: /\b(?:I|we) (?:decided|have decided|will) to ([^.,;!?]{1,80})/gi,
+    kind: 'decision',
+    subject: (m) => `plan ${m[1]!.trim().split(' ')[0]}`,
+    text: (m) => `The user decided to ${m[1]!.trim()}.`,
+  },
+];
+
+/** A pattern-based stand-in for fact extraction, answering in the JSON the real prompt asks for. */
+function extractFacts(prompt: string): string {
+  const facts: { kind: string; subject: string; text: string; sourceMessageIds: string[] }[] = [];
+  for (const line of prompt.matchAll(TRANSCRIPT_LINE)) {
+    if (line[3] !== 'user') continue;
+    for (const p of FACT_PATTERNS) {
+      for (const m of line[4]!.matchAll(p.re))
+        facts.push({
+          kind: p.kind,
+          subject: p.subject(m).toLowerCase(),
+          text: p.text(m),
+          sourceMessageIds: [line[1]!],
+        });
+    }
+  }
+  return JSON.stringify({ facts });
 }

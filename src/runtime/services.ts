@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import { MemoirClient } from '../client/memoir-client';
 import { ContextAssembler } from '../context/assembler';
 import type { Logger } from '../log';
-import { TokenCalibration } from '../model/tokens';
+import { estimateTokens, TokenCalibration } from '../model/tokens';
 import { ConversationStore } from '../storage/conversations';
 import type { Db } from '../storage/db';
 import { LlmCallStore } from '../storage/llm-calls';
@@ -15,6 +15,9 @@ import { ManifestStore } from '../storage/manifests';
 import { Metrics } from '../metrics';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
+import { FactStore } from '../memory/facts';
+import { SummaryStore } from '../memory/summaries';
+import { openMemory, type MemoryTiers } from './memory';
 import { openModel, type ModelEndpoint } from './model';
 import { openDatabase } from './storage';
 
@@ -27,6 +30,9 @@ export interface Services {
   llmCalls: LlmCallStore;
   assembler: ContextAssembler;
   calibration: TokenCalibration;
+  summaries: SummaryStore;
+  facts: FactStore;
+  memory: MemoryTiers;
   temporal: {
     connection: Connection;
     client: Client;
@@ -67,13 +73,45 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
     const model = await openModel(config);
     closers.push(() => model.close());
 
+    const metrics = new Metrics();
+    const memory = await openMemory(config, db, metrics, log);
+    closers.push(() => memory.close());
+
     const conversations = new ConversationStore(db);
     const manifests = new ManifestStore(db);
+    const summaries = new SummaryStore(db);
+    const facts = new FactStore(db);
+    const calibration = new TokenCalibration();
+    const primary = config.policy.models[0]!;
+    const assembler = new ContextAssembler({
+      conversations,
+      manifests,
+      summaries,
+      facts,
+      summaryCache: memory.summaryCache,
+      hot: memory.hot,
+      semantic: memory.semantic,
+      db,
+      tokens: (text) => calibration.apply(primary, estimateTokens(text)),
+      metrics,
+      settings: {
+        defaultSystemPrompt: config.defaultSystemPrompt,
+        recentMessages: config.recentMessages,
+        budgetTokens: config.memory.budgetTokens,
+        recallTopK: config.memory.recallTopK,
+        recallShare: config.memory.recallShare,
+        olderShare: config.memory.olderShare,
+        recallCandidates: 60,
+        tierTimeoutMs: config.memory.tierTimeoutMs,
+      },
+    });
     const memoir = new MemoirClient({
       client: temporal.client,
       taskQueue: config.temporal.taskQueue,
       policy: config.policy,
       conversations,
+      manifests,
+      assembler,
     });
     return {
       config,
@@ -81,22 +119,21 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       db,
       conversations,
       manifests,
+      summaries,
+      facts,
+      memory,
       llmCalls: new LlmCallStore(db),
-      assembler: new ContextAssembler(conversations, manifests, {
-        defaultSystemPrompt: config.defaultSystemPrompt,
-        recentMessages: config.recentMessages,
-        budgetTokens: 16_000,
-      }),
-      calibration: new TokenCalibration(),
+      assembler,
+      calibration,
       temporal,
       model,
       memoir,
-      metrics: new Metrics(),
+      metrics,
       choices: [
         `Database: ${dbChoice}`,
         `Temporal: ${temporal.devServer ? `embedded dev server at ${temporal.address} (data in ${config.dataDir})` : temporal.address}`,
         `Model: ${model.description}`,
-        `Hot tier and caches: ${config.redisUrl ? `Redis at ${config.redisUrl}` : 'in-process'}`,
+        ...memory.choices,
       ],
       close,
     };

@@ -34,6 +34,12 @@ export function activityDeps(s: Services): ActivityDeps {
     dailyBudgetUsd: (tenantId) => config.dailyBudgets?.[tenantId] ?? config.dailyBudgets?.['*'],
     metrics: s.metrics,
     log: s.log,
+    summaries: s.summaries,
+    facts: s.facts,
+    hot: s.memory.hot,
+    semantic: s.memory.semantic,
+    summaryCache: s.memory.summaryCache,
+    memorySettings: { summaryModel: config.memory.summaryModel, summaryMaxTokens: 1024, indexBatch: 100 },
   };
 }
 

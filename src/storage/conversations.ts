@@ -191,6 +191,51 @@ export class ConversationStore {
     return rows.reverse().map(toMessage);
   }
 
+  /** Messages with `fromSeq <= seq <= toSeq`, oldest first. */
+  async range(tenantId: string, conversationId: string, fromSeq: number, toSeq: number): Promise<StoredMessage[]> {
+    const rows = await this.db.query<MessageDbRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND seq BETWEEN $3 AND $4
+        ORDER BY seq`,
+      [tenantId, conversationId, fromSeq, toSeq],
+    );
+    return rows.map(toMessage);
+  }
+
+  /** The oldest messages not yet in the semantic index. */
+  async unindexed(tenantId: string, conversationId: string, limit: number): Promise<StoredMessage[]> {
+    const rows = await this.db.query<MessageDbRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND indexed_at IS NULL
+        ORDER BY seq LIMIT $3`,
+      [tenantId, conversationId, limit],
+    );
+    return rows.map(toMessage);
+  }
+
+  async markIndexed(tenantId: string, conversationId: string, seqs: number[]): Promise<void> {
+    await this.db.query(
+      'UPDATE messages SET indexed_at = now() WHERE tenant_id = $1 AND conversation_id = $2 AND seq = ANY($3::bigint[])',
+      [tenantId, conversationId, seqs],
+    );
+  }
+
+  /** Up to which sequence number facts have been extracted. */
+  async factsThrough(tenantId: string, conversationId: string): Promise<number> {
+    const rows = await this.db.query<{ facts_through_seq: number }>(
+      'SELECT facts_through_seq FROM conversations WHERE tenant_id = $1 AND conversation_id = $2',
+      [tenantId, conversationId],
+    );
+    return rows[0]?.facts_through_seq ?? 0;
+  }
+
+  /** The sequence number of the newest message (0 when there is none). */
+  async lastSeq(tenantId: string, conversationId: string): Promise<number> {
+    const rows = await this.db.query<{ next_seq: number }>(
+      'SELECT next_seq FROM conversations WHERE tenant_id = $1 AND conversation_id = $2',
+      [tenantId, conversationId],
+    );
+    return rows[0] ? rows[0].next_seq - 1 : 0;
+  }
+
   async bySeq(tenantId: string, conversationId: string, seqs: number[]): Promise<StoredMessage[]> {
     if (seqs.length === 0) return [];
     const rows = await this.db.query<MessageDbRow>(

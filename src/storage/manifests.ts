@@ -3,6 +3,7 @@
  * rebuilds the request from it; the API shows it ("why did the agent say that?").
  */
 import { createHash } from 'node:crypto';
+import type { FactView } from '../memory/facts';
 import type { Db } from './db';
 
 export type ContextTier = 'system' | 'summary' | 'facts' | 'recent' | 'semantic' | 'older' | 'current';
@@ -15,19 +16,29 @@ export interface ManifestBlock {
 }
 
 export interface ContextManifest {
-  version: 1;
+  version: 2;
   /** The user message this context answers. */
   messageId: string;
   turn: number;
   /** sha256 of the system prompt (text in `system_prompts`). */
   systemPromptSha: string;
+  /** Summary version in the cached memory block (its facts snapshot included), or null. */
+  summaryVersion: number | null;
+  /** Which parts of that version were sent (a budget too small for both drops facts, then the summary). */
+  memoryParts: { summary: boolean; facts: boolean };
   /** Sequence numbers of the history messages sent verbatim, oldest first. */
   historySeqs: number[];
   /** The new user message, so the request can be rebuilt without it travelling through history again. */
   userContent: string;
+  /** What went into the per-turn data block. Fact texts are kept: facts change, a manifest must not. */
+  recall: { messageSeqs: number[]; facts: FactView[]; olderSeqs: number[] };
   blocks: ManifestBlock[];
+  /** Tiers that were down, so the turn went without them. */
+  degradedTiers: string[];
   budgetTokens: number;
   usedTokens: number;
+  /** When each tier's load started and ended, in ms from the start of assembly. */
+  timings: Record<string, [number, number]>;
   createdAt: string;
 }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import weaviate from 'weaviate-client';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { createOfflineModel } from '../../src/offline-model/server';
@@ -71,6 +72,20 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
   };
 }
 
+/** Removes a test's Weaviate collection (each stack has its own). */
+export async function dropWeaviateCollection(name: string): Promise<void> {
+  const client = await weaviate.connectToLocal({
+    host: TEST_SERVICES.weaviate.host,
+    port: TEST_SERVICES.weaviate.port,
+    grpcPort: TEST_SERVICES.weaviate.grpcPort,
+  });
+  try {
+    await client.collections.delete(name);
+  } finally {
+    await client.close();
+  }
+}
+
 export async function startOfflineModel(): Promise<OfflineHandle & { close(): Promise<void> }> {
   const app = createOfflineModel();
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -100,6 +115,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-test-'));
   const database = opts.db === 'pglite' ? undefined : await freshDatabase();
   const offline = await startOfflineModel();
+  const collection = `Test${randomBytes(6).toString('hex')}`;
   const tenant = (name: string): Tenant => ({
     id: uniqueId(name),
     key: `mk_${name}_${randomBytes(16).toString('hex')}`,
@@ -115,6 +131,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     MEMOIR_API_KEYS: `${tenants.acme.id}:${tenants.acme.key},${tenants.globex.id}:${tenants.globex.key}`,
     MEMOIR_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
     MEMOIR_METRICS_PORT: '0',
+    REDIS_URL: TEST_SERVICES.redisUrl,
+    ...(opts.db === 'pglite'
+      ? {}
+      : {
+          WEAVIATE_URL: `http://${TEST_SERVICES.weaviate.host}:${TEST_SERVICES.weaviate.port}`,
+          WEAVIATE_GRPC_PORT: String(TEST_SERVICES.weaviate.grpcPort),
+        }),
+    MEMOIR_WEAVIATE_COLLECTION: collection,
     MEMOIR_TEMPORAL_METRICS_PORT: '0',
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...opts.env,
@@ -149,6 +173,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
     async stop() {
       await serving.stop();
+      if (env.WEAVIATE_URL) await dropWeaviateCollection(env.MEMOIR_WEAVIATE_COLLECTION!);
       await offline.close();
       await database?.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });

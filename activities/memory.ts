@@ -1,0 +1,185 @@
+/**
+ * Memory upkeep after turns, never on a turn's critical path: index new messages for semantic recall, fold old
+ * history into the rolling summary, extract facts. Each is idempotent, so a retried or repeated run is harmless,
+ * and each works from PostgreSQL's watermarks, so a run after an outage catches up on everything it missed.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { ZERO_USAGE, type Usage } from '../workflows/contract';
+import { estimateTokens } from '../src/model/tokens';
+import { factsRequest, parseFacts, summaryRequest } from '../src/memory/prompts';
+import type { StoredMessage } from '../src/storage/conversations';
+import type { ActivityDeps } from './deps';
+import { activityLogger } from './log-context';
+import { recordedModelCall } from './model-call';
+
+export interface MemoryScope {
+  tenantId: string;
+  conversationId: string;
+}
+
+export interface CompactInput extends MemoryScope {
+  keepRecent: number;
+  afterMessages: number;
+  afterTokens: number;
+  /** Compact whatever is unsummarised beyond the recent messages, thresholds or not (the idle timer). */
+  force: boolean;
+  turn: number;
+}
+
+export interface CompactResult {
+  compacted: boolean;
+  version: number | null;
+  /** What remains unsummarised: the workflow decides from these when to compact next. */
+  remainingMessages: number;
+  remainingTokens: number;
+  usage: Usage;
+}
+
+export interface FactsResult {
+  added: number;
+  superseded: number;
+  unchanged: number;
+  usage: Usage;
+}
+
+export function memoryActivities(deps: ActivityDeps) {
+  const unindexed = (s: MemoryScope) =>
+    deps.conversations.unindexed(s.tenantId, s.conversationId, deps.memorySettings.indexBatch);
+
+  return {
+    /** Indexes every message of the conversation not yet in the semantic tier; returns how many. */
+    async indexMessages(scope: MemoryScope): Promise<{ indexed: number }> {
+      const semantic = deps.semantic;
+      if (!semantic) return { indexed: 0 };
+      const conversation = await deps.conversations.get(scope.tenantId, scope.conversationId);
+      if (!conversation) return { indexed: 0 };
+      let indexed = 0;
+      for (let batch = await unindexed(scope); batch.length > 0; batch = await unindexed(scope)) {
+        const oldest = batch[0]!.createdAt.getTime();
+        deps.metrics.indexingLag.set((Date.now() - oldest) / 1000);
+        deps.metrics.indexingBacklog.set(batch.length);
+        try {
+          await semantic.indexMessages({ ...scope, userId: conversation.userId }, batch);
+        } catch (err) {
+          deps.metrics.tierErrors.inc({ tier: 'semantic' });
+          throw err;
+        }
+        await deps.conversations.markIndexed(
+          scope.tenantId,
+          scope.conversationId,
+          batch.map((m) => m.seq),
+        );
+        indexed += batch.length;
+      }
+      deps.metrics.indexingLag.set(0);
+      deps.metrics.indexingBacklog.set(0);
+      return { indexed };
+    },
+
+    /** Folds all but the newest `keepRecent` messages into a new summary version when over a threshold. */
+    async compactHistory(input: CompactInput): Promise<CompactResult> {
+      const { tenantId, conversationId } = input;
+      const previous = await deps.summaries.latest(tenantId, conversationId);
+      const lastSeq = await deps.conversations.lastSeq(tenantId, conversationId);
+      const pending = await deps.conversations.range(tenantId, conversationId, (previous?.toSeq ?? 0) + 1, lastSeq);
+      const tokens = pending.reduce((t, m) => t + estimateTokens(m.content), 0);
+      const remaining = (
+        compacted: boolean,
+        version: number | null,
+        left: StoredMessage[],
+        usage = ZERO_USAGE,
+      ): CompactResult => ({
+        compacted,
+        version,
+        remainingMessages: left.length,
+        remainingTokens: left.reduce((t, m) => t + estimateTokens(m.content), 0),
+        usage,
+      });
+      const due = pending.length > input.afterMessages || tokens > input.afterTokens;
+      const fold = pending.slice(0, Math.max(0, pending.length - input.keepRecent));
+      if (fold.length === 0 || !(due || input.force)) return remaining(false, previous?.version ?? null, pending);
+
+      const version = (previous?.version ?? 0) + 1;
+      const model = deps.memorySettings.summaryModel;
+      const call = await recordedModelCall(
+        deps,
+        { tenantId, conversationId, messageId: `summary-v${version}`, turn: input.turn, purpose: 'summary' },
+        summaryRequest(model, previous?.text ?? null, fold, deps.memorySettings.summaryMaxTokens),
+      );
+      const text = call.result.text.trim();
+      if (!text)
+        throw ApplicationFailure.create({ message: 'the summary model returned nothing', type: 'EmptySummary' });
+      const sourceTokens = (previous?.tokens ?? 0) + fold.reduce((t, m) => t + estimateTokens(m.content), 0);
+      const summary = {
+        version,
+        toSeq: fold.at(-1)!.seq,
+        text,
+        tokens: estimateTokens(text),
+        sourceTokens,
+        facts: await deps.facts.active(tenantId, conversationId, 50),
+        model,
+      };
+      const inserted = await deps.summaries.save(tenantId, conversationId, summary, call.callId);
+      await deps.summaryCache.delete(`${tenantId}/${conversationId}`);
+      deps.metrics.compactions.inc({ outcome: inserted ? 'ok' : 'duplicate' });
+      if (inserted) deps.metrics.compressionRatio.observe(sourceTokens / Math.max(1, summary.tokens));
+      activityLogger(deps.log).info(
+        {
+          tenantId,
+          conversationId,
+          version,
+          folded: fold.length,
+          sourceTokens,
+          summaryTokens: summary.tokens,
+          ratio: sourceTokens / Math.max(1, summary.tokens),
+        },
+        'history compacted',
+      );
+      return remaining(inserted, version, pending.slice(fold.length), inserted ? call.usage : ZERO_USAGE);
+    },
+
+    /** Extracts facts from messages since the last extraction and merges them (deduplicated, superseding). */
+    async extractFacts(scope: MemoryScope & { turn: number }): Promise<FactsResult> {
+      const { tenantId, conversationId } = scope;
+      const conversation = await deps.conversations.get(tenantId, conversationId);
+      if (!conversation) return { added: 0, superseded: 0, unchanged: 0, usage: ZERO_USAGE };
+      const lastSeq = await deps.conversations.lastSeq(tenantId, conversationId);
+      const through = await deps.conversations.factsThrough(tenantId, conversationId);
+      const messages = (await deps.conversations.range(tenantId, conversationId, through + 1, lastSeq)).slice(-60);
+      if (!messages.some((m) => m.role === 'user')) return { added: 0, superseded: 0, unchanged: 0, usage: ZERO_USAGE };
+      const known = await deps.facts.active(tenantId, conversationId, 100);
+      const call = await recordedModelCall(
+        deps,
+        { tenantId, conversationId, messageId: `facts-${lastSeq}`, turn: scope.turn, purpose: 'facts' },
+        factsRequest(deps.memorySettings.summaryModel, known, messages),
+      );
+      let extracted;
+      try {
+        extracted = parseFacts(call.result.text);
+      } catch (err) {
+        throw ApplicationFailure.create({
+          message: `fact extraction was not valid JSON: ${String(err)}`,
+          type: 'InvalidFacts',
+        });
+      }
+      const ids = new Set(messages.map((m) => m.messageId));
+      const merged = await deps.facts.merge(
+        { tenantId, conversationId, userId: conversation.userId },
+        extracted.map((f) => ({ ...f, sourceMessageIds: f.sourceMessageIds.filter((id) => ids.has(id)) })),
+        lastSeq,
+        call.callId,
+      );
+      if (deps.semantic && merged.added.length > 0) {
+        await deps.semantic
+          .indexFacts({ tenantId, conversationId, userId: conversation.userId }, merged.added)
+          .catch(() => deps.metrics.tierErrors.inc({ tier: 'semantic' }));
+      }
+      return {
+        added: merged.added.length,
+        superseded: merged.superseded.length,
+        unchanged: merged.unchanged,
+        usage: merged.applied ? call.usage : ZERO_USAGE,
+      };
+    },
+  };
+}

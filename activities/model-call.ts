@@ -1,0 +1,109 @@
+/**
+ * One model call from an activity, accounted: heartbeats while it runs, a row in `llm_calls` whatever happens,
+ * metrics, token calibration, and a classified `ApplicationFailure` (with `retry-after`) when it fails.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { Context } from '@temporalio/activity';
+import { addUsage, ZERO_USAGE, type Usage } from '../workflows/contract';
+import type { ModelCallResult } from '../src/model/client';
+import { classifyModelError, toApplicationFailure } from '../src/model/errors';
+import { estimateRequestTokens } from '../src/model/prompt';
+import type { LlmPurpose } from '../src/storage/llm-calls';
+import type { ActivityDeps } from './deps';
+import { activityLogger, secondsSince } from './log-context';
+
+export interface CallScope {
+  tenantId: string;
+  conversationId: string;
+  /** What the call is for: the user message of a reply, or a label like `summary-v3`. */
+  messageId: string;
+  turn: number;
+  purpose: LlmPurpose;
+}
+
+export interface RecordedCall {
+  result: ModelCallResult;
+  usage: Usage;
+  /** Row id in `llm_calls`: unique per activity attempt. */
+  callId: string;
+}
+
+const HEARTBEAT_EVERY_MS = 5_000;
+const ZERO_TOKENS = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWrite5mTokens: 0,
+  cacheWrite1hTokens: 0,
+};
+
+export async function recordedModelCall(
+  deps: ActivityDeps,
+  scope: CallScope,
+  request: Anthropic.MessageCreateParamsNonStreaming,
+  onText?: (delta: string) => void,
+): Promise<RecordedCall> {
+  const ctx = Context.current();
+  const { attempt, activityId, workflowExecution } = ctx.info;
+  const model = request.model;
+  const callId = `${workflowExecution?.runId ?? 'standalone'}/${activityId}/${attempt}`;
+  const row = { ...scope, callId, model, attempt };
+  const started = performance.now();
+  const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  let first = true;
+  const text = (delta: string) => {
+    if (first && scope.purpose === 'reply') deps.metrics.timeToFirstToken.observe({ model }, secondsSince(started));
+    first = false;
+    onText?.(delta);
+  };
+  let result: ModelCallResult;
+  try {
+    result = await deps.model.call(request, { signal: ctx.cancellationSignal, onText: text });
+  } catch (err) {
+    const failure = classifyModelError(err);
+    deps.metrics.modelCalls.inc({ model, purpose: scope.purpose, outcome: failure.type });
+    if (failure.retryable) deps.metrics.retries.inc({ model, error_type: failure.type });
+    activityLogger(deps.log).warn(
+      { model, purpose: scope.purpose, failure: failure.type, status: failure.status, requestId: failure.requestId },
+      'model call failed',
+    );
+    await deps.llmCalls.record({
+      ...row,
+      outcome: failure.type,
+      errorType: failure.type,
+      ...ZERO_TOKENS,
+      costUsd: 0,
+      latencyMs: Math.round(performance.now() - started),
+      requestId: failure.requestId,
+    });
+    throw toApplicationFailure(failure, attempt, deps.modelSettings.retry);
+  } finally {
+    clearInterval(heartbeat);
+  }
+  const t = result.tokens;
+  await deps.llmCalls.record({
+    ...row,
+    outcome: 'ok',
+    ...t,
+    costUsd: result.costUsd,
+    latencyMs: result.latencyMs,
+    requestId: result.requestId,
+  });
+  const cacheWrite = t.cacheWrite5mTokens + t.cacheWrite1hTokens;
+  deps.metrics.recordCall(model, scope.purpose, {
+    input: t.inputTokens,
+    output: t.outputTokens,
+    cacheRead: t.cacheReadTokens,
+    cacheWrite,
+    costUsd: result.costUsd,
+  });
+  deps.calibration.observe(model, estimateRequestTokens(request), t.inputTokens + t.cacheReadTokens + cacheWrite);
+  const usage = addUsage(ZERO_USAGE, {
+    inputTokens: t.inputTokens,
+    outputTokens: t.outputTokens,
+    cacheReadTokens: t.cacheReadTokens,
+    cacheWriteTokens: cacheWrite,
+    costUsd: result.costUsd,
+  });
+  return { result, usage, callId };
+}

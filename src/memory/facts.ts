@@ -1,0 +1,164 @@
+/**
+ * Facts, preferences and decisions extracted from a conversation, deduplicated by subject: the same statement
+ * again is stored once; a different statement about the same subject supersedes the old one.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Db } from '../storage/db';
+import { markAccepted } from './summaries';
+
+export const extractedFactSchema = z.object({
+  kind: z.enum(['fact', 'preference', 'decision']),
+  /** What the fact is about, short and stable ("name", "budget", "favourite food"). */
+  subject: z.string().min(1).max(120),
+  text: z.string().min(1).max(1000),
+  sourceMessageIds: z.array(z.string()).max(50).default([]),
+});
+export const extractionSchema = z.object({ facts: z.array(extractedFactSchema).max(100) });
+export type ExtractedFact = z.infer<typeof extractedFactSchema>;
+
+/** A fact as the prompt and the manifest show it. */
+export interface FactView {
+  factId: string;
+  kind: ExtractedFact['kind'];
+  subject: string;
+  text: string;
+  sourceMessageIds: string[];
+}
+
+export interface MergeResult {
+  added: FactView[];
+  superseded: FactView[];
+  unchanged: number;
+  /** False when this extraction was already merged (a retried activity). */
+  applied: boolean;
+}
+
+/** "My favourite Food " → "favourite food": subjects compare case- and space-insensitively, without "my". */
+export function normaliseSubject(subject: string): string {
+  return subject
+    .toLowerCase()
+    .replace(/^\s*(my|the user'?s|user'?s|their|his|her)\s+/, '')
+    .replace(/[^\p{L}\p{N} ]+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+const normaliseText = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
+
+export function factId(conversationId: string, subject: string, text: string): string {
+  return createHash('sha256')
+    .update(`${conversationId}\n${subject}\n${normaliseText(text)}`)
+    .digest('hex')
+    .slice(0, 24);
+}
+
+interface Row {
+  fact_id: string;
+  kind: FactView['kind'];
+  subject: string;
+  text: string;
+  source_message_ids: string[];
+}
+const toView = (r: Row): FactView => ({
+  factId: r.fact_id,
+  kind: r.kind,
+  subject: r.subject,
+  text: r.text,
+  sourceMessageIds: r.source_message_ids,
+});
+
+export class FactStore {
+  constructor(private readonly db: Db) {}
+
+  async active(tenantId: string, conversationId: string, limit = 200): Promise<FactView[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT fact_id, kind, subject, text, source_message_ids FROM facts
+        WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'active' ORDER BY updated_at DESC LIMIT $3`,
+      [tenantId, conversationId, limit],
+    );
+    return rows.map(toView);
+  }
+
+  async all(
+    tenantId: string,
+    conversationId: string,
+  ): Promise<(FactView & { status: string; supersededBy: string | null })[]> {
+    const rows = await this.db.query<Row & { status: string; superseded_by: string | null }>(
+      `SELECT fact_id, kind, subject, text, source_message_ids, status, superseded_by FROM facts
+        WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY created_at`,
+      [tenantId, conversationId],
+    );
+    return rows.map((r) => ({ ...toView(r), status: r.status, supersededBy: r.superseded_by }));
+  }
+
+  /**
+   * Merges an extraction covering messages up to `throughSeq`, in one transaction that also advances the
+   * conversation's watermark and marks the extraction's model call as accepted. A second call for the same
+   * watermark (a retried activity) changes nothing.
+   */
+  async merge(
+    scope: { tenantId: string; conversationId: string; userId: string },
+    extracted: ExtractedFact[],
+    throughSeq: number,
+    llmCallId?: string,
+  ): Promise<MergeResult> {
+    const { tenantId, conversationId, userId } = scope;
+    return this.db.transaction(async (tx) => {
+      const mark = await tx.query<{ facts_through_seq: number }>(
+        'SELECT facts_through_seq FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE',
+        [tenantId, conversationId],
+      );
+      if (!mark[0] || mark[0].facts_through_seq >= throughSeq)
+        return { added: [], superseded: [], unchanged: 0, applied: false };
+      const result: MergeResult = { added: [], superseded: [], unchanged: 0, applied: true };
+      for (const fact of extracted) {
+        const subject = normaliseSubject(fact.subject);
+        if (!subject) continue;
+        const id = factId(conversationId, subject, fact.text);
+        const current = await tx.query<Row>(
+          `SELECT fact_id, kind, subject, text, source_message_ids FROM facts
+            WHERE tenant_id = $1 AND conversation_id = $2 AND subject = $3 AND status = 'active'`,
+          [tenantId, conversationId, subject],
+        );
+        if (current.some((c) => c.fact_id === id)) {
+          await tx.query(
+            `UPDATE facts SET source_message_ids = ARRAY(SELECT DISTINCT unnest(source_message_ids || $4::text[])), updated_at = now()
+              WHERE tenant_id = $1 AND conversation_id = $2 AND fact_id = $3`,
+            [tenantId, conversationId, id, fact.sourceMessageIds],
+          );
+          result.unchanged++;
+          continue;
+        }
+        for (const old of current) {
+          await tx.query(
+            `UPDATE facts SET status = 'superseded', superseded_by = $4, updated_at = now()
+              WHERE tenant_id = $1 AND conversation_id = $2 AND fact_id = $3`,
+            [tenantId, conversationId, old.fact_id, id],
+          );
+          result.superseded.push(toView(old));
+        }
+        const inserted = await tx.query<Row>(
+          `INSERT INTO facts (tenant_id, conversation_id, fact_id, user_id, kind, subject, text, source_message_ids)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (tenant_id, conversation_id, fact_id)
+             DO UPDATE SET status = 'active', superseded_by = NULL, updated_at = now()
+           RETURNING fact_id, kind, subject, text, source_message_ids`,
+          [tenantId, conversationId, id, userId, fact.kind, subject, fact.text, fact.sourceMessageIds],
+        );
+        result.added.push(toView(inserted[0]!));
+      }
+      await tx.query('UPDATE conversations SET facts_through_seq = $3 WHERE tenant_id = $1 AND conversation_id = $2', [
+        tenantId,
+        conversationId,
+        throughSeq,
+      ]);
+      if (llmCallId) await markAccepted(tx, tenantId, conversationId, llmCallId);
+      return result;
+    });
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The hot tier: each conversation's newest messages in Redis, written through when a turn is stored and read
+ * before PostgreSQL. It is a cache, never the source of truth: any gap, staleness or error is a miss, and the
+ * caller reads PostgreSQL instead.
+ */
+import type { Redis } from 'ioredis';
+import type { StoredMessage } from '../storage/conversations';
+
+export interface HotTier {
+  readonly kind: 'redis' | 'none';
+  /**
+   * Messages with `fromSeq <= seq <= lastSeq`, oldest first, or undefined when the tier cannot vouch for all of
+   * them (a miss).
+   */
+  range(
+    tenantId: string,
+    conversationId: string,
+    fromSeq: number,
+    lastSeq: number,
+  ): Promise<StoredMessage[] | undefined>;
+  append(tenantId: string, conversationId: string, messages: StoredMessage[]): Promise<void>;
+  drop(tenantId: string, conversationId: string): Promise<void>;
+}
+
+export const NO_HOT_TIER: HotTier = {
+  kind: 'none',
+  range: async () => undefined,
+  append: async () => undefined,
+  drop: async () => undefined,
+};
+
+interface Encoded {
+  m: string;
+  s: number;
+  r: 'user' | 'assistant';
+  c: string;
+  t: string;
+  i: string | null;
+  o: string | null;
+  d: boolean;
+}
+
+const encode = (m: StoredMessage): string =>
+  JSON.stringify({
+    m: m.messageId,
+    s: m.seq,
+    r: m.role,
+    c: m.content,
+    t: m.createdAt.toISOString(),
+    i: m.inReplyTo,
+    o: m.model,
+    d: m.degraded,
+  } satisfies Encoded);
+const decode = (raw: string): StoredMessage => {
+  const e = JSON.parse(raw) as Encoded;
+  return {
+    messageId: e.m,
+    seq: e.s,
+    role: e.r,
+    content: e.c,
+    createdAt: new Date(e.t),
+    inReplyTo: e.i,
+    model: e.o,
+    degraded: e.d,
+  };
+};
+
+export class RedisHotTier implements HotTier {
+  readonly kind = 'redis';
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: { ttlSeconds: number; keep: number },
+  ) {}
+
+  private key(tenantId: string, conversationId: string) {
+    return `memoir:hot:${tenantId}:${conversationId}`;
+  }
+
+  async range(tenantId: string, conversationId: string, fromSeq: number, lastSeq: number) {
+    if (lastSeq < fromSeq) return [];
+    const raw = await this.redis.zrangebyscore(this.key(tenantId, conversationId), fromSeq, lastSeq);
+    const messages = raw.map(decode);
+    // Every sequence number in the range, each once: anything less is a miss.
+    if (messages.length !== lastSeq - fromSeq + 1) return undefined;
+    if (messages.some((m, i) => m.seq !== fromSeq + i)) return undefined;
+    return messages;
+  }
+
+  async append(tenantId: string, conversationId: string, messages: StoredMessage[]) {
+    if (messages.length === 0) return;
+    const key = this.key(tenantId, conversationId);
+    const args = messages.flatMap((m) => [m.seq, encode(m)] as const);
+    await this.redis
+      .multi()
+      .zremrangebyscore(key, messages[0]!.seq, messages.at(-1)!.seq)
+      .zadd(key, ...args)
+      .zremrangebyrank(key, 0, -this.opts.keep - 1)
+      .expire(key, this.opts.ttlSeconds)
+      .exec();
+  }
+
+  async drop(tenantId: string, conversationId: string) {
+    await this.redis.del(this.key(tenantId, conversationId));
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The semantic tier as context assembly and indexing use it: chunk, embed and upsert messages and facts; recall
+ * by hybrid search. Which store and which embedder sit behind it is configuration.
+ */
+import type { StoredMessage } from '../storage/conversations';
+import { messageChunks } from './chunk';
+import type { FactView } from './facts';
+import {
+  memoryRecordId,
+  type Embedder,
+  type MemoryKind,
+  type MemoryRecord,
+  type SearchHit,
+  type SemanticStore,
+} from './types';
+
+export interface RecallQuery {
+  tenantId: string;
+  conversationId: string;
+  text: string;
+  limit: number;
+  kinds?: MemoryKind[];
+}
+
+export class SemanticTier {
+  constructor(
+    readonly store: SemanticStore,
+    readonly embedder: Embedder,
+    private readonly chunkTokens = 256,
+  ) {}
+
+  get description(): string {
+    return `${this.store.kind} with the ${this.embedder.id} embedder`;
+  }
+
+  /** Chunks, embeds and upserts messages; returns how many records were written. Idempotent. */
+  async indexMessages(
+    scope: { tenantId: string; conversationId: string; userId: string },
+    messages: StoredMessage[],
+  ): Promise<number> {
+    const records = messages.flatMap((m) =>
+      messageChunks(
+        { ...scope, messageId: m.messageId, seq: m.seq, content: m.content, createdAt: m.createdAt },
+        { maxTokens: this.chunkTokens },
+      ),
+    );
+    return this.upsert(records);
+  }
+
+  async indexFacts(
+    scope: { tenantId: string; conversationId: string; userId: string },
+    facts: FactView[],
+  ): Promise<number> {
+    const records = facts.map((f) => {
+      const base = { conversationId: scope.conversationId, kind: 'fact' as const, sourceId: f.factId, chunk: 0 };
+      return {
+        ...base,
+        id: memoryRecordId(base),
+        tenantId: scope.tenantId,
+        userId: scope.userId,
+        seq: null,
+        text: f.text,
+        createdAt: new Date(),
+      };
+    });
+    return this.upsert(records);
+  }
+
+  async recall(q: RecallQuery): Promise<SearchHit[]> {
+    const [vector] = await this.embedder.embed([q.text], 'query');
+    return this.store.searchHybrid({
+      tenantId: q.tenantId,
+      conversationId: q.conversationId,
+      text: q.text,
+      vector: vector!,
+      limit: q.limit,
+      ...(q.kinds ? { kinds: q.kinds } : {}),
+    });
+  }
+
+  private async upsert(records: Omit<MemoryRecord, 'vector'>[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const vectors = await this.embedder.embed(
+      records.map((r) => r.text),
+      'document',
+    );
+    await this.store.upsert(records.map((r, i) => ({ ...r, vector: vectors[i]! })));
+    return records.length;
+  }
+}

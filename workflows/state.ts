@@ -1,0 +1,109 @@
+/**
+ * The conversation's state as the query shows it, how a turn changes it, what continue-as-new carries, and the
+ * search attributes that mirror it in the Temporal UI.
+ */
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  addUsage,
+  cacheHitRatio,
+  type CarriedState,
+  type ConversationState,
+  type QueuedMessage,
+  type Usage,
+} from './contract';
+import { SearchAttributes } from './search-attributes';
+import type { TurnOutcome } from './turn';
+
+const ZERO: Usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
+
+export function initialState(
+  tenantId: string,
+  conversationId: string,
+  carried: CarriedState | undefined,
+  userId = '',
+): ConversationState {
+  const c: CarriedState = carried ?? {
+    userId,
+    turnCount: 0,
+    degradedReplies: 0,
+    fallbacks: 0,
+    totals: ZERO,
+    lastError: null,
+    lastMessageAt: null,
+    memory: { summaryVersion: null, unsummarizedMessages: 0, unsummarizedTokens: 0, turnsSinceFacts: 0 },
+    pending: [],
+  };
+  return {
+    tenantId,
+    conversationId,
+    userId: c.userId,
+    status: 'active',
+    turnCount: c.turnCount,
+    pendingMessages: c.pending.length,
+    degradedReplies: c.degradedReplies,
+    fallbacks: c.fallbacks,
+    totals: { ...c.totals, cacheHitRatio: cacheHitRatio(c.totals) },
+    lastError: c.lastError,
+    lastMessageAt: c.lastMessageAt,
+    memory: { ...c.memory },
+    upkeepRunning: false,
+    lastContext: null,
+  };
+}
+
+export function addToTotals(state: ConversationState, usage: Usage): void {
+  const { cacheHitRatio: _derived, ...totals } = state.totals;
+  const sum = addUsage(totals, usage);
+  state.totals = { ...sum, cacheHitRatio: cacheHitRatio(sum) };
+}
+
+/** Folds a finished turn into the state. */
+export function recordTurn(state: ConversationState, outcome: TurnOutcome): void {
+  if (!outcome.ok) {
+    state.lastError = outcome.error;
+    return;
+  }
+  if (!outcome.fresh) return;
+  const { result, steps } = outcome;
+  state.turnCount++;
+  addToTotals(state, result.usage);
+  state.lastMessageAt = new Date().toISOString();
+  state.lastContext = outcome.context;
+  if (result.reply.degraded) state.degradedReplies++;
+  if (steps.length > 0) {
+    state.fallbacks++;
+    const last = steps.at(-1)!;
+    state.lastError = {
+      type: last.failure,
+      message: `model ${last.model} failed: ${last.failure}`,
+      at: state.lastMessageAt,
+    };
+  }
+}
+
+export function carry(state: ConversationState, pending: QueuedMessage[]): CarriedState {
+  const { cacheHitRatio: _derived, ...totals } = state.totals;
+  return {
+    userId: state.userId,
+    turnCount: state.turnCount,
+    degradedReplies: state.degradedReplies,
+    fallbacks: state.fallbacks,
+    totals,
+    lastError: state.lastError,
+    lastMessageAt: state.lastMessageAt,
+    memory: { ...state.memory },
+    pending,
+  };
+}
+
+export function publishSearchAttributes(state: ConversationState): void {
+  upsertSearchAttributes([
+    { key: SearchAttributes.tenantId, value: state.tenantId },
+    { key: SearchAttributes.userId, value: state.userId },
+    { key: SearchAttributes.turnCount, value: state.turnCount },
+    { key: SearchAttributes.totalCostUsd, value: state.totals.costUsd },
+    { key: SearchAttributes.cacheHitRatio, value: state.totals.cacheHitRatio },
+    { key: SearchAttributes.status, value: state.status },
+    ...(state.lastMessageAt ? [{ key: SearchAttributes.lastMessageAt, value: new Date(state.lastMessageAt) }] : []),
+  ]);
+}
