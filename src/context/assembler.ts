@@ -114,7 +114,7 @@ export class ContextAssembler {
     // Wave 2: the window since the summary (hot tier first), while semantic recall may still be running.
     const from = Math.max(1, Math.min((summary?.toSeq ?? 0) + 1, lastSeq - s.recentMessages + 1));
     const [window, semantic] = await Promise.all([
-      timed('recent', () => this.window(tenantId, conversationId, from, lastSeq)),
+      timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
       semanticP,
     ]);
 
@@ -272,6 +272,7 @@ export class ContextAssembler {
     conversationId: string,
     from: number,
     lastSeq: number,
+    degraded: string[],
   ): Promise<StoredMessage[]> {
     const { hot, conversations, metrics } = this.deps;
     if (lastSeq < from) return [];
@@ -279,6 +280,8 @@ export class ContextAssembler {
       const cached = await hot.range(tenantId, conversationId, from, lastSeq);
       if (cached) return cached;
     } catch {
+      // Redis is down: PostgreSQL has the same messages. The context is complete, only slower — and flagged.
+      degraded.push('hot');
       metrics?.tierErrors.inc({ tier: 'hot' });
     }
     const messages = await conversations.range(tenantId, conversationId, from, lastSeq);

@@ -4,9 +4,10 @@
  */
 import { Redis } from 'ioredis';
 
-export function connectRedis(url: string): Redis {
+/** Connects and waits (briefly) for the first connection; Redis being down at start is not fatal. */
+export async function connectRedis(url: string, waitMs = 2_000): Promise<Redis> {
   const redis = new Redis(url, {
-    lazyConnect: false,
+    lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 1_000,
@@ -16,5 +17,7 @@ export function connectRedis(url: string): Redis {
   });
   // Errors surface on commands (and are counted there); an unhandled 'error' event would crash the process.
   redis.on('error', () => undefined);
+  // Without the offline queue a command sent before the first connection fails: wait for it (not forever).
+  await Promise.race([redis.connect().catch(() => undefined), new Promise((r) => setTimeout(r, waitMs))]);
   return redis;
 }

@@ -90,7 +90,7 @@ async function createStore(config: Config, db: Db, dimensions: number): Promise<
 }
 
 export async function openMemory(config: Config, db: Db, metrics: Metrics, log: Logger): Promise<MemoryTiers> {
-  const redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl) : undefined;
   const hot: HotTier = redis
     ? new RedisHotTier(redis, { ttlSeconds: Math.round(config.memory.hotTtlMs / 1000), keep: 400 })
     : NO_HOT_TIER;
