@@ -73,7 +73,7 @@ export function conversationActivities(deps: ActivityDeps) {
       const answered = await deps.conversations.findTurn(tenantId, conversationId, messageId);
       if (answered) {
         const asked = await deps.conversations.userMessage(tenantId, conversationId, messageId);
-        if (asked !== null && asked !== input.content) {
+        if (asked !== null && asked !== deps.privacy.at('store', input.content).text) {
           throw ApplicationFailure.nonRetryable(
             `messageId ${messageId} was already used for a different message`,
             FailureTypes.messageIdConflict,
@@ -99,7 +99,10 @@ export function conversationActivities(deps: ActivityDeps) {
           });
         }
       }
-      const { manifest } = await deps.assembler.assemble({ ...input, userContent: input.content });
+      const { manifest } = await deps.assembler.assemble({
+        ...input,
+        userContent: deps.privacy.at('model', input.content).text,
+      });
       await deps.manifests.save(tenantId, conversationId, manifest);
       for (const block of manifest.blocks) deps.metrics.contextTokens.inc({ tier: block.tier }, block.tokens);
       deps.metrics.turnDuration.observe({ phase: 'context' }, secondsSince(started));
@@ -109,12 +112,13 @@ export function conversationActivities(deps: ActivityDeps) {
     /** Stores the user message and its reply in one transaction; a retry after a crash writes nothing twice. */
     async persistTurn(input: PersistTurnInput): Promise<{ userSeq: number; replySeq: number }> {
       const started = performance.now();
-      const { turn, steps, ...toStore } = input;
+      const { turn, steps, ...unredacted } = input;
+      const toStore = storedForm(deps, unredacted);
       try {
         const { userSeq, replySeq, inserted } = await deps.conversations.persistTurn(toStore);
         if (inserted) {
           recordTurn(deps, input, secondsSince(started));
-          await writeThrough(deps, input, userSeq, replySeq);
+          await writeThrough(deps, { ...input, ...toStore }, userSeq, replySeq);
         }
         return { userSeq, replySeq };
       } catch (err) {
@@ -184,5 +188,20 @@ async function memoryState(deps: ActivityDeps, tenantId: string, conversationId:
     unsummarizedMessages: pending.length,
     unsummarizedTokens: pending.reduce((t, m) => t + estimateTokens(m.content), 0),
     turnsSinceFacts: Math.ceil((lastSeq - factsThrough) / 2),
+  };
+}
+
+/** The turn as policy lets it be stored: redacted text, with what was removed listed for the audit table. */
+function storedForm(deps: ActivityDeps, t: TurnToPersist): TurnToPersist {
+  if (!deps.privacy.applies('store')) return t;
+  const user = deps.privacy.at('store', t.userMessage.content);
+  const reply = deps.privacy.at('store', t.reply.content);
+  const audit = (messageId: string, findings: typeof user.findings) =>
+    findings.map((f) => ({ messageId, stage: 'store', piiType: f.type, hash: f.hash }));
+  return {
+    ...t,
+    userMessage: { ...t.userMessage, content: user.text },
+    reply: { ...t.reply, content: reply.text },
+    redactions: [...audit(t.userMessage.messageId, user.findings), ...audit(t.reply.messageId, reply.findings)],
   };
 }

@@ -18,6 +18,7 @@ import type { HotTier } from '../src/memory/hot-tier';
 import type { SemanticTier } from '../src/memory/semantic-tier';
 import type { Summary, SummaryStore } from '../src/memory/summaries';
 import type { TwoLevelCache } from '../src/memory/two-level-cache';
+import type { TextPolicy } from '../src/privacy/text-policy';
 
 export interface ModelSettings extends RequestSettings {
   retry: RetryTiming;
@@ -45,4 +46,6 @@ export interface ActivityDeps {
   /** Invalidated when compaction writes a new summary version. */
   summaryCache: TwoLevelCache<Summary | { none: true }>;
   memorySettings: { summaryModel: string; summaryMaxTokens: number; indexBatch: number };
+  /** Redaction by policy at each stage text passes through. */
+  privacy: TextPolicy;
 }

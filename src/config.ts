@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ID_PATTERN, type ConversationPolicy } from '../workflows/contract';
 import { parseDuration } from './duration';
+import { CODEC_SETTINGS, loadCodecSettings, type CodecSettings } from './codec/settings';
 
 const duration = (fallback: string) =>
   z
@@ -184,6 +185,11 @@ export const SETTINGS = {
     apiKeys.optional(),
     'API keys as `tenant:key,...`. Unset: `serve` creates one for tenant `demo` in the data directory.',
   ],
+  MEMOIR_RATE_LIMIT: [
+    int(1, 10_000_000).default(600),
+    'Requests per minute per tenant on the API (token bucket; 429 with Retry-After past it).',
+  ],
+  MEMOIR_RATE_BURST: [int(1, 1_000_000).default(100), 'Largest burst of requests per tenant.'],
   MEMOIR_API_WAIT: [
     duration('90s'),
     'How long a synchronous message request waits for its reply before answering 504 (retry with the same messageId).',
@@ -211,8 +217,19 @@ export const SETTINGS = {
     int(0, 65535).default(9465),
     "Port where the Temporal SDK's own worker metrics are exported for Prometheus; 0 turns it off.",
   ],
+  MEMOIR_REDACT: [
+    z.enum(['off', 'index', 'store', 'model']).default('off'),
+    'PII redaction beyond logs (always redacted): `index` the semantic index, `store` also stored messages, `model` also what the model sees.',
+  ],
+  MEMOIR_REDACT_KEY: [
+    optionalText,
+    'Key of the audit hashes of redacted values. Unset: one is kept in the data directory.',
+  ],
   MEMOIR_LOG_LEVEL: [z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'), 'Log level.'],
 } as const;
+
+/** Every setting, for the README's table: the core ones and the encryption ones (read by `codec/settings.ts`). */
+export const ALL_SETTINGS = { ...SETTINGS, ...CODEC_SETTINGS };
 
 type Settings = typeof SETTINGS;
 type Parsed = { [K in keyof Settings]: z.output<Settings[K][0]> };
@@ -236,7 +253,14 @@ export interface Config {
   policy: ConversationPolicy;
   defaultSystemPrompt: string;
   recentMessages: number;
-  api: { host: string; port: number; keys: { tenantId: string; key: string }[] | undefined; waitMs: number };
+  api: {
+    host: string;
+    port: number;
+    keys: { tenantId: string; key: string }[] | undefined;
+    waitMs: number;
+    ratePerMinute: number;
+    burst: number;
+  };
   pricingFile: string | undefined;
   cache: { systemTtl: '5m' | '1h'; minimums: Record<string, number> | undefined };
   retry: { maxDelayMs: number; baseDelayMs: number };
@@ -263,6 +287,8 @@ export interface Config {
     };
   };
   logLevel: Parsed['MEMOIR_LOG_LEVEL'];
+  redaction: { policy: Parsed['MEMOIR_REDACT']; key: string | undefined };
+  encryption: CodecSettings;
 }
 
 export class ConfigError extends Error {
@@ -282,7 +308,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (result.success) values[name] = result.data;
     else problems.push(`${name}: ${result.error.issues.map((i) => i.message).join('; ')}`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  let encryption: CodecSettings | undefined;
+  try {
+    encryption = loadCodecSettings(env);
+  } catch (err) {
+    problems.push(err instanceof Error ? err.message : String(err));
+  }
+  if (problems.length > 0 || !encryption) throw new ConfigError(problems);
   const v = values as Parsed;
   return {
     dataDir: path.resolve(v.MEMOIR_DATA_DIR),
@@ -316,7 +348,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     defaultSystemPrompt: v.MEMOIR_SYSTEM_PROMPT,
     recentMessages: v.MEMOIR_RECENT_MESSAGES,
-    api: { host: v.MEMOIR_API_HOST, port: v.MEMOIR_API_PORT, keys: v.MEMOIR_API_KEYS, waitMs: v.MEMOIR_API_WAIT },
+    api: {
+      host: v.MEMOIR_API_HOST,
+      port: v.MEMOIR_API_PORT,
+      keys: v.MEMOIR_API_KEYS,
+      waitMs: v.MEMOIR_API_WAIT,
+      ratePerMinute: v.MEMOIR_RATE_LIMIT,
+      burst: v.MEMOIR_RATE_BURST,
+    },
     pricingFile: v.MEMOIR_PRICING_FILE,
     cache: { systemTtl: v.MEMOIR_CACHE_TTL, minimums: v.MEMOIR_CACHE_MINIMUMS },
     retry: { maxDelayMs: v.MEMOIR_RETRY_MAX_DELAY, baseDelayMs: v.MEMOIR_RETRY_BASE_DELAY },
@@ -347,5 +386,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     logLevel: v.MEMOIR_LOG_LEVEL,
+    redaction: { policy: v.MEMOIR_REDACT, key: v.MEMOIR_REDACT_KEY },
+    encryption,
   };
 }

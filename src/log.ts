@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { redactLogValue, type Redactor } from './privacy/redact';
 
 export type { Logger } from 'pino';
 
@@ -11,6 +12,8 @@ export interface LogOptions {
   level: string;
   /** Write to this file instead of stdout (the interactive CLI keeps the terminal for the conversation). */
   file?: string;
+  /** Strips personal data (emails, cards, keys…) from every line. */
+  redactor?: Redactor;
 }
 
 export function createLogger(opts: LogOptions): Logger {
@@ -22,8 +25,24 @@ export function createLogger(opts: LogOptions): Logger {
       censor: '[redacted]',
     },
     timestamp: pino.stdTimeFunctions.isoTime,
+    ...(opts.redactor ? redactingHooks(opts.redactor) : {}),
   };
   if (!opts.file) return pino(base);
   fs.mkdirSync(path.dirname(opts.file), { recursive: true });
   return pino(base, pino.destination({ dest: opts.file, sync: false, mkdir: true }));
+}
+
+/** Redacts the structured fields and the message of every line. */
+function redactingHooks(redactor: Redactor) {
+  return {
+    formatters: { log: (obj: Record<string, unknown>) => redactLogValue(obj, redactor) as Record<string, unknown> },
+    hooks: {
+      logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+        method.apply(
+          this,
+          args.map((a) => (typeof a === 'string' ? redactor.redact(a).text : a)),
+        );
+      },
+    },
+  };
 }

@@ -8,7 +8,10 @@ import type { MemoirClient } from '../client/memoir-client';
 import { MemoirError } from '../client/errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import type { Eraser } from '../security/erasure';
+import type { RateLimiter } from '../security/rate-limit';
 import { bearerKey, type ApiKeyResolver } from './auth';
+import { guardJson } from './json-guard';
 import {
   conversationParams,
   createConversationBody,
@@ -29,6 +32,8 @@ export interface ApiOptions {
   /** Readiness checks: each resolves when its dependency answers. */
   ready: Record<string, () => Promise<unknown>>;
   metrics: Metrics;
+  rateLimiter: RateLimiter;
+  eraser: Eraser;
 }
 
 declare module 'fastify' {
@@ -54,6 +59,7 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     routerOptions: { maxParamLength: 512 },
   });
   app.decorateRequest('tenantId', '');
+  guardJson(app);
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof MemoirError) {
@@ -71,13 +77,19 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
   );
 
-  app.addHook('onRequest', async (req: FastifyRequest) => {
+  app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     if (!req.url.startsWith('/v1/')) return;
     const key = bearerKey(req.headers.authorization);
     const tenantId = key ? await opts.keys.resolve(key) : undefined;
     if (!tenantId)
       throw new MemoirError('unauthorized', 401, 'a valid API key is required (Authorization: Bearer <key>)');
     req.tenantId = tenantId;
+    const decision = await opts.rateLimiter.take(tenantId);
+    if (!decision.allowed) {
+      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      void reply.header('retry-after', String(seconds));
+      throw new MemoirError('rate_limited', 429, `rate limit reached for this tenant; retry in ${seconds} s`);
+    }
   });
 
   app.addHook('onResponse', async (req, reply) => {
@@ -157,7 +169,10 @@ export function createApi(opts: ApiOptions): FastifyInstance {
 
   app.delete('/v1/conversations/:id', async (req, reply) => {
     const { id } = parse(conversationParams, req.params);
-    await opts.memoir.deleteConversation(req.tenantId, id);
+    const report = await opts.eraser.eraseConversation(req.tenantId, id);
+    if (report.conversations === 0 && report.workflowsEnded === 0)
+      throw new MemoirError('not_found', 404, 'conversation not found');
+    req.log.info({ tenantId: req.tenantId, conversationId: id, ...report }, 'conversation erased');
     return reply.code(204).send();
   });
 

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../log';
 import { ApiClient } from './api-client';
 import { runInteractive } from './chat';
 import { demo } from './demo';
+import { runCost, runHistoryExport, runLs, runReplay, runRerun, runShow } from './inspect';
 import { describeServing, serve, untilSignalled } from './serve';
 
 interface Context {
@@ -68,5 +69,73 @@ export function program(): Command {
       await api.createConversation({ conversationId, userId: o.user }).catch(() => undefined);
       await runInteractive({ api, conversationId });
     });
+  inspectionVerbs(cli);
   return cli;
+}
+
+const TENANT = ['--tenant <tenantId>', 'tenant of the conversation', 'demo'] as const;
+
+/** Verbs that read what conversations did; they open only what they need and never start a service. */
+function inspectionVerbs(cli: Command): void {
+  cli
+    .command('ls')
+    .description("list a tenant's conversations (Temporal visibility), newest first")
+    .option(...TENANT)
+    .option('--user <userId>', "only this user's conversations")
+    .option('--status <status>', 'only conversations in this status: active, idle or ended')
+    .option('--min-cost <usd>', 'only conversations that cost at least this much')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print JSON')
+    .action((o: Record<string, unknown>) => runLs(context(true), o));
+  cli
+    .command('show')
+    .description("a conversation's state (from its workflow) and messages (from PostgreSQL)")
+    .argument('<conversationId>')
+    .option(...TENANT)
+    .option('--limit <n>', 'the newest this many messages', '50')
+    .option('--json', 'print JSON')
+    .action((conversationId: string, o: Record<string, unknown>) => runShow(context(true), conversationId, o));
+  cli
+    .command('history')
+    .description('workflow histories of conversations')
+    .command('export')
+    .description("print a run's workflow history as JSON (what `temporal workflow show -o json` prints)")
+    .argument('<conversationId>', 'a conversation id, or a workflow id conversation/<tenant>/<id>')
+    .option(...TENANT)
+    .option('--run <runId>', 'this run rather than the latest')
+    .action((conversationId: string, o: { tenant: string; run?: string }) =>
+      runHistoryExport(context(true), conversationId, o),
+    );
+  cli
+    .command('replay')
+    .description(
+      'replay a history against the current workflow code; exit 3 if it is no longer deterministic, 1 on error',
+    )
+    .argument('[workflowId]', 'a workflow id conversation/<tenant>/<id>, or a conversation id with --tenant')
+    .option('--run <runId>', 'this run rather than the latest')
+    .option('--file <history.json>', 'replay an exported history instead of fetching one')
+    .option('--workflows <entry>', 'workflow code to replay against (default: workflows/index.ts)')
+    .option(...TENANT)
+    .action((workflowId: string | undefined, o: { tenant: string; run?: string; file?: string; workflows?: string }) =>
+      runReplay(context(true), workflowId, o),
+    );
+  cli
+    .command('rerun')
+    .description("call a model again on a turn's recorded context and compare the replies; stores nothing")
+    .argument('<conversationId>')
+    .argument('<messageId>', 'the user message of the turn (or its reply)')
+    .option(...TENANT)
+    .option('--model <model>', 'the model to ask (default: the one that answered)')
+    .option('--system-file <file>', 'a system prompt to use instead of the recorded one')
+    .option('--json', 'print JSON')
+    .action((conversationId: string, messageId: string, o: Record<string, unknown>) =>
+      runRerun(context(true), conversationId, messageId, o),
+    );
+  cli
+    .command('cost')
+    .description('model cost by day, tenant, model and purpose, with the cache hit ratio and a total')
+    .option('--tenant <tenantId>', 'only this tenant (default: all)')
+    .option('--days <n>', 'the last this many days', '30')
+    .option('--json', 'print JSON')
+    .action((o: Record<string, unknown>) => runCost(context(true), o));
 }

@@ -60,7 +60,8 @@ export function describeServing(s: Serving): string {
   const lines = [...s.services.choices];
   if (s.api) {
     lines.push(`HTTP API: ${s.api.url}`);
-    if (!s.services.config.api.keys) lines.push(`API key (tenant demo): ${apiKeys(s.services)[0]!.key}`);
+    const demoKey = s.services.config.api.keys ? undefined : apiKeys(s.services)[0];
+    if (demoKey) lines.push(`API key (tenant ${demoKey.tenantId}): ${demoKey.key}`);
   }
   if (s.services.temporal.uiUrl) lines.push(`Temporal UI: ${s.services.temporal.uiUrl}`);
   return lines.map((l) => `  ${l}`).join('\n');

@@ -36,6 +36,8 @@ export interface MemoirClientOptions {
   manifests?: ManifestStore;
   /** Context assembly, for previews; absent in a client that only talks to Temporal. */
   assembler?: ContextAssembler;
+  /** How a message is stored (redacted by policy), to recognise a repeated messageId. */
+  storedForm?: (text: string) => string;
 }
 
 export interface ContextPreview {
@@ -149,6 +151,8 @@ export class MemoirClient {
 
   /** Live state from the workflow; for a conversation whose workflow is gone, what PostgreSQL knows. */
   async getState(tenantId: string, conversationId: string): Promise<ConversationState> {
+    // An erased conversation's workflow still answers queries; PostgreSQL says whether it exists.
+    if (!(await this.opts.conversations.get(tenantId, conversationId))) throw notFound('conversation');
     try {
       return await this.handle(tenantId, conversationId).query(getStateQuery);
     } catch (err) {
@@ -252,20 +256,6 @@ export class MemoirClient {
     };
   }
 
-  /** Ends the workflow and deletes what is stored of the conversation. */
-  async deleteConversation(tenantId: string, conversationId: string): Promise<void> {
-    const existed = await this.opts.conversations.get(tenantId, conversationId);
-    let running = false;
-    try {
-      await this.handle(tenantId, conversationId).terminate('conversation deleted');
-      running = true;
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw toMemoirError(err);
-    }
-    if (!existed && !running) throw notFound('conversation');
-    await this.opts.conversations.delete(tenantId, conversationId);
-  }
-
   /** Asks the workflow to finish its current turn and complete. */
   async endConversation(tenantId: string, conversationId: string, reason = 'ended by client'): Promise<void> {
     try {
@@ -286,7 +276,7 @@ export class MemoirClient {
    */
   private async refuseReusedId(tenantId: string, conversationId: string, messageId: string, content: string) {
     const stored = await this.opts.conversations.userMessage(tenantId, conversationId, messageId);
-    if (stored !== null && stored !== content) {
+    if (stored !== null && stored !== (this.opts.storedForm?.(content) ?? content)) {
       throw fromFailureType(
         FailureTypes.messageIdConflict,
         `messageId ${messageId} was already used for a different message`,

@@ -20,6 +20,12 @@ export interface CodecServerOptions {
   tokens: string[];
   /** Browser origins allowed by CORS, e.g. `http://localhost:8233` (the Temporal UI). */
   allowedOrigins: string[];
+  /**
+   * Origins whose requests need no token: only for the embedded dev server's UI on loopback, which cannot send
+   * one. Any local process can forge an Origin header, so use this only where local processes are trusted anyway
+   * (they can read the data directory's key file too).
+   */
+  trustedOrigins?: string[];
   /** Largest request body in bytes. Default 8 MiB (a Temporal payload is at most 2 MB; base64 adds a third). */
   bodyLimit?: number;
   /** Request log (never with bodies). Default: none. */
@@ -49,6 +55,7 @@ class HttpError extends Error {
 export function createCodecServer(opts: CodecServerOptions): FastifyInstance {
   if (opts.tokens.length === 0 || opts.tokens.some((t) => t.length < 16))
     throw new KeyConfigError('codec server: give at least one bearer token, each of 16+ characters');
+  const trusted = new Set((opts.trustedOrigins ?? []).map(normalizeOrigin));
   const tokens = opts.tokens.map(digest);
   const origins = new Set(opts.allowedOrigins.map(normalizeOrigin));
   const app: FastifyInstance = Fastify({
@@ -69,6 +76,7 @@ export function createCodecServer(opts: CodecServerOptions): FastifyInstance {
     }
     // A preflight carries no authorization header: it is answered by the OPTIONS route alone.
     if (req.method === 'OPTIONS') return;
+    if (origin !== undefined && trusted.has(origin)) return;
     const candidate = digest(bearerKey(req.headers.authorization) ?? '');
     let ok = false;
     // Compare against every token so the time taken does not reveal which one matched.

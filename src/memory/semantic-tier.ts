@@ -26,6 +26,8 @@ export class SemanticTier {
   constructor(
     readonly store: SemanticStore,
     readonly embedder: Embedder,
+    /** What the index may keep of a text (redaction by policy). */
+    private readonly forIndex: (text: string) => string = (t) => t,
     private readonly chunkTokens = 256,
   ) {}
 
@@ -40,7 +42,7 @@ export class SemanticTier {
   ): Promise<number> {
     const records = messages.flatMap((m) =>
       messageChunks(
-        { ...scope, messageId: m.messageId, seq: m.seq, content: m.content, createdAt: m.createdAt },
+        { ...scope, messageId: m.messageId, seq: m.seq, content: this.forIndex(m.content), createdAt: m.createdAt },
         { maxTokens: this.chunkTokens },
       ),
     );
@@ -59,7 +61,7 @@ export class SemanticTier {
         tenantId: scope.tenantId,
         userId: scope.userId,
         seq: null,
-        text: f.text,
+        text: this.forIndex(f.text),
         createdAt: new Date(),
       };
     });

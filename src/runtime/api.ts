@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StaticApiKeys } from '../api/auth';
+import { ApiKeyStore, CombinedApiKeys } from '../security/api-keys';
+import { MemoryRateLimiter, RedisRateLimiter } from '../security/rate-limit';
 import { createApi } from '../api/server';
 import type { Services } from './services';
 
@@ -13,9 +15,13 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-/** MEMOIR_API_KEYS when set; otherwise one key for tenant `demo`, created once in the data directory. */
+/**
+ * Keys from configuration: MEMOIR_API_KEYS when set; otherwise, on the embedded stack, one key for tenant `demo`
+ * created once in the data directory. Keys created with `memoir keys create` live (hashed) in the database.
+ */
 export function apiKeys(s: Services): { tenantId: string; key: string }[] {
   if (s.config.api.keys) return s.config.api.keys;
+  if (s.config.temporal.address) return [];
   const file = path.join(s.config.dataDir, 'demo-api-key');
   if (!fs.existsSync(file)) {
     fs.mkdirSync(s.config.dataDir, { recursive: true });
@@ -27,7 +33,9 @@ export function apiKeys(s: Services): { tenantId: string; key: string }[] {
 export async function startApi(s: Services): Promise<RunningApi> {
   const app = createApi({
     memoir: s.memoir,
-    keys: new StaticApiKeys(apiKeys(s)),
+    keys: new CombinedApiKeys(new ApiKeyStore(s.db), new StaticApiKeys(apiKeys(s))),
+    rateLimiter: rateLimiter(s),
+    eraser: s.eraser,
     log: s.log,
     replyWaitMs: s.config.api.waitMs,
     maxContentBytes: s.config.policy.maxContentBytes,
@@ -39,4 +47,10 @@ export async function startApi(s: Services): Promise<RunningApi> {
   });
   const url = await app.listen({ host: s.config.api.host, port: s.config.api.port });
   return { url, close: () => app.close() };
+}
+
+function rateLimiter(s: Services) {
+  const bucket = { ratePerSecond: s.config.api.ratePerMinute / 60, burst: s.config.api.burst };
+  const local = new MemoryRateLimiter(bucket);
+  return s.memory.redis ? new RedisRateLimiter(s.memory.redis, bucket, local) : local;
 }

@@ -89,7 +89,13 @@ async function createStore(config: Config, db: Db, dimensions: number): Promise<
   });
 }
 
-export async function openMemory(config: Config, db: Db, metrics: Metrics, log: Logger): Promise<MemoryTiers> {
+export async function openMemory(
+  config: Config,
+  db: Db,
+  metrics: Metrics,
+  log: Logger,
+  forIndex: (text: string) => string,
+): Promise<MemoryTiers> {
   const redis = config.redisUrl ? await connectRedis(config.redisUrl) : undefined;
   const hot: HotTier = redis
     ? new RedisHotTier(redis, { ttlSeconds: Math.round(config.memory.hotTtlMs / 1000), keep: 400 })
@@ -105,7 +111,7 @@ export async function openMemory(config: Config, db: Db, metrics: Metrics, log: 
     metrics.tierErrors.inc({ tier: 'semantic' });
     log.warn({ err }, 'semantic store is not ready; continuing without it until it answers');
   }
-  const semantic = store ? new SemanticTier(store, embedder) : undefined;
+  const semantic = store ? new SemanticTier(store, embedder, forIndex) : undefined;
   const summaryCache = new TwoLevelCache<Summary | { none: true }>(redis, {
     name: 'summary',
     maxEntries: 10_000,

@@ -17,6 +17,10 @@ import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { FactStore } from '../memory/facts';
 import { SummaryStore } from '../memory/summaries';
+import { Eraser } from '../security/erasure';
+import type { TextPolicy } from '../privacy/text-policy';
+import { textPolicy } from './privacy';
+import { setUpEncryption, startCodecServer, type EncryptionSetup } from './encryption';
 import { openMemory, type MemoryTiers } from './memory';
 import { openModel, type ModelEndpoint } from './model';
 import { openDatabase } from './storage';
@@ -43,6 +47,9 @@ export interface Services {
   model: ModelEndpoint;
   memoir: MemoirClient;
   metrics: Metrics;
+  encryption: EncryptionSetup;
+  eraser: Eraser;
+  privacy: TextPolicy;
   /** One line per service: what was chosen. */
   choices: string[];
   close(): Promise<void>;
@@ -66,18 +73,22 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
     const { db, description: dbChoice } = await openDatabase(config);
     closers.push(() => db.close());
 
-    const temporal = await openTemporal(config, progress);
+    const conversations = new ConversationStore(db);
+    const encryption = setUpEncryption(config, db, conversations);
+    const temporal = await openTemporal(config, progress, encryption);
     closers.push(() => temporal.connection.close());
     if (temporal.devServer && !opts.keepTemporal) closers.push(() => temporal.devServer!.stop());
 
     const model = await openModel(config);
     closers.push(() => model.close());
+    const codecServer = await startCodecServer(config, encryption, temporal.uiUrl, log);
+    if (codecServer) closers.push(() => codecServer.close());
 
     const metrics = new Metrics();
-    const memory = await openMemory(config, db, metrics, log);
+    const privacy = textPolicy(config);
+    const memory = await openMemory(config, db, metrics, log, (text) => privacy.at('index', text).text);
     closers.push(() => memory.close());
 
-    const conversations = new ConversationStore(db);
     const manifests = new ManifestStore(db);
     const summaries = new SummaryStore(db);
     const facts = new FactStore(db);
@@ -112,6 +123,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       conversations,
       manifests,
       assembler,
+      storedForm: (text) => privacy.at('store', text).text,
     });
     return {
       config,
@@ -129,11 +141,22 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       model,
       memoir,
       metrics,
+      encryption,
+      privacy,
+      eraser: new Eraser({
+        db,
+        temporal: temporal.client,
+        hot: memory.hot,
+        semantic: memory.semantic,
+        summaryCache: memory.summaryCache,
+        encryption: encryption.encryption,
+      }),
       choices: [
         `Database: ${dbChoice}`,
         `Temporal: ${temporal.devServer ? `embedded dev server at ${temporal.address} (data in ${config.dataDir})` : temporal.address}`,
         `Model: ${model.description}`,
         ...memory.choices,
+        encryption.choice,
       ],
       close,
     };
@@ -143,7 +166,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
   }
 }
 
-async function openTemporal(config: Config, progress: (m: string) => void) {
+async function openTemporal(config: Config, progress: (m: string) => void, encryption: EncryptionSetup) {
   const t = config.temporal;
   let devServer: DevServer | undefined;
   let address = t.address;
@@ -155,11 +178,16 @@ async function openTemporal(config: Config, progress: (m: string) => void) {
       uiPort: t.devServerUiPort,
       namespace: t.namespace,
       onProgress: progress,
+      ...(encryption.codecEndpoint ? { codecEndpoint: encryption.codecEndpoint } : {}),
     });
     address = devServer.address;
   }
   const connection = await Connection.connect({ address });
   if (!devServer) await ensureSearchAttributes(connection, t.namespace);
-  const client = new Client({ connection, namespace: t.namespace });
+  const client = new Client({
+    connection,
+    namespace: t.namespace,
+    ...(encryption.dataConverter ? { dataConverter: encryption.dataConverter } : {}),
+  });
   return { connection, client, address, uiUrl: t.uiUrl ?? devServer?.uiUrl, ...(devServer ? { devServer } : {}) };
 }

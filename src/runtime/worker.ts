@@ -40,6 +40,7 @@ export function activityDeps(s: Services): ActivityDeps {
     semantic: s.memory.semantic,
     summaryCache: s.memory.summaryCache,
     memorySettings: { summaryModel: config.memory.summaryModel, summaryMaxTokens: 1024, indexBatch: 100 },
+    privacy: s.privacy,
   };
 }
 
@@ -59,6 +60,7 @@ export async function startWorker(
     namespace: s.config.temporal.namespace,
     taskQueue: s.config.temporal.taskQueue,
     ...source,
+    ...(s.encryption.dataConverter ? { dataConverter: s.encryption.dataConverter } : {}),
     activities: createActivities(activityDeps(s)),
   });
   const done = worker.run().finally(() => connection.close());

@@ -35,6 +35,8 @@ export interface TurnToPersist {
   usage: Usage;
   /** The model call whose reply is kept; absent for a degraded reply. */
   llmCallId?: string;
+  /** What redaction took out of these messages, for audit (kind and keyed hash only). */
+  redactions?: { messageId: string; stage: string; piiType: string; hash: string }[];
 }
 
 export interface PersistedTurn {
@@ -308,6 +310,12 @@ export class ConversationStore {
       );
       if (turn.llmCallId) {
         await tx.query('UPDATE llm_calls SET accepted = true WHERE call_id = $1', [turn.llmCallId]);
+      }
+      for (const r of turn.redactions ?? []) {
+        await tx.query(
+          `INSERT INTO redactions (tenant_id, conversation_id, message_id, stage, pii_type, value_hash) VALUES ($1, $2, $3, $4, $5, $6)`,
+          [tenantId, conversationId, r.messageId, r.stage, r.piiType, r.hash],
+        );
       }
       return { userSeq, replySeq, inserted: true };
     });

@@ -22,6 +22,8 @@ export interface DevServerOptions {
   dynamicConfig?: Record<string, unknown>;
   /** Progress messages for the person waiting. */
   onProgress?: (message: string) => void;
+  /** Codec server the UI decodes payloads with. */
+  codecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -93,6 +95,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--log-level',
     'warn',
     ...(opts.namespace === 'default' ? [] : ['--namespace', opts.namespace]),
+    ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
     ...searchAttributeFlags(),
     ...dynamicConfigFlags(opts.dynamicConfig),
   ];

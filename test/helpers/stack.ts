@@ -9,7 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import weaviate from 'weaviate-client';
 import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/log';
+import { loggerFor } from '../../src/runtime/privacy';
 import { createOfflineModel } from '../../src/offline-model/server';
 import type { Rule } from '../../src/offline-model/script';
 import { serve, type Serving } from '../../src/cli/serve';
@@ -131,6 +131,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     MEMOIR_API_KEYS: `${tenants.acme.id}:${tenants.acme.key},${tenants.globex.id}:${tenants.globex.key}`,
     MEMOIR_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
     MEMOIR_METRICS_PORT: '0',
+    MEMOIR_RATE_LIMIT: '1000000',
+    MEMOIR_RATE_BURST: '100000',
     REDIS_URL: TEST_SERVICES.redisUrl,
     ...(opts.db === 'pglite'
       ? {}
@@ -145,12 +147,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const config = loadConfig(env);
   const logFile = path.join(dataDir, 'memoir.log');
-  const log = createLogger({ level: config.logLevel, file: logFile });
+  const log = loggerFor(config, logFile);
   const serving = await serve(config, log, {
     worker: opts.worker ?? true,
     api: opts.api ?? true,
     progress: () => undefined,
-    workflowSource: { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } },
+    // Encryption adds a failure converter to the workflow bundle: such stacks bundle their own.
+    ...(env.MEMOIR_MASTER_KEYS ? {} : { workflowSource: { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } }),
   });
   return {
     serving,

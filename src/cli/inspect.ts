@@ -1,0 +1,157 @@
+/**
+ * The inspection verbs as the command line runs them: validate the options, open only what the verb needs, print
+ * its output to stdout, close everything. The verbs themselves (ls.ts, show.ts, …) take what they need and return
+ * text, so tests can call them directly.
+ */
+import type { z } from 'zod';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import { SummaryStore } from '../memory/summaries';
+import { DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
+import { openModel } from '../runtime/model';
+import { WORKFLOWS_PATH } from '../runtime/worker';
+import { ConversationStore } from '../storage/conversations';
+import type { Db } from '../storage/db';
+import { LlmCallStore } from '../storage/llm-calls';
+import { ManifestStore } from '../storage/manifests';
+import { installTemporalRuntime } from '../temporal/runtime';
+import {
+  connectTemporal,
+  memoirClient,
+  openCliDatabase,
+  visibilityOnlyClient,
+  type TemporalConnection,
+} from './connect';
+import { cost, costOptions } from './cost';
+import { CliError } from './errors';
+import { exportHistory, workflowIdOf } from './history';
+import { ls, lsOptions } from './ls';
+import { replay, replaySource } from './replay';
+import { rerun, rerunOptions } from './rerun';
+import { show, showOptions } from './show';
+
+export interface VerbContext {
+  config: Config;
+  log: Logger;
+  out?: NodeJS.WritableStream;
+}
+
+/** Options as commander parsed them, checked against the verb's schema; problems become one clear message. */
+function parse<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new CliError(result.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
+}
+
+const print = (ctx: VerbContext, text: string) => (ctx.out ?? process.stdout).write(`${text}\n`);
+
+async function withTemporal<T>(ctx: VerbContext, fn: (t: TemporalConnection) => Promise<T>): Promise<T> {
+  const temporal = await connectTemporal(ctx.config);
+  try {
+    return await fn(temporal);
+  } finally {
+    await temporal.close();
+  }
+}
+
+async function withDb<T>(ctx: VerbContext, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await openCliDatabase(ctx.config);
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+export async function runLs(ctx: VerbContext, raw: unknown): Promise<void> {
+  const opts = parse(lsOptions, raw);
+  await withTemporal(ctx, async (t) => print(ctx, await ls(visibilityOnlyClient(ctx.config, t.client), opts)));
+}
+
+export async function runShow(ctx: VerbContext, conversationId: string, raw: unknown): Promise<void> {
+  const opts = parse(showOptions, raw);
+  const { config } = ctx;
+  await withTemporal(ctx, (t) =>
+    withDb(ctx, async (db) => {
+      const text = await show(
+        {
+          memoir: memoirClient(config, t.client, db),
+          conversations: new ConversationStore(db),
+          connection: t.connection,
+          uiUrl: config.temporal.uiUrl ?? (config.temporal.address ? undefined : embeddedUi(config)),
+          namespace: config.temporal.namespace,
+        },
+        conversationId,
+        opts,
+      );
+      print(ctx, text);
+    }),
+  );
+}
+
+export async function runHistoryExport(
+  ctx: VerbContext,
+  conversationId: string,
+  raw: { tenant: string; run?: string },
+): Promise<void> {
+  await withTemporal(ctx, async (t) =>
+    print(ctx, await exportHistory(t.client, workflowIdOf(conversationId, raw.tenant), raw.run)),
+  );
+}
+
+export async function runReplay(
+  ctx: VerbContext,
+  workflowId: string | undefined,
+  raw: { tenant: string; run?: string; file?: string; workflows?: string },
+): Promise<void> {
+  if (!!workflowId === !!raw.file) throw new CliError('give a workflow id or --file <history.json>, not both');
+  // The replay worker logs through the SDK runtime: into the log file, not over the report.
+  installTemporalRuntime(ctx.log);
+  const source = replaySource(raw.workflows, WORKFLOWS_PATH);
+  const { report, exitCode } = raw.file
+    ? await replay({ file: raw.file }, source)
+    : await withTemporal(ctx, (t) =>
+        replay({ client: t.client, workflowId: workflowIdOf(workflowId!, raw.tenant), runId: raw.run }, source),
+      );
+  print(ctx, report);
+  if (exitCode !== 0) throw new CliError('', exitCode);
+}
+
+export async function runRerun(ctx: VerbContext, conversationId: string, messageId: string, raw: unknown) {
+  const opts = parse(rerunOptions, raw);
+  const { config } = ctx;
+  await withDb(ctx, async (db) => {
+    const model = await openModel(config);
+    try {
+      const text = await rerun(
+        {
+          conversations: new ConversationStore(db),
+          manifests: new ManifestStore(db),
+          summaries: new SummaryStore(db),
+          llmCalls: new LlmCallStore(db),
+          model: model.client,
+          settings: {
+            maxTokens: config.anthropic.maxTokens,
+            cacheMinimums: { ...DEFAULT_CACHE_MINIMUMS, ...config.cache.minimums },
+            systemCacheTtl: config.cache.systemTtl,
+          },
+          defaultModel: config.policy.models[0]!,
+          timeoutMs: config.policy.modelCallTimeoutMs,
+        },
+        conversationId,
+        messageId,
+        opts,
+      );
+      print(ctx, text);
+    } finally {
+      await model.close();
+    }
+  });
+}
+
+export async function runCost(ctx: VerbContext, raw: unknown): Promise<void> {
+  const opts = parse(costOptions, raw);
+  await withDb(ctx, async (db) => print(ctx, await cost(new LlmCallStore(db), opts)));
+}
+
+const embeddedUi = (config: Config) => `http://127.0.0.1:${config.temporal.devServerUiPort}`;

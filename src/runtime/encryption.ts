@@ -1,0 +1,91 @@
+/**
+ * Payload encryption for a process: on when master keys are configured, and on by default for the embedded
+ * stack (a key file is created in the data directory). The codec server lets an authorised operator read
+ * payloads in the Temporal UI; the embedded dev server's UI is pointed at it.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DataConverter } from '@temporalio/common';
+import type { Config } from '../config';
+import {
+  createCodecServer,
+  createMasterKeyFile,
+  FAILURE_CONVERTER_PATH,
+  openEncryption,
+  type Encryption,
+} from '../codec';
+import type { CodecSettings } from '../codec/settings';
+import type { Logger } from '../log';
+import type { ConversationStore } from '../storage/conversations';
+import type { Db } from '../storage/db';
+
+export interface EncryptionSetup {
+  encryption: Encryption | undefined;
+  /** For the Temporal client and worker. */
+  dataConverter: DataConverter | undefined;
+  /** Where the codec server will listen, when it will run. */
+  codecEndpoint: string | undefined;
+  choice: string;
+}
+
+/** The settings in force: the configured ones, or an embedded key file when Temporal is embedded. */
+export function effectiveSettings(config: Config): CodecSettings {
+  const s = config.encryption;
+  if (s.masterKeys || config.temporal.address) return s;
+  const file = path.join(config.dataDir, 'master-keys.json');
+  if (!fs.existsSync(file)) createMasterKeyFile(file);
+  return { ...s, masterKeys: { kind: 'file', path: file } };
+}
+
+export function setUpEncryption(config: Config, db: Db, conversations: ConversationStore): EncryptionSetup {
+  const settings = effectiveSettings(config);
+  const encryption = openEncryption(db, settings, {
+    resolveUser: async (tenantId, conversationId) => (await conversations.get(tenantId, conversationId))?.userId,
+  });
+  if (!encryption) {
+    return {
+      encryption,
+      dataConverter: undefined,
+      codecEndpoint: undefined,
+      choice: 'Payload encryption: OFF (set MEMOIR_MASTER_KEYS or MEMOIR_MASTER_KEY_FILE)',
+    };
+  }
+  const server = settings.codecServer ?? (config.temporal.address ? undefined : { host: '127.0.0.1', port: 8788 });
+  const codecEndpoint = server ? `http://${server.host}:${server.port}/codec` : undefined;
+  return {
+    encryption,
+    dataConverter: { ...encryption.dataConverter, failureConverterPath: FAILURE_CONVERTER_PATH },
+    codecEndpoint,
+    choice: `Payload encryption: AES-256-GCM, ${settings.keyScope} keys${codecEndpoint ? `, codec server ${codecEndpoint}` : ''}`,
+  };
+}
+
+/** Starts the codec server when encryption is on and a server is configured (or the stack is embedded). */
+export async function startCodecServer(
+  config: Config,
+  setup: EncryptionSetup,
+  uiUrl: string | undefined,
+  log: Logger,
+): Promise<{ close(): Promise<void> } | undefined> {
+  if (!setup.encryption || !setup.codecEndpoint) return undefined;
+  const configured = config.encryption.codecServer;
+  const embeddedUi = !config.temporal.address && uiUrl ? new URL(uiUrl).origin : undefined;
+  const app = createCodecServer({
+    codec: setup.encryption.codec,
+    tokens: configured?.tokens ?? [localToken(config.dataDir)],
+    allowedOrigins: configured?.origins ?? (uiUrl ? [new URL(uiUrl).origin] : []),
+    ...(embeddedUi ? { trustedOrigins: [embeddedUi, embeddedUi.replace('127.0.0.1', 'localhost')] } : {}),
+    logger: log.child({ component: 'codec' }),
+  });
+  const url = new URL(setup.codecEndpoint);
+  await app.listen({ host: url.hostname, port: Number(url.port) });
+  return { close: () => app.close() };
+}
+
+/** A token for the embedded codec server, kept in the data directory (for `temporal --codec-auth`). */
+function localToken(dataDir: string): string {
+  const file = path.join(dataDir, 'codec-token');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  return fs.readFileSync(file, 'utf8').trim();
+}

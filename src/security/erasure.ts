@@ -1,0 +1,135 @@
+/**
+ * Erasure: a conversation, a user or a whole tenant removed from everywhere Memoir keeps it — the workflow is
+ * ended, PostgreSQL rows deleted, vectors removed from the semantic store, cache entries dropped, and (with
+ * payload encryption) the scoped key destroyed, which makes the immutable Temporal histories unreadable.
+ * `llm_calls` rows stay: they hold no text, and the bill must still add up.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Encryption } from '../codec';
+import type { HotTier } from '../memory/hot-tier';
+import type { SemanticTier } from '../memory/semantic-tier';
+import type { Summary } from '../memory/summaries';
+import type { TwoLevelCache } from '../memory/two-level-cache';
+import type { Db } from '../storage/db';
+import { sha256 } from '../storage/manifests';
+import { conversationWorkflowId } from '../../workflows/contract';
+
+export interface ErasureReport {
+  conversations: number;
+  workflowsEnded: number;
+  messages: number;
+  manifests: number;
+  summaries: number;
+  facts: number;
+  vectors: number;
+  cacheEntries: number;
+  keysDestroyed: number;
+}
+
+export interface EraserDeps {
+  db: Db;
+  temporal: Client;
+  hot: HotTier;
+  semantic: SemanticTier | undefined;
+  summaryCache: TwoLevelCache<Summary | { none: true }>;
+  encryption: Encryption | undefined;
+}
+
+const empty = (): ErasureReport => ({
+  conversations: 0,
+  workflowsEnded: 0,
+  messages: 0,
+  manifests: 0,
+  summaries: 0,
+  facts: 0,
+  vectors: 0,
+  cacheEntries: 0,
+  keysDestroyed: 0,
+});
+
+function add(a: ErasureReport, b: ErasureReport): ErasureReport {
+  const out = { ...a };
+  for (const k of Object.keys(b) as (keyof ErasureReport)[]) out[k] += b[k];
+  return out;
+}
+
+export class Eraser {
+  constructor(private readonly d: EraserDeps) {}
+
+  /** Erases one conversation; a conversation that never existed yields an all-zero report. */
+  async eraseConversation(tenantId: string, conversationId: string): Promise<ErasureReport> {
+    const report = empty();
+    report.workflowsEnded = await this.endWorkflow(tenantId, conversationId);
+    const counts = await this.d.db.query<Record<string, number>>(
+      `SELECT (SELECT count(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2)::int AS messages,
+              (SELECT count(*) FROM context_manifests WHERE tenant_id = $1 AND conversation_id = $2)::int AS manifests,
+              (SELECT count(*) FROM summaries WHERE tenant_id = $1 AND conversation_id = $2)::int AS summaries,
+              (SELECT count(*) FROM facts WHERE tenant_id = $1 AND conversation_id = $2)::int AS facts`,
+      [tenantId, conversationId],
+    );
+    Object.assign(report, counts[0]);
+    if (this.d.semantic) report.vectors = await this.d.semantic.store.deleteConversation(tenantId, conversationId);
+    await this.d.hot.drop(tenantId, conversationId).catch(() => undefined);
+    await this.d.summaryCache.delete(`${tenantId}/${conversationId}`);
+    report.cacheEntries = 2;
+    const deleted = await this.d.db.transaction(async (tx) => {
+      const rows = await tx.query<{ system_prompt: string | null }>(
+        'DELETE FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 RETURNING system_prompt',
+        [tenantId, conversationId],
+      );
+      await tx.query('DELETE FROM redactions WHERE tenant_id = $1 AND conversation_id = $2', [
+        tenantId,
+        conversationId,
+      ]);
+      const prompt = rows[0]?.system_prompt;
+      // A conversation's own system prompt may hold personal data; drop its stored copy unless another uses it.
+      if (prompt) {
+        await tx.query(
+          `DELETE FROM system_prompts WHERE sha256 = $1 AND NOT EXISTS (SELECT 1 FROM conversations WHERE system_prompt = $2)`,
+          [sha256(prompt), prompt],
+        );
+      }
+      return rows.length;
+    });
+    report.conversations = deleted;
+    return report;
+  }
+
+  /** Erases every conversation of a user, their vectors anywhere in the tenant, and their key (user scope). */
+  async eraseUser(tenantId: string, userId: string): Promise<ErasureReport> {
+    const rows = await this.d.db.query<{ conversation_id: string }>(
+      'SELECT conversation_id FROM conversations WHERE tenant_id = $1 AND user_id = $2',
+      [tenantId, userId],
+    );
+    let report = empty();
+    for (const r of rows) report = add(report, await this.eraseConversation(tenantId, r.conversation_id));
+    if (this.d.semantic) report.vectors += await this.d.semantic.store.deleteUser(tenantId, userId);
+    if (this.d.encryption) report.keysDestroyed = await this.d.encryption.keys.destroyScope({ tenantId, userId });
+    return report;
+  }
+
+  /** Erases a whole tenant, its key included. */
+  async eraseTenant(tenantId: string): Promise<ErasureReport> {
+    const rows = await this.d.db.query<{ conversation_id: string }>(
+      'SELECT conversation_id FROM conversations WHERE tenant_id = $1',
+      [tenantId],
+    );
+    let report = empty();
+    for (const r of rows) report = add(report, await this.eraseConversation(tenantId, r.conversation_id));
+    await this.d.db.query('UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL', [
+      tenantId,
+    ]);
+    if (this.d.encryption) report.keysDestroyed = await this.d.encryption.keys.destroyScope({ tenantId });
+    return report;
+  }
+
+  private async endWorkflow(tenantId: string, conversationId: string): Promise<number> {
+    try {
+      await this.d.temporal.workflow.getHandle(conversationWorkflowId(tenantId, conversationId)).terminate('erased');
+      return 1;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 0;
+      throw err;
+    }
+  }
+}
