@@ -2,6 +2,7 @@
  * One attempt at one model: rebuild the request from the turn's manifest and call Claude. Every attempt is
  * recorded; a failure is thrown as a classified `ApplicationFailure` for Temporal to retry or the chain to skip.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Usage } from '../workflows/contract';
 import { requestFromManifest } from '../src/model/turn-request';
@@ -22,6 +23,7 @@ export interface GeneratedReply {
   usage: Usage;
   llmCallId: string;
   stopReason: string | null;
+  attempt: number;
 }
 
 export function generateReplyActivities(deps: ActivityDeps) {
@@ -45,6 +47,7 @@ export function generateReplyActivities(deps: ActivityDeps) {
         usage: call.usage,
         llmCallId: call.callId,
         stopReason: call.result.stopReason,
+        attempt: Context.current().info.attempt,
       };
     },
   };

@@ -43,6 +43,27 @@ export interface ConversationPolicy {
   keepRecentMessages: number;
 }
 
+/**
+ * Fields a policy gained after first release, with the values runs started before then behave as if given.
+ * A run's input is fixed when it starts: new fields must never be required of it.
+ */
+const POLICY_DEFAULTS: Pick<
+  ConversationPolicy,
+  'compactAfterMessages' | 'compactAfterTokens' | 'compactWhenIdleMs' | 'factsEveryTurns' | 'keepRecentMessages'
+> = {
+  compactAfterMessages: 40,
+  compactAfterTokens: 6_000,
+  compactWhenIdleMs: 10 * 60_000,
+  factsEveryTurns: 4,
+  keepRecentMessages: 10,
+};
+
+export function withPolicyDefaults(
+  policy: Partial<ConversationPolicy> & Omit<ConversationPolicy, keyof typeof POLICY_DEFAULTS>,
+): ConversationPolicy {
+  return { ...POLICY_DEFAULTS, ...policy };
+}
+
 export interface Usage {
   inputTokens: number;
   outputTokens: number;

@@ -7,6 +7,7 @@
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { Background } from './background';
+import { lastTurnDetails } from './details';
 import {
   endConversationSignal,
   FailureTypes,
@@ -16,6 +17,7 @@ import {
   type ConversationInput,
   type ConversationOutcome,
   type QueuedMessage,
+  withPolicyDefaults,
 } from './contract';
 import { addToTotals, carry, initialState, publishSearchAttributes, recordTurn } from './state';
 import { runTurn, type TurnOutcome } from './turn';
@@ -33,7 +35,7 @@ const MAX_PENDING_MESSAGES = 100;
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
   const { tenantId, conversationId } = input;
   const scope = { tenantId, conversationId };
-  let policy = input.policy;
+  let policy = withPolicyDefaults(input.policy);
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
   const queue: { id: number; message: QueuedMessage }[] = [];
   const outcomes = new Map<number, TurnOutcome>();
@@ -138,6 +140,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     queue.shift();
     state.pendingMessages = queue.length;
     recordTurn(state, outcome);
+    if (!outcome.ok || outcome.fresh)
+      wf.setCurrentDetails(lastTurnDetails(outcome.ok ? state.turnCount : state.turnCount + 1, outcome));
     outcomes.set(ticket.id, outcome);
     if (outcome.ok && outcome.fresh) {
       turnsThisRun++;

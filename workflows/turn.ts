@@ -6,6 +6,7 @@
 import { ApplicationFailure, proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ZERO_USAGE, type ConversationPolicy, type QueuedMessage, type TurnError, type TurnResult } from './contract';
+import { persistSummary } from './details';
 import { failureType, replyWithFallback, type ChainStep } from './model-chain';
 
 /** Database activities wait out an outage: they retry until PostgreSQL is back, never failing the turn. */
@@ -27,6 +28,8 @@ export type TurnOutcome =
       fresh: boolean;
       steps: ChainStep[];
       context: { tokens: number; degradedTiers: string[] } | null;
+      /** Activity attempt that produced the reply (1 when it answered first time). */
+      attempt: number;
     }
   | { ok: false; error: TurnError };
 
@@ -45,7 +48,9 @@ export async function runTurn(
       },
       [{ ...scope, messageId: msg.messageId, content: msg.content, turn }],
     );
-    if (loaded.kind === 'answered') return { ok: true, result: loaded.result, fresh: false, steps: [], context: null };
+    if (loaded.kind === 'answered') {
+      return { ok: true, result: loaded.result, fresh: false, steps: [], context: null, attempt: 0 };
+    }
 
     const chain = await replyWithFallback({ ...scope, messageId: msg.messageId, turn }, policy);
     const reply = chain.ok
@@ -56,7 +61,7 @@ export async function runTurn(
       {
         startToCloseTimeout: '30s',
         retry: { initialInterval: '1s', maximumInterval: '30s' },
-        summary: `persist · turn ${turn}${reply.degraded ? ' · degraded' : ''}`,
+        summary: persistSummary(turn, reply, usage),
       },
       [
         {
@@ -76,6 +81,7 @@ export async function runTurn(
       fresh: true,
       steps: chain.steps,
       context: { tokens: loaded.contextTokens, degradedTiers: loaded.degradedTiers },
+      attempt: chain.ok ? chain.reply.attempt : 0,
     };
   } catch (err) {
     // Only non-retryable failures get here (database activities retry forever): a deleted conversation, a

@@ -4,7 +4,9 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../config';
-import { createLogger, type Logger } from '../log';
+import type { Logger } from '../log';
+import { loggerFor } from '../runtime/privacy';
+import { adminVerbs } from './admin';
 import { ApiClient } from './api-client';
 import { runInteractive } from './chat';
 import { demo } from './demo';
@@ -19,11 +21,7 @@ interface Context {
 /** Config and logger for a verb; interactive verbs log to a file so the terminal stays readable. */
 function context(logToFile: boolean): Context {
   const config = loadConfig();
-  const log = createLogger({
-    level: config.logLevel,
-    ...(logToFile ? { file: path.join(config.dataDir, 'logs', 'memoir.log') } : {}),
-  });
-  return { config, log };
+  return { config, log: loggerFor(config, logToFile ? path.join(config.dataDir, 'logs', 'memoir.log') : undefined) };
 }
 
 async function serveUntilSignalled(parts: { worker: boolean; api: boolean }, keep = false): Promise<void> {
@@ -70,6 +68,7 @@ export function program(): Command {
       await runInteractive({ api, conversationId });
     });
   inspectionVerbs(cli);
+  adminVerbs(cli, () => context(true));
   return cli;
 }
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { appliesTo, Redactor, type Finding, type RedactPolicy, type RedactStage } from './redact';
+import { appliesTo, type Redactor, type Finding, type RedactPolicy, type RedactStage } from './redact';
 
 export class TextPolicy {
   constructor(

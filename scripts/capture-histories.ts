@@ -1,0 +1,210 @@
+/**
+ * Captures workflow histories of real runs into test/replay/histories/ — the committed test data that
+ * test/replay/replay.test.ts replays against the current workflow code, so a change that breaks determinism fails
+ * CI. Each scenario runs on its own whole stack (test services, a fresh PostgreSQL database, the offline model
+ * scripted for the scenario) and writes `<name>.json` (the history, as `temporal workflow show -o json` writes it)
+ * and `<name>.meta.json` (what, when, from which commit).
+ *
+ * Usage (test services up: scripts/services.sh start):
+ *   npx tsx scripts/capture-histories.ts                 # every scenario
+ *   npx tsx scripts/capture-histories.ts fallback        # only the named ones
+ *   npx tsx scripts/capture-histories.ts --keep-old      # keep the previous captures as <name>.<commit>.json
+ *
+ * Keep the old captures (--keep-old) when the workflow changed behind `patched`: runs recorded by the old code may
+ * still be in flight, so their histories must go on replaying until the patch is deprecated
+ * (docs/changing-workflows.md).
+ *
+ * Adding a scenario is one entry in SCENARIOS: its environment and a function that drives one conversation and
+ * returns the run to capture.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { MemoirClient } from '../src/client/memoir-client';
+import { eventTypeName, historyJson } from '../src/replay/history';
+import { conversationWorkflowId } from '../workflows/contract';
+import { settledHistory, startReplayStack, until, type ReplayStack } from '../test/replay/stack';
+
+const OUT_DIR = path.join(__dirname, '..', 'test', 'replay', 'histories');
+const ROOT = path.join(__dirname, '..');
+
+interface ScenarioContext {
+  stack: ReplayStack;
+  memoir: MemoirClient;
+  client: Client;
+  tenantId: string;
+}
+
+interface Scenario {
+  name: string;
+  description: string;
+  /** Settings for this scenario's stack, as a deployment would set them. */
+  env?: Record<string, string>;
+  /** Drives one conversation; returns the run whose history is the test data. */
+  run(ctx: ScenarioContext): Promise<{ workflowId: string; runId?: string }>;
+}
+
+const OVERLOADED = { kind: 'error' as const, status: 529, message: 'Overloaded (scripted by capture-histories)' };
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'plain-turn',
+    description: 'A new conversation and two turns answered by the primary model.',
+    async run({ memoir, tenantId }) {
+      await memoir.sendMessage(tenantId, 'plain', {
+        content: 'Hello! My name is Ada.',
+        messageId: 'm1',
+        userId: 'ada',
+      });
+      const second = await memoir.sendMessage(tenantId, 'plain', { content: 'What is my name?', messageId: 'm2' });
+      check(second.reply.model === 'claude-sonnet-5-5', `expected the primary model, got ${second.reply.model}`);
+      return { workflowId: conversationWorkflowId(tenantId, 'plain') };
+    },
+  },
+  {
+    name: 'fallback',
+    description: 'The primary model answers 529 on every attempt; the chain moves to claude-haiku-5-5.',
+    async run({ stack, memoir, tenantId }) {
+      await stack.offline.script([{ model: 'claude-sonnet-5-5', action: OVERLOADED }]);
+      const turn = await memoir.sendMessage(tenantId, 'fallback', { content: 'Are you there?', messageId: 'm1' });
+      check(turn.reply.model === 'claude-haiku-5-5', `expected the fallback model, got ${turn.reply.model}`);
+      return { workflowId: conversationWorkflowId(tenantId, 'fallback') };
+    },
+  },
+  {
+    name: 'continue-as-new',
+    description: 'MEMOIR_TURNS_PER_RUN=2: the first run answers two turns and ends in ContinueAsNew (captured).',
+    env: { MEMOIR_TURNS_PER_RUN: '2' },
+    async run({ memoir, client, tenantId }) {
+      const workflowId = conversationWorkflowId(tenantId, 'long');
+      for (const [i, content] of ['My colour is blue.', 'My boat is called Vela.'].entries()) {
+        await memoir.sendMessage(tenantId, 'long', { content, messageId: `m${i + 1}` });
+      }
+      // The run that followed names the one it continued: that is the run to capture.
+      const next = await until(async () => {
+        const first = (await client.workflow.getHandle(workflowId).fetchHistory()).events?.[0];
+        return first?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+      }, 'the continued run');
+      return { workflowId, runId: next };
+    },
+  },
+  {
+    name: 'degraded',
+    description: 'Every model answers 529 (MEMOIR_MODEL_ATTEMPTS=1): the message is stored with a degraded reply.',
+    env: { MEMOIR_MODEL_ATTEMPTS: '1' },
+    async run({ stack, memoir, tenantId }) {
+      await stack.offline.script([{ action: OVERLOADED }]);
+      const turn = await memoir.sendMessage(tenantId, 'degraded', { content: 'Anyone?', messageId: 'm1' });
+      check(turn.reply.degraded, 'expected a degraded reply');
+      return { workflowId: conversationWorkflowId(tenantId, 'degraded') };
+    },
+  },
+  {
+    name: 'compaction',
+    description:
+      'Low thresholds: turns that trigger rolling compaction, fact extraction and indexing beside the replies.',
+    env: { MEMOIR_COMPACT_AFTER_MESSAGES: '6', MEMOIR_RECENT_MESSAGES: '2', MEMOIR_FACTS_EVERY: '2' },
+    async run({ memoir, tenantId }) {
+      for (let i = 1; i <= 5; i++) {
+        await memoir.sendMessage(tenantId, 'compaction', {
+          content: `Turn ${i}: my favourite harbour is number ${i}.`,
+          messageId: `m${i}`,
+          userId: 'ada',
+        });
+      }
+      await until(async () => {
+        const s = await memoir.getState(tenantId, 'compaction');
+        return !s.upkeepRunning && s.memory.summaryVersion !== null ? s : undefined;
+      }, 'a compaction');
+      return { workflowId: conversationWorkflowId(tenantId, 'compaction') };
+    },
+  },
+];
+
+function check(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`scenario check failed: ${message}`);
+}
+
+function gitCommit(): { commit: string; dirty: boolean } {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', 'workflows').length > 0 };
+  } catch {
+    return { commit: 'unknown', dirty: true };
+  }
+}
+
+/** Renames `<name>.json` and its meta to `<name>.<commit>.json` so the replay tests keep replaying it. */
+function keepPrevious(name: string): void {
+  const metaFile = path.join(OUT_DIR, `${name}.meta.json`);
+  if (!fs.existsSync(metaFile)) return;
+  const commit = (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { git?: { commit?: string } }).git?.commit;
+  const tag = (commit ?? 'old').slice(0, 7);
+  for (const suffix of ['.json', '.meta.json']) {
+    const target = path.join(OUT_DIR, `${name}.${tag}${suffix}`);
+    if (!fs.existsSync(target)) fs.renameSync(path.join(OUT_DIR, `${name}${suffix}`), target);
+  }
+}
+
+async function capture(scenario: Scenario, workflowBundle: { code: string }): Promise<void> {
+  const stack = await startReplayStack({ env: scenario.env ?? {}, workflowSource: { workflowBundle } });
+  try {
+    const { memoir, temporal } = stack.serving.services;
+    const target = await scenario.run({ stack, memoir, client: temporal.client, tenantId: stack.tenantId });
+    const history = await settledHistory(temporal.client, target.workflowId, target.runId);
+    const events = history.events ?? [];
+    fs.writeFileSync(path.join(OUT_DIR, `${scenario.name}.json`), `${historyJson(history)}\n`);
+    const meta = {
+      scenario: scenario.name,
+      description: scenario.description,
+      capturedAt: new Date().toISOString(),
+      git: gitCommit(),
+      workflowType: 'conversationWorkflow',
+      workflowId: target.workflowId,
+      env: scenario.env ?? {},
+      events: events.length,
+      lastEvent: events.length > 0 ? eventTypeName(events.at(-1)!) : null,
+    };
+    fs.writeFileSync(path.join(OUT_DIR, `${scenario.name}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+    process.stdout.write(`captured ${scenario.name}: ${events.length} events, ends with ${meta.lastEvent}\n`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function run(): Promise<void> {
+  const args = process.argv.slice(2);
+  const keepOld = args.includes('--keep-old');
+  const wanted = args.filter((a) => !a.startsWith('--'));
+  const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.name === w));
+  if (unknown.length > 0) {
+    throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  }
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  // One bundle of the current workflow code for every scenario: the histories record what this code does.
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: console.warn,
+      error: console.error,
+    },
+  });
+  for (const scenario of SCENARIOS.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
+    if (keepOld) keepPrevious(scenario.name);
+    await capture(scenario, { code });
+  }
+}
+
+run()
+  .then(() => process.exit(0))
+  .catch((err: unknown) => {
+    process.stderr.write(`capture-histories: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
