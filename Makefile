@@ -18,7 +18,9 @@ demo: setup ## run a conversation on the embedded stack (no API key, no external
 
 test: setup ## start the test services and run every check and test
 	@scripts/services.sh start
+	@scripts/chromium.sh >/dev/null
 	@$(MAKE) --no-print-directory check
+	@scripts/check-ops.sh
 	@npx vitest run $(TESTS)
 
 check: typecheck lint ## static checks (types, lint, format)
