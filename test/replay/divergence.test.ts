@@ -60,9 +60,10 @@ describe('findDivergence', () => {
       wrap('No command scheduled for event HistoryEvent(id: 13, ActivityTaskScheduled)'),
       history,
     );
+    // Event 13 of the plain-turn history is the indexing pass a new run starts beside its first turn.
     expect(d).toMatchObject({
       eventId: 13,
-      expected: 'ActivityTaskScheduled loadContext',
+      expected: 'ActivityTaskScheduled indexMessages',
       command: expect.stringMatching(/^no command/),
     });
   });
