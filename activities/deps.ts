@@ -19,6 +19,7 @@ import type { SemanticTier } from '../src/memory/semantic-tier';
 import type { Summary, SummaryStore } from '../src/memory/summaries';
 import type { TwoLevelCache } from '../src/memory/two-level-cache';
 import type { TextPolicy } from '../src/privacy/text-policy';
+import type { StreamBus } from '../src/streaming/bus';
 
 export interface ModelSettings extends RequestSettings {
   retry: RetryTiming;
@@ -48,4 +49,6 @@ export interface ActivityDeps {
   memorySettings: { summaryModel: string; summaryMaxTokens: number; indexBatch: number };
   /** Redaction by policy at each stage text passes through. */
   privacy: TextPolicy;
+  /** Where reply deltas are published for streaming clients; absent: no streaming. */
+  streams: StreamBus | undefined;
 }

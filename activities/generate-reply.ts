@@ -8,6 +8,7 @@ import type { Usage } from '../workflows/contract';
 import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
 import { recordedModelCall } from './model-call';
+import type { TurnChannel } from '../src/streaming/bus';
 
 export interface GenerateReplyInput {
   tenantId: string;
@@ -35,11 +36,13 @@ export function generateReplyActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
       }
       const request = await requestFromManifest(deps, tenantId, conversationId, manifest, model, deps.modelSettings);
+      const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
       const call = await recordedModelCall(
         deps,
         { tenantId, conversationId, messageId, turn: input.turn, purpose: 'reply' },
         request,
-      );
+        stream.delta,
+      ).finally(() => stream.flush());
       deps.metrics.turnDuration.observe({ phase: 'model' }, call.result.latencyMs / 1000);
       return {
         content: call.result.text,
@@ -50,5 +53,26 @@ export function generateReplyActivities(deps: ActivityDeps) {
         attempt: Context.current().info.attempt,
       };
     },
+  };
+}
+
+/**
+ * Publishes this attempt's text as it arrives, in order. An attempt after text was already streamed (a retry, a
+ * fallback model) is announced as a restart, so clients drop the partial text. Streaming is best effort: its
+ * failures never fail the call.
+ */
+async function openStream(deps: ActivityDeps, channel: TurnChannel, model: string) {
+  const bus = deps.streams;
+  if (!bus) return { delta: undefined, flush: async () => undefined };
+  const failed = () => deps.metrics.tierErrors.inc({ tier: 'stream' });
+  let queue: Promise<void> = (async () => {
+    const restart = await bus.hasText(channel);
+    await bus.publish(channel, { type: 'attempt', attempt: Context.current().info.attempt, model, restart });
+  })().catch(failed);
+  return {
+    delta: (text: string) => {
+      queue = queue.then(() => bus.publish(channel, { type: 'delta', text })).catch(failed);
+    },
+    flush: () => queue,
   };
 }

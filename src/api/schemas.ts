@@ -26,6 +26,7 @@ export const sendMessageBody = z.strictObject({
 
 export const sendMessageQuery = z.object({
   async: z.enum(['true', 'false']).optional(),
+  stream: z.enum(['true', 'false']).optional(),
 });
 
 export const listMessagesQuery = z.object({

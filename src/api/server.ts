@@ -12,6 +12,9 @@ import type { Eraser } from '../security/erasure';
 import type { RateLimiter } from '../security/rate-limit';
 import { bearerKey, type ApiKeyResolver } from './auth';
 import { guardJson } from './json-guard';
+import { streamReply, wantsStream } from './sse';
+import type { StreamBus } from '../streaming/bus';
+import { randomUUID } from 'node:crypto';
 import {
   conversationParams,
   createConversationBody,
@@ -34,6 +37,7 @@ export interface ApiOptions {
   metrics: Metrics;
   rateLimiter: RateLimiter;
   eraser: Eraser;
+  streams: StreamBus;
 }
 
 declare module 'fastify' {
@@ -128,6 +132,16 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     const query = parse(sendMessageQuery, req.query);
     if (query.async === 'true') {
       return reply.code(202).send(await opts.memoir.postMessage(req.tenantId, id, body));
+    }
+    if (wantsStream(req)) {
+      const messageId = body.messageId ?? randomUUID();
+      return streamReply(
+        req,
+        reply,
+        { memoir: opts.memoir, streams: opts.streams, waitMs: opts.replyWaitMs },
+        { tenantId: req.tenantId, conversationId: id },
+        { ...body, messageId },
+      );
     }
     const stopTimer = opts.metrics.turnDuration.startTimer({ phase: 'total' });
     const result = await opts.memoir.sendMessage(req.tenantId, id, body, { waitMs: opts.replyWaitMs });

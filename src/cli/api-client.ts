@@ -55,6 +55,49 @@ export class ApiClient {
     });
   }
 
+  /**
+   * Sends a message and streams the reply: `onDelta` gets text as the model writes it (`onRestart` when an attempt
+   * is retried after text was shown); resolves with the stored turn.
+   */
+  async sendStreaming(
+    conversationId: string,
+    content: string,
+    handlers: { onDelta: (text: string) => void; onRestart?: () => void },
+  ): Promise<TurnResult> {
+    const res = await fetch(new URL(`/v1/conversations/${conversationId}/messages`, this.baseUrl), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ content }),
+    });
+    if (!res.ok || !res.body) {
+      const err = ((await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } }).error;
+      throw new ApiError(res.status, err?.code ?? 'error', err?.message ?? res.statusText);
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (!event || !data) continue;
+        const payload = JSON.parse(data) as Record<string, any>;
+        if (event === 'delta') handlers.onDelta(payload.text as string);
+        else if (event === 'restart') handlers.onRestart?.();
+        else if (event === 'final') return payload as TurnResult;
+        else if (event === 'error')
+          throw new ApiError(
+            payload.error.status as number,
+            payload.error.code as string,
+            payload.error.message as string,
+          );
+      }
+    }
+    throw new ApiError(502, 'stream_ended', 'the stream ended before the reply');
+  }
+
   state(conversationId: string) {
     return this.request<ConversationState>('GET', `/v1/conversations/${conversationId}`);
   }

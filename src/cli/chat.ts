@@ -1,6 +1,7 @@
 /**
- * A conversation in the terminal over HTTP API v1: interactive when stdin is a terminal, scripted otherwise.
- * Each turn prints the reply, its tokens and cost. `/state`, `/history` and `/quit` are commands.
+ * A conversation in the terminal over HTTP API v1: interactive when stdin is a terminal (replies stream as the
+ * model writes them), scripted otherwise. Each turn prints the reply, its tokens and cost. `/state`, `/cost`,
+ * `/history` and `/quit` are commands.
  */
 import readline from 'node:readline/promises';
 import type { TurnResult } from '../../workflows/contract';
@@ -39,7 +40,7 @@ export async function runScript(opts: ChatOptions, lines: string[]): Promise<num
 export async function runInteractive(opts: ChatOptions): Promise<void> {
   const out = opts.out ?? process.stdout;
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-  out.write('Type a message, or /state, /history, /quit.\n');
+  out.write('Type a message, or /state, /cost, /history, /quit.\n');
   try {
     for (;;) {
       const line = (await rl.question('\nyou    ▸ ')).trim();
@@ -47,10 +48,22 @@ export async function runInteractive(opts: ChatOptions): Promise<void> {
       if (line === '/quit' || line === '/exit') return;
       try {
         if (line === '/state') out.write(`${JSON.stringify(await opts.api.state(opts.conversationId), null, 2)}\n`);
-        else if (line === '/history') {
+        else if (line === '/cost') {
+          const t = (await opts.api.state(opts.conversationId)).totals;
+          out.write(
+            `cost $${t.costUsd.toFixed(6)} · ${t.inputTokens} in / ${t.outputTokens} out · cache hit ratio ${(t.cacheHitRatio * 100).toFixed(1)}%\n`,
+          );
+        } else if (line === '/history') {
           const { messages } = await opts.api.messages(opts.conversationId);
           for (const m of messages) out.write(`#${m.seq} ${m.role.padEnd(9)} ${m.content}\n`);
-        } else out.write(formatTurn(await opts.api.send(opts.conversationId, line)));
+        } else {
+          out.write('memoir ▸ ');
+          const result = await opts.api.sendStreaming(opts.conversationId, line, {
+            onDelta: (text) => out.write(text),
+            onRestart: () => out.write('\n         (the model was retried; the reply starts again)\nmemoir ▸ '),
+          });
+          out.write(`\n${formatTurn(result).split('\n').slice(1).join('\n')}`);
+        }
       } catch (err) {
         out.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
       }

@@ -156,9 +156,13 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
         'content-type': body.stream ? 'text/event-stream' : 'application/json',
         'request-id': requestId,
       });
-      const full = body.stream ? [...sseEvents(message)].join('') : JSON.stringify(message);
-      reply.raw.write(full.slice(0, Math.floor(full.length / 2)));
-      reply.raw.destroy();
+      // A stream is cut in the middle of its text (some deltas sent), a JSON body in the middle of its bytes.
+      const events = [...sseEvents(message)];
+      const cut = body.stream
+        ? events.slice(0, Math.ceil(events.findIndex((e) => e.startsWith('event: content_block_stop')) * 0.7)).join('')
+        : JSON.stringify(message).slice(0, Math.floor(JSON.stringify(message).length / 2));
+      // Let what was written reach the client before the connection drops (destroy discards unflushed data).
+      reply.raw.write(cut, () => setTimeout(() => reply.raw.destroy(), 50));
       return reply;
     }
     if (body.stream) {

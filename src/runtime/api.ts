@@ -36,6 +36,7 @@ export async function startApi(s: Services): Promise<RunningApi> {
     keys: new CombinedApiKeys(new ApiKeyStore(s.db), new StaticApiKeys(apiKeys(s))),
     rateLimiter: rateLimiter(s),
     eraser: s.eraser,
+    streams: s.streams,
     log: s.log,
     replyWaitMs: s.config.api.waitMs,
     maxContentBytes: s.config.policy.maxContentBytes,

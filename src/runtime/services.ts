@@ -18,6 +18,9 @@ import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { FactStore } from '../memory/facts';
 import { SummaryStore } from '../memory/summaries';
 import { Eraser } from '../security/erasure';
+import type { StreamBus } from '../streaming/bus';
+import { MemoryStreamBus } from '../streaming/memory-bus';
+import { RedisStreamBus } from '../streaming/redis-bus';
 import type { TextPolicy } from '../privacy/text-policy';
 import { textPolicy } from './privacy';
 import { setUpEncryption, startCodecServer, type EncryptionSetup } from './encryption';
@@ -50,6 +53,8 @@ export interface Services {
   encryption: EncryptionSetup;
   eraser: Eraser;
   privacy: TextPolicy;
+  /** Reply deltas for streaming clients. */
+  streams: StreamBus;
   /** One line per service: what was chosen. */
   choices: string[];
   close(): Promise<void>;
@@ -143,6 +148,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       metrics,
       encryption,
       privacy,
+      streams: memory.redis ? new RedisStreamBus(memory.redis) : new MemoryStreamBus(),
       eraser: new Eraser({
         db,
         temporal: temporal.client,

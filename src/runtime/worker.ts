@@ -41,6 +41,7 @@ export function activityDeps(s: Services): ActivityDeps {
     summaryCache: s.memory.summaryCache,
     memorySettings: { summaryModel: config.memory.summaryModel, summaryMaxTokens: 1024, indexBatch: 100 },
     privacy: s.privacy,
+    streams: s.streams,
   };
 }
 

@@ -1,0 +1,75 @@
+/**
+ * A reply as Server-Sent Events: `accepted`, then `attempt` / `restart` and `delta` events as the model writes,
+ * then `final` with the stored reply, usage and cost (or `error`). Event ids come from the stream bus, so a
+ * client that reconnects — same messageId, `Last-Event-ID` header — gets only what it missed; the same messageId
+ * also means the same turn, never a second one.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { MemoirClient, MessageInput } from '../client/memoir-client';
+import { MemoirError, toMemoirError } from '../client/errors';
+import type { StreamBus, TurnChannel } from '../streaming/bus';
+
+const KEEP_ALIVE_MS = 15_000;
+/** After the reply, how long the relay waits for the stream to go quiet (deltas still on their way). */
+const QUIET_MS = 150;
+
+export function wantsStream(req: FastifyRequest): boolean {
+  const query = req.query as { stream?: string };
+  return query.stream === 'true' || (req.headers.accept ?? '').includes('text/event-stream');
+}
+
+export async function streamReply(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  deps: { memoir: MemoirClient; streams: StreamBus; waitMs: number },
+  channel: Omit<TurnChannel, 'messageId'>,
+  msg: MessageInput & { messageId: string },
+): Promise<void> {
+  const lastEventId = req.headers['last-event-id'];
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const write = (event: string, data: unknown, id?: string) =>
+    res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  write('accepted', { messageId: msg.messageId });
+
+  const done = new AbortController();
+  // The response closing means the client went away ('close' on the request fires once its body is read).
+  res.on('close', () => done.abort());
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+  let lastEventAt = Date.now();
+  const subscription = deps.streams
+    .subscribe(
+      { ...channel, messageId: msg.messageId },
+      typeof lastEventId === 'string' ? lastEventId : undefined,
+      ({ id, event }) => {
+        lastEventAt = Date.now();
+        if (event.type === 'delta') write('delta', { text: event.text }, id);
+        else write(event.restart ? 'restart' : 'attempt', { attempt: event.attempt, model: event.model }, id);
+      },
+      done.signal,
+    )
+    .catch(() => undefined);
+  try {
+    const result = await deps.memoir.sendMessage(channel.tenantId, channel.conversationId, msg, {
+      waitMs: deps.waitMs,
+    });
+    while (Date.now() - lastEventAt < QUIET_MS && !done.signal.aborted) await new Promise((r) => setTimeout(r, 50));
+    write('final', { messageId: result.messageId, reply: result.reply, usage: result.usage });
+  } catch (err) {
+    const e = toMemoirError(err);
+    const known = e instanceof MemoirError ? e : new MemoirError('internal', 500, 'internal error');
+    if (!(e instanceof MemoirError)) req.log.error({ err }, 'streamed turn failed');
+    write('error', { error: { code: known.code, message: known.message, status: known.status } });
+  } finally {
+    clearInterval(keepAlive);
+    done.abort();
+    await subscription;
+    res.end();
+  }
+}

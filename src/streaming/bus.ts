@@ -1,0 +1,42 @@
+/**
+ * The reply stream bus: generateReply publishes text deltas of a turn as the model produces them; the API
+ * relays them to clients as Server-Sent Events. Events are kept for a while per turn, so a client that
+ * reconnects with `Last-Event-ID` gets what it missed. The durable reply still flows through the workflow;
+ * the stream is a preview of it, and a lost stream loses nothing.
+ */
+
+export type StreamEvent =
+  /** An attempt began; `restart` when text of an earlier attempt was already sent (the client discards it). */
+  { type: 'attempt'; attempt: number; model: string; restart: boolean } | { type: 'delta'; text: string };
+
+export interface ReceivedEvent {
+  /** Opaque, increasing within a turn: the SSE event id. */
+  id: string;
+  event: StreamEvent;
+}
+
+export interface TurnChannel {
+  tenantId: string;
+  conversationId: string;
+  messageId: string;
+}
+
+export interface StreamBus {
+  readonly kind: 'redis' | 'memory';
+  publish(channel: TurnChannel, event: StreamEvent): Promise<void>;
+  /** Whether any text of this turn was published already (a new attempt then restarts the reply). */
+  hasText(channel: TurnChannel): Promise<boolean>;
+  /** Delivers events after `afterId` (all retained ones when absent) and new ones until `signal` aborts. */
+  subscribe(
+    channel: TurnChannel,
+    afterId: string | undefined,
+    onEvent: (e: ReceivedEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const channelKey = (c: TurnChannel) => `${c.tenantId}/${c.conversationId}/${c.messageId}`;
+
+/** How long a turn's events are kept for late or reconnecting clients. */
+export const RETAIN_MS = 10 * 60_000;

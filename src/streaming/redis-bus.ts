@@ -1,0 +1,69 @@
+/**
+ * The stream bus on Redis Streams, shared by every worker and API process. A stream (rather than pub/sub) keeps
+ * a turn's events for a while, which is what lets a reconnecting client resume from `Last-Event-ID`.
+ */
+import type { Redis } from 'ioredis';
+import { channelKey, RETAIN_MS, type ReceivedEvent, type StreamBus, type StreamEvent, type TurnChannel } from './bus';
+
+const MAX_EVENTS = 20_000;
+const BLOCK_MS = 5_000;
+
+export class RedisStreamBus implements StreamBus {
+  readonly kind = 'redis';
+
+  constructor(private readonly redis: Redis) {}
+
+  private key(c: TurnChannel) {
+    return `memoir:stream:${channelKey(c)}`;
+  }
+
+  async publish(c: TurnChannel, event: StreamEvent): Promise<void> {
+    const key = this.key(c);
+    const tx = this.redis
+      .multi()
+      .xadd(key, 'MAXLEN', '~', String(MAX_EVENTS), '*', 'e', JSON.stringify(event))
+      .pexpire(key, RETAIN_MS);
+    if (event.type === 'delta') tx.set(`${key}:text`, '1', 'PX', RETAIN_MS);
+    await tx.exec();
+  }
+
+  async hasText(c: TurnChannel): Promise<boolean> {
+    return (await this.redis.exists(`${this.key(c)}:text`)) === 1;
+  }
+
+  async subscribe(
+    c: TurnChannel,
+    afterId: string | undefined,
+    onEvent: (e: ReceivedEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    // A blocking read holds its connection: each subscriber gets its own.
+    const reader = this.redis.duplicate({ enableOfflineQueue: true, commandTimeout: BLOCK_MS + 2_000 });
+    const stop = () => reader.disconnect();
+    signal.addEventListener('abort', stop, { once: true });
+    let last = afterId ?? '0-0';
+    try {
+      while (!signal.aborted) {
+        let res: [string, [string, string[]][]][] | null;
+        try {
+          res = (await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.key(c), last));
+        } catch {
+          // Redis is away: the final reply still arrives through the workflow; keep trying until aborted.
+          if (!signal.aborted) await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        for (const [, entries] of res ?? []) {
+          for (const [id, fields] of entries) {
+            last = id;
+            onEvent({ id, event: JSON.parse(fields[1]!) as StreamEvent });
+          }
+        }
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+      reader.disconnect();
+    }
+  }
+
+  async close(): Promise<void> {}
+}
