@@ -83,16 +83,16 @@ export class ApiClient {
         const event = /^event: (.*)$/m.exec(block)?.[1];
         const data = /^data: (.*)$/m.exec(block)?.[1];
         if (!event || !data) continue;
-        const payload = JSON.parse(data) as Record<string, any>;
-        if (event === 'delta') handlers.onDelta(payload.text as string);
+        const payload = JSON.parse(data) as {
+          text?: string;
+          error?: { status: number; code: string; message: string };
+        };
+        if (event === 'delta') handlers.onDelta(payload.text ?? '');
         else if (event === 'restart') handlers.onRestart?.();
-        else if (event === 'final') return payload as TurnResult;
-        else if (event === 'error')
-          throw new ApiError(
-            payload.error.status as number,
-            payload.error.code as string,
-            payload.error.message as string,
-          );
+        else if (event === 'final') return payload as unknown as TurnResult;
+        else if (event === 'error' && payload.error) {
+          throw new ApiError(payload.error.status, payload.error.code, payload.error.message);
+        }
       }
     }
     throw new ApiError(502, 'stream_ended', 'the stream ended before the reply');
