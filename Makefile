@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup temporal-cli demo test check lint typecheck format services services-stop clean
+.PHONY: help setup temporal-cli demo test check lint typecheck format services services-stop clean bench bench-smoke chaos
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-14s %s\n", $$1, $$2 }'
@@ -34,6 +34,16 @@ lint:
 
 format: ## format every file
 	@npx prettier --write --log-level warn .
+
+bench: setup ## benchmark suite on the local services (QUICK=1: a first look in under 5 minutes)
+	@scripts/services.sh start
+	@npm ci --prefix bench/peers/langgraph --no-audit --no-fund --loglevel=error
+	@npx tsx bench/run.ts $(if $(QUICK),--quick) $(ARGS)
+
+bench-smoke: setup ## the smallest case of each benchmark, once (proves the harness works; asserts nothing about speed)
+	@scripts/services.sh start
+	@npm ci --prefix bench/peers/langgraph --no-audit --no-fund --loglevel=error
+	@npx tsx bench/run.ts --smoke
 
 services: ## start PostgreSQL, Redis, Weaviate and a Temporal dev server for tests (loopback)
 	@scripts/services.sh start

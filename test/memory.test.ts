@@ -140,6 +140,27 @@ describe.each([
     expect(rows.length).toBeGreaterThanOrEqual(1);
   });
 
+  it('keeps the cached memory block (summary, facts, older messages) identical between compactions', async () => {
+    const tenant = stack.tenants.acme.id;
+    const conversationId = uniqueId('stable');
+    const { memoir } = stack.serving.services;
+    for (let i = 1; i <= 12; i++)
+      await memoir.sendMessage(tenant, conversationId, { content: filler(i), userId: 'fi' });
+    const before = await settled(stack, conversationId);
+    expect(before.memory.summaryVersion).toBeGreaterThanOrEqual(1);
+    await memoir.sendMessage(tenant, conversationId, { content: 'one more', messageId: 'x1' });
+    await memoir.sendMessage(tenant, conversationId, { content: 'and another', messageId: 'x2' });
+    const [a, b] = await Promise.all(
+      ['x1', 'x2'].map(
+        async (id) => (await stack.http('GET', `/v1/conversations/${conversationId}/messages/${id}/context`)).body,
+      ),
+    );
+    expect(a.summaryVersion).toBe(b.summaryVersion);
+    expect(a.olderSeqs.length).toBeGreaterThan(0);
+    expect(b.olderSeqs).toEqual(a.olderSeqs);
+    expect(b.historySeqs.slice(0, a.historySeqs.length)).toEqual(a.historySeqs);
+  });
+
   it('stores a repeated fact once and lets a contradicting one supersede it', async () => {
     const tenant = stack.tenants.acme.id;
     const conversationId = uniqueId('facts');

@@ -22,6 +22,7 @@ import type { SearchHit } from '../memory/types';
 import { ConversationMissingError, type ConversationStore, type StoredMessage } from '../storage/conversations';
 import type { Queryable } from '../storage/db';
 import type { ContextManifest, ContextTier, ManifestBlock, ManifestStore } from '../storage/manifests';
+import { estimateTokens } from '../model/tokens';
 import { memorySections, messageLine, renderRecall } from './render';
 
 export interface AssemblerSettings {
@@ -111,150 +112,142 @@ export class ContextAssembler {
     if (!conversation) throw new ConversationMissingError(tenantId, conversationId);
     const system = conversation.systemPrompt ?? s.defaultSystemPrompt;
 
-    // Wave 2: the window since the summary (hot tier first), while semantic recall may still be running.
+    // Wave 2: the window since the summary (hot tier first) and the older messages before it, while semantic
+    // recall may still be running.
     const from = Math.max(1, Math.min((summary?.toSeq ?? 0) + 1, lastSeq - s.recentMessages + 1));
-    const [window, semantic] = await Promise.all([
+    const olderAllowance = Math.max(0, (s.olderShare - s.recallShare) * budget);
+    const [window, olderAll, semantic] = await Promise.all([
       timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
+      timed('older', () => this.olderHistory(tenantId, conversationId, from, olderAllowance)),
       semanticP,
     ]);
 
-    const memory = memorySections({ summary: summary?.text ?? null, facts: summary?.facts ?? [] });
-    const blocks: RenderedBlock[] = [];
-    const push = (tier: ContextTier, text: string | undefined, sourceIds: string[]) => {
-      if (text) blocks.push({ tier, tokens: d.tokens(text), text, sourceIds });
-    };
     const systemPromptSha = await d.manifests.putSystemPrompt(system);
-    push('system', system, [systemPromptSha.slice(0, 12)]);
-    push('summary', memory.summary, summary ? [`v${summary.version}`] : []);
-    push(
-      'facts',
-      memory.facts,
-      (summary?.facts ?? []).map((f) => f.factId),
-    );
-    const current: RenderedBlock = {
-      tier: 'current',
-      tokens: d.tokens(input.userContent),
-      text: input.userContent,
-      sourceIds: [input.messageId],
-    };
-
-    // 1. always — trimmed from the oldest end only if the fixed parts alone would pass the budget.
-    const fixed = () => blocks.reduce((t, b) => t + b.tokens, 0) + current.tokens;
+    // Copies: shedding below must not touch the cached summary.
+    const facts = [...(summary?.facts ?? [])];
+    const older = [...olderAll];
     const recent = [...window];
-    const lines = recent.map((m) => d.tokens(m.content));
-    let recentTokens = lines.reduce((a, b) => a + b, 0);
-    while (fixed() + recentTokens > budget && recent.length > 2) {
-      recentTokens -= lines.shift()!;
-      recent.shift();
-    }
-    if (fixed() + recentTokens > budget) this.dropWhileOver(blocks, budget - current.tokens - recentTokens);
-    let used = fixed() + recentTokens;
+    const fixedBlocks = () => {
+      const memory = memorySections({ summary: summary?.text ?? null, facts, older });
+      const list: RenderedBlock[] = [];
+      const add = (tier: ContextTier, text: string | undefined, sourceIds: string[]) => {
+        if (text) list.push({ tier, tokens: d.tokens(text), text, sourceIds });
+      };
+      add('system', system, [systemPromptSha.slice(0, 12)]);
+      add('summary', memory.summary, summary ? [`v${summary.version}`] : []);
+      add(
+        'facts',
+        memory.facts,
+        facts.map((f) => f.factId),
+      );
+      add(
+        'older',
+        memory.older,
+        older.map((m) => String(m.seq)),
+      );
+      add(
+        'recent',
+        recent.map((m) => m.content).join('\n') || undefined,
+        recent.map((m) => String(m.seq)),
+      );
+      add('current', input.userContent, [input.messageId]);
+      return list;
+    };
+    const total = (list: RenderedBlock[]) => list.reduce((t, b) => t + b.tokens, 0);
 
-    // 2. recall, fused and de-duplicated against the window.
-    const inWindow = new Set(recent.map((m) => m.seq));
+    // 1. always — if the fixed parts alone pass the budget, shed the lowest priority first: older messages,
+    //    then the oldest of the window (never the newest two), then facts, then the summary.
+    let blocks = fixedBlocks();
+    const shed = [
+      () => older.length > 0 && (older.shift(), true),
+      () => recent.length > 2 && (recent.shift(), true),
+      () => facts.length > 0 && (facts.splice(0), true),
+      () => summary !== null && ((summary.text = ''), true),
+    ];
+    for (const step of shed) {
+      while (total(blocks) > budget && step()) blocks = fixedBlocks();
+    }
+    let used = total(blocks);
+
+    // 2. recall — the top k, fused and de-duplicated against the window, while under the recall share.
+    const inContext = new Set([...recent, ...older].map((m) => m.seq));
     const candidates = await this.candidates(
       tenantId,
       conversationId,
       lexical,
       semantic ?? [],
-      (seq) => inWindow.has(seq) || seq > lastSeq,
+      (seq) => inContext.has(seq) || seq > lastSeq,
     );
     const recalledMessages: StoredMessage[] = [];
     const recalledFacts: FactView[] = [];
-    const recallCap = budget * s.recallShare;
-    let taken = 0;
-    const wrapper = 40; // tags and the data header around the per-turn block
+    const render = () => renderRecall({ recalledMessages, recalledFacts });
     for (const c of candidates) {
-      const text = c.message ? messageLine(c.message) : `- [${c.fact!.kind}] ${c.fact!.text}`;
-      const cost = d.tokens(text) + (taken === 0 ? wrapper : 1);
-      const withinShare = used + cost <= recallCap;
-      if (!(withinShare || (taken < s.recallTopK && used + cost <= budget))) {
-        if (taken >= s.recallTopK) break;
-        continue;
-      }
-      used += cost;
-      taken++;
+      if (recalledMessages.length + recalledFacts.length >= s.recallTopK || used >= budget * s.recallShare) break;
       if (c.message) recalledMessages.push(c.message);
       else recalledFacts.push(c.fact!);
-    }
-
-    // 3. older history, newest first, while under the older share.
-    const taken$ = new Set([...recalledMessages.map((m) => m.seq), ...inWindow]);
-    const olderMessages: StoredMessage[] = [];
-    const olderFrom = recent[0]?.seq ?? lastSeq + 1;
-    if (used < budget * s.olderShare && olderFrom > 1) {
-      const older = await d.conversations.page(tenantId, conversationId, 200, olderFrom);
-      let first = true;
-      for (const m of older.reverse()) {
-        if (taken$.has(m.seq)) continue;
-        const cost = d.tokens(messageLine(m)) + (first ? wrapper : 1);
-        if (used + cost > budget * s.olderShare) break;
-        used += cost;
-        first = false;
-        olderMessages.push(m);
+      const rendered = render().turnData;
+      const next = total(blocks) + (rendered ? d.tokens(rendered) : 0);
+      if (next > budget) {
+        if (c.message) recalledMessages.pop();
+        else recalledFacts.pop();
+        continue;
       }
+      used = next;
     }
-
-    // Estimates above are per line; the rendered block is what counts. Shed the last-added recall until it fits.
-    const render = () => renderRecall({ recalledMessages, recalledFacts, olderMessages });
-    const fixedTotal = fixed() + recentTokens;
-    let recall = render();
-    while (fixedTotal + (recall.turnData ? d.tokens(recall.turnData) : 0) > budget) {
-      if (olderMessages.length > 0) olderMessages.pop();
-      else if (recalledMessages.length > 0) recalledMessages.pop();
-      else if (recalledFacts.length > 0) recalledFacts.pop();
-      else break;
-      recall = render();
-    }
-    if (recent.length > 0) {
+    const recall = render();
+    if (recall.semantic) {
+      // The per-turn block's frame (header, tags) is sent too: it counts with the recall.
+      const frame = d.tokens(recall.turnData!) - d.tokens(recall.semantic);
       blocks.push({
-        tier: 'recent',
-        tokens: recentTokens,
-        text: recent.map((m) => m.content).join('\n'),
-        sourceIds: recent.map((m) => String(m.seq)),
+        tier: 'semantic',
+        tokens: d.tokens(recall.semantic) + frame,
+        text: recall.semantic,
+        sourceIds: [...recalledFacts.map((f) => `fact:${f.factId}`), ...recalledMessages.map((m) => String(m.seq))],
       });
     }
-    blocks.push(current);
-    push('semantic', recall.semantic, [
-      ...recalledFacts.map((f) => `fact:${f.factId}`),
-      ...recalledMessages.map((m) => String(m.seq)),
-    ]);
-    push(
-      'older',
-      recall.older,
-      olderMessages.map((m) => String(m.seq)),
-    );
-    // The per-turn block's frame (its header and tags) is sent too: count it with the first recall block.
-    const frame = recall.turnData
-      ? d.tokens(recall.turnData) -
-        blocks.filter((b) => b.tier === 'semantic' || b.tier === 'older').reduce((t, b) => t + b.tokens, 0)
-      : 0;
-    const firstRecall = blocks.find((b) => b.tier === 'semantic' || b.tier === 'older');
-    if (firstRecall) firstRecall.tokens += frame;
-    const kept = new Set(blocks.map((b) => b.tier));
 
     const manifest: ContextManifest = {
       version: 2,
       messageId: input.messageId,
       turn: input.turn,
       systemPromptSha,
-      summaryVersion: kept.has('summary') || kept.has('facts') ? (summary?.version ?? null) : null,
-      memoryParts: { summary: kept.has('summary'), facts: kept.has('facts') },
+      summaryVersion: summary?.version ?? null,
+      memoryParts: { summary: !!summary?.text, facts: facts.length > 0 },
       historySeqs: recent.map((m) => m.seq),
+      olderSeqs: older.map((m) => m.seq),
       userContent: input.userContent,
-      recall: {
-        messageSeqs: recalledMessages.map((m) => m.seq),
-        facts: recalledFacts,
-        olderSeqs: olderMessages.map((m) => m.seq),
-      },
+      recall: { messageSeqs: recalledMessages.map((m) => m.seq), facts: recalledFacts },
       blocks: blocks.map(({ text: _text, ...b }) => b),
       degradedTiers: degraded,
       budgetTokens: budget,
-      usedTokens: blocks.reduce((t, b) => t + b.tokens, 0),
+      usedTokens: total(blocks),
       timings,
       createdAt: new Date().toISOString(),
     };
     return { manifest, blocks };
+  }
+
+  /**
+   * Older messages for the cached memory block: the newest before the window that fit `allowance`, oldest first.
+   * It depends only on where the window starts, so between compactions it is the same every turn.
+   */
+  private async olderHistory(
+    tenantId: string,
+    conversationId: string,
+    from: number,
+    allowance: number,
+  ): Promise<StoredMessage[]> {
+    if (from <= 1 || allowance <= 0) return [];
+    const candidates = await this.deps.conversations.page(tenantId, conversationId, 200, from);
+    const chosen: StoredMessage[] = [];
+    let tokens = 0;
+    for (const m of candidates.reverse()) {
+      // The raw estimate, not the calibrated one: calibration drifts, and the selection must not between turns.
+      tokens += estimateTokens(messageLine(m)) + 1;
+      if (tokens > allowance) break;
+      chosen.unshift(m);
+    }
+    return chosen;
   }
 
   /** The latest summary, through the two-level cache. */
@@ -343,15 +336,6 @@ export class ContextAssembler {
       return undefined;
     } finally {
       clearTimeout(timer);
-    }
-  }
-
-  /** Last resort when the fixed parts exceed the budget: drop facts, then the summary. */
-  private dropWhileOver(blocks: RenderedBlock[], room: number): void {
-    for (const tier of ['facts', 'summary'] as const) {
-      if (blocks.reduce((t, b) => t + b.tokens, 0) <= room) return;
-      const i = blocks.findIndex((b) => b.tier === tier);
-      if (i >= 0) blocks.splice(i, 1);
     }
   }
 }

@@ -43,17 +43,14 @@ export async function requestFromManifest(
       : stores.summaries.version(tenantId, conversationId, manifest.summaryVersion),
     stores.conversations.bySeq(tenantId, conversationId, manifest.historySeqs),
     stores.conversations.bySeq(tenantId, conversationId, manifest.recall.messageSeqs),
-    stores.conversations.bySeq(tenantId, conversationId, manifest.recall.olderSeqs),
+    stores.conversations.bySeq(tenantId, conversationId, manifest.olderSeqs),
   ]);
   const memory = renderMemoryBlock({
     summary: summary && manifest.memoryParts.summary ? summary.text : null,
     facts: summary && manifest.memoryParts.facts ? summary.facts : [],
+    older,
   });
-  const { turnData } = renderRecall({
-    recalledMessages: recalled,
-    recalledFacts: manifest.recall.facts,
-    olderMessages: older,
-  });
+  const { turnData } = renderRecall({ recalledMessages: recalled, recalledFacts: manifest.recall.facts });
   return buildRequest(
     {
       model,

@@ -3,9 +3,9 @@
  * messages, what the model is sent. Logs are always redacted (see log.ts). What was removed is recorded by kind
  * and keyed hash in `redactions`, never the original.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { readOrCreate } from '../files';
 import { appliesTo, type Redactor, type Finding, type RedactPolicy, type RedactStage } from './redact';
 
 export class TextPolicy {
@@ -26,11 +26,5 @@ export class TextPolicy {
 
 /** The key of the audit hashes: MEMOIR_REDACT_KEY, else one kept in the data directory (stable across restarts). */
 export function redactionKey(explicit: string | undefined, dataDir: string): string {
-  if (explicit) return explicit;
-  const file = path.join(dataDir, 'redact-key');
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dataDir, { recursive: true });
-    fs.writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
-  }
-  return fs.readFileSync(file, 'utf8').trim();
+  return explicit ?? readOrCreate(path.join(dataDir, 'redact-key'), () => randomBytes(32).toString('base64url'));
 }

@@ -2,9 +2,9 @@
  * The HTTP API process part: API keys, readiness checks, listening.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { StaticApiKeys } from '../api/auth';
+import { readOrCreate } from '../files';
 import { ApiKeyStore, CombinedApiKeys } from '../security/api-keys';
 import { MemoryRateLimiter, RedisRateLimiter } from '../security/rate-limit';
 import { createApi } from '../api/server';
@@ -22,12 +22,11 @@ export interface RunningApi {
 export function apiKeys(s: Services): { tenantId: string; key: string }[] {
   if (s.config.api.keys) return s.config.api.keys;
   if (s.config.temporal.address) return [];
-  const file = path.join(s.config.dataDir, 'demo-api-key');
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(s.config.dataDir, { recursive: true });
-    fs.writeFileSync(file, `mk_demo_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
-  }
-  return [{ tenantId: 'demo', key: fs.readFileSync(file, 'utf8').trim() }];
+  const key = readOrCreate(
+    path.join(s.config.dataDir, 'demo-api-key'),
+    () => `mk_demo_${randomBytes(24).toString('base64url')}`,
+  );
+  return [{ tenantId: 'demo', key }];
 }
 
 export async function startApi(s: Services): Promise<RunningApi> {

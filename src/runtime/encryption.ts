@@ -18,6 +18,7 @@ import {
 import type { CodecSettings } from '../codec/settings';
 import type { Logger } from '../log';
 import type { ConversationStore } from '../storage/conversations';
+import { readOrCreate } from '../files';
 import type { Db } from '../storage/db';
 
 export interface EncryptionSetup {
@@ -34,7 +35,14 @@ export function effectiveSettings(config: Config): CodecSettings {
   const s = config.encryption;
   if (s.masterKeys || config.temporal.address) return s;
   const file = path.join(config.dataDir, 'master-keys.json');
-  if (!fs.existsSync(file)) createMasterKeyFile(file);
+  if (!fs.existsSync(file)) {
+    try {
+      createMasterKeyFile(file);
+    } catch (err) {
+      // Another process starting at the same moment created it first: use theirs.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
   return { ...s, masterKeys: { kind: 'file', path: file } };
 }
 
@@ -85,7 +93,5 @@ export async function startCodecServer(
 
 /** A token for the embedded codec server, kept in the data directory (for `temporal --codec-auth`). */
 function localToken(dataDir: string): string {
-  const file = path.join(dataDir, 'codec-token');
-  if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600 });
-  return fs.readFileSync(file, 'utf8').trim();
+  return readOrCreate(path.join(dataDir, 'codec-token'), () => randomBytes(24).toString('base64url'));
 }

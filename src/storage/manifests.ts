@@ -28,10 +28,12 @@ export interface ContextManifest {
   memoryParts: { summary: boolean; facts: boolean };
   /** Sequence numbers of the history messages sent verbatim, oldest first. */
   historySeqs: number[];
+  /** Older messages sent verbatim in the cached memory block, oldest first. */
+  olderSeqs: number[];
   /** The new user message, so the request can be rebuilt without it travelling through history again. */
   userContent: string;
   /** What went into the per-turn data block. Fact texts are kept: facts change, a manifest must not. */
-  recall: { messageSeqs: number[]; facts: FactView[]; olderSeqs: number[] };
+  recall: { messageSeqs: number[]; facts: FactView[] };
   blocks: ManifestBlock[];
   /** Tiers that were down, so the turn went without them. */
   degradedTiers: string[];

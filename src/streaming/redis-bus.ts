@@ -46,7 +46,7 @@ export class RedisStreamBus implements StreamBus {
       while (!signal.aborted) {
         let res: [string, [string, string[]][]][] | null;
         try {
-          res = (await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.key(c), last));
+          res = await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.key(c), last);
         } catch {
           // Redis is away: the final reply still arrives through the workflow; keep trying until aborted.
           if (!signal.aborted) await new Promise((r) => setTimeout(r, 500));

@@ -1,0 +1,122 @@
+/**
+ * Load generation, always bounded in count and in time: closed loops of concurrent lanes, and one Memoir turn
+ * timed from the client (the round trip over loopback to the API and back).
+ */
+import { marked, type BenchModel } from './offline';
+import type { BenchStack } from './stack';
+
+export interface LoopOptions {
+  concurrency: number;
+  /** Stop after this many tasks have been started (default: no count bound, then durationMs is required). */
+  total?: number;
+  /** Stop starting tasks after this long. */
+  durationMs?: number;
+  /** Hard bound: tasks still running after this are abandoned and the loop returns. */
+  maxMs: number;
+}
+
+export interface LoopResult<T> {
+  results: T[];
+  errors: string[];
+  elapsedMs: number;
+}
+
+/** Runs `task(lane, index)` in `concurrency` lanes until `total` tasks or `durationMs` have passed. */
+export async function closedLoop<T>(opts: LoopOptions, task: (lane: number, i: number) => Promise<T>) {
+  if (opts.total === undefined && opts.durationMs === undefined) throw new Error('closedLoop needs a bound');
+  const started = performance.now();
+  const deadline = started + Math.min(opts.durationMs ?? Infinity, opts.maxMs);
+  const results: T[] = [];
+  const errors: string[] = [];
+  let next = 0;
+  const lane = async (l: number) => {
+    while (performance.now() < deadline && (opts.total === undefined || next < opts.total)) {
+      const i = next++;
+      try {
+        results.push(await task(l, i));
+      } catch (err) {
+        errors.push(err instanceof Error ? err.message : String(err));
+        if (errors.length > 50) return;
+      }
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const hardStop = new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.maxMs + 30_000)));
+  await Promise.race([Promise.all(Array.from({ length: opts.concurrency }, (_, l) => lane(l))), hardStop]);
+  clearTimeout(timer);
+  return { results, errors, elapsedMs: performance.now() - started } satisfies LoopResult<T>;
+}
+
+export interface TimedTurn {
+  conversationId: string;
+  messageId: string;
+  /** Client-side round trip, ms. */
+  totalMs: number;
+  /** The model's own time for this turn (server side of the offline model), ms. */
+  modelMs: number;
+  overheadMs: number;
+  usage: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheWriteTokens: number;
+    costUsd: number;
+  };
+}
+
+/** The model Memoir answers with: the first of its chain. */
+export const REPLY_MODEL = process.env.MEMOIR_MODELS?.split(',')[0]?.trim() || 'claude-sonnet-5-5';
+
+let counter = 0;
+/** A message id that is unique in this process and doubles as the model-time marker. */
+export const nextMessageId = (prefix = 'b') =>
+  // Fixed width: the same conversation sent twice must weigh the same number of tokens.
+  `${prefix}${process.pid.toString(36)}-${(counter++).toString(36).padStart(6, '0')}`;
+
+/**
+ * Sends one message and waits for the reply. With `reply`, the offline model is scripted to answer exactly that
+ * (a rule for this message only, so concurrent turns never take each other's reply).
+ */
+export async function sendTurn(
+  stack: BenchStack,
+  model: BenchModel,
+  conversationId: string,
+  text: string,
+  reply?: string,
+  opts: { mark?: boolean } = {},
+): Promise<TimedTurn> {
+  const messageId = nextMessageId();
+  // Unmarked messages (LoCoMo's real lines) are matched by their text; they are sent one at a time.
+  const mark = opts.mark ?? true;
+  const content = mark ? marked(messageId, text) : text;
+  if (reply !== undefined) {
+    const match = mark ? `[#${messageId}]` : text;
+    // Only the reply model: summaries and fact extraction (another model) must not take a turn's reply.
+    await model.script([
+      { action: { kind: 'reply', text: reply }, times: 1, lastUserContains: match, model: REPLY_MODEL },
+    ]);
+  }
+  const res = await stack.http('POST', `/v1/conversations/${conversationId}/messages`, { content, messageId });
+  if (res.status !== 200) throw new Error(`turn failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const modelMs = model.modelMs(messageId);
+  return {
+    conversationId,
+    messageId,
+    totalMs: res.ms,
+    modelMs,
+    overheadMs: res.ms - modelMs,
+    usage: res.body.usage,
+  };
+}
+
+/** Creates a conversation; returns its id. */
+export async function createConversation(stack: BenchStack, conversationId: string, systemPrompt?: string) {
+  const res = await stack.http('POST', '/v1/conversations', {
+    conversationId,
+    userId: 'bench',
+    ...(systemPrompt ? { systemPrompt } : {}),
+  });
+  if (res.status !== 201)
+    throw new Error(`could not create ${conversationId}: ${res.status} ${JSON.stringify(res.body)}`);
+  return conversationId;
+}

@@ -1,0 +1,83 @@
+/**
+ * The offline model for the benchmark: Memoir's own Messages API stand-in on a loopback port, with a simulated
+ * latency, plus a stopwatch on the server side. Every benchmark message carries a marker `[#<id>]`; the time the
+ * server spent on each request (from receiving it to the last byte of its answer, streamed or not) is added to the
+ * marker found in the request's last user message. That is "the model's own time", subtracted from a turn's
+ * latency to get Memoir's overhead.
+ */
+import { createOfflineModel } from '../../src/offline-model/server';
+import type { Rule } from '../../src/offline-model/script';
+
+const MARKER = /\[#([A-Za-z0-9_.-]+)\]/;
+
+/** `[#id] text`: a message the model-time stopwatch can attribute. */
+export const marked = (id: string, text: string) => `[#${id}] ${text}`;
+
+export interface BenchModel {
+  url: string;
+  latencyMs: number;
+  /** Milliseconds the model spent on requests for this marker (0 if it saw none). */
+  modelMs(marker: string): number;
+  /** How many requests carried this marker. */
+  requestsFor(marker: string): number;
+  script(rules: Rule[]): Promise<void>;
+  /** Forgets the prompt cache, the script and the stopwatch; keeps the configured latency. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Timed {
+  ms: number;
+  requests: number;
+}
+
+function lastUserText(body: unknown): string {
+  const messages = (body as { messages?: { role: string; content: unknown }[] } | undefined)?.messages ?? [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role !== 'user') continue;
+    if (typeof m.content === 'string') return m.content;
+    if (Array.isArray(m.content)) return m.content.map((b: { text?: string }) => b.text ?? '').join('\n');
+  }
+  return '';
+}
+
+export async function startBenchModel(latencyMs: number): Promise<BenchModel> {
+  const app = createOfflineModel();
+  const timings = new Map<string, Timed>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/v1/messages') || req.url.includes('count_tokens')) return;
+    const started = performance.now();
+    reply.raw.once('finish', () => {
+      const marker = MARKER.exec(lastUserText(req.body))?.[1];
+      if (!marker) return;
+      const t = timings.get(marker) ?? { ms: 0, requests: 0 };
+      t.ms += performance.now() - started;
+      t.requests++;
+      timings.set(marker, t);
+    });
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const post = async (route: string, body: unknown) => {
+    const res = await fetch(`${url}${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`offline model ${route}: ${res.status} ${await res.text()}`);
+  };
+  await post('/_offline/script', { rules: [], latencyMs });
+  return {
+    url,
+    latencyMs,
+    modelMs: (marker) => timings.get(marker)?.ms ?? 0,
+    requestsFor: (marker) => timings.get(marker)?.requests ?? 0,
+    script: (rules) => post('/_offline/script', { rules }),
+    async reset() {
+      await post('/_offline/reset', {});
+      await post('/_offline/script', { rules: [], latencyMs });
+      timings.clear();
+    },
+    close: () => app.close(),
+  };
+}

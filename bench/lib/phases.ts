@@ -1,0 +1,120 @@
+/**
+ * Where a turn's time goes, read from its workflow history. Each turn is one update (its id is the message id);
+ * between the workflow task that accepted it and its completion the history holds the three activities — with
+ * scheduled, started and completed times — and the workflow tasks that moved from one to the next.
+ */
+import type { temporal } from '@temporalio/proto';
+import type { Client } from '@temporalio/client';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+export interface TurnPhases {
+  /** loadContext, started → completed. */
+  contextMs: number;
+  /** generateReply, started → completed (includes the model's own time; subtract it). */
+  modelActivityMs: number;
+  /** persistTurn, started → completed. */
+  persistMs: number;
+  /** Activities scheduled → started, summed: Temporal handing the tasks to the worker. */
+  activityDispatchMs: number;
+  /** Workflow tasks scheduled → completed, summed, and the gaps between events: Temporal and workflow code. */
+  workflowTasksMs: number;
+  /** From the accepting workflow task being scheduled to the update's completion. */
+  spanMs: number;
+}
+
+const EventType = {
+  workflowTaskScheduled: 5,
+  workflowTaskStarted: 6,
+  workflowTaskCompleted: 7,
+  activityScheduled: 10,
+  activityStarted: 11,
+  activityCompleted: 12,
+  updateAccepted: 41,
+  updateCompleted: 43,
+} as const;
+
+const TURN_ACTIVITIES = new Set(['loadContext', 'generateReply', 'persistTurn']);
+
+const at = (e: HistoryEvent) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+
+/** Phases of every update in one workflow run's history, keyed by update id (= message id). */
+export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, TurnPhases> {
+  const out = new Map<string, TurnPhases>();
+  const activities = new Map<string, { name: string; scheduled: number; started?: number }>();
+  let wftScheduled = 0;
+  let current: { id: string; start: number; acts: Record<string, number>; dispatch: number } | undefined;
+  for (const e of events) {
+    const t = at(e);
+    switch (Number(e.eventType)) {
+      case EventType.workflowTaskScheduled:
+        wftScheduled = t;
+        break;
+      case EventType.updateAccepted: {
+        const id = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId ?? '';
+        current = { id, start: wftScheduled, acts: {}, dispatch: 0 };
+        break;
+      }
+      case EventType.activityScheduled:
+        activities.set(String(e.eventId), {
+          name: e.activityTaskScheduledEventAttributes?.activityType?.name ?? '',
+          scheduled: t,
+        });
+        break;
+      case EventType.activityStarted: {
+        const a = activities.get(String(e.activityTaskStartedEventAttributes?.scheduledEventId));
+        if (a) a.started = t;
+        break;
+      }
+      case EventType.activityCompleted: {
+        const a = activities.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId));
+        // Only the turn's own activities: memory upkeep (indexing, compaction, facts) runs beside the turns.
+        if (a && current && a.started !== undefined && TURN_ACTIVITIES.has(a.name)) {
+          current.acts[a.name] = (current.acts[a.name] ?? 0) + (t - a.started);
+          current.dispatch += a.started - a.scheduled;
+        }
+        break;
+      }
+      case EventType.updateCompleted: {
+        const id = e.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId ?? '';
+        if (current && current.id === id) {
+          const spanMs = t - current.start;
+          const contextMs = current.acts.loadContext ?? 0;
+          const modelActivityMs = current.acts.generateReply ?? 0;
+          const persistMs = current.acts.persistTurn ?? 0;
+          out.set(id, {
+            contextMs,
+            modelActivityMs,
+            persistMs,
+            activityDispatchMs: current.dispatch,
+            workflowTasksMs: spanMs - contextMs - modelActivityMs - persistMs - current.dispatch,
+            spanMs,
+          });
+        }
+        current = undefined;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+/** Phases of the wanted turns of a conversation: its latest run, then the runs it continued from, as needed. */
+export async function conversationPhases(
+  client: Client,
+  workflowId: string,
+  want: ReadonlySet<string>,
+): Promise<Map<string, TurnPhases>> {
+  const found = new Map<string, TurnPhases>();
+  let runId: string | undefined;
+  for (let runs = 0; runs < 50; runs++) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    for (const [id, p] of phasesFromHistory(events)) if (want.has(id)) found.set(id, p);
+    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+    if (!runId || [...want].every((id) => found.has(id))) break;
+  }
+  return found;
+}

@@ -1,0 +1,302 @@
+/**
+ * 2. Throughput and scale: open more and more conversations (a workflow each, one turn each, then idle), and at
+ * each level measure the worker's and the API's resident memory and the turn overhead percentiles under a fixed
+ * load; at the throughput level, the sustained turns per second of a closed loop at concurrency 32.
+ */
+import { dialogue } from '../lib/dialogue';
+import { closedLoop, createConversation, sendTurn, type TimedTurn } from '../lib/load';
+import { startBenchStack, type BenchStack, type MemoirProcess } from '../lib/stack';
+import { fmt, fmtRepeated, median, percentiles, repeated, slope, type Repeated } from '../lib/stats';
+import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
+import { lineChart } from '../lib/svg-chart';
+
+interface ScaleParams {
+  levels: number[];
+  /** Open conversations at which sustained throughput is measured. */
+  throughputLevel: number;
+  throughputConcurrency: number;
+  throughputSeconds: number;
+  /** Load under which latency is measured at each level. */
+  probeConcurrency: number;
+  probeTurns: number;
+}
+
+const PARAMS: Record<Mode, ScaleParams> = {
+  smoke: {
+    levels: [4, 8],
+    throughputLevel: 8,
+    throughputConcurrency: 4,
+    throughputSeconds: 2,
+    probeConcurrency: 4,
+    probeTurns: 8,
+  },
+  quick: {
+    levels: [10, 30, 100],
+    throughputLevel: 100,
+    throughputConcurrency: 32,
+    throughputSeconds: 5,
+    probeConcurrency: 8,
+    probeTurns: 24,
+  },
+  full: {
+    levels: [10, 500, 2000],
+    throughputLevel: 500,
+    throughputConcurrency: 32,
+    throughputSeconds: 60,
+    probeConcurrency: 8,
+    probeTurns: 200,
+  },
+};
+
+const MiB = 2 ** 20;
+const TEXT = dialogue({ turns: 64, seed: 11 });
+
+interface Level {
+  open: number;
+  workerRssMiB: Repeated;
+  workerHeapMiB: Repeated;
+  apiRssMiB: Repeated;
+  p50: Repeated;
+  p95: Repeated;
+  p99: Repeated;
+}
+
+async function memorySamples(p: MemoirProcess, n = 3) {
+  const rss: number[] = [];
+  const heap: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = await p.memory();
+    rss.push(m.rss / MiB);
+    heap.push(m.heapUsed / MiB);
+  }
+  return { rss: repeated(rss), heap: repeated(heap) };
+}
+
+/** Opens conversations until `target` are open, each with one turn (its workflow then waits, idle). */
+async function openUpTo(ctx: SuiteContext, stack: BenchStack, ids: string[], target: number) {
+  const from = ids.length;
+  for (let i = from; i < target; i++) ids.push(`scale-${i}`);
+  const loop = await closedLoop({ concurrency: 32, total: target - from, maxMs: 1_800_000 }, async (_l, i) => {
+    const id = ids[from + i]!;
+    await createConversation(stack, id);
+    const t = TEXT[i % TEXT.length]!;
+    return sendTurn(stack, ctx.model, id, t.user, t.reply);
+  });
+  if (loop.errors.length) throw new Error(`opening conversations failed: ${loop.errors.slice(0, 3).join('; ')}`);
+}
+
+/** A closed loop over the open conversations; lane l only uses conversations i ≡ l (mod concurrency). */
+async function load(
+  ctx: SuiteContext,
+  stack: BenchStack,
+  ids: string[],
+  concurrency: number,
+  bound: { total?: number; durationMs?: number },
+) {
+  let k = 0;
+  return closedLoop({ concurrency, ...bound, maxMs: 900_000 }, async (lane): Promise<TimedTurn> => {
+    const own = Math.max(1, Math.floor((ids.length - lane - 1) / concurrency) + 1);
+    const id = ids[(lane + concurrency * Math.floor(Math.random() * own)) % ids.length]!;
+    const t = TEXT[k++ % TEXT.length]!;
+    return sendTurn(stack, ctx.model, id, t.user, t.reply);
+  });
+}
+
+export const scaleSuite: Suite = {
+  id: 'scale',
+  title: 'Throughput and scale',
+  async run(ctx) {
+    const p = PARAMS[ctx.mode];
+    const params = { ...p, levels: p.levels.join(','), modelLatencyMs: ctx.model.latencyMs, repeats: ctx.repeats };
+    const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath });
+    const ids: string[] = [];
+    const levels: Level[] = [];
+    let throughput: Repeated | undefined;
+    let throughputLatency: Repeated | undefined;
+    const baseline = { worker: await memorySamples(stack.worker), api: await memorySamples(stack.api) };
+    try {
+      for (const level of p.levels) {
+        ctx.log(`scale: opening conversations up to ${level}`);
+        await openUpTo(ctx, stack, ids, level);
+        const worker = await memorySamples(stack.worker);
+        const api = await memorySamples(stack.api);
+        const runs: { p50: number; p95: number; p99: number }[] = [];
+        for (let r = 0; r < ctx.repeats; r++) {
+          ctx.log(`scale: ${level} open, latency probe ${r + 1}/${ctx.repeats}`);
+          const res = await load(ctx, stack, ids, p.probeConcurrency, { total: p.probeTurns });
+          if (res.errors.length) throw new Error(`probe failed: ${res.errors.slice(0, 3).join('; ')}`);
+          runs.push(percentiles(res.results.map((t) => t.overheadMs)));
+        }
+        levels.push({
+          open: level,
+          workerRssMiB: worker.rss,
+          workerHeapMiB: worker.heap,
+          apiRssMiB: api.rss,
+          p50: repeated(runs.map((r) => r.p50)),
+          p95: repeated(runs.map((r) => r.p95)),
+          p99: repeated(runs.map((r) => r.p99)),
+        });
+        if (level === p.throughputLevel) {
+          const tps: number[] = [];
+          const lat: number[] = [];
+          for (let r = 0; r < ctx.repeats; r++) {
+            ctx.log(`scale: throughput at ${level} open, run ${r + 1}/${ctx.repeats}`);
+            const res = await load(ctx, stack, ids, p.throughputConcurrency, {
+              durationMs: p.throughputSeconds * 1000,
+            });
+            if (res.errors.length) throw new Error(`throughput run failed: ${res.errors.slice(0, 3).join('; ')}`);
+            tps.push(res.results.length / (res.elapsedMs / 1000));
+            lat.push(percentiles(res.results.map((t) => t.totalMs)).p95);
+          }
+          throughput = repeated(tps);
+          throughputLatency = repeated(lat);
+        }
+      }
+    } finally {
+      await stack.stop();
+    }
+
+    const memPoints: [number, number][] = [
+      [0, baseline.worker.rss.median],
+      ...levels.map((l) => [l.open, l.workerRssMiB.median] as [number, number]),
+    ];
+    const heapPoints: [number, number][] = [
+      [0, baseline.worker.heap.median],
+      ...levels.map((l) => [l.open, l.workerHeapMiB.median] as [number, number]),
+    ];
+    // The slope over the levels only: the first conversations also pay one-time costs (code paths warming up).
+    const fit = (pts: [number, number][]) => slope(pts.length > 2 ? pts.slice(1) : pts) * 1024;
+    const perConvKiB = fit(memPoints);
+    const perConvHeapKiB = fit(heapPoints);
+    const maxCached = stack.worker.ready.maxCachedWorkflows;
+    const f = footer(ctx, params);
+    const p95Svg = lineChart({
+      title: 'Turn overhead as open conversations grow',
+      subtitle: `Overhead percentiles under a fixed load (concurrency ${p.probeConcurrency}); median of ${ctx.repeats} runs per point`,
+      xLabel: 'open conversations (log scale)',
+      yLabel: 'overhead per turn (ms)',
+      xLog: true,
+      series: [
+        ...(['p50', 'p95', 'p99'] as const).map((k) => ({
+          name: k,
+          points: levels.map((l) => [l.open, l[k].median] as [number, number]),
+          spread: levels.map((l) => [l[k].min, l[k].max] as [number, number]),
+          dashed: k === 'p99',
+        })),
+      ],
+      footer: f,
+    });
+    const memSvg = lineChart({
+      title: 'Resident memory as open conversations grow',
+      subtitle: `After a forced GC; the worker caches up to ${maxCached ?? '?'} workflows (Temporal's maxCachedWorkflows)`,
+      xLabel: 'open conversations',
+      yLabel: 'MiB',
+      series: [
+        { name: 'worker RSS', points: memPoints },
+        { name: 'worker JS heap used', points: heapPoints, dashed: true },
+        {
+          name: 'API RSS',
+          points: [
+            [0, baseline.api.rss.median],
+            ...levels.map((l) => [l.open, l.apiRssMiB.median] as [number, number]),
+          ],
+        },
+      ],
+      footer: f,
+    });
+    const rows = levels.map((l) => [
+      String(l.open),
+      fmtRepeated(l.p50, 1),
+      fmtRepeated(l.p95, 1),
+      fmtRepeated(l.p99, 1),
+      fmtRepeated(l.workerRssMiB, 1),
+      fmtRepeated(l.workerHeapMiB, 1),
+      fmtRepeated(l.apiRssMiB, 1),
+    ]);
+    const p95Growth = levels.length > 1 ? levels.at(-1)!.p95.median / levels[0]!.p95.median : NaN;
+    return {
+      params,
+      data: {
+        baseline: {
+          workerRssMiB: baseline.worker.rss,
+          workerHeapMiB: baseline.worker.heap,
+          apiRssMiB: baseline.api.rss,
+        },
+        levels,
+        throughput: {
+          openConversations: p.throughputLevel,
+          turnsPerSecond: throughput,
+          roundTripP95Ms: throughputLatency,
+        },
+        memoryPerIdleConversationKiB: { rss: perConvKiB, heapUsed: perConvHeapKiB },
+        maxCachedWorkflows: maxCached,
+        p95GrowthFactor: p95Growth,
+      },
+      headlines: [
+        {
+          label: `Sustained turns/s, ${p.throughputLevel} open conversations, concurrency ${p.throughputConcurrency}`,
+          value: throughput ? fmtRepeated(throughput, 1) : '–',
+        },
+        {
+          label: 'Worker memory per idle conversation (RSS slope; JS heap slope)',
+          value: `${fmt(perConvKiB, 1)} KiB; ${fmt(perConvHeapKiB, 1)} KiB`,
+        },
+        {
+          label: `Overhead p95 from ${levels[0]?.open} to ${levels.at(-1)?.open} open conversations`,
+          value: `${fmtRepeated(levels[0]!.p95, 1)} → ${fmtRepeated(levels.at(-1)!.p95, 1)} ms (×${fmt(p95Growth, 2)})`,
+        },
+      ],
+      sections: [
+        {
+          kind: 'text',
+          text:
+            `Each level adds conversations (created, one turn, then idle: a running workflow each) and then measures ` +
+            `${p.probeTurns} turns on random open conversations at concurrency ${p.probeConcurrency}. Memory is read ` +
+            `from the worker and API child processes after a forced GC (median of 3 samples). Memory per idle ` +
+            `conversation is the least-squares slope of worker memory over the levels (the start, before any conversation, is ` +
+            `left out: the first conversations also pay one-time costs). ` +
+            `The worker keeps up to ${maxCached ?? '?'} workflows in its cache (Temporal's default maxCachedWorkflows ` +
+            `for its heap limit); past that, idle workflows are evicted and a later turn replays its history first.`,
+        },
+        {
+          kind: 'table',
+          table: {
+            columns: [
+              'open conversations',
+              'overhead p50 (ms)',
+              'p95 (ms)',
+              'p99 (ms)',
+              'worker RSS (MiB)',
+              'worker heap (MiB)',
+              'API RSS (MiB)',
+            ],
+            rows,
+          },
+        },
+        {
+          kind: 'table',
+          caption: 'Sustained throughput',
+          table: {
+            columns: ['open conversations', 'concurrency', 'window', 'turns/s', 'round trip p95 (ms)'],
+            rows: [
+              [
+                String(p.throughputLevel),
+                String(p.throughputConcurrency),
+                `${p.throughputSeconds} s`,
+                throughput ? fmtRepeated(throughput, 1) : '–',
+                throughputLatency ? fmtRepeated(throughputLatency, 0) : '–',
+              ],
+            ],
+          },
+        },
+        { kind: 'chart', file: 'scale-latency.svg', alt: 'Overhead percentiles vs open conversations' },
+        { kind: 'chart', file: 'scale-memory.svg', alt: 'Resident memory vs open conversations' },
+      ],
+      charts: [
+        { file: 'scale-latency.svg', svg: p95Svg },
+        { file: 'scale-memory.svg', svg: memSvg },
+      ],
+      notes: [`Median worker RSS at start (no conversation): ${fmt(median(baseline.worker.rss.runs), 1)} MiB.`],
+    };
+  },
+};
