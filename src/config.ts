@@ -225,6 +225,15 @@ export const SETTINGS = {
     optionalText,
     'Key of the audit hashes of redacted values. Unset: one is kept in the data directory.',
   ],
+  MEMOIR_TRACING: [
+    z.enum(['off', 'otlp', 'console']).default('off'),
+    'OpenTelemetry spans across client, workflow and activities: `otlp` exports to OTEL_EXPORTER_OTLP_ENDPOINT.',
+  ],
+  OTEL_SERVICE_NAME: [z.string().default('memoir'), 'Service name on exported spans.'],
+  OTEL_EXPORTER_OTLP_ENDPOINT: [
+    optionalText,
+    'OTLP/HTTP collector base URL (spans go to `/v1/traces`). Unset: http://localhost:4318.',
+  ],
   MEMOIR_LOG_LEVEL: [z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'), 'Log level.'],
 } as const;
 
@@ -288,6 +297,9 @@ export interface Config {
   };
   logLevel: Parsed['MEMOIR_LOG_LEVEL'];
   redaction: { policy: Parsed['MEMOIR_REDACT']; key: string | undefined };
+  tracing: Parsed['MEMOIR_TRACING'];
+  serviceName: string;
+  otlpEndpoint: string | undefined;
   encryption: CodecSettings;
 }
 
@@ -387,6 +399,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: v.MEMOIR_LOG_LEVEL,
     redaction: { policy: v.MEMOIR_REDACT, key: v.MEMOIR_REDACT_KEY },
+    tracing: v.MEMOIR_TRACING,
+    serviceName: v.OTEL_SERVICE_NAME,
+    otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
     encryption,
   };
 }

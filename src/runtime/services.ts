@@ -23,6 +23,7 @@ import { MemoryStreamBus } from '../streaming/memory-bus';
 import { RedisStreamBus } from '../streaming/redis-bus';
 import type { TextPolicy } from '../privacy/text-policy';
 import { textPolicy } from './privacy';
+import { tracing } from './tracing';
 import { setUpEncryption, startCodecServer, type EncryptionSetup } from './encryption';
 import { openMemory, type MemoryTiers } from './memory';
 import { openModel, type ModelEndpoint } from './model';
@@ -190,10 +191,12 @@ async function openTemporal(config: Config, progress: (m: string) => void, encry
   }
   const connection = await Connection.connect({ address });
   if (!devServer) await ensureSearchAttributes(connection, t.namespace);
+  const traces = tracing(config);
   const client = new Client({
     connection,
     namespace: t.namespace,
     ...(encryption.dataConverter ? { dataConverter: encryption.dataConverter } : {}),
+    ...(traces ? { plugins: [traces.plugin] } : {}),
   });
   return { connection, client, address, uiUrl: t.uiUrl ?? devServer?.uiUrl, ...(devServer ? { devServer } : {}) };
 }

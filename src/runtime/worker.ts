@@ -6,6 +6,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../../activities';
 import { DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
 import { installTemporalRuntime } from '../temporal/runtime';
+import { tracing } from './tracing';
 import type { Services } from './services';
 
 export interface RunningWorker {
@@ -56,15 +57,20 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   installTemporalRuntime(s.log, s.config.metrics.temporalPort);
   const connection = await NativeConnection.connect({ address: s.temporal.address });
+  const traces = tracing(s.config);
   const worker = await Worker.create({
     connection,
     namespace: s.config.temporal.namespace,
     taskQueue: s.config.temporal.taskQueue,
     ...source,
     ...(s.encryption.dataConverter ? { dataConverter: s.encryption.dataConverter } : {}),
+    ...(traces ? { plugins: [traces.plugin] } : {}),
     activities: createActivities(activityDeps(s)),
   });
-  const done = worker.run().finally(() => connection.close());
+  const done = worker.run().finally(async () => {
+    await traces?.shutdown();
+    await connection.close();
+  });
   return {
     worker,
     done,

@@ -152,8 +152,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     worker: opts.worker ?? true,
     api: opts.api ?? true,
     progress: () => undefined,
-    // Encryption adds a failure converter to the workflow bundle: such stacks bundle their own.
-    ...(env.MEMOIR_MASTER_KEYS ? {} : { workflowSource: { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } }),
+    // Encryption adds a failure converter and tracing adds interceptors to the workflow bundle: such stacks
+    // bundle their own.
+    ...(env.MEMOIR_MASTER_KEYS || (env.MEMOIR_TRACING ?? 'off') !== 'off'
+      ? {}
+      : { workflowSource: { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } }),
   });
   return {
     serving,
