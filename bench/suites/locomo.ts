@@ -28,7 +28,8 @@ const ROOT = path.join(__dirname, '..', '..');
 export const DEFAULT_LOCOMO_PATH = path.join(ROOT, '..', 'shared', 'bench-data', 'locomo', 'locomo-dev.json');
 const BUDGETS = [2000, 4000, 8000];
 const METHODS = [
-  ['memoir', 'Memoir'],
+  ['memoir', 'Memoir (defaults)'],
+  ['memoir-recall', 'Memoir, recall-heavy (top k 60, recall share 0.9)'],
   ['bm25', 'BM25 over turns'],
   ['last', 'last turns that fit'],
 ] as const;
@@ -154,19 +155,26 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
     await indexed(stack);
     ctx.log(`locomo: ${c.questions.length} questions × ${BUDGETS.length} budgets on ${c.sampleId}`);
     const byId = new Map(c.turns.map((t) => [t.diaId, t]));
-    const asks = c.questions.flatMap((q) => BUDGETS.map((budget) => ({ q, budget })));
+    // Each question at each budget, with the deployment's defaults and with a recall-heavy profile (the preview
+    // takes recall overrides, so one fed conversation serves both).
+    const profiles = [
+      { method: 'memoir' as const, recall: undefined },
+      { method: 'memoir-recall' as const, recall: { topK: 60, share: 0.9 } },
+    ];
+    const asks = c.questions.flatMap((q) => BUDGETS.flatMap((budget) => profiles.map((p) => ({ q, budget, ...p }))));
     // Previews only read: a few at once.
     const loop = await closedLoop({ concurrency: 4, total: asks.length, maxMs: 900_000 }, async (_l, i) => {
-      const { q, budget } = asks[i]!;
+      const { q, budget, method, recall } = asks[i]!;
       const res = await stack.http('POST', `/v1/conversations/${id}/context`, {
         query: q.question,
         budgetTokens: budget,
+        ...(recall ? { recall } : {}),
       });
       if (res.status !== 200) throw new Error(`context preview: ${res.status} ${JSON.stringify(res.body)}`);
       const blocks = (res.body.blocks ?? []) as { text?: string }[];
       for (const tier of (res.body.degradedTiers ?? []) as string[]) degraded.set(tier, (degraded.get(tier) ?? 0) + 1);
       items.push({
-        method: 'memoir',
+        method,
         budget,
         sampleId: c.sampleId,
         category: q.category,
@@ -421,8 +429,9 @@ function report(
     },
     headlines: [
       {
-        label: 'LoCoMo evidence recall @4k tokens, categories 1–4, strict (Memoir · BM25 · last turns)',
-        value: `${at4k('memoir') ? `${pct(at4k('memoir')!.strict)}%` : 'not measured'} · ${pct(at4k('bm25')?.strict)}% · ${pct(at4k('last')?.strict)}%`,
+        label:
+          'LoCoMo evidence recall @4k tokens, categories 1–4, strict (Memoir defaults · Memoir recall-heavy · BM25 · last turns)',
+        value: `${at4k('memoir') ? `${pct(at4k('memoir')!.strict)}%` : 'not measured'} · ${at4k('memoir-recall') ? `${pct(at4k('memoir-recall')!.strict)}%` : 'not measured'} · ${pct(at4k('bm25')?.strict)}% · ${pct(at4k('last')?.strict)}%`,
       },
     ],
     sections,

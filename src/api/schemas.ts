@@ -42,4 +42,8 @@ export const previewContextBody = z.strictObject({
     .min(1)
     .max(32 * 1024),
   budgetTokens: z.number().int().min(100).max(1_000_000).optional(),
+  /** Try other recall settings than the deployment's (debugging, benchmarks). */
+  recall: z
+    .strictObject({ topK: z.number().int().min(0).max(500).optional(), share: z.number().min(0.05).max(1).optional() })
+    .optional(),
 });

@@ -178,7 +178,7 @@ export function createApi(opts: ApiOptions): FastifyInstance {
   app.post('/v1/conversations/:id/context', async (req) => {
     const { id } = parse(conversationParams, req.params);
     const body = parse(previewContextBody, req.body);
-    return opts.memoir.previewContext(req.tenantId, id, body.query, body.budgetTokens);
+    return opts.memoir.previewContext(req.tenantId, id, body.query, body.budgetTokens, body.recall);
   });
 
   app.delete('/v1/conversations/:id', async (req, reply) => {

@@ -237,6 +237,7 @@ export class MemoirClient {
     conversationId: string,
     query: string,
     budgetTokens?: number,
+    recall?: { topK?: number | undefined; share?: number | undefined },
   ): Promise<ContextPreview> {
     if (!this.opts.assembler) throw new MemoirError('unavailable', 501, 'this client cannot assemble context');
     if (!(await this.opts.conversations.get(tenantId, conversationId))) throw notFound('conversation');
@@ -247,6 +248,7 @@ export class MemoirClient {
       userContent: query,
       turn: 0,
       ...(budgetTokens ? { budgetTokens } : {}),
+      ...(recall ? { recall } : {}),
     });
     return {
       budgetTokens: manifest.budgetTokens,

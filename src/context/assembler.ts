@@ -63,6 +63,8 @@ export interface AssembleInput {
   userContent: string;
   turn: number;
   budgetTokens?: number;
+  /** Overrides of the recall settings, for previews. */
+  recall?: { topK?: number | undefined; share?: number | undefined };
 }
 
 /** A block as it is sent: for the preview endpoint and the manifest. */
@@ -83,7 +85,12 @@ export class ContextAssembler {
   async assemble(input: AssembleInput): Promise<Assembled> {
     const { tenantId, conversationId } = input;
     const d = this.deps;
-    const s = d.settings;
+    const s = {
+      ...d.settings,
+      recallTopK: input.recall?.topK ?? d.settings.recallTopK,
+      recallShare: input.recall?.share ?? d.settings.recallShare,
+    };
+    s.olderShare = Math.max(s.olderShare, s.recallShare);
     const budget = input.budgetTokens ?? s.budgetTokens;
     const started = performance.now();
     const timings: Record<string, [number, number]> = {};
@@ -113,9 +120,17 @@ export class ContextAssembler {
     const system = conversation.systemPrompt ?? s.defaultSystemPrompt;
 
     // Wave 2: the window since the summary (hot tier first) and the older messages before it, while semantic
-    // recall may still be running.
+    // recall may still be running. The older allowance depends only on what changes at compaction (the budget
+    // shares, the summary and its facts), so the cached memory block holding them stays the same between
+    // compactions.
     const from = Math.max(1, Math.min((summary?.toSeq ?? 0) + 1, lastSeq - s.recentMessages + 1));
-    const olderAllowance = Math.max(0, (s.olderShare - s.recallShare) * budget);
+    const snapshot = memorySections({ summary: summary?.text ?? null, facts: summary?.facts ?? [], older: [] });
+    const olderAllowance = Math.max(
+      0,
+      (s.olderShare - s.recallShare) * budget -
+        estimateTokens(snapshot.summary ?? '') -
+        estimateTokens(snapshot.facts ?? ''),
+    );
     const [window, olderAll, semantic] = await Promise.all([
       timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
       timed('older', () => this.olderHistory(tenantId, conversationId, from, olderAllowance)),
@@ -125,10 +140,11 @@ export class ContextAssembler {
     const systemPromptSha = await d.manifests.putSystemPrompt(system);
     // Copies: shedding below must not touch the cached summary.
     const facts = [...(summary?.facts ?? [])];
-    const older = [...olderAll];
+    let summaryText = summary?.text ?? null;
+    const older: StoredMessage[] = [];
     const recent = [...window];
     const fixedBlocks = () => {
-      const memory = memorySections({ summary: summary?.text ?? null, facts, older });
+      const memory = memorySections({ summary: summaryText, facts, older });
       const list: RenderedBlock[] = [];
       const add = (tier: ContextTier, text: string | undefined, sourceIds: string[]) => {
         if (text) list.push({ tier, tokens: d.tokens(text), text, sourceIds });
@@ -155,44 +171,62 @@ export class ContextAssembler {
     };
     const total = (list: RenderedBlock[]) => list.reduce((t, b) => t + b.tokens, 0);
 
-    // 1. always — if the fixed parts alone pass the budget, shed the lowest priority first: older messages,
-    //    then the oldest of the window (never the newest two), then facts, then the summary.
+    // 1. always — if these alone pass the budget, shed the oldest of the window (never the newest two), then
+    //    the facts, then the summary.
     let blocks = fixedBlocks();
     const shed = [
-      () => older.length > 0 && (older.shift(), true),
       () => recent.length > 2 && (recent.shift(), true),
       () => facts.length > 0 && (facts.splice(0), true),
-      () => summary !== null && ((summary.text = ''), true),
+      () => summaryText !== null && ((summaryText = null), true),
     ];
     for (const step of shed) {
       while (total(blocks) > budget && step()) blocks = fixedBlocks();
     }
-    let used = total(blocks);
+    // Messages since the summary beyond the newest N are there to keep the cached prefix growing by appending;
+    // when they would crowd recall out of its share, recall matters more.
+    while (total(blocks) >= budget * s.recallShare && recent.length > s.recentMessages) {
+      recent.shift();
+      blocks = fixedBlocks();
+    }
+    const fixed = total(blocks);
 
     // 2. recall — the top k, fused and de-duplicated against the window, while under the recall share.
-    const inContext = new Set([...recent, ...older].map((m) => m.seq));
+    const inWindow = new Set(recent.map((m) => m.seq));
     const candidates = await this.candidates(
       tenantId,
       conversationId,
       lexical,
       semantic ?? [],
-      (seq) => inContext.has(seq) || seq > lastSeq,
+      (seq) => inWindow.has(seq) || seq > lastSeq,
     );
     const recalledMessages: StoredMessage[] = [];
     const recalledFacts: FactView[] = [];
     const render = () => renderRecall({ recalledMessages, recalledFacts });
+    const recallTokens = () => {
+      const rendered = render().turnData;
+      return rendered ? d.tokens(rendered) : 0;
+    };
     for (const c of candidates) {
-      if (recalledMessages.length + recalledFacts.length >= s.recallTopK || used >= budget * s.recallShare) break;
+      if (
+        recalledMessages.length + recalledFacts.length >= s.recallTopK ||
+        fixed + recallTokens() >= budget * s.recallShare
+      )
+        break;
       if (c.message) recalledMessages.push(c.message);
       else recalledFacts.push(c.fact!);
-      const rendered = render().turnData;
-      const next = total(blocks) + (rendered ? d.tokens(rendered) : 0);
-      if (next > budget) {
+      if (fixed + recallTokens() > budget) {
         if (c.message) recalledMessages.pop();
         else recalledFacts.pop();
-        continue;
       }
-      used = next;
+    }
+
+    // 3. older messages in the memory block, the newest first, as long as everything still fits.
+    const recalled = new Set(recalledMessages.map((m) => m.seq));
+    older.push(...olderAll.filter((m) => !recalled.has(m.seq)));
+    blocks = fixedBlocks();
+    while (older.length > 0 && total(blocks) + recallTokens() > budget) {
+      older.shift();
+      blocks = fixedBlocks();
     }
     const recall = render();
     if (recall.semantic) {
@@ -212,7 +246,7 @@ export class ContextAssembler {
       turn: input.turn,
       systemPromptSha,
       summaryVersion: summary?.version ?? null,
-      memoryParts: { summary: !!summary?.text, facts: facts.length > 0 },
+      memoryParts: { summary: summaryText !== null, facts: facts.length > 0 },
       historySeqs: recent.map((m) => m.seq),
       olderSeqs: older.map((m) => m.seq),
       userContent: input.userContent,

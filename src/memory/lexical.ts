@@ -5,7 +5,7 @@
  *
  * The query is an OR of the question's content words, not `plainto_tsquery`'s AND: a question ("what did I say
  * about the quokka at the zoo?") shares only a word or two with the message it is after, and AND recalls nothing.
- * `ts_rank_cd` then ranks messages that match more of the words, closer together, first.
+ * BM25 then ranks the matches: rare words count for more than common ones, repeated words with diminishing returns.
  */
 import type { Queryable } from '../storage/db';
 
@@ -27,7 +27,7 @@ export interface LexicalHit {
   seq: number;
   role: 'user' | 'assistant';
   content: string;
-  /** ts_rank_cd, normalised by log length: comparable within one search only. */
+  /** BM25 score: comparable within one search only. */
   score: number;
 }
 
@@ -58,20 +58,42 @@ interface LexicalRow {
 export async function searchMessages(db: Queryable, q: LexicalQuery): Promise<LexicalHit[]> {
   const tsquery = orTsQuery(q.text);
   if (tsquery === null || q.limit <= 0) return [];
+  // Okapi BM25 over the searched messages (k1 = 1.2, b = 0.75): term frequencies and lengths from each matching
+  // message's tsvector; document frequencies from the matches; N from the whole scope. Unlike ts_rank_cd it weighs
+  // rare words above common ones (IDF), which is most of what makes lexical recall good. The matches come from
+  // the GIN index; the average length is taken over them, which keeps the query to indexed rows.
+  const filters = `m.tenant_id = $1
+          AND ($3::text IS NULL OR m.conversation_id = $3)
+          AND ($4::bigint IS NULL OR m.seq < $4)
+          AND ($5::text IS NULL OR EXISTS (
+                SELECT 1 FROM conversations c
+                 WHERE c.tenant_id = m.tenant_id AND c.conversation_id = m.conversation_id AND c.user_id = $5))`;
   const rows = await db.query<LexicalRow>(
-    `SELECT m.message_id, m.conversation_id, m.seq, m.role, m.content,
-            ts_rank_cd(to_tsvector('english', m.content), q.query, 1) AS score
-       FROM messages m, to_tsquery('english', $2) AS q(query)
-      WHERE m.tenant_id = $1
-        AND to_tsvector('english', m.content) @@ q.query
-        AND ($3::text IS NULL OR m.conversation_id = $3)
-        AND ($4::bigint IS NULL OR m.seq < $4)
-        AND ($5::text IS NULL OR EXISTS (
-              SELECT 1 FROM conversations c
-               WHERE c.tenant_id = m.tenant_id AND c.conversation_id = m.conversation_id AND c.user_id = $5))
-      ORDER BY score DESC, m.seq DESC
+    `WITH terms AS (SELECT array_agg(DISTINCT lexeme) AS lexemes FROM unnest(to_tsvector('english', $7))),
+     candidates AS (
+       SELECT m.message_id, m.conversation_id, m.seq, m.role, m.content, to_tsvector('english', m.content) AS tsv
+         FROM messages m
+        WHERE ${filters} AND to_tsvector('english', m.content) @@ to_tsquery('english', $2)),
+     stats AS (
+       SELECT (SELECT count(*) FROM messages m WHERE ${filters})::float8 AS n,
+              greatest((SELECT avg(length(tsv)) FROM candidates), 1)::float8 AS avgdl),
+     matches AS (
+       SELECT c.conversation_id, c.seq, u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf,
+              length(c.tsv)::float8 AS dl
+         FROM candidates c, unnest(c.tsv) u, terms
+        WHERE u.lexeme = ANY(terms.lexemes)),
+     df AS (SELECT lexeme, count(*)::float8 AS df FROM matches GROUP BY lexeme),
+     scored AS (
+       SELECT m.conversation_id, m.seq,
+              sum(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
+                  * m.tf * 2.2 / (m.tf + 1.2 * (0.25 + 0.75 * m.dl / stats.avgdl))) AS score
+         FROM matches m JOIN df USING (lexeme), stats
+        GROUP BY m.conversation_id, m.seq)
+     SELECT c.message_id, c.conversation_id, c.seq, c.role, c.content, scored.score
+       FROM scored JOIN candidates c USING (conversation_id, seq)
+      ORDER BY scored.score DESC, c.seq DESC
       LIMIT $6`,
-    [q.tenantId, tsquery, q.conversationId ?? null, q.beforeSeq ?? null, q.userId ?? null, q.limit],
+    [q.tenantId, tsquery, q.conversationId ?? null, q.beforeSeq ?? null, q.userId ?? null, q.limit, q.text],
   );
   return rows.map((r) => ({
     messageId: r.message_id,

@@ -18,7 +18,8 @@ export function offlineReply(input: ResponderInput): string {
   const question = QUESTION.exec(last);
   if (question) {
     const subject = question[1]!.trim();
-    const fact = recallFact(subject, [input.system, ...input.messages.slice(0, -1).map((m) => m.text)]);
+    // Everything it was sent counts, the recalled memories appended to this very message included.
+    const fact = recallFact(subject, [input.system, ...input.messages.map((m) => m.text)]);
     return fact
       ? `Your ${subject} is ${fact}.`
       : `I don't know your ${subject} yet — nothing in the context I was given mentions it.`;
@@ -34,7 +35,7 @@ export function offlineReply(input: ResponderInput): string {
 /** The newest "my <subject> is <value>" in the texts. */
 function recallFact(subject: string, texts: string[]): string | undefined {
   const escaped = subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const statement = new RegExp(`\\bmy\\s+${escaped}\\s+(?:is|was)\\s+([^.,;!?\\n]+)`, 'gi');
+  const statement = new RegExp(`\\b(?:my|the user's)\\s+${escaped}\\s+(?:is|was)\\s+([^.,;!?\\n]+)`, 'gi');
   let found: string | undefined;
   for (const text of texts) for (const m of text.matchAll(statement)) found = m[1]!.trim();
   return found;
@@ -54,7 +55,15 @@ function summarize(prompt: string): string {
     const first = /^[^.!?]*[.!?]?/.exec(m[4]!.trim())?.[0]?.trim();
     if (first) sentences.push(`The user said: ${first.slice(0, 160)}`);
   }
-  return sentences.slice(-40).join(' ') || 'Nothing of note was said.';
+  // A real summary is a few hundred words; keep the newest sentences that fit about that.
+  const kept: string[] = [];
+  let length = 0;
+  for (const sentence of sentences.reverse()) {
+    if (length + sentence.length > 1_600) break;
+    kept.unshift(sentence);
+    length += sentence.length + 1;
+  }
+  return kept.join(' ') || 'Nothing of note was said.';
 }
 
 const FACT_PATTERNS: {
