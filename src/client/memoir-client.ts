@@ -31,7 +31,11 @@ export interface MemoirClientOptions {
   taskQueue: string;
   /** Policy handed to runs this client starts. */
   policy: ConversationPolicy;
-  conversations: ConversationStore;
+  /**
+   * Read access to PostgreSQL: exact 409s on create, stored messages, state of finished conversations. An
+   * application with only a Temporal connection leaves it out; those methods then answer 501.
+   */
+  conversations?: ConversationStore;
   /** Context manifests, for `contextOf`; absent in a client that only talks to Temporal. */
   manifests?: ManifestStore;
   /** Context assembly, for previews; absent in a client that only talks to Temporal. */
@@ -92,8 +96,9 @@ export class MemoirClient {
   /** Creates a conversation; fails with `conversation_exists` (409) when the id is taken. */
   async startConversation(tenantId: string, input: StartConversationInput) {
     const conversationId = input.conversationId ?? randomUUID();
-    const created = await this.opts.conversations.create(tenantId, conversationId, input.userId, input.systemPrompt);
-    if (!created) throw new MemoirError('conversation_exists', 409, `conversation ${conversationId} already exists`);
+    const created = await this.opts.conversations?.create(tenantId, conversationId, input.userId, input.systemPrompt);
+    if (created === false)
+      throw new MemoirError('conversation_exists', 409, `conversation ${conversationId} already exists`);
     try {
       const handle = await this.opts.client.workflow.start('conversationWorkflow', {
         ...this.startOptions(tenantId, conversationId, input.userId),
@@ -152,13 +157,14 @@ export class MemoirClient {
   /** Live state from the workflow; for a conversation whose workflow is gone, what PostgreSQL knows. */
   async getState(tenantId: string, conversationId: string): Promise<ConversationState> {
     // An erased conversation's workflow still answers queries; PostgreSQL says whether it exists.
-    if (!(await this.opts.conversations.get(tenantId, conversationId))) throw notFound('conversation');
+    const store = this.opts.conversations;
+    if (store && !(await store.get(tenantId, conversationId))) throw notFound('conversation');
     try {
       return await this.handle(tenantId, conversationId).query(getStateQuery);
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw toMemoirError(err);
+      if (!(err instanceof WorkflowNotFoundError) || !store) throw toMemoirError(err);
     }
-    const row = await this.opts.conversations.get(tenantId, conversationId);
+    const row = await store.get(tenantId, conversationId);
     if (!row) throw notFound('conversation');
     return {
       tenantId,
@@ -183,8 +189,9 @@ export class MemoirClient {
     conversationId: string,
     page: { limit?: number | undefined; before?: number | undefined } = {},
   ): Promise<StoredMessage[]> {
-    if (!(await this.opts.conversations.get(tenantId, conversationId))) throw notFound('conversation');
-    return this.opts.conversations.page(tenantId, conversationId, page.limit ?? 50, page.before);
+    const store = this.store();
+    if (!(await store.get(tenantId, conversationId))) throw notFound('conversation');
+    return store.page(tenantId, conversationId, page.limit ?? 50, page.before);
   }
 
   /**
@@ -240,7 +247,7 @@ export class MemoirClient {
     recall?: { topK?: number | undefined; share?: number | undefined },
   ): Promise<ContextPreview> {
     if (!this.opts.assembler) throw new MemoirError('unavailable', 501, 'this client cannot assemble context');
-    if (!(await this.opts.conversations.get(tenantId, conversationId))) throw notFound('conversation');
+    if (!(await this.store().get(tenantId, conversationId))) throw notFound('conversation');
     const { manifest, blocks } = await this.opts.assembler.assemble({
       tenantId,
       conversationId,
@@ -277,13 +284,19 @@ export class MemoirClient {
    * to something else.
    */
   private async refuseReusedId(tenantId: string, conversationId: string, messageId: string, content: string) {
-    const stored = await this.opts.conversations.userMessage(tenantId, conversationId, messageId);
+    const stored = (await this.opts.conversations?.userMessage(tenantId, conversationId, messageId)) ?? null;
     if (stored !== null && stored !== (this.opts.storedForm?.(content) ?? content)) {
       throw fromFailureType(
         FailureTypes.messageIdConflict,
         `messageId ${messageId} was already used for a different message`,
       )!;
     }
+  }
+
+  private store(): ConversationStore {
+    if (!this.opts.conversations)
+      throw new MemoirError('unavailable', 501, 'this client has no database access (use the HTTP API)');
+    return this.opts.conversations;
   }
 
   private validated(msg: MessageInput): string {

@@ -1,21 +1,13 @@
 /**
- * Payload encryption for a process: on when master keys are configured, and on by default for the embedded
- * stack (a key file is created in the data directory). The codec server lets an authorised operator read
- * payloads in the Temporal UI; the embedded dev server's UI is pointed at it.
+ * Payload encryption for a process: on when master keys are configured (MEMOIR_MASTER_KEYS or a key file; the
+ * same keys on every client and worker). The codec server lets an authorised operator read payloads in the
+ * Temporal UI; the embedded dev server's UI is pointed at it.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../config';
-import {
-  createCodecServer,
-  createMasterKeyFile,
-  FAILURE_CONVERTER_PATH,
-  openEncryption,
-  type Encryption,
-} from '../codec';
-import type { CodecSettings } from '../codec/settings';
+import { createCodecServer, FAILURE_CONVERTER_PATH, openEncryption, type Encryption } from '../codec';
 import type { Logger } from '../log';
 import type { ConversationStore } from '../storage/conversations';
 import { readOrCreate } from '../files';
@@ -30,24 +22,8 @@ export interface EncryptionSetup {
   choice: string;
 }
 
-/** The settings in force: the configured ones, or an embedded key file when Temporal is embedded. */
-export function effectiveSettings(config: Config): CodecSettings {
-  const s = config.encryption;
-  if (s.masterKeys || config.temporal.address) return s;
-  const file = path.join(config.dataDir, 'master-keys.json');
-  if (!fs.existsSync(file)) {
-    try {
-      createMasterKeyFile(file);
-    } catch (err) {
-      // Another process starting at the same moment created it first: use theirs.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  return { ...s, masterKeys: { kind: 'file', path: file } };
-}
-
 export function setUpEncryption(config: Config, db: Db, conversations: ConversationStore): EncryptionSetup {
-  const settings = effectiveSettings(config);
+  const settings = config.encryption;
   const encryption = openEncryption(db, settings, {
     resolveUser: async (tenantId, conversationId) => (await conversations.get(tenantId, conversationId))?.userId,
   });

@@ -1,0 +1,46 @@
+/**
+ * Memoir as a library: `MemoirClient` for applications that start and message conversations from their own
+ * code (no HTTP), and the types it shares with the workflow.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from './config';
+import { MemoirClient } from './client/memoir-client';
+
+export { MemoirClient } from './client/memoir-client';
+export type {
+  ConversationSummary,
+  ContextPreview,
+  ListFilter,
+  MemoirClientOptions,
+  MessageInput,
+  SendOptions,
+  StartConversationInput,
+} from './client/memoir-client';
+export { MemoirError } from './client/errors';
+export type { ConversationState, ConversationStatus, Reply, TurnResult, Usage } from '../workflows/contract';
+
+export interface ConnectOptions {
+  /** Temporal frontend; default TEMPORAL_ADDRESS, else the embedded dev server's 127.0.0.1:7233. */
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+}
+
+/**
+ * A client over its own Temporal connection, configured like the server it talks to (the same environment).
+ * Without database access it cannot list stored messages; everything that goes through the workflow works.
+ */
+export async function createMemoirClient(
+  opts: ConnectOptions = {},
+): Promise<{ memoir: MemoirClient; close(): Promise<void> }> {
+  const config = loadConfig();
+  const address = opts.address ?? config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: opts.namespace ?? config.temporal.namespace });
+  const memoir = new MemoirClient({
+    client,
+    taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+    policy: config.policy,
+  });
+  return { memoir, close: () => connection.close() };
+}
