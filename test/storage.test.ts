@@ -183,3 +183,28 @@ describe.each(engines)('storage on %s', (_name, open) => {
     expect(await store.delete('t1', 'c1')).toBe(false);
   });
 });
+
+describe('token calibration', () => {
+  it('learns the ratio of reported to estimated tokens and keeps it across restarts', async () => {
+    const { CalibrationStore } = await import('../src/storage/calibration');
+    const { TokenCalibration } = await import('../src/model/tokens');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-cal-'));
+    const db = await openPglite(path.join(dir, 'db'));
+    try {
+      await migrate(db);
+      const store = new CalibrationStore(db);
+      const saves: Promise<void>[] = [];
+      const cal = new TokenCalibration({}, 0.5, (m, r, n) => saves.push(store.save(m, r, n)), 2);
+      for (let i = 0; i < 6; i++) cal.observe('claude-sonnet-5-5', 1000, 1200);
+      await Promise.all(saves);
+      expect(cal.ratio('claude-sonnet-5-5')).toBeCloseTo(1.2, 5);
+      expect(cal.apply('claude-sonnet-5-5', 100)).toBe(120);
+      const restarted = new TokenCalibration(await store.load());
+      expect(restarted.ratio('claude-sonnet-5-5')).toBeCloseTo(1.2, 5);
+      expect(restarted.ratio('claude-haiku-5-5')).toBe(1);
+    } finally {
+      await db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

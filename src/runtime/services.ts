@@ -12,6 +12,7 @@ import { ConversationStore } from '../storage/conversations';
 import type { Db } from '../storage/db';
 import { LlmCallStore } from '../storage/llm-calls';
 import { ManifestStore } from '../storage/manifests';
+import { CalibrationStore } from '../storage/calibration';
 import { Metrics } from '../metrics';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
@@ -98,7 +99,12 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
     const manifests = new ManifestStore(db);
     const summaries = new SummaryStore(db);
     const facts = new FactStore(db);
-    const calibration = new TokenCalibration();
+    const calibrationStore = new CalibrationStore(db);
+    const calibration = new TokenCalibration(await calibrationStore.load(), 0.1, (model, ratio, samples) => {
+      calibrationStore
+        .save(model, ratio, samples)
+        .catch((err: unknown) => log.warn({ err }, 'could not save token calibration'));
+    });
     const primary = config.policy.models[0]!;
     const assembler = new ContextAssembler({
       conversations,
