@@ -8,6 +8,8 @@ import { ConversationStore } from '../src/storage/conversations';
 import { openPglite, openPostgres, type Db } from '../src/storage/db';
 import { LlmCallStore } from '../src/storage/llm-calls';
 import { migrate } from '../src/storage/migrate';
+import { CalibrationStore } from '../src/storage/calibration';
+import { TokenCalibration } from '../src/model/tokens';
 import { freshDatabase } from './helpers/stack';
 
 const engines: [string, () => Promise<{ db: Db; cleanup(): Promise<void> }>][] = [
@@ -186,8 +188,6 @@ describe.each(engines)('storage on %s', (_name, open) => {
 
 describe('token calibration', () => {
   it('learns the ratio of reported to estimated tokens and keeps it across restarts', async () => {
-    const { CalibrationStore } = await import('../src/storage/calibration');
-    const { TokenCalibration } = await import('../src/model/tokens');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-cal-'));
     const db = await openPglite(path.join(dir, 'db'));
     try {

@@ -99,12 +99,12 @@ export function markdown(run: RunResult): string {
   return out.join('\n');
 }
 
-/** The block bench/README.md quotes: date, mode, commit, and the summary table. */
-export function readmeBlock(run: RunResult): string {
+/** The block a README quotes (bench/README.md, and the project's): date, mode, commit, the summary table. */
+export function readmeBlock(run: RunResult, base = ''): string {
   const p = run.provenance;
   return [
     README_START,
-    `_From [results/latest.md](results/latest.md), run on ${p.date.slice(0, 10)} (mode **${run.mode}**, commit \`${p.commit}\`${p.dirty ? ' with local changes' : ''}, ${p.machine.cores} cores, ${p.machine.memoryGiB} GiB, load average ${p.machine.loadAverage1m} at the start${p.machine.loadAverage1m > p.machine.cores / 2 ? ': a busy machine, so latencies are pessimistic' : ''})._`,
+    `_From [${base}results/latest.md](${base}results/latest.md), run on ${p.date.slice(0, 10)} (mode **${run.mode}**, commit \`${p.commit}\`${p.dirty ? ' with local changes' : ''}, ${p.machine.cores} cores, ${p.machine.memoryGiB} GiB, load average ${p.machine.loadAverage1m} at the start${p.machine.loadAverage1m > p.machine.cores / 2 ? ': a busy machine, so latencies are pessimistic' : ''})._`,
     '',
     headlineTable(run),
     README_END,
@@ -113,9 +113,12 @@ export function readmeBlock(run: RunResult): string {
 
 export interface WriteOptions {
   dir: string;
-  /** Rewrite the quoted block in this README (quick and full runs). */
+  /** Rewrite the quoted block in this README (quick and full runs), and in the project README beside it. */
   readme?: string;
 }
+
+/** The project README quotes the same block, its links through bench/. */
+const PROJECT_README = path.join(__dirname, '..', '..', 'README.md');
 
 export async function writeResults(run: RunResult, opts: WriteOptions): Promise<string[]> {
   fs.mkdirSync(opts.dir, { recursive: true });
@@ -145,16 +148,23 @@ export async function renderDocs(run: RunResult, opts: WriteOptions): Promise<st
   const md = path.join(opts.dir, 'latest.md');
   fs.writeFileSync(md, `${markdown(run)}\n`);
   const written = [md];
-  if (opts.readme && fs.existsSync(opts.readme)) {
-    const text = fs.readFileSync(opts.readme, 'utf8');
+  const targets = opts.readme
+    ? [
+        { file: opts.readme, base: '' },
+        { file: PROJECT_README, base: 'bench/' },
+      ]
+    : [];
+  for (const { file, base } of targets) {
+    if (!fs.existsSync(file)) continue;
+    const text = fs.readFileSync(file, 'utf8');
     const a = text.indexOf(README_START);
     const b = text.indexOf(README_END);
     if (a >= 0 && b > a) {
-      const updated = `${text.slice(0, a)}${readmeBlock(run)}${text.slice(b + README_END.length)}`;
+      const updated = `${text.slice(0, a)}${readmeBlock(run, base)}${text.slice(b + README_END.length)}`;
       // Formatted as the repository's formatter would, so `prettier --check` stays green after a run.
-      const config = (await prettier.resolveConfig(opts.readme)) ?? {};
-      fs.writeFileSync(opts.readme, await prettier.format(updated, { ...config, filepath: opts.readme }));
-      written.push(opts.readme);
+      const config = (await prettier.resolveConfig(file)) ?? {};
+      fs.writeFileSync(file, await prettier.format(updated, { ...config, filepath: file }));
+      written.push(file);
     }
   }
   return written;
