@@ -182,22 +182,16 @@ export class ContextAssembler {
     for (const step of shed) {
       while (total(blocks) > budget && step()) blocks = fixedBlocks();
     }
-    // Messages since the summary beyond the newest N are there to keep the cached prefix growing by appending;
-    // when they would crowd recall out of its share, recall matters more.
-    while (total(blocks) >= budget * s.recallShare && recent.length > s.recentMessages) {
-      recent.shift();
-      blocks = fixedBlocks();
-    }
-    const fixed = total(blocks);
-
-    // 2. recall — the top k, fused and de-duplicated against the window, while under the recall share.
-    const inWindow = new Set(recent.map((m) => m.seq));
+    // 2. recall — the top k, fused and de-duplicated against the window, that fit the budget.
+    // Recall never repeats what the memory block already holds: the older messages are chosen without looking at
+    // the query, so that block stays the same turn after turn.
+    const inContext = new Set([...recent, ...olderAll].map((m) => m.seq));
     const candidates = await this.candidates(
       tenantId,
       conversationId,
       lexical,
       semantic ?? [],
-      (seq) => inWindow.has(seq) || seq > lastSeq,
+      (seq) => inContext.has(seq) || seq > lastSeq,
     );
     const recalledMessages: StoredMessage[] = [];
     const recalledFacts: FactView[] = [];
@@ -206,23 +200,27 @@ export class ContextAssembler {
       const rendered = render().turnData;
       return rendered ? d.tokens(rendered) : 0;
     };
+    const take = (c: Candidate) => (c.message ? recalledMessages.push(c.message) : recalledFacts.push(c.fact!));
+    const untake = (c: Candidate) => (c.message ? recalledMessages.pop() : recalledFacts.pop());
+    // Messages since the summary beyond the newest N keep the cached prefix growing by appending. Only when the
+    // top k would not fit beside them (a small budget) do the oldest of them make room: that costs cache hits.
+    candidates.slice(0, s.recallTopK).forEach(take);
+    const reserve = recallTokens();
+    recalledMessages.length = 0;
+    recalledFacts.length = 0;
+    while (total(blocks) + reserve > budget && recent.length > s.recentMessages) {
+      recent.shift();
+      blocks = fixedBlocks();
+    }
+    const limit = Math.max(budget * s.recallShare, total(blocks) + reserve);
     for (const c of candidates) {
-      if (
-        recalledMessages.length + recalledFacts.length >= s.recallTopK ||
-        fixed + recallTokens() >= budget * s.recallShare
-      )
-        break;
-      if (c.message) recalledMessages.push(c.message);
-      else recalledFacts.push(c.fact!);
-      if (fixed + recallTokens() > budget) {
-        if (c.message) recalledMessages.pop();
-        else recalledFacts.pop();
-      }
+      if (recalledMessages.length + recalledFacts.length >= s.recallTopK) break;
+      take(c);
+      if (total(blocks) + recallTokens() > Math.min(limit, budget)) untake(c);
     }
 
     // 3. older messages in the memory block, the newest first, as long as everything still fits.
-    const recalled = new Set(recalledMessages.map((m) => m.seq));
-    older.push(...olderAll.filter((m) => !recalled.has(m.seq)));
+    older.push(...olderAll);
     blocks = fixedBlocks();
     while (older.length > 0 && total(blocks) + recallTokens() > budget) {
       older.shift();
