@@ -20,7 +20,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows } from '../src/temporal/bundle';
 import type { Client } from '@temporalio/client';
 import type { MemoirClient } from '../src/client/memoir-client';
 import { eventTypeName, historyJson } from '../src/replay/history';
@@ -185,17 +185,7 @@ async function run(): Promise<void> {
   }
   fs.mkdirSync(OUT_DIR, { recursive: true });
   // One bundle of the current workflow code for every scenario: the histories record what this code does.
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: console.warn,
-      error: console.error,
-    },
-  });
+  const code = await bundleWorkflows();
   for (const scenario of SCENARIOS.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
     if (keepOld) keepPrevious(scenario.name);
     await capture(scenario, { code });

@@ -28,3 +28,19 @@ wait_port() {
   die "$what did not start listening on 127.0.0.1:$port"
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints the path of a Go-built tool: $explicit, then on PATH, then $GOPATH/bin; builds it with `go install`
+# (showing progress) when there is none. Usage: go_tool <binary> <module path> <version> [explicit path]
+go_tool() {
+  local name=$1 module=$2 version=$3 explicit=${4:-}
+  local gobin; gobin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+  for candidate in "$explicit" "$(command -v "$name" || true)" "$gobin/$name"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  done
+  command -v go >/dev/null || die "no $name and no Go to build it: install it or give its path"
+  say "Building $name $version with Go (first time only; several minutes on 2 cores)"
+  GOFLAGS=-buildvcs=false go install -v "$module@$version" 2>&1 \
+    | awk '{ n++; if (n % 25 == 0) { printf "   … %d packages compiled\n", n > "/dev/stderr" } }'
+  [ -x "$gobin/$name" ] || die "go install of $name $version failed"
+  echo "$gobin/$name"
+}

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ID_PATTERN, type ConversationPolicy } from '../workflows/contract';
 import { parseDuration } from './duration';
+import { readSettings } from './settings';
 import { CODEC_SETTINGS, loadCodecSettings, type CodecSettings } from './codec/settings';
 
 const duration = (fallback: string) =>
@@ -312,14 +313,7 @@ export class ConfigError extends Error {
 
 /** Reads and validates every setting; throws a `ConfigError` listing all problems at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const problems: string[] = [];
-  const values: Record<string, unknown> = {};
-  for (const [name, [schema]] of Object.entries(SETTINGS)) {
-    const raw = env[name] === '' ? undefined : env[name];
-    const result = (schema as z.ZodType).safeParse(raw);
-    if (result.success) values[name] = result.data;
-    else problems.push(`${name}: ${result.error.issues.map((i) => i.message).join('; ')}`);
-  }
+  const { values, problems } = readSettings(SETTINGS, env);
   let encryption: CodecSettings | undefined;
   try {
     encryption = loadCodecSettings(env);

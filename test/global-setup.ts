@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows } from '../src/temporal/bundle';
 import { TEST_SERVICES, WORKFLOW_BUNDLE_PATH } from './helpers/services';
 
 function reachable(hostPort: string): Promise<boolean> {
@@ -29,17 +29,7 @@ export default async function setup(): Promise<void> {
   if (down.length > 0)
     throw new Error(`test services are down: ${down.join(', ')}. Run \`make test\` or scripts/services.sh start.`);
 
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, '..', 'workflows', 'index.ts'),
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: console.warn,
-      error: console.error,
-    },
-  });
+  const code = await bundleWorkflows();
   fs.mkdirSync(path.dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
   fs.writeFileSync(WORKFLOW_BUNDLE_PATH, code);
 }

@@ -5,31 +5,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConversationStore } from '../src/storage/conversations';
-import { openPglite, openPostgres, type Db } from '../src/storage/db';
+import { openPglite, type Db } from '../src/storage/db';
 import { LlmCallStore } from '../src/storage/llm-calls';
+import { ENGINES } from './helpers/engines';
 import { migrate } from '../src/storage/migrate';
 import { CalibrationStore } from '../src/storage/calibration';
 import { TokenCalibration } from '../src/model/tokens';
-import { freshDatabase } from './helpers/stack';
-
-const engines: [string, () => Promise<{ db: Db; cleanup(): Promise<void> }>][] = [
-  [
-    'PostgreSQL',
-    async () => {
-      const database = await freshDatabase();
-      const db = openPostgres(database.url);
-      return { db, cleanup: async () => (await db.close(), await database.drop()) };
-    },
-  ],
-  [
-    'PGlite',
-    async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-pglite-'));
-      const db = await openPglite(path.join(dir, 'db'));
-      return { db, cleanup: async () => (await db.close(), fs.rmSync(dir, { recursive: true, force: true })) };
-    },
-  ],
-];
 
 const usage = { inputTokens: 10, outputTokens: 5, cacheReadTokens: 3, cacheWriteTokens: 2, costUsd: 0.000123456 };
 const reply = (id: string) => ({
@@ -39,7 +20,7 @@ const reply = (id: string) => ({
   degraded: false,
 });
 
-describe.each(engines)('storage on %s', (_name, open) => {
+describe.each(ENGINES)('storage on %s', (_name, open) => {
   let db: Db;
   let cleanup: () => Promise<void>;
   let store: ConversationStore;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows as bundleWorkflowCode } from '../../src/temporal/bundle';
 import pg from 'pg';
 import { dropWeaviateCollection, freshDatabase, uniqueId } from '../../test/helpers/stack';
 import { TEST_SERVICES } from '../../test/helpers/services';
@@ -98,17 +98,7 @@ export async function checkServices(): Promise<void> {
 
 /** Bundles the workflow code once per benchmark run (the children load it instead of bundling each). */
 export async function bundleWorkflows(): Promise<string> {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: (m: string) => process.stderr.write(`${m}\n`),
-    },
-  });
+  const code = await bundleWorkflowCode();
   fs.mkdirSync(path.dirname(BUNDLE_PATH), { recursive: true });
   fs.writeFileSync(BUNDLE_PATH, code);
   return BUNDLE_PATH;

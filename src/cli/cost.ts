@@ -15,16 +15,8 @@ export const costOptions = z.object({
 });
 export type CostOptions = z.infer<typeof costOptions>;
 
-export interface CostTotal {
-  calls: number;
-  failedCalls: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  costUsd: number;
-  cacheHitRatio: number;
-}
+/** The sums over every row of a report. */
+export type CostTotal = Omit<CostRow, 'tenantId' | 'model' | 'day' | 'purpose'>;
 
 export async function cost(llmCalls: Pick<LlmCallStore, 'costReport'>, opts: CostOptions): Promise<string> {
   const rows = await llmCalls.costReport({ ...(opts.tenant ? { tenantId: opts.tenant } : {}), sinceDays: opts.days });

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../duration';
+import { readSettings } from '../settings';
 import { KeyConfigError } from './errors';
 
 const optionalText = z
@@ -77,15 +78,7 @@ export interface CodecSettings {
 
 /** Reads and validates the encryption settings; throws a KeyConfigError listing every problem. */
 export function loadCodecSettings(env: NodeJS.ProcessEnv = process.env): CodecSettings {
-  const problems: string[] = [];
-  const values: Record<string, unknown> = {};
-  for (const [name, [schema]] of Object.entries(CODEC_SETTINGS)) {
-    const raw = env[name] === '' ? undefined : env[name];
-    const result = (schema as z.ZodType).safeParse(raw);
-    if (result.success) values[name] = result.data;
-    // Never echo the value: it may be key material.
-    else problems.push(`${name}: ${result.error.issues.map((i) => i.message).join('; ')}`);
-  }
+  const { values, problems } = readSettings(CODEC_SETTINGS, env);
   const v = values as Parsed;
   if (v.MEMOIR_MASTER_KEYS && v.MEMOIR_MASTER_KEY_FILE)
     problems.push('set MEMOIR_MASTER_KEYS or MEMOIR_MASTER_KEY_FILE, not both');

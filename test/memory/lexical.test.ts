@@ -2,33 +2,11 @@
  * Lexical recall over stored messages on both engines: a real PostgreSQL 15 server and PGlite. Messages go in
  * through the ConversationStore, as the worker writes them.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { orTsQuery, searchMessages } from '../../src/memory/lexical';
 import { ConversationStore } from '../../src/storage/conversations';
-import { openPglite, openPostgres, type Db } from '../../src/storage/db';
+import type { Db } from '../../src/storage/db';
+import { ENGINES } from '../helpers/engines';
 import { migrate } from '../../src/storage/migrate';
-import { freshDatabase } from '../helpers/stack';
-
-const engines: [string, () => Promise<{ db: Db; cleanup: () => Promise<void> }>][] = [
-  [
-    'PostgreSQL',
-    async () => {
-      const database = await freshDatabase();
-      const db = openPostgres(database.url);
-      return { db, cleanup: async () => (await db.close(), await database.drop()) };
-    },
-  ],
-  [
-    'PGlite',
-    async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-lexical-'));
-      const db = await openPglite(path.join(dir, 'db'));
-      return { db, cleanup: async () => (await db.close(), fs.rmSync(dir, { recursive: true, force: true })) };
-    },
-  ],
-];
 
 const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
 
@@ -46,7 +24,7 @@ async function converse(store: ConversationStore, tenant: string, conversation: 
   }
 }
 
-describe.each(engines)('lexical search on %s', (name, open) => {
+describe.each(ENGINES)('lexical search on %s', (name, open) => {
   let db: Db;
   let cleanup: () => Promise<void>;
 

@@ -1,0 +1,129 @@
+/**
+ * The reliability suite at full size: every fault scenario of test/reliability/scenarios, one after another, then
+ * docs/reliability.md and docs/reliability.json generated from their verdicts. Exits 1 when any scenario failed.
+ *
+ *   npx tsx scripts/chaos.ts                      # everything, full size (what `make chaos` runs)
+ *   npx tsx scripts/chaos.ts --only worker-kill   # some scenarios (comma-separated names)
+ *   npx tsx scripts/chaos.ts --fast               # the sizes of the fast subset
+ *
+ * Partial and fast runs write to .data/chaos/ (or --out DIR) so they never overwrite the committed report.
+ * Needs the test services: `scripts/services.sh start`.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import globalSetup from '../test/global-setup';
+import { renderReport, type Provenance } from '../test/reliability/report';
+import { SCENARIOS, type Scenario } from '../test/reliability/scenarios';
+import type { Size, Verdict } from '../test/reliability/verdict';
+
+const ROOT = path.join(__dirname, '..');
+/** No scenario may run longer than this; a stuck one is reported as failed and the run goes on. */
+const SCENARIO_HARD_LIMIT_MS = 20 * 60_000;
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function provenance(mode: string, totalMs: number): Provenance {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return {
+    commit: git(['rev-parse', '--short=12', 'HEAD']) || 'unknown',
+    dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    machine: `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}`,
+    node: process.versions.node,
+    mode,
+    totalMs,
+  };
+}
+
+async function runOne(scenario: Scenario, size: Size): Promise<Verdict> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`did not finish within ${SCENARIO_HARD_LIMIT_MS / 60_000} min`)),
+      SCENARIO_HARD_LIMIT_MS,
+    );
+  });
+  try {
+    return await Promise.race([scenario.run(size), limit]);
+  } catch (err) {
+    const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    return {
+      scenario: scenario.title,
+      size,
+      load: '—',
+      faults: '—',
+      attempted: 0,
+      answered: 0,
+      degraded: 0,
+      lost: 0,
+      duplicated: 0,
+      passed: false,
+      failures: [`the scenario itself failed: ${message.split('\n')[0]}`],
+      notes: message.split('\n').slice(0, 8),
+      metrics: {},
+      parameters: {},
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function run(): Promise<void> {
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, fast: { type: 'boolean' }, out: { type: 'string' } },
+  });
+  const only = values.only?.split(',').map((s) => s.trim());
+  const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const size: Size = values.fast ? 'fast' : 'full';
+  const partial = !!only || size === 'fast';
+  const outDir = values.out ?? (partial ? path.join(ROOT, '.data', 'chaos') : path.join(ROOT, 'docs'));
+
+  await globalSetup(); // services up, workflow bundle built once for every stack
+  const started = Date.now();
+  const verdicts: Verdict[] = [];
+  for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
+    process.stderr.write(`chaos: ${scenario.name} (${size})…\n`);
+    const verdict = await runOne(scenario, size);
+    verdicts.push(verdict);
+    process.stderr.write(
+      `chaos: ${scenario.name}: ${verdict.passed ? 'pass' : 'FAIL'} — ${verdict.answered}/${verdict.attempted} answered, ` +
+        `${verdict.degraded} degraded, ${verdict.lost} lost, ${verdict.duplicated} duplicated, ` +
+        `${(verdict.durationMs / 1000).toFixed(0)} s${verdict.failures.length ? `\n  ${verdict.failures.join('\n  ')}` : ''}\n`,
+    );
+  }
+  const mode = `${size}${only ? ` (only ${only.join(', ')})` : ''}`;
+  const prov = provenance(mode, Date.now() - started);
+  const scaledDown =
+    size === 'full'
+      ? SCENARIOS.flatMap((s) => (s.scaledDown && verdicts.some((v) => v.scenario === s.title) ? [s.scaledDown] : []))
+      : [];
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'reliability.md'), renderReport(prov, verdicts, scaledDown));
+  fs.writeFileSync(
+    path.join(outDir, 'reliability.json'),
+    `${JSON.stringify({ ...prov, scaledDown, verdicts }, null, 2)}\n`,
+  );
+  process.stderr.write(`chaos: wrote ${path.relative(ROOT, outDir)}/reliability.md and reliability.json\n`);
+  if (verdicts.some((v) => !v.passed)) process.exitCode = 1;
+}
+
+run()
+  .catch((err: unknown) => {
+    process.stderr.write(`chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  // Scenario stacks close their connections, but a scenario cut off by its time limit may leave some open.
+  .finally(() => process.exit());
