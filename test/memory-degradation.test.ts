@@ -3,7 +3,7 @@
  * context flagged), and once they are back the hot tier fills again and the semantic index catches up.
  */
 import fs from 'node:fs';
-import { SemanticTier } from '../src/memory/semantic-tier';
+import { type SemanticTier } from '../src/memory/semantic-tier';
 import { redisProcess, weaviateProcess, type Restartable } from './helpers/processes';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
 
