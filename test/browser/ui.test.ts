@@ -62,6 +62,19 @@ async function findInList(page: Page, query: string, workflowId: string): Promis
   }
 }
 
+/** Waits until `text` is in the page or one of its frames. */
+async function textInAnyFrame(page: Page, text: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      const body = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+      if (body.replace(/\s+/g, ' ').includes(text)) return;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`"${text}" did not appear on the page or in its frames`);
+}
+
 describe('a conversation in the Temporal UI', () => {
   it('is found by its TenantId search attribute and its timeline reads like the conversation', async () => {
     const tenant = stack.tenants.acme.id;
@@ -88,9 +101,9 @@ describe('a conversation in the Temporal UI', () => {
 
     // User Metadata: the workflow's summary and the steps as a list.
     await page.getByText('User Metadata', { exact: true }).first().click();
-    await page
-      .getByText(`Conversation trip · tenant ${tenant} · user ada`)
-      .waitFor({ state: 'visible', timeout: 30_000 });
+    // Summary and current details are markdown, which the UI renders in sandboxed frames: read every frame.
+    await textInAnyFrame(page, `Conversation trip · tenant ${tenant} · user ada`);
+    await textInAnyFrame(page, 'Last turn 1 · claude-sonnet-5-5 · attempt 1');
     await page.getByText('Events with Metadata').waitFor({ state: 'visible' });
     const metadata = path.join(ARTIFACTS, 'conversation-metadata.png');
     await page.screenshot({ path: metadata });
