@@ -10,7 +10,7 @@ import { factsRequest, parseFacts, summaryRequest } from '../src/memory/prompts'
 import type { StoredMessage } from '../src/storage/conversations';
 import type { ActivityDeps } from './deps';
 import { activityLogger } from './log-context';
-import { recordedModelCall } from './model-call';
+import { activityCallPrefix, recordedModelCall } from './model-call';
 
 export interface MemoryScope {
   tenantId: string;
@@ -95,6 +95,13 @@ export function memoryActivities(deps: ActivityDeps) {
         remainingTokens: left.reduce((t, m) => t + estimateTokens(m.content), 0),
         usage,
       });
+      const committed = await deps.llmCalls.acceptedInActivity(tenantId, conversationId, activityCallPrefix());
+      if (committed) {
+        // An earlier attempt saved its summary, then its result was lost (worker killed, server restarted):
+        // report that one, so the workflow counts its tokens exactly once, rather than compact again.
+        await deps.summaryCache.delete(`${tenantId}/${conversationId}`);
+        return remaining(true, previous?.version ?? null, pending, committed);
+      }
       const due = pending.length > input.afterMessages || tokens > input.afterTokens;
       const fold = pending.slice(0, Math.max(0, pending.length - input.keepRecent));
       if (fold.length === 0 || !(due || input.force)) return remaining(false, previous?.version ?? null, pending);
@@ -143,6 +150,9 @@ export function memoryActivities(deps: ActivityDeps) {
       const { tenantId, conversationId } = scope;
       const conversation = await deps.conversations.get(tenantId, conversationId);
       if (!conversation) return { added: 0, superseded: 0, unchanged: 0, usage: ZERO_USAGE };
+      // As in compactHistory: an earlier attempt that merged its facts reports its call, once.
+      const committed = await deps.llmCalls.acceptedInActivity(tenantId, conversationId, activityCallPrefix());
+      if (committed) return { added: 0, superseded: 0, unchanged: 0, usage: committed };
       const lastSeq = await deps.conversations.lastSeq(tenantId, conversationId);
       const through = await deps.conversations.factsThrough(tenantId, conversationId);
       const messages = (await deps.conversations.range(tenantId, conversationId, through + 1, lastSeq)).slice(-60);

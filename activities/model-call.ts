@@ -37,6 +37,15 @@ const ZERO_TOKENS = {
   cacheWrite1hTokens: 0,
 };
 
+/**
+ * What every `llm_calls.call_id` of the current activity starts with, whatever the attempt: the workflow run and
+ * the activity's id within it. A retry finds there what an earlier attempt committed before its result was lost.
+ */
+export function activityCallPrefix(): string {
+  const { activityId, workflowExecution } = Context.current().info;
+  return `${workflowExecution?.runId ?? 'standalone'}/${activityId}/`;
+}
+
 export async function recordedModelCall(
   deps: ActivityDeps,
   scope: CallScope,
@@ -44,9 +53,9 @@ export async function recordedModelCall(
   onText?: (delta: string) => void,
 ): Promise<RecordedCall> {
   const ctx = Context.current();
-  const { attempt, activityId, workflowExecution } = ctx.info;
+  const { attempt } = ctx.info;
   const model = request.model;
-  const callId = `${workflowExecution?.runId ?? 'standalone'}/${activityId}/${attempt}`;
+  const callId = `${activityCallPrefix()}${attempt}`;
   const row = { ...scope, callId, model, attempt };
   const started = performance.now();
   const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);

@@ -106,16 +106,9 @@ async function run(): Promise<void> {
   }
   const mode = `${size}${only ? ` (only ${only.join(', ')})` : ''}`;
   const prov = provenance(mode, Date.now() - started);
-  const scaledDown =
-    size === 'full'
-      ? SCENARIOS.flatMap((s) => (s.scaledDown && verdicts.some((v) => v.scenario === s.title) ? [s.scaledDown] : []))
-      : [];
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'reliability.md'), renderReport(prov, verdicts, scaledDown));
-  fs.writeFileSync(
-    path.join(outDir, 'reliability.json'),
-    `${JSON.stringify({ ...prov, scaledDown, verdicts }, null, 2)}\n`,
-  );
+  fs.writeFileSync(path.join(outDir, 'reliability.md'), renderReport(prov, verdicts));
+  fs.writeFileSync(path.join(outDir, 'reliability.json'), `${JSON.stringify({ ...prov, verdicts }, null, 2)}\n`);
   process.stderr.write(`chaos: wrote ${path.relative(ROOT, outDir)}/reliability.md and reliability.json\n`);
   if (verdicts.some((v) => !v.passed)) process.exitCode = 1;
 }

@@ -1,8 +1,12 @@
 /**
  * The client library as an application uses it: its own Temporal connection, no database, no HTTP.
  */
+import net from 'node:net';
 import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
 import { MemoirClient } from '../src';
+import { toMemoirError } from '../src/client/errors';
+import { isDependencyUnavailable } from '../src/client/unavailable';
 import { TEST_SERVICES } from './helpers/services';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
 
@@ -50,4 +54,44 @@ it('starts, messages, posts to and lists conversations through Temporal alone', 
   }
   expect(listed.find((c) => c.conversationId === id)).toMatchObject({ userId: 'ada', status: 'active', turnCount: 3 });
   expect((await memoir.listConversations(tenant, { minCostUsd: 1000 })).length).toBe(0);
+});
+
+describe('a dependency that cannot be reached', () => {
+  /** A loopback port nothing listens on. */
+  async function closedPort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  it('the Temporal server down: 503 unavailable, telling the caller to re-send', async () => {
+    // No retry interceptor, so the client's own gRPC retries do not stretch the test.
+    const dead = Connection.lazy({ address: `127.0.0.1:${await closedPort()}`, interceptors: [] });
+    const offline = new MemoirClient({
+      client: new Client({ connection: dead }),
+      taskQueue: 'nowhere',
+      policy: stack.serving.services.config.policy,
+    });
+    try {
+      await expect(offline.sendMessage('t', 'c', { content: 'hello', messageId: 'm-1' })).rejects.toMatchObject({
+        code: 'unavailable',
+        status: 503,
+      });
+    } finally {
+      await dead.close();
+    }
+  });
+
+  it('PostgreSQL down: the error the driver throws counts as unavailable; ordinary errors do not', async () => {
+    const pool = new pg.Pool({ host: '127.0.0.1', port: await closedPort(), user: 'x', database: 'x' });
+    const refused = await pool.query('SELECT 1').catch((err: unknown) => err);
+    await pool.end();
+    expect(isDependencyUnavailable(refused)).toBe(true);
+    expect(toMemoirError(refused)).toMatchObject({ code: 'unavailable', status: 503 });
+    const syntax = await stack.serving.services.db.query('SELEC 1').catch((err: unknown) => err);
+    expect(isDependencyUnavailable(syntax)).toBe(false);
+    expect(isDependencyUnavailable(new Error('boom', { cause: new Error('deeper') }))).toBe(false);
+  });
 });

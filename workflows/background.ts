@@ -50,6 +50,11 @@ export class Background {
     return Object.values(this.jobs).some((j) => j.running);
   }
 
+  /** A job that will report model usage is running (indexing reports none, and may wait out a long outage). */
+  get accounting(): boolean {
+    return this.jobs.compact.running || this.jobs.facts.running;
+  }
+
   /** After a stored turn: count it, then start whatever is due. */
   afterTurn(userChars: number, replyChars: number): void {
     const c = this.counters;

@@ -31,6 +31,8 @@ const { openConversation, readPolicy } = wf.proxyActivities<Activities>({
 /** Past this many events a run refuses new updates until it has drained and continued as new. */
 const HISTORY_EVENTS_HARD_LIMIT = 40_000;
 const MAX_PENDING_MESSAGES = 100;
+/** Runs with this marker wait for summary and fact calls before continuing as new or completing. */
+const UPKEEP_SETTLES_PATCH = 'upkeep-settles-before-run-ends';
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
   const { tenantId, conversationId } = input;
@@ -154,7 +156,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     if ((turnsThisRun >= policy.turnsPerRun || wf.workflowInfo().continueAsNewSuggested) && queue.length === 0) {
       // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
       // continue-as-new is tried again after it. No await between the check and continueAsNew.
-      await wf.condition(() => wf.allHandlersFinished() || queue.length > 0);
+      // Summary and fact calls still running would report their tokens to this run after it had gone.
+      const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
+      await wf.condition(
+        () => (wf.allHandlersFinished() && !(settleUpkeep && background.accounting)) || queue.length > 0,
+      );
       if (queue.length === 0 && !ending) {
         return wf.continueAsNew<typeof conversationWorkflow>({
           tenantId,
@@ -168,6 +174,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 
   state.status = ending ? 'ended' : 'idle';
   publishSearchAttributes(state);
-  await wf.condition(wf.allHandlersFinished);
+  const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
+  await wf.condition(() => wf.allHandlersFinished() && !(settleUpkeep && background.accounting));
   return { status: state.status, turnCount: state.turnCount, totals: state.totals };
 }

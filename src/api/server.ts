@@ -5,7 +5,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { MemoirClient } from '../client/memoir-client';
-import { MemoirError } from '../client/errors';
+import { MemoirError, toMemoirError, UNAVAILABLE_RETRY_AFTER_S } from '../client/errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Eraser } from '../security/erasure';
@@ -65,8 +65,11 @@ export function createApi(opts: ApiOptions): FastifyInstance {
   app.decorateRequest('tenantId', '');
   guardJson(app);
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler((thrown, req, reply) => {
+    const err = toMemoirError(thrown);
     if (err instanceof MemoirError) {
+      if (err.code === 'unavailable') req.log.warn({ err: thrown, url: req.url }, 'a dependency is unreachable');
+      if (err.status === 503) void reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_S));
       return reply.code(err.status).send({ error: { code: err.code, message: err.message, ...(err.details ?? {}) } });
     }
     const fastifyErr = err as { statusCode?: number; code?: string; message: string };

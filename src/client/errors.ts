@@ -5,6 +5,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { FailureTypes } from '../../workflows/contract';
 import { ModelFailure } from '../model/failure-types';
+import { isDependencyUnavailable } from './unavailable';
 
 export class MemoirError extends Error {
   constructor(
@@ -30,6 +31,18 @@ const BY_FAILURE_TYPE: Record<string, [code: string, status: number]> = {
 
 export const notFound = (what: string) => new MemoirError('not_found', 404, `${what} not found`);
 
+/** Seconds a client is asked to wait when a dependency is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_S = 2;
+
+/**
+ * The Temporal server or the database could not be reached: the request may not have been accepted, so the client
+ * sends it again — with the same `messageId`, which makes that safe.
+ */
+export const unavailable = () =>
+  new MemoirError('unavailable', 503, 'a service Memoir depends on is unreachable; retry with the same messageId', {
+    retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S,
+  });
+
 /** The MemoirError for a workflow failure type, when it is one clients should see as such. */
 export function fromFailureType(type: string, message: string): MemoirError | undefined {
   const known = BY_FAILURE_TYPE[type];
@@ -44,7 +57,10 @@ export function toMemoirError(err: unknown): unknown {
     return new MemoirError('conversation_exists', 409, 'a conversation with this id already exists');
   }
   const failure = applicationFailureOf(err);
-  return (failure?.type && fromFailureType(failure.type, failure.message)) || err;
+  const known = failure?.type && fromFailureType(failure.type, failure.message);
+  if (known) return known;
+  if (isDependencyUnavailable(err)) return unavailable();
+  return err;
 }
 
 function applicationFailureOf(err: unknown): ApplicationFailure | undefined {

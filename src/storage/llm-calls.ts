@@ -87,7 +87,22 @@ export class LlmCallStore {
     return Number(rows[0]?.cost ?? 0);
   }
 
-  /** Sums of the accepted reply calls of a conversation: what its workflow totals must equal. */
+  /**
+   * The usage of the call accepted by an earlier attempt of the same activity (`call_id` starting with
+   * `callPrefix`), or null. Upkeep that committed but whose result never reached the workflow returns this.
+   */
+  async acceptedInActivity(tenantId: string, conversationId: string, callPrefix: string): Promise<Usage | null> {
+    const rows = await this.db.query<Record<string, number>>(
+      `SELECT input_tokens AS input, output_tokens AS output, cache_read_tokens AS read,
+              cache_write_5m_tokens + cache_write_1h_tokens AS write, cost_usd AS cost
+         FROM llm_calls WHERE tenant_id = $1 AND conversation_id = $2 AND accepted AND starts_with(call_id, $3)`,
+      [tenantId, conversationId, callPrefix],
+    );
+    const r = rows[0];
+    return r ? toUsage(r) : null;
+  }
+
+  /** Sums of the accepted calls of a conversation (replies, summaries, facts): what its workflow totals must equal. */
   async acceptedTotals(tenantId: string, conversationId: string): Promise<Usage & { calls: number }> {
     const rows = await this.db.query<Record<string, number>>(
       `SELECT COUNT(*)::int AS calls, COALESCE(SUM(input_tokens), 0)::int AS input,
@@ -98,14 +113,7 @@ export class LlmCallStore {
       [tenantId, conversationId],
     );
     const r = rows[0] ?? {};
-    return {
-      calls: r.calls ?? 0,
-      inputTokens: r.input ?? 0,
-      outputTokens: r.output ?? 0,
-      cacheReadTokens: r.read ?? 0,
-      cacheWriteTokens: r.write ?? 0,
-      costUsd: Number(r.cost ?? 0),
-    };
+    return { calls: r.calls ?? 0, ...toUsage(r) };
   }
 
   async forMessage(
@@ -171,4 +179,14 @@ export class LlmCallStore {
       };
     });
   }
+}
+
+function toUsage(r: Record<string, number | undefined>): Usage {
+  return {
+    inputTokens: r.input ?? 0,
+    outputTokens: r.output ?? 0,
+    cacheReadTokens: r.read ?? 0,
+    cacheWriteTokens: r.write ?? 0,
+    costUsd: Number(r.cost ?? 0),
+  };
 }

@@ -20,14 +20,23 @@ export interface WorkerProcessOptions {
   /** Where both output streams of every incarnation go, appended. */
   logFile: string;
   readyTimeoutMs?: number;
+  /**
+   * Start a new worker whenever one exits without being told to (as an orchestrator restarts a crashed process).
+   * Each such exit is counted in `crashes`, with the tail of its stderr in `crashReports`.
+   */
+  restartOnCrash?: boolean;
 }
 
 export class WorkerProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
+  private stopping = false;
   /** How many incarnations were started and how many were killed. */
   starts = 0;
   kills = 0;
+  /** Exits nobody asked for, and the end of what each printed on stderr. */
+  crashes = 0;
+  readonly crashReports: string[] = [];
 
   constructor(private readonly opts: WorkerProcessOptions) {}
 
@@ -38,6 +47,7 @@ export class WorkerProcess {
   /** Starts a worker and resolves once it polls (bounded by `readyTimeoutMs`, default 90 s). */
   async start(): Promise<void> {
     if (this.running) throw new Error('worker process already running');
+    this.stopping = false;
     const log = fs.createWriteStream(this.opts.logFile, { flags: 'a' });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
       cwd: ROOT,
@@ -54,12 +64,28 @@ export class WorkerProcess {
     this.starts++;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.stdout.pipe(log, { end: false });
+    let seen = '';
+    let isReady = false;
+    child.once('exit', (code, signal) => {
+      if (this.stopping || !isReady) return;
+      this.crashes++;
+      // The error lines, not the stack frames.
+      const said = seen
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('at ') && !/^[\^[]/.test(l));
+      this.crashReports.push(`exit code ${code}, signal ${signal}: ${said.slice(-6).join(' | ')}`);
+      if (this.opts.restartOnCrash) void this.restartUntilUp();
+    });
     const ready = new Promise<void>((resolve, reject) => {
-      let seen = '';
       child.stderr.on('data', (chunk: Buffer) => {
         log.write(chunk);
         seen = (seen + chunk.toString()).slice(-4096);
-        if (seen.includes(READY_LINE)) resolve();
+        if (seen.includes(READY_LINE)) {
+          isReady = true;
+          seen = '';
+          resolve();
+        }
       });
       child.once('exit', (code, signal) =>
         reject(
@@ -76,15 +102,28 @@ export class WorkerProcess {
     try {
       await Promise.race([ready, timeout]);
     } catch (err) {
-      await this.kill();
+      if (this.running) {
+        child.kill('SIGKILL');
+        await this.exited;
+      }
       throw err;
     } finally {
       clearTimeout(timer);
     }
   }
 
+  /** After a crash: start again, and again while starts fail (a dependency may still be down), until stopped. */
+  private async restartUntilUp(): Promise<void> {
+    while (!this.stopping && !this.running) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (this.stopping) return;
+      await this.start().catch(() => undefined);
+    }
+  }
+
   /** SIGKILL: no shutdown hook runs, in-flight activities and workflow tasks are simply abandoned. */
   async kill(): Promise<void> {
+    this.stopping = true;
     if (!this.running) return;
     this.child!.kill('SIGKILL');
     this.kills++;
@@ -93,6 +132,7 @@ export class WorkerProcess {
 
   /** A graceful stop (SIGTERM), forced after 20 s. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (!this.running) return;
     const child = this.child!;
     child.kill('SIGTERM');

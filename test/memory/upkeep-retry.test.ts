@@ -1,0 +1,81 @@
+/**
+ * Memory upkeep is exactly-once in what it accounts: an attempt that committed its summary or facts and then lost
+ * its result (the worker killed, the server restarted) is followed by a retry that reports that attempt's call —
+ * no second model call, no second version, the tokens counted once — so workflow totals equal `llm_calls`.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { activityDeps } from '../../src/runtime/worker';
+import { startStack, uniqueId, type Stack } from '../helpers/stack';
+
+let stack: Stack;
+beforeAll(async () => {
+  // Thresholds out of reach: only this test's activity calls compact or extract.
+  stack = await startStack({
+    api: false,
+    env: { MEMOIR_COMPACT_AFTER_MESSAGES: '1000', MEMOIR_FACTS_EVERY: '1000', MEMOIR_RECENT_MESSAGES: '2' },
+  });
+});
+afterAll(() => stack?.stop());
+
+/** Runs `fn` as attempt `n` of the scheduled activity `activityId` (same workflow run every time). */
+function attempt(activityId: string, n: number) {
+  const env = new MockActivityEnvironment({
+    activityId,
+    attempt: n,
+    workflowExecution: { workflowId: 'upkeep-retry', runId: 'run-upkeep-retry' },
+  });
+  return { run: <A, R>(fn: (input: A) => Promise<R>, input: A): Promise<R> => env.run(fn, input) };
+}
+
+async function conversationWithTurns(turns: number): Promise<{ tenantId: string; conversationId: string }> {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('upkeep');
+  for (let i = 1; i <= turns; i++) {
+    await stack.serving.services.memoir.sendMessage(tenantId, conversationId, {
+      content: `Turn ${i}: my boat is called Vela number ${i}.`,
+      userId: 'ada',
+    });
+  }
+  return { tenantId, conversationId };
+}
+
+const modelCalls = async () => (await stack.offline.requests()).length;
+
+it('a retried compaction reports the committed summary instead of writing another', async () => {
+  const activities = createActivities(activityDeps(stack.serving.services));
+  const compactHistory = activities.compactHistory.bind(activities);
+  const scope = await conversationWithTurns(4);
+  const input = { ...scope, keepRecent: 2, afterMessages: 1000, afterTokens: 1_000_000, force: true, turn: 4 };
+
+  const first = await attempt('c1', 1).run(compactHistory, input);
+  expect(first).toMatchObject({ compacted: true, version: 1, remainingMessages: 2 });
+  expect(first.usage.inputTokens).toBeGreaterThan(0);
+  const callsAfterFirst = await modelCalls();
+
+  // Attempt 2 of the same activity: the first's result never reached the workflow.
+  const retried = await attempt('c1', 2).run(compactHistory, input);
+  expect(retried).toEqual(first);
+  expect(await modelCalls()).toBe(callsAfterFirst);
+  expect((await stack.serving.services.summaries.latest(scope.tenantId, scope.conversationId))?.version).toBe(1);
+
+  // Another activity (a later pass) is not mistaken for a retry: nothing is due, nothing is reported.
+  const later = await attempt('c2', 1).run(compactHistory, input);
+  expect(later).toMatchObject({ compacted: false, version: 1, usage: { inputTokens: 0, costUsd: 0 } });
+
+  const accepted = await stack.serving.services.llmCalls.acceptedTotals(scope.tenantId, scope.conversationId);
+  const replies = await stack.serving.services.memoir.getState(scope.tenantId, scope.conversationId);
+  expect(accepted.inputTokens).toBe(replies.totals.inputTokens + first.usage.inputTokens);
+});
+
+it('a retried fact extraction reports the merged extraction instead of extracting again', async () => {
+  const activities = createActivities(activityDeps(stack.serving.services));
+  const extractFacts = activities.extractFacts.bind(activities);
+  const scope = await conversationWithTurns(2);
+  const first = await attempt('f1', 1).run(extractFacts, { ...scope, turn: 2 });
+  expect(first.usage.inputTokens).toBeGreaterThan(0);
+  const callsAfterFirst = await modelCalls();
+  const retried = await attempt('f1', 2).run(extractFacts, { ...scope, turn: 2 });
+  expect(retried.usage).toEqual(first.usage);
+  expect(await modelCalls()).toBe(callsAfterFirst);
+});
