@@ -10,8 +10,8 @@ export type SendResult =
   | { kind: 'reply'; reply: Reply }
   /** Accepted, not answered yet (504 `reply_pending`): re-send the same messageId for the reply. */
   | { kind: 'pending'; code: string }
-  /** Not accepted; retry. `documented` when the API documents this answer (429, 503 `conversation_busy`). */
-  | { kind: 'retry'; code: string; documented: boolean; retryAfterMs?: number }
+  /** Not accepted; retry (after `retryAfterMs` when the answer said so). */
+  | { kind: 'retry'; code: string; retryAfterMs?: number }
   | { kind: 'fatal'; code: string };
 
 export type Sender = (conversationId: string, messageId: string, content: string) => Promise<SendResult>;
@@ -31,7 +31,7 @@ export interface TurnRecord {
 }
 
 /** Codes whose meaning the API documents as "try again" or "still working". */
-const DOCUMENTED = new Set(['429 rate_limited', '503 conversation_busy', '504 reply_pending']);
+const DOCUMENTED = new Set(['429 rate_limited', '503 conversation_busy', '503 unavailable', '504 reply_pending']);
 
 export class TurnLog {
   readonly turns: TurnRecord[] = [];

@@ -42,7 +42,7 @@ function httpSend(opts: HttpSenderOptions): Sender {
       body = text ? (JSON.parse(text) as typeof body) : undefined;
     } catch (err) {
       const name = (err as Error).name;
-      return { kind: 'retry', code: name === 'TimeoutError' ? 'client timeout' : 'network error', documented: false };
+      return { kind: 'retry', code: name === 'TimeoutError' ? 'client timeout' : 'network error' };
     }
     const code = `${res.status} ${body?.error?.code ?? ''}`.trim();
     if (res.status === 200 && body?.reply) {
@@ -50,10 +50,8 @@ function httpSend(opts: HttpSenderOptions): Sender {
       return { kind: 'reply', reply: body.reply };
     }
     if (res.status === 504 && body?.error?.code === 'reply_pending') return { kind: 'pending', code };
-    if (res.status === 429) return { kind: 'retry', code, documented: true, ...retryAfter(res) };
-    if (res.status === 503 && (body?.error?.code === 'conversation_busy' || body?.error?.code === 'unavailable'))
-      return { kind: 'retry', code, documented: true, ...retryAfter(res) };
-    if (res.status >= 500) return { kind: 'retry', code, documented: false };
+    // Whether an answer is one the API documents is for the verdict to judge (TurnLog.undocumented).
+    if (res.status === 429 || res.status >= 500) return { kind: 'retry', code, ...retryAfter(res) };
     return { kind: 'fatal', code };
   };
 }
