@@ -5,6 +5,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Usage } from '../workflows/contract';
+import { isDependencyUnavailable } from '../src/client/unavailable';
+import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
 import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
 import { recordedModelCall } from './model-call';
@@ -30,29 +32,43 @@ export interface GeneratedReply {
 export function generateReplyActivities(deps: ActivityDeps) {
   return {
     async generateReply(input: GenerateReplyInput): Promise<GeneratedReply> {
-      const { tenantId, conversationId, messageId, model } = input;
-      const manifest = await deps.manifests.get(tenantId, conversationId, messageId);
-      if (!manifest) {
-        throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
+      try {
+        return await replyAttempt(deps, input);
+      } catch (err) {
+        // Model failures arrive classified; an unreachable database must not count against the model.
+        if (err instanceof ApplicationFailure || !isDependencyUnavailable(err)) throw err;
+        throw ApplicationFailure.create({
+          message: `the database is unreachable: ${(err as Error).message}`,
+          type: STORAGE_UNAVAILABLE,
+          cause: err as Error, // isDependencyUnavailable holds only for Errors
+        });
       }
-      const request = await requestFromManifest(deps, tenantId, conversationId, manifest, model, deps.modelSettings);
-      const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
-      const call = await recordedModelCall(
-        deps,
-        { tenantId, conversationId, messageId, turn: input.turn, purpose: 'reply' },
-        request,
-        stream.delta,
-      ).finally(() => stream.flush());
-      deps.metrics.turnDuration.observe({ phase: 'model' }, call.result.latencyMs / 1000);
-      return {
-        content: call.result.text,
-        model: call.result.model,
-        usage: call.usage,
-        llmCallId: call.callId,
-        stopReason: call.result.stopReason,
-        attempt: Context.current().info.attempt,
-      };
     },
+  };
+}
+
+async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Promise<GeneratedReply> {
+  const { tenantId, conversationId, messageId, model } = input;
+  const manifest = await deps.manifests.get(tenantId, conversationId, messageId);
+  if (!manifest) {
+    throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
+  }
+  const request = await requestFromManifest(deps, tenantId, conversationId, manifest, model, deps.modelSettings);
+  const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
+  const call = await recordedModelCall(
+    deps,
+    { tenantId, conversationId, messageId, turn: input.turn, purpose: 'reply' },
+    request,
+    stream.delta,
+  ).finally(() => stream.flush());
+  deps.metrics.turnDuration.observe({ phase: 'model' }, call.result.latencyMs / 1000);
+  return {
+    content: call.result.text,
+    model: call.result.model,
+    usage: call.usage,
+    llmCallId: call.callId,
+    stopReason: call.result.stopReason,
+    attempt: Context.current().info.attempt,
   };
 }
 

@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConversationStore } from '../src/storage/conversations';
-import { openPglite, type Db } from '../src/storage/db';
+import { openPglite, openPostgres, type Db } from '../src/storage/db';
 import { LlmCallStore } from '../src/storage/llm-calls';
 import { ENGINES } from './helpers/engines';
+import { postgresProcess } from './helpers/postgres-process';
 import { migrate } from '../src/storage/migrate';
 import { CalibrationStore } from '../src/storage/calibration';
 import { TokenCalibration } from '../src/model/tokens';
@@ -186,6 +187,29 @@ describe('token calibration', () => {
     } finally {
       await db.close();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('PostgreSQL going away mid-transaction', () => {
+  it('fails that transaction, crashes nothing, and the next one works once the server is back', async () => {
+    const server = await postgresProcess();
+    const db = openPostgres(server.url, 2);
+    try {
+      // Between two statements, no query is there to receive the error: it reaches the checked-out client itself.
+      const interrupted = db.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        await server.stop('immediate');
+        await new Promise((r) => setTimeout(r, 200));
+        await tx.query('SELECT 2');
+      });
+      await expect(interrupted).rejects.toThrow();
+      await server.start();
+      const rows = await db.transaction((tx) => tx.query<{ n: number }>('SELECT 3 AS n'));
+      expect(rows).toEqual([{ n: 3 }]);
+    } finally {
+      await db.close();
+      await server.destroy();
     }
   });
 });

@@ -4,10 +4,10 @@
  * would fail on every model, so it ends the chain at once. The whole chain is bounded by the turn deadline; when
  * nothing answered, the caller sends a degraded reply.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, log } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, log, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { GeneratedReply } from '../activities/generate-reply';
-import { REQUEST_REJECTED } from '../src/model/failure-types';
+import { REQUEST_REJECTED, STORAGE_UNAVAILABLE } from '../src/model/failure-types';
 import type { ConversationPolicy } from './contract';
 
 export interface ChainStep {
@@ -26,12 +26,14 @@ export interface ChainRequest {
 
 /** Below this much time left, another model would only time out. */
 const MIN_USEFUL_MS = 1_000;
+const STORAGE_RETRY_PAUSE_MS = 2_000;
 const { generateReply } = proxyActivities<Activities>({ startToCloseTimeout: '60s' });
 
 export async function replyWithFallback(req: ChainRequest, policy: ConversationPolicy): Promise<ChainResult> {
   const deadline = Date.now() + policy.turnDeadlineMs;
   const steps: ChainStep[] = [];
-  for (const model of policy.models) {
+  for (let i = 0; i < policy.models.length;) {
+    const model = policy.models[i]!;
     const remaining = deadline - Date.now();
     if (remaining < MIN_USEFUL_MS) {
       steps.push({ model, failure: 'TurnDeadlineExceeded' });
@@ -57,6 +59,13 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
       return { ok: true, reply, steps };
     } catch (err) {
       const failure = failureType(err);
+      if (failure === STORAGE_UNAVAILABLE) {
+        // The database failed, not the model: the same model again when it may be back, within the deadline.
+        log.warn('database unreachable during a reply attempt; trying the same model again', { model, turn: req.turn });
+        await sleep(STORAGE_RETRY_PAUSE_MS);
+        continue;
+      }
+      i++;
       steps.push({ model, failure });
       log.warn('model chain moving on', { model, failure, turn: req.turn });
       if (REQUEST_REJECTED.includes(failure)) break;

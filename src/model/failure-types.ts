@@ -28,3 +28,9 @@ export const REQUEST_REJECTED: readonly string[] = [
   ModelFailure.authentication,
   ModelFailure.spendLimit,
 ];
+
+/**
+ * A reply attempt that failed on the database (reading its context, recording the call), not on the model: the
+ * chain tries the same model again once the database answers, spending none of the model's attempt budget.
+ */
+export const STORAGE_UNAVAILABLE = 'StorageUnavailable';

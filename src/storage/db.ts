@@ -45,6 +45,11 @@ export function openPostgres(connectionString: string, poolSize = 10): Db {
     query: (sql, params) => query(pool, sql, params),
     async transaction(fn) {
       const client = await pool.connect();
+      // The server can go away between two statements, when no query is there to receive the error: pg then
+      // emits it on the checked-out client, and unheard it would crash the process. Heard, the client is dropped.
+      let broken: Error | undefined;
+      const onError = (err: Error) => (broken = err);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn({
@@ -54,10 +59,11 @@ export function openPostgres(connectionString: string, poolSize = 10): Db {
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken ??= rollbackFailed));
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(broken);
       }
     },
     async exec(sql) {

@@ -1,10 +1,11 @@
 /**
  * The fast subset of the reliability suite, run by `make test` on every change: the worker killed mid-turn,
- * Redis down and back, and a model storm of 50% overloaded calls — each judged by reconciliation against
+ * Redis down and back, a model storm of 50% overloaded calls, and PostgreSQL down and back — each judged by reconciliation against
  * PostgreSQL. `make chaos` (scripts/chaos.ts) runs every scenario at full size and writes docs/reliability.md.
  */
 import { memoryOutage } from './scenarios/memory-outage';
 import { modelStorm } from './scenarios/model-storm';
+import { postgresOutage } from './scenarios/postgres-outage';
 import { workerKill } from './scenarios/worker-kill';
 import type { Verdict } from './verdict';
 
@@ -33,3 +34,7 @@ it('Redis down and back: turns answered and flagged, hot tier and index catch up
 it('50% of model calls overloaded: real or degraded replies, attempts within the bound', async () => {
   expectPassed(await modelStorm('overload-529', 'fast'));
 }, 120_000);
+
+it('PostgreSQL down and back: turns wait or are refused with 503 unavailable, then complete; none degraded', async () => {
+  expectPassed(await postgresOutage('fast'));
+}, 150_000);
