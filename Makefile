@@ -14,7 +14,8 @@ temporal-cli: ## find or build the Temporal CLI (dev server + UI)
 	@scripts/temporal-cli.sh
 
 demo: setup ## run a conversation on the embedded stack (no API key, no external services)
-	@TEMPORAL_CLI="$${TEMPORAL_CLI:-$$(scripts/temporal-cli.sh)}" npm run --silent memoir -- demo $(ARGS)
+	@cli="$${TEMPORAL_CLI:-}"; [ -n "$$cli" ] || cli=$$(scripts/temporal-cli.sh) || exit 1; \
+	  TEMPORAL_CLI="$$cli" npm run --silent memoir -- demo $(ARGS)
 
 test: setup ## start the test services and run every check and test
 	@scripts/services.sh start

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import globalSetup from '../test/global-setup';
-import { renderReport, type Provenance } from '../test/reliability/report';
+import { renderReport, SUITE_LIMIT_MS, type Provenance } from '../test/reliability/report';
 import { SCENARIOS, type Scenario } from '../test/reliability/scenarios';
 import type { Size, Verdict } from '../test/reliability/verdict';
 
@@ -111,6 +111,10 @@ async function run(): Promise<void> {
   fs.writeFileSync(path.join(outDir, 'reliability.json'), `${JSON.stringify({ ...prov, verdicts }, null, 2)}\n`);
   process.stderr.write(`chaos: wrote ${path.relative(ROOT, outDir)}/reliability.md and reliability.json\n`);
   if (verdicts.some((v) => !v.passed)) process.exitCode = 1;
+  if (size === 'full' && !only && prov.totalMs > SUITE_LIMIT_MS) {
+    process.stderr.write(`chaos: the suite took ${(prov.totalMs / 60_000).toFixed(1)} min, over its 30\n`);
+    process.exitCode = 1;
+  }
 }
 
 run()

@@ -147,12 +147,27 @@ sys.exit(0 if ok else 1)
 PY
 }
 
+# The compose Temporal server and the embedded dev server must run with the same dynamic config.
+check_dynamic_config() {
+  python3 - <<'PY'
+import json, sys, yaml
+with open("temporal-config/dynamic-config.yaml") as fh:
+    compose = {k: v[0]["value"] for k, v in yaml.safe_load(fh).items()}
+with open("temporal-config/dev-server.json") as fh:
+    dev = json.load(fh)["dynamicConfig"]
+if compose != dev:
+    print(f"dynamic-config.yaml {compose}\n  differs from dev-server.json {dev}")
+    sys.exit(1)
+PY
+}
+
 say "Checking the operations files"
 check "docker-compose.yml is valid (docker-compose config)" compose_config -q
 check "compose bind mounts and build context exist in the repository" check_bind_mounts
 check "promtool check rules ops/prometheus/alerts.yml" promtool check rules ops/prometheus/alerts.yml
 check "promtool test rules ops/prometheus/alerts.test.yml" promtool test rules ops/prometheus/alerts.test.yml
 check "promtool check config ops/prometheus/prometheus.yml" promtool check config ops/prometheus/prometheus.yml
+check "Temporal dynamic config: compose and dev server agree" check_dynamic_config
 check "Grafana provisioning files" check_provisioning
 check "Grafana dashboard (JSON, datasource, PromQL, metric names)" check_dashboard
 

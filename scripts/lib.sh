@@ -30,17 +30,25 @@ wait_port() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Prints the path of a Go-built tool: $explicit, then on PATH, then $GOPATH/bin; builds it with `go install`
-# (showing progress) when there is none. Usage: go_tool <binary> <module path> <version> [explicit path]
+# (showing progress) when there is none. Usage: go_tool <binary> <module path> <version> [explicit path] [its variable]
 go_tool() {
-  local name=$1 module=$2 version=$3 explicit=${4:-}
+  local name=$1 module=$2 version=$3 explicit=${4:-} explicit_var=${5:-an explicit path}
   local gobin; gobin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
   for candidate in "$explicit" "$(command -v "$name" || true)" "$gobin/$name"; do
     if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
   done
-  command -v go >/dev/null || die "no $name and no Go to build it: install it or give its path"
+  command -v go >/dev/null ||
+    die "no $name found and no Go to build it: install Go (then run this again), or install $name yourself and put it on PATH or give its path ($explicit_var)"
   say "Building $name $version with Go (first time only; several minutes on 2 cores)"
-  GOFLAGS=-buildvcs=false go install -v "$module@$version" 2>&1 \
-    | awk '{ n++; if (n % 25 == 0) { printf "   … %d packages compiled\n", n > "/dev/stderr" } }'
-  [ -x "$gobin/$name" ] || die "go install of $name $version failed"
+  local log; log=$(mktemp)
+  # Go's own output goes to a log (its errors are shown if the build fails); progress is a count of packages.
+  if ! GOFLAGS=-buildvcs=false go install -v "$module@$version" 2>&1 | tee "$log" \
+    | awk '{ n++; if (n % 25 == 0) { printf "   … %d packages compiled\n", n > "/dev/stderr" } }'; then
+    tail -n 20 "$log" >&2
+    rm -f "$log"
+    die "go install $module@$version failed (Go's last lines above)"
+  fi
+  rm -f "$log"
+  [ -x "$gobin/$name" ] || die "go install of $name $version reported success but $gobin/$name is missing"
   echo "$gobin/$name"
 }

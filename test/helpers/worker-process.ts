@@ -27,6 +27,9 @@ export interface WorkerProcessOptions {
   restartOnCrash?: boolean;
 }
 
+/** How long a crashed worker is restarted for before the harness gives up on it. */
+const RESTART_FOR_MS = 5 * 60_000;
+
 export class WorkerProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
@@ -112,22 +115,34 @@ export class WorkerProcess {
     }
   }
 
-  /** After a crash: start again, and again while starts fail (a dependency may still be down), until stopped. */
+  /**
+   * After a crash: start again, and again while starts fail (a dependency may still be down), until stopped or
+   * for at most 5 minutes — then the failure is reported in `crashReports` and the worker stays down.
+   */
   private async restartUntilUp(): Promise<void> {
+    const giveUpAt = Date.now() + RESTART_FOR_MS;
     while (!this.stopping && !this.running) {
+      if (Date.now() > giveUpAt) {
+        this.crashReports.push(`no restart succeeded within ${RESTART_FOR_MS / 60_000} min`);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 1_000));
       if (this.stopping) return;
       await this.start().catch(() => undefined);
     }
   }
 
-  /** SIGKILL: no shutdown hook runs, in-flight activities and workflow tasks are simply abandoned. */
-  async kill(): Promise<void> {
+  /**
+   * SIGKILL: no shutdown hook runs, in-flight activities and workflow tasks are simply abandoned. False when no
+   * worker was running to kill.
+   */
+  async kill(): Promise<boolean> {
     this.stopping = true;
-    if (!this.running) return;
+    if (!this.running) return false;
     this.child!.kill('SIGKILL');
     this.kills++;
     await this.exited;
+    return true;
   }
 
   /** A graceful stop (SIGTERM), forced after 20 s. */

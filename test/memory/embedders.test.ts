@@ -90,17 +90,22 @@ async function fakeProvider(flavour: 'voyage' | 'openai', apiKey: string | null)
 }
 
 type Provider = Awaited<ReturnType<typeof fakeProvider>>;
+
+/** A fake provider for the enclosing describe block, with its requests and controls reset before each test. */
+function useFakeProvider(flavour: 'voyage' | 'openai', apiKey: string | null, use: (server: Provider) => void): void {
+  let server: Provider;
+  beforeAll(async () => use((server = await fakeProvider(flavour, apiKey))));
+  afterAll(() => server.close());
+  beforeEach(() => {
+    server.requests.length = 0;
+    Object.assign(server.control, { fail: null, delayMs: 0, dimensions: DIMS });
+  });
+}
 const texts = ['first text about cats', 'second, on dogs', 'third: birds', 'fourth, fish', 'fifth is frogs'];
 
 describe('VoyageEmbedder', () => {
   let server: Provider;
-  beforeAll(async () => void (server = await fakeProvider('voyage', 'vk-test')));
-  afterAll(() => server.close());
-  beforeEach(() => {
-    server.requests.length = 0;
-    server.control.fail = null;
-    server.control.delayMs = 0;
-  });
+  useFakeProvider('voyage', 'vk-test', (s) => (server = s));
 
   it('sends the documented request and returns vectors in input order', async () => {
     const voyage = new VoyageEmbedder({ apiKey: 'vk-test', baseUrl: server.url, dimensions: DIMS });
@@ -176,12 +181,7 @@ describe('VoyageEmbedder', () => {
 
 describe('OpenAICompatibleEmbedder', () => {
   let server: Provider;
-  beforeAll(async () => void (server = await fakeProvider('openai', null)));
-  afterAll(() => server.close());
-  beforeEach(() => {
-    server.requests.length = 0;
-    server.control.fail = null;
-  });
+  useFakeProvider('openai', null, (s) => (server = s));
 
   it('speaks /v1/embeddings, with prefixes for query and document models', async () => {
     const ollama = new OpenAICompatibleEmbedder({
@@ -250,12 +250,7 @@ describe('OpenAICompatibleEmbedder', () => {
 
 describe('BatchingEmbedder', () => {
   let server: Provider;
-  beforeAll(async () => void (server = await fakeProvider('openai', null)));
-  afterAll(() => server.close());
-  beforeEach(() => {
-    server.requests.length = 0;
-    server.control.fail = null;
-  });
+  useFakeProvider('openai', null, (s) => (server = s));
   const inner = () =>
     new OpenAICompatibleEmbedder({ baseUrl: server.url, model: 'm', dimensions: DIMS, maxInputsPerRequest: 64 });
   const hundred = Array.from({ length: 100 }, (_, i) => `message number ${i} about topic ${i % 7}`);

@@ -120,6 +120,8 @@ export interface LanesOptions extends TurnOptions {
   thinkMs?: number;
   /** No lane starts a new turn after this (ms since epoch); turns already sent still run to `deadline`. */
   stopStartingAt?: number;
+  /** Awaited before each turn is sent: a scenario holds the clients back while its fault catches up. */
+  beforeTurn?: () => Promise<unknown>;
 }
 
 /** One lane per conversation, all at once; each sends its turns in order. Resolves when every lane is done. */
@@ -129,6 +131,7 @@ export async function runLanes(sender: Sender, log: TurnLog, conversations: stri
       const first = opts.startIndex ?? 0;
       const stopAt = Math.min(opts.deadline, opts.stopStartingAt ?? Infinity);
       for (let i = first; i < first + opts.turnsPerConversation && Date.now() < stopAt; i++) {
+        await opts.beforeTurn?.();
         const turn: TurnRecord = {
           conversationId,
           messageId: `${conversationId}-m${i}`,

@@ -1,7 +1,8 @@
 /**
  * The fast subset of the reliability suite, run by `make test` on every change: the worker killed mid-turn,
  * Redis down and back, a model storm of 50% overloaded calls, and PostgreSQL down and back — each judged by reconciliation against
- * PostgreSQL. `make chaos` (scripts/chaos.ts) runs every scenario at full size and writes docs/reliability.md.
+ * PostgreSQL. Each test's timeout lies past its scenario's own bounds (run deadline, then settling), so a failure is
+ * the scenario's verdict, not a timeout. `make chaos` (scripts/chaos.ts) runs every scenario at full size and writes docs/reliability.md.
  */
 import { memoryOutage } from './scenarios/memory-outage';
 import { modelStorm } from './scenarios/model-storm';
@@ -25,16 +26,16 @@ it('worker killed 3 times during 30 turns: every turn answered exactly once, tot
   const v = await workerKill('fast');
   expectPassed(v);
   expect(v.attempted).toBe(30);
-}, 240_000);
+}, 480_000);
 
 it('Redis down and back: turns answered and flagged, hot tier and index catch up', async () => {
   expectPassed(await memoryOutage('redis', 'fast'));
-}, 120_000);
+}, 360_000);
 
 it('50% of model calls overloaded: real or degraded replies, attempts within the bound', async () => {
   expectPassed(await modelStorm('overload-529', 'fast'));
-}, 120_000);
+}, 360_000);
 
 it('PostgreSQL down and back: turns wait or are refused with 503 unavailable, then complete; none degraded', async () => {
   expectPassed(await postgresOutage('fast'));
-}, 150_000);
+}, 360_000);

@@ -16,8 +16,8 @@ import { Checks, type Size, type Verdict } from '../verdict';
 export type Dependency = 'redis' | 'weaviate' | 'embedder';
 
 const SIZES = {
-  full: { conversations: 6, before: 3, during: 4, after: 3, minDownMs: 20_000 },
-  fast: { conversations: 3, before: 2, during: 3, after: 2, minDownMs: 0 },
+  full: { conversations: 6, before: 3, during: 4, after: 3, minDownMs: 20_000, runMs: 8 * 60_000 },
+  fast: { conversations: 3, before: 2, during: 3, after: 2, minDownMs: 0, runMs: 90_000 },
 };
 const RECENT = 6;
 
@@ -121,7 +121,7 @@ export async function memoryOutage(dep: Dependency, size: Size): Promise<Verdict
   const log = new TurnLog();
   try {
     const conversations = conversationIds(dep, p.conversations);
-    const deadline = Date.now() + 8 * 60_000;
+    const deadline = Date.now() + p.runMs;
     const phase = (startIndex: number, turnsPerConversation: number) =>
       runLanes(s.sender, log, conversations, { startIndex, turnsPerConversation, deadline });
     await phase(0, p.before);

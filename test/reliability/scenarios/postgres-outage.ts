@@ -12,8 +12,8 @@ import { conversationIds, scenarioStack } from '../setup';
 import { Checks, type Size, type Verdict } from '../verdict';
 
 const SIZES = {
-  full: { conversations: 8, turns: 10, downMs: 30_000, apiWaitMs: 15_000 },
-  fast: { conversations: 4, turns: 5, downMs: 10_000, apiWaitMs: 8_000 },
+  full: { conversations: 8, turns: 10, downMs: 30_000, apiWaitMs: 15_000, runMs: 10 * 60_000 },
+  fast: { conversations: 4, turns: 5, downMs: 10_000, apiWaitMs: 8_000, runMs: 150_000 },
 };
 
 export async function postgresOutage(size: Size): Promise<Verdict> {
@@ -48,7 +48,7 @@ export async function postgresOutage(size: Size): Promise<Verdict> {
     const lanes = runLanes(s.sender, log, conversations, {
       turnsPerConversation: p.turns,
       thinkMs: 200,
-      deadline: Date.now() + 10 * 60_000,
+      deadline: Date.now() + p.runMs,
     });
     await waitUntil(() => log.answered >= Math.floor(total / 3), 120_000);
     const stoppedAt = Date.now();

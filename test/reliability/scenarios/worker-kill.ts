@@ -69,22 +69,29 @@ export async function workerKill(size: Size): Promise<Verdict> {
     const conversations = conversationIds('wk', p.conversations);
     const total = p.conversations * p.turns;
     const deadline = Date.now() + p.budgetMs;
-    const lanes = runLanes(s.sender, log, conversations, { turnsPerConversation: p.turns, thinkMs: 200, deadline });
+    // Spread the kills over the run: kill k once k/(kills+1) of the turns are answered. A recovered worker
+    // answers the turns that waited for it in a burst, so the clients are held back (one more round at most)
+    // while the next kill is due: every kill lands while turns are still running.
+    const target = (k: number) => Math.floor((total * (k + 1)) / (p.kills + 1));
+    const killsDue = () => kills.length < p.kills && log.answered >= target(kills.length) + p.conversations;
     let lanesDone = false;
+    const lanes = runLanes(s.sender, log, conversations, {
+      turnsPerConversation: p.turns,
+      thinkMs: 200,
+      deadline,
+      beforeTurn: () => waitUntil(() => !killsDue() || lanesDone, 90_000),
+    });
     void lanes.finally(() => (lanesDone = true));
 
-    // Spread the kills over the run: kill k once k/(kills+1) of the turns are answered (at once, if a recovery
-    // already carried the count past it).
     for (let k = 0; k < p.kills && !lanesDone; k++) {
-      const target = Math.floor((total * (k + 1)) / (p.kills + 1));
-      await waitUntil(() => lanesDone || log.answered >= target, 120_000);
+      await waitUntil(() => lanesDone || log.answered >= target(k), 120_000);
       if (lanesDone) break;
       const points = POINTS[size];
       const point = await reach(points[k % points.length]!, model);
       if (lanesDone) break;
       const at = `${point} (reply calls open ${model.inFlight('reply')}, summary ${model.inFlight('summary')})`;
-      await worker.kill();
-      kills.push(at);
+      const killed = await worker.kill();
+      kills.push(killed ? at : `${at}: no worker was running`);
       await worker.start();
     }
     await lanes;
@@ -96,6 +103,10 @@ export async function workerKill(size: Size): Promise<Verdict> {
     );
     const checks = new Checks();
     checks.check(kills.length === p.kills, `only ${kills.length} of ${p.kills} kills happened before the turns ended`);
+    checks.check(worker.kills === kills.length, `${kills.length - worker.kills} kills found no worker running`);
+    // At full size every kind of moment must have been hit; the fast subset reports where its kills landed.
+    const missed = POINTS[size].filter((pt) => !kills.some((k) => k.startsWith(pt)));
+    if (size === 'full') checks.check(missed.length === 0, `no kill landed ${missed.join(', ')}`);
     const byPoint = POINTS[size].map((pt) => `${kills.filter((k) => k.startsWith(pt)).length} ${pt}`).join(', ');
     return judge({
       scenario: 'worker killed',
