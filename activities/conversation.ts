@@ -157,6 +157,7 @@ function recordTurn(deps: ActivityDeps, t: PersistTurnInput, persistSeconds: num
       cacheReadTokens: t.usage.cacheReadTokens,
       cacheWriteTokens: t.usage.cacheWriteTokens,
       costUsd: t.usage.costUsd,
+      persistMs: Math.round(persistSeconds * 1000),
     },
     'turn stored',
   );

@@ -72,8 +72,16 @@ export async function recordedModelCall(
     const failure = classifyModelError(err);
     deps.metrics.modelCalls.inc({ model, purpose: scope.purpose, outcome: failure.type });
     if (failure.retryable) deps.metrics.retries.inc({ model, error_type: failure.type });
+    const latencyMs = Math.round(performance.now() - started);
     activityLogger(deps.log).warn(
-      { model, purpose: scope.purpose, failure: failure.type, status: failure.status, requestId: failure.requestId },
+      {
+        model,
+        purpose: scope.purpose,
+        failure: failure.type,
+        status: failure.status,
+        requestId: failure.requestId,
+        latencyMs,
+      },
       'model call failed',
     );
     await deps.llmCalls.record({
@@ -82,7 +90,7 @@ export async function recordedModelCall(
       errorType: failure.type,
       ...ZERO_TOKENS,
       costUsd: 0,
-      latencyMs: Math.round(performance.now() - started),
+      latencyMs,
       requestId: failure.requestId,
     });
     throw toApplicationFailure(failure, attempt, deps.modelSettings.retry);

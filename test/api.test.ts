@@ -174,6 +174,9 @@ describe('API errors', () => {
       ['POST', '/v1/conversations/bad/messages', { content: 'x', messageId: 'a/b' }],
       ['POST', '/v1/conversations/bad/messages', '{"content": "unterminated'],
       ['GET', `/v1/conversations/${'x'.repeat(129)}`, undefined],
+      ['POST', '/v1/conversations', { conversationId: 'bad', userId: 'ok', systemPrompt: 'nul \u0000 inside' }],
+      ['POST', '/v1/conversations', { conversationId: 'bad', userId: 'ok', systemPrompt: 'lone \uD800 surrogate' }],
+      ['POST', '/v1/conversations/bad/context', { query: 'lone \uDC00 surrogate' }],
     ] as const;
     for (const [method, route, body] of cases) {
       const res = await stack.http(method, route, body);

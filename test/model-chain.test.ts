@@ -134,6 +134,16 @@ describe('retries and fallback', () => {
         cacheWrite1hTokens: c.cache_write_1h_tokens,
       });
       expect(c.cost_usd).toBeCloseTo(expected, 9);
+      // The same by hand, from the table's dollars per million tokens: not through costUsd().
+      const perMTok = DEFAULT_PRICING[c.model]!;
+      const byHand =
+        (c.input_tokens * perMTok.input +
+          c.output_tokens * perMTok.output +
+          c.cache_read_tokens * perMTok.cacheRead +
+          c.cache_write_5m_tokens * perMTok.cacheWrite5m +
+          c.cache_write_1h_tokens * perMTok.cacheWrite1h) /
+        1_000_000;
+      expect(c.cost_usd).toBeCloseTo(byHand, 9);
       expect(c.cost_usd).toBeGreaterThan(0);
       expect(c.accepted).toBe(true);
     }

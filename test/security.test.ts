@@ -73,7 +73,13 @@ describe('encrypted histories and erasure', () => {
       for (const key of await redis.keys(`memoir:*${stack.tenants.acme.id}*`)) {
         const type = await redis.type(key);
         const values =
-          type === 'zset' ? await redis.zrange(key, '0', '-1') : type === 'string' ? [await redis.get(key)] : [];
+          type === 'zset'
+            ? await redis.zrange(key, '0', '-1')
+            : type === 'string'
+              ? [await redis.get(key)]
+              : type === 'stream'
+                ? (await redis.xrange(key, '-', '+')).flatMap(([, fields]) => fields)
+                : [`unread type ${type}`];
         if (values.some((v) => v?.includes(SECRET))) found.push(`redis:${key}`);
       }
       redis.disconnect();
@@ -90,6 +96,7 @@ describe('encrypted histories and erasure', () => {
     const before = await grep();
     expect(before).toEqual(expect.arrayContaining(['postgres:messages', 'postgres:facts']));
     expect(before.some((f) => f.startsWith('weaviate:'))).toBe(true);
+    expect(before.some((f) => f.startsWith('redis:memoir:stream:'))).toBe(true); // the reply, as it was streamed
     expect(memory.semantic).toBeDefined();
 
     expect((await stack.http('DELETE', `/v1/conversations/${conversationId}`)).status).toBe(204);
@@ -122,6 +129,47 @@ describe('encrypted histories and erasure', () => {
     expect(Buffer.from(decoded[0]!.data!).toString()).toContain('memoirErased');
     // Another user of the tenant is untouched.
     expect((await stack.http('GET', `/v1/conversations/${other}/messages`)).body.messages).toHaveLength(2);
+  });
+});
+
+describe('message text encrypted at rest (MEMOIR_ENCRYPT_AT_REST)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { MEMOIR_MASTER_KEYS: MASTER_KEYS, MEMOIR_ENCRYPT_AT_REST: 'true' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('stores ciphertext in PostgreSQL and serves plaintext to the API, the context and repeated messageIds', async () => {
+    const conversationId = uniqueId('sealed-rows');
+    const path = `/v1/conversations/${conversationId}/messages`;
+    const first = await stack.http('POST', path, {
+      content: `My name is Ada. ${SECRET}`,
+      messageId: 'm-1',
+      userId: 'ada',
+    });
+    expect(first.status).toBe(200);
+
+    const rows = await stack.serving.services.db.query<{ content: string }>(
+      'SELECT content FROM messages WHERE tenant_id = $1 AND conversation_id = $2',
+      [stack.tenants.acme.id, conversationId],
+    );
+    expect(rows).toHaveLength(2);
+    for (const r of rows) {
+      expect(r.content.startsWith('memoir-enc:v1:')).toBe(true);
+      expect(r.content).not.toContain(SECRET);
+    }
+
+    const listed = (await stack.http('GET', path)).body.messages;
+    expect(listed[0].content).toBe(`My name is Ada. ${SECRET}`);
+    expect(listed[1].content).toBe(first.body.reply.content);
+    // The same messageId again: the stored reply, decrypted; other content under it: refused.
+    expect(
+      (await stack.http('POST', path, { content: `My name is Ada. ${SECRET}`, messageId: 'm-1' })).body.reply,
+    ).toEqual(first.body.reply);
+    expect((await stack.http('POST', path, { content: 'something else', messageId: 'm-1' })).status).toBe(409);
+    // The next turn's context was read back from those rows: the model can only know the name from there.
+    const asked = await stack.http('POST', path, { content: 'What is my name?' });
+    expect(asked.body.reply.content).toBe('Your name is Ada.');
   });
 });
 

@@ -153,3 +153,37 @@ describe('history size', () => {
     expect(last.bytes / last.turns).toBeLessThan((first.bytes / first.turns) * 1.25);
   });
 });
+
+describe('idle completion', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // Facts after every turn: an extraction is still running when the idle timeout comes.
+    stack = await startStack({ api: false, env: { MEMOIR_IDLE_TIMEOUT: '2s', MEMOIR_FACTS_EVERY: '1' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('completes once its last upkeep has reported, with totals equal to llm_calls; the next message starts a new run', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir, llmCalls } = stack.serving.services;
+    const id = uniqueId('idle');
+    await memoir.sendMessage(tenant, id, { content: 'My name is Ada and I sail.', userId: 'ada' });
+    await memoir.sendMessage(tenant, id, { content: 'I live in Split.' });
+    const outcome = await memoir.handle(tenant, id).result();
+    expect(outcome).toMatchObject({ status: 'idle', turnCount: 2 });
+    const ledger = await llmCalls.acceptedTotals(tenant, id);
+    expect(ledger.calls).toBeGreaterThan(2); // the replies and the fact extractions
+    expect(outcome.totals).toMatchObject({
+      inputTokens: ledger.inputTokens,
+      outputTokens: ledger.outputTokens,
+      costUsd: ledger.costUsd,
+    });
+
+    const again = await memoir.sendMessage(tenant, id, { content: 'Where do I live?' });
+    expect(again.reply.degraded).toBe(false);
+    const workflowId = `conversation/${tenant}/${id}`;
+    expect(await runIds(stack, workflowId)).toHaveLength(2);
+    const state = await memoir.getState(tenant, id);
+    expect(state.turnCount).toBe(3);
+    expect(state.totals.inputTokens).toBeGreaterThan(outcome.totals.inputTokens);
+  }, 60_000);
+});

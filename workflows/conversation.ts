@@ -31,7 +31,11 @@ const { openConversation, readPolicy } = wf.proxyActivities<Activities>({
 /** Past this many events a run refuses new updates until it has drained and continued as new. */
 const HISTORY_EVENTS_HARD_LIMIT = 40_000;
 const MAX_PENDING_MESSAGES = 100;
-/** Runs with this marker wait for summary and fact calls before continuing as new or completing. */
+/**
+ * Runs with this marker: wait for summary and fact calls before continuing as new or completing (their tokens are
+ * counted in this run), publish search attributes when those calls report, and, when completing idle, refuse
+ * updates as busy and hand signalled messages to a next run rather than drop them.
+ */
 const UPKEEP_SETTLES_PATCH = 'upkeep-settles-before-run-ends';
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
@@ -44,6 +48,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   let nextTicket = 0;
   let turnsThisRun = 0;
   let ending = false;
+  /** Idle, completing: updates are refused as busy (the client's retry starts the next run). */
+  let closing = false;
   const enqueue = (message: QueuedMessage): number => {
     queue.push({ id: nextTicket, message });
     state.pendingMessages = queue.length;
@@ -54,7 +60,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     scope,
     () => policy,
     state.memory,
-    (usage) => addToTotals(state, usage),
+    (usage) => {
+      addToTotals(state, usage);
+      // Summary and fact costs show in the search attributes at once, not only after the next turn.
+      if (wf.patched(UPKEEP_SETTLES_PATCH)) publishSearchAttributes(state);
+    },
     () => state.turnCount,
   );
 
@@ -74,7 +84,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         const rejection =
           checkMessage(msg, policy) ??
           (ending ? { type: FailureTypes.conversationEnded, message: 'the conversation has ended' } : undefined) ??
-          (queue.length >= MAX_PENDING_MESSAGES || wf.workflowInfo().historyLength > HISTORY_EVENTS_HARD_LIMIT
+          (closing ||
+          queue.length >= MAX_PENDING_MESSAGES ||
+          wf.workflowInfo().historyLength > HISTORY_EVENTS_HARD_LIMIT
             ? { type: FailureTypes.conversationBusy, message: 'the conversation is busy; retry shortly' }
             : undefined);
         if (rejection) throw wf.ApplicationFailure.create({ ...rejection, nonRetryable: true });
@@ -117,7 +129,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     const wait = Math.max(1, Math.min(policy.idleTimeoutMs - quietFor, untilIdleUpkeep));
     const woke = await wf.condition(() => queue.length > 0 || ending, wait);
     if (!woke) {
-      if (Date.now() - idleSince >= policy.idleTimeoutMs) break;
+      if (Date.now() - idleSince >= policy.idleTimeoutMs) {
+        closing = wf.patched(UPKEEP_SETTLES_PATCH);
+        break;
+      }
       background.whenIdle();
       idleUpkeepDone = true;
       continue;
@@ -176,5 +191,20 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   publishSearchAttributes(state);
   const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
   await wf.condition(() => wf.allHandlersFinished() && !(settleUpkeep && background.accounting));
+  if (settleUpkeep) {
+    if (queue.length > 0 && !ending) {
+      // Signalled while this run was closing: the next run answers them.
+      return wf.continueAsNew<typeof conversationWorkflow>({
+        tenantId,
+        conversationId,
+        policy,
+        carried: carry(
+          state,
+          queue.map((t) => t.message),
+        ),
+      });
+    }
+    publishSearchAttributes(state); // the totals now include the last summary and fact jobs
+  }
   return { status: state.status, turnCount: state.turnCount, totals: state.totals };
 }

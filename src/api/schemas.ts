@@ -3,19 +3,24 @@
  */
 import { z } from 'zod';
 import { ID_PATTERN } from '../../workflows/contract';
+import { hasInvalidText } from '../../workflows/validate';
 
 export const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._-]{1,128}');
+
+/** Free text we store or search with: valid UTF-8 (no lone surrogates) and no NUL, as message content must be. */
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((t) => !hasInvalidText(t), 'must be valid UTF-8 text without NUL characters');
 
 export const conversationParams = z.object({ id });
 
 export const createConversationBody = z.strictObject({
   conversationId: id.optional(),
   userId: id,
-  systemPrompt: z
-    .string()
-    .min(1)
-    .max(64 * 1024)
-    .optional(),
+  systemPrompt: text(64 * 1024).optional(),
 });
 
 export const sendMessageBody = z.strictObject({
@@ -37,10 +42,7 @@ export const listMessagesQuery = z.object({
 export const messageParams = z.object({ id, messageId: id });
 
 export const previewContextBody = z.strictObject({
-  query: z
-    .string()
-    .min(1)
-    .max(32 * 1024),
+  query: text(32 * 1024),
   budgetTokens: z.number().int().min(100).max(1_000_000).optional(),
   /** Try other recall settings than the deployment's (debugging, benchmarks). */
   recall: z

@@ -55,7 +55,10 @@ export const CODEC_SETTINGS = {
       .transform((t) => parseDuration(t)!),
     'How long a process keeps an unwrapped data key; other processes stop using an erased key within it.',
   ],
-  MEMOIR_ENCRYPT_AT_REST: [flag, 'Also encrypt message content in PostgreSQL with the same scoped keys.'],
+  MEMOIR_ENCRYPT_AT_REST: [
+    flag,
+    'Also encrypt message text in PostgreSQL with the same scoped keys (recall is then semantic only: ciphertext cannot be searched).',
+  ],
   MEMOIR_CODEC_TOKENS: [
     list.pipe(z.array(z.string().min(16, 'each token needs 16+ characters'))).optional(),
     'Bearer tokens of the codec server for the Temporal UI, comma-separated. Unset: no codec server.',

@@ -49,7 +49,8 @@ export interface AssemblerDeps {
   summaryCache: TwoLevelCache<Summary | { none: true }>;
   hot: HotTier;
   semantic: SemanticTier | undefined;
-  db: Queryable;
+  /** Lexical recall (BM25 over message text in SQL); undefined when that text is encrypted at rest. */
+  db: Queryable | undefined;
   /** Tokens of a text as the budget counts them. */
   tokens: (text: string) => number;
   metrics?: Metrics;
@@ -112,8 +113,10 @@ export class ContextAssembler {
       timed('conversation', () => d.conversations.get(tenantId, conversationId)),
       timed('summary', () => this.latestSummary(tenantId, conversationId)),
       timed('lastSeq', () => d.conversations.lastSeq(tenantId, conversationId)),
-      timed('lexical', () =>
-        searchMessages(d.db, { tenantId, conversationId, text: input.userContent, limit: s.recallCandidates }),
+      timed('lexical', async () =>
+        d.db
+          ? searchMessages(d.db, { tenantId, conversationId, text: input.userContent, limit: s.recallCandidates })
+          : [],
       ),
     ]);
     if (!conversation) throw new ConversationMissingError(tenantId, conversationId);

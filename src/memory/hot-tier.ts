@@ -19,14 +19,15 @@ export interface HotTier {
     lastSeq: number,
   ): Promise<StoredMessage[] | undefined>;
   append(tenantId: string, conversationId: string, messages: StoredMessage[]): Promise<void>;
-  drop(tenantId: string, conversationId: string): Promise<void>;
+  /** Forgets the conversation; returns how many keys were removed. */
+  drop(tenantId: string, conversationId: string): Promise<number>;
 }
 
 export const NO_HOT_TIER: HotTier = {
   kind: 'none',
   range: async () => undefined,
   append: async () => undefined,
-  drop: async () => undefined,
+  drop: async () => 0,
 };
 
 interface Encoded {
@@ -101,6 +102,6 @@ export class RedisHotTier implements HotTier {
   }
 
   async drop(tenantId: string, conversationId: string) {
-    await this.redis.del(this.key(tenantId, conversationId));
+    return this.redis.del(this.key(tenantId, conversationId));
   }
 }

@@ -52,6 +52,15 @@ export class TwoLevelCache<T extends object> {
     }
   }
 
+  /**
+   * For erasure: removes the entry from this process and from Redis, where a failure is an error, not a miss.
+   * Returns how many entries were removed. Other processes' L1 copies expire within `l1TtlMs`.
+   */
+  async erase(key: string): Promise<number> {
+    const local = this.l1.delete(key) ? 1 : 0;
+    return local + (this.redis ? await this.redis.del(this.l2Key(key)) : 0);
+  }
+
   async delete(key: string): Promise<void> {
     this.l1.delete(key);
     if (!this.redis) return;

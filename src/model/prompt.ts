@@ -3,9 +3,9 @@
  * prefix will be sent again unchanged:
  *
  *   system prompt + tools ............ breakpoint 1 (optionally 1-hour TTL)
- *   rolling summary + facts .......... breakpoint 2 (changes only when compaction runs)
+ *   summary + facts + older messages . breakpoint 2 (changes when compaction runs, or a tight budget drops some)
  *   history, then the new user text .. breakpoint 3 (next turn, this message is history)
- *   per-turn data (memories, time) ... after every breakpoint, inside the newest user turn, delimited as data
+ *   per-turn data (recalled memories)  after every breakpoint, inside the newest user turn, delimited as data
  *
  * A breakpoint is set only where the prefix reaches the model's minimum cacheable length; below it the API
  * would ignore it anyway, and a wasted breakpoint is one fewer for later.

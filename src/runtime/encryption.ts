@@ -9,7 +9,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../config';
 import { createCodecServer, FAILURE_CONVERTER_PATH, openEncryption, type Encryption } from '../codec';
 import type { Logger } from '../log';
-import type { ConversationStore } from '../storage/conversations';
+import type { ConversationStore, MessageSealer } from '../storage/conversations';
 import { readOrCreate } from '../files';
 import type { Db } from '../storage/db';
 
@@ -42,6 +42,21 @@ export function setUpEncryption(config: Config, db: Db, conversations: Conversat
     dataConverter: { ...encryption.dataConverter, failureConverterPath: FAILURE_CONVERTER_PATH },
     codecEndpoint,
     choice: `Payload encryption: AES-256-GCM, ${settings.keyScope} keys${codecEndpoint ? `, codec server ${codecEndpoint}` : ''}`,
+  };
+}
+
+/**
+ * Message text in PostgreSQL: sealed under the conversation's key scope with MEMOIR_ENCRYPT_AT_REST, and opened
+ * whenever keys are configured (rows written while it was on stay readable after it is turned off).
+ */
+export function messageSealer(config: Config, encryption: Encryption | undefined): MessageSealer | undefined {
+  if (!encryption) return undefined;
+  const { text } = encryption;
+  const byUser = config.encryption.keyScope === 'user';
+  return {
+    seal: async (tenantId, userId, plaintext) =>
+      text.enabled ? text.encryptText(byUser ? { tenantId, userId } : { tenantId }, plaintext) : plaintext,
+    open: (stored) => text.decryptText(stored),
   };
 }
 

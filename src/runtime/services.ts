@@ -25,7 +25,7 @@ import { RedisStreamBus } from '../streaming/redis-bus';
 import type { TextPolicy } from '../privacy/text-policy';
 import { textPolicy } from './privacy';
 import { tracing } from './tracing';
-import { setUpEncryption, startCodecServer, type EncryptionSetup } from './encryption';
+import { messageSealer, setUpEncryption, startCodecServer, type EncryptionSetup } from './encryption';
 import { openMemory, type MemoryTiers } from './memory';
 import { openModel, type ModelEndpoint } from './model';
 import { openDatabase } from './storage';
@@ -80,8 +80,9 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
     const { db, description: dbChoice } = await openDatabase(config);
     closers.push(() => db.close());
 
-    const conversations = new ConversationStore(db);
-    const encryption = setUpEncryption(config, db, conversations);
+    // Encryption finds a conversation's user through the store; the store then seals message text with it.
+    const encryption = setUpEncryption(config, db, new ConversationStore(db));
+    const conversations = new ConversationStore(db, messageSealer(config, encryption.encryption));
     const temporal = await openTemporal(config, progress, encryption);
     closers.push(() => temporal.connection.close());
     if (temporal.devServer && !opts.keepTemporal) closers.push(() => temporal.devServer!.stop());
@@ -114,7 +115,8 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       summaryCache: memory.summaryCache,
       hot: memory.hot,
       semantic: memory.semantic,
-      db,
+      // Ciphertext cannot be searched: with message text encrypted at rest, recall is semantic only.
+      db: config.encryption.encryptAtRest ? undefined : db,
       tokens: (text) => calibration.apply(primary, estimateTokens(text)),
       metrics,
       settings: {
@@ -137,6 +139,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       assembler,
       storedForm: (text) => privacy.at('store', text).text,
     });
+    const streams: StreamBus = memory.redis ? new RedisStreamBus(memory.redis) : new MemoryStreamBus();
     return {
       config,
       log,
@@ -155,13 +158,14 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       metrics,
       encryption,
       privacy,
-      streams: memory.redis ? new RedisStreamBus(memory.redis) : new MemoryStreamBus(),
+      streams,
       eraser: new Eraser({
         db,
         temporal: temporal.client,
         hot: memory.hot,
         semantic: memory.semantic,
         summaryCache: memory.summaryCache,
+        streams,
         encryption: encryption.encryption,
       }),
       choices: [

@@ -10,6 +10,8 @@ import type { HotTier } from '../memory/hot-tier';
 import type { SemanticTier } from '../memory/semantic-tier';
 import type { Summary } from '../memory/summaries';
 import type { TwoLevelCache } from '../memory/two-level-cache';
+import type { StreamBus } from '../streaming/bus';
+import { MemoirError } from '../client/errors';
 import type { Db } from '../storage/db';
 import { sha256 } from '../storage/manifests';
 import { conversationWorkflowId } from '../../workflows/contract';
@@ -32,6 +34,7 @@ export interface EraserDeps {
   hot: HotTier;
   semantic: SemanticTier | undefined;
   summaryCache: TwoLevelCache<Summary | { none: true }>;
+  streams: StreamBus;
   encryption: Encryption | undefined;
 }
 
@@ -69,9 +72,7 @@ export class Eraser {
     );
     Object.assign(report, counts[0]);
     if (this.d.semantic) report.vectors = await this.d.semantic.store.deleteConversation(tenantId, conversationId);
-    await this.d.hot.drop(tenantId, conversationId).catch(() => undefined);
-    await this.d.summaryCache.delete(`${tenantId}/${conversationId}`);
-    report.cacheEntries = 2;
+    report.cacheEntries = await this.dropCaches(tenantId, conversationId);
     const deleted = await this.d.db.transaction(async (tx) => {
       const rows = await tx.query<{ system_prompt: string | null }>(
         'DELETE FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 RETURNING system_prompt',
@@ -93,6 +94,26 @@ export class Eraser {
     });
     report.conversations = deleted;
     return report;
+  }
+
+  /**
+   * Recent messages, the cached summary and the retained reply streams, counted. Runs before the rows go: if Redis
+   * cannot be reached the erasure stops here, nothing is reported as done, and running it again finishes it.
+   */
+  private async dropCaches(tenantId: string, conversationId: string): Promise<number> {
+    try {
+      return (
+        (await this.d.hot.drop(tenantId, conversationId)) +
+        (await this.d.summaryCache.erase(`${tenantId}/${conversationId}`)) +
+        (await this.d.streams.dropConversation(tenantId, conversationId))
+      );
+    } catch (err) {
+      throw new MemoirError(
+        'unavailable',
+        503,
+        `the cache could not be reached, so the conversation is not yet erased; retry (${String(err)})`,
+      );
+    }
   }
 
   /** Erases every conversation of a user, their vectors anywhere in the tenant, and their key (user scope). */

@@ -114,8 +114,28 @@ type ReplyDbRow = MessageDbRow & {
 
 const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, in_reply_to, model, degraded';
 
+/**
+ * How message text is stored: encrypted under the conversation's key scope when MEMOIR_ENCRYPT_AT_REST is on
+ * (src/codec/at-rest.ts), and read back whichever way it was written.
+ */
+export interface MessageSealer {
+  seal(tenantId: string, userId: string, text: string): Promise<string>;
+  open(stored: string): Promise<string>;
+}
+
 export class ConversationStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sealer?: MessageSealer,
+  ) {}
+
+  private async text(stored: string): Promise<string> {
+    return this.sealer ? this.sealer.open(stored) : stored;
+  }
+
+  private messages(rows: MessageDbRow[]): Promise<StoredMessage[]> {
+    return Promise.all(rows.map(async (r) => ({ ...toMessage(r), content: await this.text(r.content) })));
+  }
 
   /** Creates the conversation; returns false when it already exists. */
   async create(tenantId: string, conversationId: string, userId: string, systemPrompt?: string): Promise<boolean> {
@@ -159,7 +179,12 @@ export class ConversationStore {
     if (!r) return null;
     return {
       messageId,
-      reply: { messageId: r.message_id, content: r.content, model: r.model ?? '', degraded: r.degraded },
+      reply: {
+        messageId: r.message_id,
+        content: await this.text(r.content),
+        model: r.model ?? '',
+        degraded: r.degraded,
+      },
       usage: usageOf(r),
     };
   }
@@ -170,7 +195,7 @@ export class ConversationStore {
       `SELECT content FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3 AND role = 'user'`,
       [tenantId, conversationId, messageId],
     );
-    return rows[0]?.content ?? null;
+    return rows[0] ? this.text(rows[0].content) : null;
   }
 
   /** The newest `limit` messages, oldest first. */
@@ -180,7 +205,7 @@ export class ConversationStore {
         ORDER BY seq DESC LIMIT $3`,
       [tenantId, conversationId, limit],
     );
-    return rows.reverse().map(toMessage);
+    return this.messages(rows.reverse());
   }
 
   /** A page of messages older than `beforeSeq` (or the newest page), oldest first. */
@@ -190,7 +215,7 @@ export class ConversationStore {
         ORDER BY seq DESC LIMIT $4`,
       [tenantId, conversationId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit],
     );
-    return rows.reverse().map(toMessage);
+    return this.messages(rows.reverse());
   }
 
   /** Messages with `fromSeq <= seq <= toSeq`, oldest first. */
@@ -200,7 +225,7 @@ export class ConversationStore {
         ORDER BY seq`,
       [tenantId, conversationId, fromSeq, toSeq],
     );
-    return rows.map(toMessage);
+    return this.messages(rows);
   }
 
   /** The oldest messages not yet in the semantic index. */
@@ -210,7 +235,7 @@ export class ConversationStore {
         ORDER BY seq LIMIT $3`,
       [tenantId, conversationId, limit],
     );
-    return rows.map(toMessage);
+    return this.messages(rows);
   }
 
   async markIndexed(tenantId: string, conversationId: string, seqs: number[]): Promise<void> {
@@ -245,7 +270,7 @@ export class ConversationStore {
         ORDER BY seq`,
       [tenantId, conversationId, seqs],
     );
-    return rows.map(toMessage);
+    return this.messages(rows);
   }
 
   /**
@@ -255,8 +280,8 @@ export class ConversationStore {
   async persistTurn(turn: TurnToPersist): Promise<PersistedTurn> {
     const { tenantId, conversationId, userMessage, reply, usage } = turn;
     return this.db.transaction(async (tx) => {
-      const locked = await tx.query<{ next_seq: number }>(
-        'SELECT next_seq FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE',
+      const locked = await tx.query<{ next_seq: number; user_id: string }>(
+        'SELECT next_seq, user_id FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE',
         [tenantId, conversationId],
       );
       if (!locked[0]) throw new ConversationMissingError(tenantId, conversationId);
@@ -265,10 +290,11 @@ export class ConversationStore {
 
       const userSeq = locked[0].next_seq;
       const replySeq = userSeq + 1;
+      const stored = (text: string) => (this.sealer ? this.sealer.seal(tenantId, locked[0]!.user_id, text) : text);
       await tx.query(
         `INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content)
          VALUES ($1, $2, $3, $4, 'user', $5)`,
-        [tenantId, conversationId, userSeq, userMessage.messageId, userMessage.content],
+        [tenantId, conversationId, userSeq, userMessage.messageId, await stored(userMessage.content)],
       );
       await tx.query(
         `INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, in_reply_to, model, degraded,
@@ -279,7 +305,7 @@ export class ConversationStore {
           conversationId,
           replySeq,
           reply.messageId,
-          reply.content,
+          await stored(reply.content),
           userMessage.messageId,
           reply.model,
           reply.degraded,

@@ -33,6 +33,8 @@ export interface StreamBus {
     onEvent: (e: ReceivedEvent) => void,
     signal: AbortSignal,
   ): Promise<void>;
+  /** Deletes every retained event of the conversation's turns (erasure); returns how many turns had some. */
+  dropConversation(tenantId: string, conversationId: string): Promise<number>;
   close(): Promise<void>;
 }
 

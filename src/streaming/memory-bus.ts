@@ -32,6 +32,13 @@ export class MemoryStreamBus implements StreamBus {
     for (const listener of ch.listeners) listener(received);
   }
 
+  async dropConversation(tenantId: string, conversationId: string): Promise<number> {
+    const prefix = channelKey({ tenantId, conversationId, messageId: '' });
+    const keys = [...this.channels.keys()].filter((k) => k.startsWith(prefix));
+    for (const k of keys) this.channels.delete(k);
+    return keys.length;
+  }
+
   async hasText(c: TurnChannel): Promise<boolean> {
     return this.channel(c).events.some((e) => e.event.type === 'delta');
   }

@@ -27,6 +27,22 @@ export class RedisStreamBus implements StreamBus {
     await tx.exec();
   }
 
+  async dropConversation(tenantId: string, conversationId: string): Promise<number> {
+    // Ids are [A-Za-z0-9._-]: nothing in them is a glob character. Each turn has its stream and its `:text` marker.
+    const match = `${this.key({ tenantId, conversationId, messageId: '' })}*`;
+    let turns = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) {
+        await this.redis.del(...keys);
+        turns += keys.filter((k) => !k.endsWith(':text')).length;
+      }
+    } while (cursor !== '0');
+    return turns;
+  }
+
   async hasText(c: TurnChannel): Promise<boolean> {
     return (await this.redis.exists(`${this.key(c)}:text`)) === 1;
   }

@@ -133,6 +133,12 @@ export async function memoryOutage(dep: Dependency, size: Size): Promise<Verdict
     const backlog = await unindexed(s);
     const downMs = Date.now() - downAt;
     await outage.up();
+    // The tiers' Redis client retries every 2 s at most (src/memory/redis.ts): the last turns are judged once it
+    // has reconnected, and how long that took is reported.
+    const upAt = Date.now();
+    const redis = s.stack.serving.services.memory.redis;
+    if (dep === 'redis' && redis) await waitUntil(() => redis.status === 'ready', 10_000);
+    const reconnectMs = Date.now() - upAt;
     await phase(p.before + p.during, p.after);
 
     const rec = await reconcile(s.stack.serving.services, s.tenantId, log.turns);
@@ -152,6 +158,7 @@ export async function memoryOutage(dep: Dependency, size: Size): Promise<Verdict
       `${flagged} of ${during.length} turns during the outage flagged '${outage.flag}'`,
     );
     checks.check(stillFlagged === 0, `${stillFlagged} last turns still flagged after the dependency came back`);
+    if (dep === 'redis') checks.check(reconnectMs < 10_000, `Redis clients not reconnected ${reconnectMs} ms after`);
     checks.check(after.indexed === after.stored, `${after.indexed} of ${after.stored} messages in the semantic index`);
     // Without a backlog at the moment it came back, "the index caught up" would prove nothing.
     if (dep !== 'redis')
@@ -176,6 +183,7 @@ export async function memoryOutage(dep: Dependency, size: Size): Promise<Verdict
       metrics: {
         [`turns flagged '${outage.flag}' during the outage`]: `${flagged} of ${during.length}`,
         'last turns flagged after recovery': stillFlagged,
+        ...(dep === 'redis' ? { 'ms until the tiers had reconnected to Redis': reconnectMs } : {}),
         'messages not yet indexed when it came back': backlog,
         'messages indexed after recovery': `${after.indexed} of ${after.stored}`,
         'conversations whose hot tier holds the newest messages again': `${after.hotComplete} of ${conversations.length}`,
