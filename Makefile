@@ -17,12 +17,14 @@ demo: setup ## run a conversation on the embedded stack (no API key, no external
 	@cli="$${TEMPORAL_CLI:-}"; [ -n "$$cli" ] || cli=$$(scripts/temporal-cli.sh) || exit 1; \
 	  TEMPORAL_CLI="$$cli" npm run --silent memoir -- demo $(ARGS)
 
-test: setup ## start the test services and run every check and test
+test: setup ## start the test services, run every check and test, then the benchmark smoke run
 	@scripts/services.sh start
 	@scripts/chromium.sh >/dev/null
 	@$(MAKE) --no-print-directory check
 	@scripts/check-ops.sh
 	@npx vitest run $(TESTS)
+	@# The benchmark harness once at its smallest (about a minute): proves it works, asserts nothing about speed.
+	$(if $(TESTS),,@$(MAKE) --no-print-directory bench-smoke)
 
 check: typecheck lint ## static checks (types, lint, format)
 	@npx prettier --check --log-level warn .
