@@ -41,7 +41,8 @@ export interface PersistTurnInput extends TurnToPersist {
 }
 
 export type LoadContextResult =
-  { kind: 'answered'; result: TurnResult } | { kind: 'ready'; contextTokens: number; degradedTiers: string[] };
+  | { kind: 'answered'; result: TurnResult }
+  | { kind: 'ready'; contextTokens: number; tierTokens?: Record<string, number>; degradedTiers: string[] };
 
 export function conversationActivities(deps: ActivityDeps) {
   return {
@@ -104,9 +105,26 @@ export function conversationActivities(deps: ActivityDeps) {
         userContent: deps.privacy.at('model', input.content).text,
       });
       await deps.manifests.save(tenantId, conversationId, manifest);
-      for (const block of manifest.blocks) deps.metrics.contextTokens.inc({ tier: block.tier }, block.tokens);
-      deps.metrics.turnDuration.observe({ phase: 'context' }, secondsSince(started));
-      return { kind: 'ready', contextTokens: manifest.usedTokens, degradedTiers: manifest.degradedTiers };
+      const tierTokens: Record<string, number> = {};
+      for (const block of manifest.blocks) {
+        deps.metrics.contextTokens.inc({ tier: block.tier }, block.tokens);
+        tierTokens[block.tier] = (tierTokens[block.tier] ?? 0) + block.tokens;
+      }
+      const seconds = secondsSince(started);
+      deps.metrics.turnDuration.observe({ phase: 'context' }, seconds);
+      activityLogger(deps.log).info(
+        {
+          tenantId,
+          conversationId,
+          messageId: input.messageId,
+          contextTokens: manifest.usedTokens,
+          tierTokens,
+          degradedTiers: manifest.degradedTiers,
+          durationMs: Math.round(seconds * 1000),
+        },
+        'context assembled',
+      );
+      return { kind: 'ready', contextTokens: manifest.usedTokens, tierTokens, degradedTiers: manifest.degradedTiers };
     },
 
     /** Stores the user message and its reply in one transaction; a retry after a crash writes nothing twice. */

@@ -38,6 +38,10 @@ it('answers every turn with Redis or Weaviate down, flags it, and catches up aft
 
   for (let i = 1; i <= 3; i++) await send(`All well, turn ${i}.`);
   expect((await lastContext())?.degradedTiers).toEqual([]);
+  // Per tier, adding up to the whole.
+  const healthy = (await lastContext())!;
+  expect(Object.keys(healthy.tierTokens ?? {})).toEqual(expect.arrayContaining(['system', 'current']));
+  expect(Object.values(healthy.tierTokens!).reduce((a, b) => a + b, 0)).toBe(healthy.tokens);
 
   await redis.proc.stop();
   for (let i = 4; i <= 5; i++) expect((await send(`Redis is down, turn ${i}.`)).reply.degraded).toBe(false);

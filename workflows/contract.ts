@@ -153,8 +153,16 @@ export interface ConversationState {
   memory: MemoryState;
   /** Memory upkeep (indexing, compaction, facts) running now. */
   upkeepRunning: boolean;
-  /** The last turn's context: its size and the tiers it had to go without. */
-  lastContext: { tokens: number; degradedTiers: string[] } | null;
+  /** The last turn's context: its size, per tier, and the tiers it had to go without. */
+  lastContext: TurnContext | null;
+}
+
+export interface TurnContext {
+  tokens: number;
+  /** Tokens by tier (`system`, `summary`, `facts`, `older`, `recent`, `current`, `semantic`); absent for turns of
+   * runs recorded before it was kept. */
+  tierTokens?: Record<string, number>;
+  degradedTiers: string[];
 }
 
 /** A message waiting for its turn. */

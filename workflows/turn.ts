@@ -5,7 +5,14 @@
  */
 import { ApplicationFailure, proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { ZERO_USAGE, type ConversationPolicy, type QueuedMessage, type TurnError, type TurnResult } from './contract';
+import {
+  ZERO_USAGE,
+  type ConversationPolicy,
+  type QueuedMessage,
+  type TurnContext,
+  type TurnError,
+  type TurnResult,
+} from './contract';
 import { persistSummary } from './details';
 import { failureType, replyWithFallback, type ChainStep } from './model-chain';
 
@@ -27,7 +34,7 @@ export type TurnOutcome =
       /** False when the message had been answered before (a repeated messageId): nothing new happened. */
       fresh: boolean;
       steps: ChainStep[];
-      context: { tokens: number; degradedTiers: string[] } | null;
+      context: TurnContext | null;
       /** Activity attempt that produced the reply (1 when it answered first time). */
       attempt: number;
     }
@@ -80,7 +87,11 @@ export async function runTurn(
       result: { messageId: msg.messageId, reply, usage },
       fresh: true,
       steps: chain.steps,
-      context: { tokens: loaded.contextTokens, degradedTiers: loaded.degradedTiers },
+      context: {
+        tokens: loaded.contextTokens,
+        ...(loaded.tierTokens ? { tierTokens: loaded.tierTokens } : {}),
+        degradedTiers: loaded.degradedTiers,
+      },
       attempt: chain.ok ? chain.reply.attempt : 0,
     };
   } catch (err) {
