@@ -47,7 +47,7 @@ export function memoryActivities(deps: ActivityDeps) {
     deps.conversations.unindexed(s.tenantId, s.conversationId, deps.memorySettings.indexBatch);
 
   return {
-    /** Indexes every message of the conversation not yet in the semantic tier; returns how many. */
+    /** Indexes every message and active fact of the conversation not yet in the semantic tier; returns how many. */
     async indexMessages(scope: MemoryScope): Promise<{ indexed: number }> {
       const semantic = deps.semantic;
       if (!semantic) return { indexed: 0 };
@@ -73,6 +73,27 @@ export function memoryActivities(deps: ActivityDeps) {
       }
       deps.metrics.indexingLag.set(0);
       deps.metrics.indexingBacklog.set(0);
+      // Facts whose indexing failed when they were extracted (extractFacts indexes them best effort).
+      const who = { ...scope, userId: conversation.userId };
+      const { indexBatch } = deps.memorySettings;
+      for (
+        let facts = await deps.facts.unindexed(scope.tenantId, scope.conversationId, indexBatch);
+        facts.length > 0;
+      ) {
+        try {
+          await semantic.indexFacts(who, facts);
+        } catch (err) {
+          deps.metrics.tierErrors.inc({ tier: 'semantic' });
+          throw err;
+        }
+        await deps.facts.markIndexed(
+          scope.tenantId,
+          scope.conversationId,
+          facts.map((f) => f.factId),
+        );
+        indexed += facts.length;
+        facts = await deps.facts.unindexed(scope.tenantId, scope.conversationId, indexBatch);
+      }
       return { indexed };
     },
 
@@ -180,8 +201,16 @@ export function memoryActivities(deps: ActivityDeps) {
         call.callId,
       );
       if (deps.semantic && merged.added.length > 0) {
+        // Best effort here; what fails is left unindexed and caught up by indexMessages.
         await deps.semantic
           .indexFacts({ tenantId, conversationId, userId: conversation.userId }, merged.added)
+          .then(() =>
+            deps.facts.markIndexed(
+              tenantId,
+              conversationId,
+              merged.added.map((f) => f.factId),
+            ),
+          )
           .catch(() => deps.metrics.tierErrors.inc({ tier: 'semantic' }));
       }
       return {

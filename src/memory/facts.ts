@@ -84,6 +84,24 @@ export class FactStore {
     return rows.map(toView);
   }
 
+  /** Active facts not yet in the semantic index, oldest first. */
+  async unindexed(tenantId: string, conversationId: string, limit: number): Promise<FactView[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT fact_id, kind, subject, text, source_message_ids FROM facts
+        WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'active' AND indexed_at IS NULL
+        ORDER BY created_at LIMIT $3`,
+      [tenantId, conversationId, limit],
+    );
+    return rows.map(toView);
+  }
+
+  async markIndexed(tenantId: string, conversationId: string, factIds: string[]): Promise<void> {
+    await this.db.query(
+      'UPDATE facts SET indexed_at = now() WHERE tenant_id = $1 AND conversation_id = $2 AND fact_id = ANY($3::text[])',
+      [tenantId, conversationId, factIds],
+    );
+  }
+
   async all(
     tenantId: string,
     conversationId: string,

@@ -79,3 +79,36 @@ it('a retried fact extraction reports the merged extraction instead of extractin
   expect(retried.usage).toEqual(first.usage);
   expect(await modelCalls()).toBe(callsAfterFirst);
 });
+
+it('indexing catches up on facts whose indexing failed when they were extracted', async () => {
+  const { services } = stack.serving;
+  const activities = createActivities(activityDeps(services));
+  const extractFacts = activities.extractFacts.bind(activities);
+  const indexMessages = activities.indexMessages.bind(activities);
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('fact-index');
+  await services.memoir.sendMessage(tenantId, conversationId, { content: 'My name is Ada.', userId: 'ada' });
+  const extracted = await attempt('fx', 1).run(extractFacts, { tenantId, conversationId, turn: 1 });
+  expect(extracted.added).toBeGreaterThan(0);
+
+  // As if the semantic store had been down when they were extracted: nothing of them in it, none marked.
+  const semantic = services.memory.semantic!;
+  await semantic.store.deleteConversation(tenantId, conversationId);
+  await services.db.query('UPDATE facts SET indexed_at = NULL WHERE tenant_id = $1 AND conversation_id = $2', [
+    tenantId,
+    conversationId,
+  ]);
+  const factHits = async () =>
+    (await semantic.recall({ tenantId, conversationId, text: 'name Ada', limit: 10 })).filter(
+      (h) => h.record.kind === 'fact',
+    );
+  expect(await factHits()).toEqual([]);
+
+  await attempt('ix', 1).run(indexMessages, { tenantId, conversationId });
+  expect((await factHits()).length).toBe(extracted.added);
+  const left = await services.db.query(
+    'SELECT 1 FROM facts WHERE tenant_id = $1 AND conversation_id = $2 AND indexed_at IS NULL',
+    [tenantId, conversationId],
+  );
+  expect(left).toEqual([]);
+});
