@@ -43,8 +43,28 @@ export interface FactsResult {
 }
 
 export function memoryActivities(deps: ActivityDeps) {
-  const unindexed = (s: MemoryScope) =>
-    deps.conversations.unindexed(s.tenantId, s.conversationId, deps.memorySettings.indexBatch);
+  /**
+   * Indexes batch after batch until `next` finds nothing left, marking each done in PostgreSQL; a semantic store
+   * failure is counted, then thrown (the activity retries).
+   */
+  const indexAll = async <T>(
+    next: () => Promise<T[]>,
+    index: (batch: T[]) => Promise<unknown>,
+    mark: (batch: T[]) => Promise<void>,
+  ): Promise<number> => {
+    let indexed = 0;
+    for (let batch = await next(); batch.length > 0; batch = await next()) {
+      try {
+        await index(batch);
+      } catch (err) {
+        deps.metrics.tierErrors.inc({ tier: 'semantic' });
+        throw err;
+      }
+      await mark(batch);
+      indexed += batch.length;
+    }
+    return indexed;
+  };
 
   return {
     /** Indexes every message and active fact of the conversation not yet in the semantic tier; returns how many. */
@@ -53,47 +73,36 @@ export function memoryActivities(deps: ActivityDeps) {
       if (!semantic) return { indexed: 0 };
       const conversation = await deps.conversations.get(scope.tenantId, scope.conversationId);
       if (!conversation) return { indexed: 0 };
-      let indexed = 0;
-      for (let batch = await unindexed(scope); batch.length > 0; batch = await unindexed(scope)) {
-        const oldest = batch[0]!.createdAt.getTime();
-        deps.metrics.indexingLag.set((Date.now() - oldest) / 1000);
-        deps.metrics.indexingBacklog.set(batch.length);
-        try {
-          await semantic.indexMessages({ ...scope, userId: conversation.userId }, batch);
-        } catch (err) {
-          deps.metrics.tierErrors.inc({ tier: 'semantic' });
-          throw err;
-        }
-        await deps.conversations.markIndexed(
-          scope.tenantId,
-          scope.conversationId,
-          batch.map((m) => m.seq),
-        );
-        indexed += batch.length;
-      }
+      const { tenantId, conversationId } = scope;
+      const who = { ...scope, userId: conversation.userId };
+      const { indexBatch } = deps.memorySettings;
+      let indexed = await indexAll(
+        () => deps.conversations.unindexed(tenantId, conversationId, indexBatch),
+        (batch) => {
+          deps.metrics.indexingLag.set((Date.now() - batch[0]!.createdAt.getTime()) / 1000);
+          deps.metrics.indexingBacklog.set(batch.length);
+          return semantic.indexMessages(who, batch);
+        },
+        (batch) =>
+          deps.conversations.markIndexed(
+            tenantId,
+            conversationId,
+            batch.map((m) => m.seq),
+          ),
+      );
       deps.metrics.indexingLag.set(0);
       deps.metrics.indexingBacklog.set(0);
       // Facts whose indexing failed when they were extracted (extractFacts indexes them best effort).
-      const who = { ...scope, userId: conversation.userId };
-      const { indexBatch } = deps.memorySettings;
-      for (
-        let facts = await deps.facts.unindexed(scope.tenantId, scope.conversationId, indexBatch);
-        facts.length > 0;
-      ) {
-        try {
-          await semantic.indexFacts(who, facts);
-        } catch (err) {
-          deps.metrics.tierErrors.inc({ tier: 'semantic' });
-          throw err;
-        }
-        await deps.facts.markIndexed(
-          scope.tenantId,
-          scope.conversationId,
-          facts.map((f) => f.factId),
-        );
-        indexed += facts.length;
-        facts = await deps.facts.unindexed(scope.tenantId, scope.conversationId, indexBatch);
-      }
+      indexed += await indexAll(
+        () => deps.facts.unindexed(tenantId, conversationId, indexBatch),
+        (facts) => semantic.indexFacts(who, facts),
+        (facts) =>
+          deps.facts.markIndexed(
+            tenantId,
+            conversationId,
+            facts.map((f) => f.factId),
+          ),
+      );
       return { indexed };
     },
 

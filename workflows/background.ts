@@ -7,7 +7,7 @@
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CompactResult } from '../activities/memory';
-import type { ConversationPolicy, Usage } from './contract';
+import { UPKEEP_MAX_ATTEMPTS, type ConversationPolicy, type Usage } from './contract';
 
 const { indexMessages } = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
@@ -15,10 +15,16 @@ const { indexMessages } = proxyActivities<Activities>({
   // Unlimited: an index outage ends when the store is back, and then everything missed is indexed.
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s' },
 });
+const UPKEEP_RETRY = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '60s',
+  maximumAttempts: UPKEEP_MAX_ATTEMPTS,
+};
 const { compactHistory, extractFacts } = proxyActivities<Activities>({
   startToCloseTimeout: '3m',
   heartbeatTimeout: '1m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 5 },
+  retry: UPKEEP_RETRY,
 });
 
 export interface MemoryCounters {
@@ -89,7 +95,7 @@ export class Background {
       const r: CompactResult = await compactHistory.executeWithOptions(
         {
           startToCloseTimeout: '3m',
-          retry: { initialInterval: '2s', maximumInterval: '60s', maximumAttempts: 5 },
+          retry: UPKEEP_RETRY,
           summary: `compact · turn ${this.turn()}`,
         },
         [
@@ -116,7 +122,7 @@ export class Background {
       const r = await extractFacts.executeWithOptions(
         {
           startToCloseTimeout: '3m',
-          retry: { initialInterval: '2s', maximumInterval: '60s', maximumAttempts: 5 },
+          retry: UPKEEP_RETRY,
           summary: `facts · turn ${this.turn()}`,
         },
         [{ ...this.scope, turn: this.turn() }],

@@ -157,6 +157,9 @@ export interface ConversationState {
   lastContext: TurnContext | null;
 }
 
+/** Attempts of one summary or fact job; past them the job waits for its next trigger. */
+export const UPKEEP_MAX_ATTEMPTS = 5;
+
 export interface TurnContext {
   tokens: number;
   /** Tokens by tier (`system`, `summary`, `facts`, `older`, `recent`, `current`, `semantic`); absent for turns of

@@ -5,6 +5,7 @@
  * evidence that failures do not turn into a retry storm.
  */
 import type { Rule } from '../../../src/offline-model/script';
+import { UPKEEP_MAX_ATTEMPTS } from '../../../workflows/contract';
 import { TurnLog, runLanes } from '../driver';
 import { judge, percentile } from '../judge';
 import { reconcile } from '../reconcile';
@@ -19,8 +20,6 @@ const ATTEMPTS = 3;
 const MODELS = 2;
 const RETRY_AFTER_S = 2;
 const DEADLINE_MS = 5_000;
-/** `maximumAttempts` of the summary and fact activities (workflows/background.ts). */
-const UPKEEP_ATTEMPTS = 5;
 
 const SIZES = {
   full: { conversations: 10, turns: 6, primaryDownMs: 150_000, runMs: 10 * 60_000 },
@@ -153,8 +152,8 @@ export async function modelStorm(storm: Storm, size: Size): Promise<Verdict> {
     checks.check(max <= bound, `a turn made ${max} reply calls (bound ${bound})`);
     const maxUpkeep = Math.max(0, ...a.perUpkeepJob);
     checks.check(
-      maxUpkeep <= UPKEEP_ATTEMPTS,
-      `a summary or fact job made ${maxUpkeep} calls (bound ${UPKEEP_ATTEMPTS})`,
+      maxUpkeep <= UPKEEP_MAX_ATTEMPTS,
+      `a summary or fact job made ${maxUpkeep} calls (bound ${UPKEEP_MAX_ATTEMPTS})`,
     );
     const metrics: Record<string, string | number> = {
       'reply calls per turn: mean / max (bound)': `${(a.perTurn.reduce((x, y) => x + y, 0) / Math.max(1, a.perTurn.length)).toFixed(2)} / ${max} (${bound})`,
@@ -162,7 +161,7 @@ export async function modelStorm(storm: Storm, size: Size): Promise<Verdict> {
         Object.entries(a.failures)
           .map(([k, n]) => `${n} × ${k}`)
           .join(', ') || 'none',
-      'summary and fact calls per job: max (bound)': `${maxUpkeep} (${UPKEEP_ATTEMPTS})`,
+      'summary and fact calls per job: max (bound)': `${maxUpkeep} (${UPKEEP_MAX_ATTEMPTS})`,
       'reply calls by model': Object.entries(a.byModel)
         .map(([k, n]) => `${k} ${n}`)
         .join(', '),
