@@ -39,6 +39,11 @@ go_tool() {
   done
   command -v go >/dev/null ||
     die "no $name found and no Go to build it: install Go (then run this again), or install $name yourself and put it on PATH or give its path ($explicit_var)"
+  # Two `make` runs at once (test and demo, two clones) must not both compile it: the second waits, then reuses.
+  mkdir -p "$gobin"
+  exec 9>"$gobin/.$name.build-lock"
+  flock 9
+  if [ -x "$gobin/$name" ]; then exec 9>&-; echo "$gobin/$name"; return 0; fi
   say "Building $name $version with Go (first time only; several minutes on 2 cores)"
   local log; log=$(mktemp)
   # Go's own output goes to a log (its errors are shown if the build fails); progress is a count of packages.
@@ -49,6 +54,7 @@ go_tool() {
     die "go install $module@$version failed (Go's last lines above)"
   fi
   rm -f "$log"
+  exec 9>&-
   [ -x "$gobin/$name" ] || die "go install of $name $version reported success but $gobin/$name is missing"
   echo "$gobin/$name"
 }
