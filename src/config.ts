@@ -33,15 +33,21 @@ const optionalText = z
   .string()
   .optional()
   .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
+/**
+ * `tenant:key,...`. A tenant id cannot hold `:`, so an entry splits at its first `:` and the key keeps any later ones
+ * (`split(':', 2)` would silently cut such a key short). A key cannot hold `,`, the list separator.
+ */
 const apiKeys = list.transform((pairs, ctx) =>
-  pairs.map((pair) => {
-    const [tenantId, key] = pair.split(':', 2);
-    if (!tenantId || !key || !ID_PATTERN.test(tenantId) || key.length < 16) {
+  pairs.map((pair, i) => {
+    const at = pair.indexOf(':');
+    const tenantId = at < 0 ? '' : pair.slice(0, at);
+    const key = at < 0 ? '' : pair.slice(at + 1);
+    if (!ID_PATTERN.test(tenantId) || key.length < 16) {
       ctx.addIssue({
         code: 'custom',
-        message: 'each entry is tenant:key, with a valid tenant id and a key of 16+ chars',
+        message: `entry ${i + 1}: each entry is tenant:key, with a tenant id matching [A-Za-z0-9._-]{1,128} and a key of 16+ characters (no commas)`,
       });
-      return { tenantId: '', key: '' };
+      return z.NEVER;
     }
     return { tenantId, key };
   }),
@@ -184,7 +190,11 @@ export const SETTINGS = {
   MEMOIR_API_PORT: [int(0, 65535).default(8787), 'HTTP API port.'],
   MEMOIR_API_KEYS: [
     apiKeys.optional(),
-    'API keys as `tenant:key,...`. Unset: `serve` creates one for tenant `demo` in the data directory.',
+    'API keys as `tenant:key,...` (a key may hold `:`, not `,`). Unset: `serve` creates one for tenant `demo` in the data directory.',
+  ],
+  MEMOIR_REQUEST_TIMEOUT: [
+    duration('30s'),
+    'Longest time to receive a whole HTTP request (API and codec server); a slower client gets 408 and is disconnected.',
   ],
   MEMOIR_RATE_LIMIT: [
     int(1, 10_000_000).default(600),
@@ -216,7 +226,7 @@ export const SETTINGS = {
   ],
   MEMOIR_TEMPORAL_METRICS_PORT: [
     int(0, 65535).default(9465),
-    "Port where the Temporal SDK's own worker metrics are exported for Prometheus; 0 turns it off.",
+    "Port where the Temporal SDK's own worker metrics are exported for Prometheus (bound on `MEMOIR_API_HOST`); 0 turns it off.",
   ],
   MEMOIR_REDACT: [
     z.enum(['off', 'index', 'store', 'model']).default('off'),
@@ -268,6 +278,7 @@ export interface Config {
     port: number;
     keys: { tenantId: string; key: string }[] | undefined;
     waitMs: number;
+    requestTimeoutMs: number;
     ratePerMinute: number;
     burst: number;
   };
@@ -359,6 +370,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: v.MEMOIR_API_PORT,
       keys: v.MEMOIR_API_KEYS,
       waitMs: v.MEMOIR_API_WAIT,
+      requestTimeoutMs: v.MEMOIR_REQUEST_TIMEOUT,
       ratePerMinute: v.MEMOIR_RATE_LIMIT,
       burst: v.MEMOIR_RATE_BURST,
     },

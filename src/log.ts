@@ -16,10 +16,39 @@ export interface LogOptions {
   redactor?: Redactor;
 }
 
+interface RequestLike {
+  method?: string;
+  url?: string;
+  /** Fastify's request has `ip`; a summary made by {@link serializeRequest} already has `remoteAddress`. */
+  ip?: string;
+  remoteAddress?: string;
+  remotePort?: number;
+  socket?: { remoteAddress?: string; remotePort?: number };
+}
+
+/**
+ * What a request line says about a request: no headers (they carry the API key) and no body. Idempotent, because
+ * pino applies it again after the redacting formatter has already summarised the request.
+ */
+export function serializeRequest(req: RequestLike) {
+  return {
+    method: req.method,
+    url: req.url,
+    remoteAddress: req.ip ?? req.remoteAddress ?? req.socket?.remoteAddress,
+    remotePort: req.remotePort ?? req.socket?.remotePort,
+  };
+}
+
+export function serializeResponse(res: { statusCode?: number }) {
+  return { statusCode: res.statusCode };
+}
+
 export function createLogger(opts: LogOptions): Logger {
   const base = {
     level: opts.level,
     base: { service: 'memoir' },
+    // Fastify keeps a logger's own serializers over its defaults.
+    serializers: { req: serializeRequest, res: serializeResponse },
     redact: {
       paths: ['*.apiKey', '*.authorization', 'apiKey', 'authorization', 'headers.authorization'],
       censor: '[redacted]',
@@ -28,14 +57,31 @@ export function createLogger(opts: LogOptions): Logger {
     ...(opts.redactor ? redactingHooks(opts.redactor) : {}),
   };
   if (!opts.file) return pino(base);
-  fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+  // The log lives in the data directory, which only its owner may enter.
+  fs.mkdirSync(path.dirname(opts.file), { recursive: true, mode: 0o700 });
   return pino(base, pino.destination({ dest: opts.file, sync: false, mkdir: true }));
 }
 
-/** Redacts the structured fields and the message of every line. */
+/**
+ * Redacts the structured fields and the message of every line. The formatter runs before pino's serializers, so a
+ * request or reply is summarised first: walked as it is, its getters (method, url, ip, statusCode) would be lost. The
+ * client address and status stay as they are (an access log needs them); the URL is redacted like any text.
+ */
 function redactingHooks(redactor: Redactor) {
   return {
-    formatters: { log: (obj: Record<string, unknown>) => redactLogValue(obj, redactor) as Record<string, unknown> },
+    formatters: {
+      log: (obj: Record<string, unknown>) => {
+        const { req, res, ...rest } = obj;
+        const out = redactLogValue(rest, redactor) as Record<string, unknown>;
+        if (isObject(req)) {
+          const summary = serializeRequest(req);
+          out.req = { ...summary, url: summary.url === undefined ? undefined : redactor.redact(summary.url).text };
+        } else if (req !== undefined) out.req = redactLogValue(req, redactor);
+        if (isObject(res)) out.res = serializeResponse(res);
+        else if (res !== undefined) out.res = redactLogValue(res, redactor);
+        return out;
+      },
+    },
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
         method.apply(
@@ -46,3 +92,5 @@ function redactingHooks(redactor: Redactor) {
     },
   };
 }
+
+const isObject = (v: unknown): v is Record<string, never> => typeof v === 'object' && v !== null;

@@ -10,6 +10,11 @@ import { MemoirError, toMemoirError } from '../client/errors';
 import type { StreamBus, TurnChannel } from '../streaming/bus';
 
 const KEEP_ALIVE_MS = 15_000;
+/**
+ * An event stream is exempt from the server's idle bound (it lives as long as its turn) but has its own: keep-alives
+ * keep a reading client's socket busy, so one that has taken no bytes for this long is gone or stalled.
+ */
+export const SSE_IDLE_MS = 3 * KEEP_ALIVE_MS;
 /** After the reply, how long the relay waits for the stream to go quiet (deltas still on their way). */
 const QUIET_MS = 150;
 
@@ -28,6 +33,8 @@ export async function streamReply(
   const lastEventId = req.headers['last-event-id'];
   reply.hijack();
   const res = reply.raw;
+  // No callback: on expiry Node destroys the socket, which aborts the relay below through 'close'.
+  res.setTimeout(SSE_IDLE_MS);
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',

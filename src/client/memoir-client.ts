@@ -10,6 +10,7 @@ import {
   endConversationSignal,
   FailureTypes,
   getStateQuery,
+  isValidId,
   postMessageSignal,
   sendMessageUpdate,
   type ConversationInput,
@@ -95,6 +96,7 @@ export class MemoirClient {
 
   /** Creates a conversation; fails with `conversation_exists` (409) when the id is taken. */
   async startConversation(tenantId: string, input: StartConversationInput) {
+    checkTenant(tenantId);
     const conversationId = input.conversationId ?? randomUUID();
     const created = await this.opts.conversations?.create(tenantId, conversationId, input.userId, input.systemPrompt);
     if (created === false)
@@ -118,6 +120,7 @@ export class MemoirClient {
     msg: MessageInput,
     options: SendOptions = {},
   ): Promise<TurnResult> {
+    checkTenant(tenantId);
     const messageId = this.validated(msg);
     await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof conversationWorkflow>('conversationWorkflow', {
@@ -139,6 +142,7 @@ export class MemoirClient {
 
   /** Queues a message without waiting (signal-with-start); its reply is read later from `messages`. */
   async postMessage(tenantId: string, conversationId: string, msg: MessageInput): Promise<{ messageId: string }> {
+    checkTenant(tenantId);
     const messageId = this.validated(msg);
     await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
     try {
@@ -156,6 +160,7 @@ export class MemoirClient {
 
   /** Live state from the workflow; for a conversation whose workflow is gone, what PostgreSQL knows. */
   async getState(tenantId: string, conversationId: string): Promise<ConversationState> {
+    checkTenant(tenantId);
     // An erased conversation's workflow still answers queries; PostgreSQL says whether it exists.
     const store = this.opts.conversations;
     if (store && !(await store.get(tenantId, conversationId))) throw notFound('conversation');
@@ -189,6 +194,7 @@ export class MemoirClient {
     conversationId: string,
     page: { limit?: number | undefined; before?: number | undefined } = {},
   ): Promise<StoredMessage[]> {
+    checkTenant(tenantId);
     const store = this.store();
     if (!(await store.get(tenantId, conversationId))) throw notFound('conversation');
     return store.page(tenantId, conversationId, page.limit ?? 50, page.before);
@@ -199,6 +205,7 @@ export class MemoirClient {
    * current). One entry per conversation, for its latest run.
    */
   async listConversations(tenantId: string, filter: ListFilter = {}): Promise<ConversationSummary[]> {
+    checkTenant(tenantId);
     const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
     const clauses = [`WorkflowType = 'conversationWorkflow'`, `TenantId = ${quote(tenantId)}`];
     if (filter.userId) clauses.push(`UserId = ${quote(filter.userId)}`);
@@ -229,6 +236,7 @@ export class MemoirClient {
 
   /** The context manifest of a stored turn: what went into the model call that answered `messageId`. */
   async contextOf(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifest> {
+    checkTenant(tenantId);
     if (!this.opts.manifests) throw new MemoirError('unavailable', 501, 'this client cannot read context manifests');
     const manifest = await this.opts.manifests.get(tenantId, conversationId, messageId);
     if (!manifest) throw notFound('context for that message');
@@ -246,6 +254,7 @@ export class MemoirClient {
     budgetTokens?: number,
     recall?: { topK?: number | undefined; share?: number | undefined },
   ): Promise<ContextPreview> {
+    checkTenant(tenantId);
     if (!this.opts.assembler) throw new MemoirError('unavailable', 501, 'this client cannot assemble context');
     if (!(await this.store().get(tenantId, conversationId))) throw notFound('conversation');
     const { manifest, blocks } = await this.opts.assembler.assemble({
@@ -267,6 +276,7 @@ export class MemoirClient {
 
   /** Asks the workflow to finish its current turn and complete. */
   async endConversation(tenantId: string, conversationId: string, reason = 'ended by client'): Promise<void> {
+    checkTenant(tenantId);
     try {
       await this.handle(tenantId, conversationId).signal(endConversationSignal, { reason });
     } catch (err) {
@@ -275,6 +285,7 @@ export class MemoirClient {
   }
 
   handle(tenantId: string, conversationId: string): WorkflowHandle<typeof conversationWorkflow> {
+    checkTenant(tenantId);
     return this.opts.client.workflow.getHandle(conversationWorkflowId(tenantId, conversationId));
   }
 
@@ -327,6 +338,15 @@ export class MemoirClient {
       ],
     };
   }
+}
+
+/**
+ * Every tenant id is one an API key or an operator named; an empty or malformed one is a caller's bug that would
+ * otherwise put data in a tenant nobody created (the HTTP API can never pass one: it refuses such keys).
+ */
+function checkTenant(tenantId: string): void {
+  if (!isValidId(tenantId))
+    throw new MemoirError('invalid_tenant', 400, 'tenant id must match [A-Za-z0-9._-]{1,128}', { tenantId });
 }
 
 async function withDeadline<T>(work: Promise<T>, ms: number, messageId: string): Promise<T> {

@@ -11,7 +11,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { bearerKey } from '../api/auth';
+import { accessLog, timeoutOptions } from '../api/http-server';
 import { KeyConfigError, TamperedCiphertextError, UnknownKeyError } from './errors';
 
 export interface CodecServerOptions {
@@ -22,10 +24,13 @@ export interface CodecServerOptions {
   allowedOrigins: string[];
   /**
    * Origins whose requests need no token: only for the embedded dev server's UI on loopback, which cannot send
-   * one. Any local process can forge an Origin header, so use this only where local processes are trusted anyway
-   * (they can read the data directory's key file too).
+   * one. Trusted only from a loopback peer — anyone can forge an Origin header, and a server bound beyond loopback
+   * must not hand out plaintext for one. A local process can forge it too, so use this only where local processes
+   * are trusted anyway (they can read the data directory's key file).
    */
   trustedOrigins?: string[];
+  /** Longest time to receive a request, headers and body (default 30 s); slower clients get 408. */
+  requestTimeoutMs?: number;
   /** Largest request body in bytes. Default 8 MiB (a Temporal payload is at most 2 MB; base64 adds a third). */
   bodyLimit?: number;
   /** Request log (never with bodies). Default: none. */
@@ -58,8 +63,11 @@ export function createCodecServer(opts: CodecServerOptions): FastifyInstance {
   const trusted = new Set((opts.trustedOrigins ?? []).map(normalizeOrigin));
   const tokens = opts.tokens.map(digest);
   const origins = new Set(opts.allowedOrigins.map(normalizeOrigin));
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   const app: FastifyInstance = Fastify({
     bodyLimit: opts.bodyLimit ?? 8 * 1024 * 1024,
+    ...timeoutOptions({ requestTimeoutMs, idleTimeoutMs: 2 * requestTimeoutMs }),
+    logController: accessLog(),
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
   });
 
@@ -76,7 +84,7 @@ export function createCodecServer(opts: CodecServerOptions): FastifyInstance {
     }
     // A preflight carries no authorization header: it is answered by the OPTIONS route alone.
     if (req.method === 'OPTIONS') return;
-    if (origin !== undefined && trusted.has(origin)) return;
+    if (origin !== undefined && trusted.has(origin) && isLoopback(req.socket.remoteAddress)) return;
     const candidate = digest(bearerKey(req.headers.authorization) ?? '');
     let ok = false;
     // Compare against every token so the time taken does not reveal which one matched.
@@ -124,6 +132,14 @@ function sendError(log: FastifyBaseLogger, reply: FastifyReply, err: unknown) {
   }
   log.error({ err }, 'codec request failed');
   return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
+}
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 (`::ffff:127.0.0.1`, what a dual-stack listener reports). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIP(v4) === 4) return v4.startsWith('127.');
+  return address === '::1';
 }
 
 function normalizeOrigin(origin: string): string {

@@ -7,11 +7,13 @@ import { StaticApiKeys } from '../api/auth';
 import { readOrCreate } from '../files';
 import { ApiKeyStore, CombinedApiKeys } from '../security/api-keys';
 import { MemoryRateLimiter, RedisRateLimiter } from '../security/rate-limit';
-import { createApi } from '../api/server';
+import { createApi, type ApiOptions, type RouteSummary } from '../api/server';
 import type { Services } from './services';
 
 export interface RunningApi {
   url: string;
+  /** Every route the API serves. */
+  routes: readonly RouteSummary[];
   close(): Promise<void>;
 }
 
@@ -29,8 +31,9 @@ export function apiKeys(s: Services): { tenantId: string; key: string }[] {
   return [{ tenantId: 'demo', key }];
 }
 
-export async function startApi(s: Services): Promise<RunningApi> {
-  const app = createApi({
+/** What the API of this process is built from. */
+export function apiOptions(s: Services): ApiOptions {
+  return {
     memoir: s.memoir,
     keys: new CombinedApiKeys(new ApiKeyStore(s.db), new StaticApiKeys(apiKeys(s))),
     rateLimiter: rateLimiter(s),
@@ -38,15 +41,20 @@ export async function startApi(s: Services): Promise<RunningApi> {
     streams: s.streams,
     log: s.log,
     replyWaitMs: s.config.api.waitMs,
+    requestTimeoutMs: s.config.api.requestTimeoutMs,
     maxContentBytes: s.config.policy.maxContentBytes,
     metrics: s.metrics,
     ready: {
       database: () => s.db.query('SELECT 1'),
       temporal: () => s.temporal.connection.workflowService.getSystemInfo({}),
     },
-  });
+  };
+}
+
+export async function startApi(s: Services): Promise<RunningApi> {
+  const app = createApi(apiOptions(s));
   const url = await app.listen({ host: s.config.api.host, port: s.config.api.port });
-  return { url, close: () => app.close() };
+  return { url, routes: app.memoirRoutes, close: () => app.close() };
 }
 
 function rateLimiter(s: Services) {

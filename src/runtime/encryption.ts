@@ -76,6 +76,7 @@ export async function startCodecServer(
     allowedOrigins: configured?.origins ?? (uiUrl ? [new URL(uiUrl).origin] : []),
     ...(embeddedUi ? { trustedOrigins: [embeddedUi, embeddedUi.replace('127.0.0.1', 'localhost')] } : {}),
     logger: log.child({ component: 'codec' }),
+    requestTimeoutMs: config.api.requestTimeoutMs,
   });
   const url = new URL(setup.codecEndpoint);
   await app.listen({ host: url.hostname, port: Number(url.port) });

@@ -19,6 +19,7 @@ import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { FactStore } from '../memory/facts';
 import { SummaryStore } from '../memory/summaries';
 import { Eraser } from '../security/erasure';
+import { ensurePrivateDir } from '../files';
 import type { StreamBus } from '../streaming/bus';
 import { MemoryStreamBus } from '../streaming/memory-bus';
 import { RedisStreamBus } from '../streaming/redis-bus';
@@ -76,6 +77,12 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
     for (const c of closers.reverse()) await c().catch((err) => log.warn({ err }, 'error while closing'));
   };
   try {
+    const tightened = ensurePrivateDir(config.dataDir);
+    if (tightened)
+      log.warn(
+        { dataDir: config.dataDir, from: tightened.tightenedFrom.toString(8), to: '700' },
+        'the data directory was readable by other users; restricted it to its owner',
+      );
     progress('Opening the database…');
     const { db, description: dbChoice } = await openDatabase(config);
     closers.push(() => db.close());

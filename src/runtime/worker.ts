@@ -55,7 +55,8 @@ export async function startWorker(
   s: Services,
   source: WorkflowSource = { workflowsPath: WORKFLOWS_PATH },
 ): Promise<RunningWorker> {
-  installTemporalRuntime(s.log, s.config.metrics.temporalPort);
+  // Bound like the worker's own /metrics: on MEMOIR_API_HOST, loopback by default.
+  installTemporalRuntime(s.log, s.config.metrics.temporalPort, s.config.api.host);
   const connection = await NativeConnection.connect({ address: s.temporal.address });
   const traces = tracing(s.config);
   const worker = await Worker.create({

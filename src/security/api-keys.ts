@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { ApiKeyResolver } from '../api/auth';
+import { checkTenantId, type ApiKeyResolver } from '../api/auth';
 import type { Db } from '../storage/db';
 
 const digest = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -22,6 +22,7 @@ export class ApiKeyStore {
 
   /** Creates a key for a tenant; the key itself is returned here and never again. */
   async create(tenantId: string, label?: string): Promise<{ keyId: string; key: string }> {
+    checkTenantId(tenantId);
     const keyId = `key_${randomBytes(6).toString('hex')}`;
     const key = `mk_${randomBytes(24).toString('base64url')}`;
     await this.db.query('INSERT INTO api_keys (key_id, tenant_id, digest, label) VALUES ($1, $2, $3, $4)', [

@@ -11,6 +11,7 @@ import type { SemanticTier } from '../memory/semantic-tier';
 import type { Summary } from '../memory/summaries';
 import type { TwoLevelCache } from '../memory/two-level-cache';
 import type { StreamBus } from '../streaming/bus';
+import { checkTenantId } from '../api/auth';
 import { MemoirError } from '../client/errors';
 import type { Db } from '../storage/db';
 import { sha256 } from '../storage/manifests';
@@ -61,6 +62,7 @@ export class Eraser {
 
   /** Erases one conversation; a conversation that never existed yields an all-zero report. */
   async eraseConversation(tenantId: string, conversationId: string): Promise<ErasureReport> {
+    checkTenantId(tenantId);
     const report = empty();
     report.workflowsEnded = await this.endWorkflow(tenantId, conversationId);
     const counts = await this.d.db.query<Record<string, number>>(
@@ -118,6 +120,7 @@ export class Eraser {
 
   /** Erases every conversation of a user, their vectors anywhere in the tenant, and their key (user scope). */
   async eraseUser(tenantId: string, userId: string): Promise<ErasureReport> {
+    checkTenantId(tenantId);
     const rows = await this.d.db.query<{ conversation_id: string }>(
       'SELECT conversation_id FROM conversations WHERE tenant_id = $1 AND user_id = $2',
       [tenantId, userId],
@@ -131,6 +134,7 @@ export class Eraser {
 
   /** Erases a whole tenant, its key included. */
   async eraseTenant(tenantId: string): Promise<ErasureReport> {
+    checkTenantId(tenantId);
     const rows = await this.d.db.query<{ conversation_id: string }>(
       'SELECT conversation_id FROM conversations WHERE tenant_id = $1',
       [tenantId],

@@ -77,7 +77,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
   // Loaded lazily: a server deployment never pays for the WASM build.
   const { PGlite, types } = await import('@electric-sql/pglite');
   const { vector } = await import('@electric-sql/pglite-pgvector');
-  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  fs.mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o700 });
   const db = await PGlite.create(dataDir, {
     extensions: { vector },
     parsers: { [types.INT8]: toNumber, [types.NUMERIC]: toNumber },

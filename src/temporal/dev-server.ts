@@ -78,7 +78,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         'or point TEMPORAL_ADDRESS at a running server.',
     );
   }
-  fs.mkdirSync(opts.dataDir, { recursive: true });
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const logFile = path.join(opts.dataDir, 'temporal-dev-server.log');
   const out = fs.openSync(logFile, 'a');
   const args = [

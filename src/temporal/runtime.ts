@@ -40,9 +40,10 @@ let installed = false;
 
 /**
  * Installs the runtime once per process. With `metricsPort` > 0 the SDK's own worker metrics (task slots,
- * schedule-to-start latencies, polls) are served for Prometheus on 127.0.0.1 or all interfaces per `metricsHost`.
+ * schedule-to-start latencies, polls) are served for Prometheus on `metricsHost`: loopback unless a deployment
+ * binds its listeners wider (`MEMOIR_API_HOST`, as the compose stack does for Prometheus to scrape).
  */
-export function installTemporalRuntime(log: Logger, metricsPort = 0, metricsHost = '0.0.0.0'): void {
+export function installTemporalRuntime(log: Logger, metricsPort = 0, metricsHost = '127.0.0.1'): void {
   if (installed) return;
   installed = true;
   Runtime.install({

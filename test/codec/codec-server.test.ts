@@ -5,8 +5,10 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
 import { createCodecServer, DataKeyStore, EncryptionCodec, generateMasterKey, parseMasterKeys } from '../../src/codec';
+import { isLoopback } from '../../src/codec/codec-server';
 import { openPostgres, type Db } from '../../src/storage/db';
 import { migrate } from '../../src/storage/migrate';
+import { trickleUpload } from '../helpers/raw-http';
 import { freshDatabase, uniqueId } from '../helpers/stack';
 
 const TOKEN = 'codec_token_0123456789abcdef';
@@ -127,5 +129,52 @@ describe('codec server', () => {
   it('refuses to start without tokens', () => {
     expect(() => createCodecServer({ codec, tokens: [], allowedOrigins: [UI] })).toThrow(/token/);
     expect(() => createCodecServer({ codec, tokens: ['short'], allowedOrigins: [UI] })).toThrow(/16\+/);
+  });
+});
+
+describe('codec server trust and limits', () => {
+  it('trusts the embedded UI origin without a token only from a loopback peer (the header is forgeable)', async () => {
+    const embedded = createCodecServer({ codec, tokens: [TOKEN], allowedOrigins: [UI], trustedOrigins: [UI] });
+    try {
+      const decode = (remoteAddress: string) =>
+        embedded.inject({
+          method: 'POST',
+          url: '/codec/decode',
+          remoteAddress,
+          headers: { origin: UI, 'content-type': 'application/json' },
+          payload: JSON.stringify({ payloads: [] }),
+        });
+      expect((await decode('127.0.0.1')).statusCode).toBe(200);
+      expect((await decode('::ffff:127.0.0.1')).statusCode).toBe(200);
+      for (const peer of ['192.0.2.7', '::ffff:10.0.0.8', '2001:db8::1']) {
+        const res = await decode(peer);
+        expect(res.statusCode, peer).toBe(401);
+        expect(res.json().error.code).toBe('unauthorized');
+      }
+    } finally {
+      await embedded.close();
+    }
+  });
+
+  it('knows which peer addresses are loopback', () => {
+    for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) expect(isLoopback(a), a).toBe(true);
+    for (const a of ['192.0.2.7', '10.0.0.1', '::ffff:10.0.0.1', '::', '0.0.0.0', 'fe80::1', '127', undefined])
+      expect(isLoopback(a), String(a)).toBe(false);
+  });
+
+  it('cuts off a client that trickles its request body byte by byte (408, connection closed)', async () => {
+    const slow = createCodecServer({ codec, tokens: [TOKEN], allowedOrigins: [UI], requestTimeoutMs: 500 });
+    try {
+      const slowUrl = await slow.listen({ host: '127.0.0.1', port: 0 });
+      const result = await trickleUpload(
+        slowUrl,
+        '/codec/decode',
+        { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        { intervalMs: 50, giveUpMs: 10_000 },
+      );
+      expect(result.answer).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      await slow.close();
+    }
   });
 });

@@ -25,6 +25,8 @@ export interface WorkerProcessOptions {
    * Each such exit is counted in `crashes`, with the tail of its stderr in `crashReports`.
    */
   restartOnCrash?: boolean;
+  /** Port of the Temporal SDK's metrics (default 0: off, so that workers never fight over a fixed port). */
+  temporalMetricsPort?: number;
 }
 
 /** How long a crashed worker is restarted for before the harness gives up on it. */
@@ -59,7 +61,7 @@ export class WorkerProcess {
         ...this.opts.env,
         // Two workers (or a worker and the test) must not fight over fixed metrics ports.
         MEMOIR_METRICS_PORT: '0',
-        MEMOIR_TEMPORAL_METRICS_PORT: '0',
+        MEMOIR_TEMPORAL_METRICS_PORT: String(this.opts.temporalMetricsPort ?? 0),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
