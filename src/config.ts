@@ -321,7 +321,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const { values, problems } = readSettings(SETTINGS, env);
   let encryption: CodecSettings | undefined;
   try {
-    encryption = loadCodecSettings(env);
+    // The default key lives in the data directory, and only the embedded Temporal gets one by default.
+    const dataDir = path.resolve((values as Partial<Parsed>).MEMOIR_DATA_DIR ?? '.data');
+    encryption = loadCodecSettings(env, {
+      dataDir,
+      externalTemporal: Boolean((values as Partial<Parsed>).TEMPORAL_ADDRESS),
+    });
   } catch (err) {
     problems.push(err instanceof Error ? err.message : String(err));
   }

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PLAINTEXT_REFUSAL } from '../../src/runtime/encryption';
 import { memoir, type CliResult } from './run-cli';
 
 let dir: string;
@@ -36,6 +37,9 @@ const badPort = 'invalid configuration: MEMOIR_API_PORT: Invalid input: expected
 /** [verb arguments, extra environment, the one message expected] */
 const cases: [string[], Record<string, string>, () => string][] = [
   [['serve'], { MEMOIR_API_PORT: 'abc' }, () => badPort],
+  // An external Temporal and no master key: the servers refuse rather than store plaintext histories there.
+  [['serve'], { TEMPORAL_ADDRESS: '127.0.0.1:59993' }, () => PLAINTEXT_REFUSAL],
+  [['worker'], { TEMPORAL_ADDRESS: '127.0.0.1:59993' }, () => PLAINTEXT_REFUSAL],
   [['worker'], { MEMOIR_API_PORT: 'abc' }, () => badPort],
   [['api'], { MEMOIR_API_PORT: 'abc' }, () => badPort],
   [['demo'], { MEMOIR_API_PORT: 'abc' }, () => badPort],
