@@ -99,7 +99,16 @@ export async function startCodecServer(
     logger: log.child({ component: 'codec' }),
   });
   const url = new URL(setup.codecEndpoint);
-  await app.listen({ host: url.hostname, port: Number(url.port) });
+  try {
+    await app.listen({ host: url.hostname, port: Number(url.port) });
+  } catch (err) {
+    // On the embedded stack the first Memoir process (a running `serve`) already serves it, with the same keys:
+    // a `worker`, or `erase`, started beside it goes on without one.
+    if (configured || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    await app.close();
+    log.info({ codecEndpoint: setup.codecEndpoint }, 'codec server already running in another process');
+    return undefined;
+  }
   return { close: () => app.close() };
 }
 

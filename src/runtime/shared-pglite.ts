@@ -77,7 +77,8 @@ export async function connectSharedPglite(
 ): Promise<{ db: Db; info: PgliteServerInfo } | undefined> {
   const info = readServerFile(dataDir);
   if (!info || info.pid === process.pid) return undefined;
-  const db = openPostgres(sharedPgliteUrl(info), poolSize);
+  // Through `pg`, but PGlite all the same (pgvector, its migrations): the semantic store and migrations go by kind.
+  const db: Db = { ...openPostgres(sharedPgliteUrl(info), poolSize), kind: 'pglite' };
   try {
     await db.query('SELECT 1');
     return { db, info };

@@ -181,6 +181,13 @@ describe('after a turn on the defaults', () => {
     };
     expect(fs.existsSync(path.join(dir, 'pglite-server.json'))).toBe(true);
     await check('while serve runs');
+    // The administration verbs reach it too: keys, and erase (a whole service set beside the running one).
+    const keys = await memoir(['keys', 'list'], env);
+    expect(keys.stderr).toBe('');
+    expect(keys.stdout).toMatch(/key\(s\)/);
+    const erase = await memoir(['erase', '--tenant', 'demo', '--conversation', 'no-such-trip', '--json'], env);
+    expect(erase.stderr).toBe('');
+    expect(erase.code).toBe(0);
     await stopServe();
     expect(fs.existsSync(path.join(dir, 'pglite-server.json'))).toBe(false);
     await check('with serve stopped');
