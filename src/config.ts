@@ -317,7 +317,12 @@ export interface Config {
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    // One problem fits on the one line a CLI error gets; several are listed below it.
+    super(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -327,7 +332,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const { values, problems } = readSettings(SETTINGS, env);
   let encryption: CodecSettings | undefined;
   try {
-    encryption = loadCodecSettings(env);
+    // The default key lives in the data directory, and only the embedded Temporal gets one by default.
+    const dataDir = path.resolve((values as Partial<Parsed>).MEMOIR_DATA_DIR ?? '.data');
+    encryption = loadCodecSettings(env, {
+      dataDir,
+      externalTemporal: Boolean((values as Partial<Parsed>).TEMPORAL_ADDRESS),
+    });
   } catch (err) {
     problems.push(err instanceof Error ? err.message : String(err));
   }

@@ -5,6 +5,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from './config';
 import { MemoirClient } from './client/memoir-client';
+import { clientDataConverter, hasMasterKeys } from './runtime/encryption';
+import { openDatabase } from './runtime/storage';
 
 export { MemoirClient } from './client/memoir-client';
 export type {
@@ -28,19 +30,34 @@ export interface ConnectOptions {
 
 /**
  * A client over its own Temporal connection, configured like the server it talks to (the same environment).
- * Without database access it cannot list stored messages; everything that goes through the workflow works.
+ * Payloads are encrypted with the server's master keys, found the same way as the server and the CLI find them
+ * (MEMOIR_MASTER_KEYS, MEMOIR_MASTER_KEY_FILE, or the key file the embedded default made in the data directory);
+ * their data keys are in the database, which the client then opens (DATABASE_URL, or the embedded PGlite through
+ * the running server). Without database access it cannot list stored messages; everything that goes through the
+ * workflow works.
  */
 export async function createMemoirClient(
   opts: ConnectOptions = {},
 ): Promise<{ memoir: MemoirClient; close(): Promise<void> }> {
   const config = loadConfig();
-  const address = opts.address ?? config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: opts.namespace ?? config.temporal.namespace });
-  const memoir = new MemoirClient({
-    client,
-    taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
-    policy: config.policy,
-  });
-  return { memoir, close: () => connection.close() };
+  const db = hasMasterKeys(config) ? (await openDatabase(config)).db : undefined;
+  try {
+    const dataConverter = db ? clientDataConverter(config, db) : undefined;
+    const address = opts.address ?? config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
+    const connection = await Connection.connect({ address });
+    const client = new Client({
+      connection,
+      namespace: opts.namespace ?? config.temporal.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
+    const memoir = new MemoirClient({
+      client,
+      taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+      policy: config.policy,
+    });
+    return { memoir, close: () => connection.close().finally(() => db?.close()) };
+  } catch (err) {
+    await db?.close();
+    throw err;
+  }
 }

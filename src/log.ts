@@ -59,7 +59,10 @@ export function createLogger(opts: LogOptions): Logger {
   if (!opts.file) return pino(base);
   // The log lives in the data directory, which only its owner may enter.
   fs.mkdirSync(path.dirname(opts.file), { recursive: true, mode: 0o700 });
-  return pino(base, pino.destination({ dest: opts.file, sync: false, mkdir: true }));
+  // Opened here, synchronously: a destination given a path opens it asynchronously, and a `process.exit` before
+  // that open finished (a CLI verb failing fast) made pino's exit hook throw "sonic boom is not ready yet" with a
+  // stack. Writes stay asynchronous.
+  return pino(base, pino.destination({ dest: fs.openSync(opts.file, 'a'), sync: false }));
 }
 
 /**

@@ -185,6 +185,10 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     ...forwardedEnv(),
     MEMOIR_DATA_DIR: dataDir,
     TEMPORAL_ADDRESS: TEST_SERVICES.temporalAddress,
+    // The shared Temporal is external: plaintext on purpose unless the run brings keys.
+    ...(process.env.MEMOIR_MASTER_KEYS || process.env.MEMOIR_MASTER_KEY_FILE
+      ? {}
+      : { MEMOIR_PAYLOAD_ENCRYPTION: 'off' }),
     MEMOIR_TASK_QUEUE: uniqueId('bench'),
     DATABASE_URL: database.url,
     REDIS_URL: TEST_SERVICES.redisUrl,

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { MemoirClient } from '../client/memoir-client';
 import type { Config } from '../config';
+import { connectSharedPglite, SERVER_FILE } from '../runtime/shared-pglite';
 import { openDatabase, redactUrl } from '../runtime/storage';
 import { ConversationStore } from '../storage/conversations';
 import type { Db } from '../storage/db';
@@ -48,8 +49,9 @@ export async function connectTemporal(config: Config): Promise<TemporalConnectio
 }
 
 /**
- * The database, read-only in intent: PostgreSQL at DATABASE_URL, or the embedded PGlite — refused while another
- * process (a running `memoir serve`) has it open, since PGlite cannot be shared and a second opener can corrupt it.
+ * The database, read-only in intent: PostgreSQL at DATABASE_URL, or the embedded PGlite — through the process that
+ * serves it (a running `memoir serve`), else from its files; refused while a process holds the files without
+ * serving them, since a second opener can corrupt PGlite.
  */
 export async function openCliDatabase(config: Config): Promise<Db> {
   if (config.databaseUrl) {
@@ -62,6 +64,9 @@ export async function openCliDatabase(config: Config): Promise<Db> {
     }
   }
   const dir = path.join(config.dataDir, 'pglite');
+  // A running `serve` (or `demo --keep`) serves it: read it through that process.
+  const shared = await connectSharedPglite(config.dataDir);
+  if (shared) return shared.db;
   if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
     throw new CliError(
       `no database: DATABASE_URL is unset and there is no embedded PGlite database in ${dir} yet ` +
@@ -72,9 +77,9 @@ export async function openCliDatabase(config: Config): Promise<Db> {
   if (holders && holders.length > 0) {
     throw new CliError(
       `the embedded PGlite database in ${dir} is open in process ${holders.join(', ')} (a running \`memoir serve\`?). ` +
-        'PGlite serves one process at a time and a second one could corrupt it: stop that process first, or run ' +
-        '`serve` on PostgreSQL (DATABASE_URL) to inspect while it runs. Conversations can also be read through the ' +
-        'HTTP API.',
+        'PGlite serves one process at a time and that process does not serve it to others (no ' +
+        `${SERVER_FILE}): stop it first, or run \`serve\` on PostgreSQL (DATABASE_URL). Conversations can also be ` +
+        'read through the HTTP API.',
     );
   }
   try {

@@ -3,11 +3,14 @@
  * its output to stdout, close everything. The verbs themselves (ls.ts, show.ts, …) take what they need and return
  * text, so tests can call them directly.
  */
+import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { z } from 'zod';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { SummaryStore } from '../memory/summaries';
 import { DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
+import { clientDataConverter, hasMasterKeys } from '../runtime/encryption';
 import { openModel } from '../runtime/model';
 import { WORKFLOWS_PATH } from '../runtime/worker';
 import { ConversationStore } from '../storage/conversations';
@@ -73,9 +76,14 @@ export async function runShow(ctx: VerbContext, conversationId: string, raw: unk
   const { config } = ctx;
   await withTemporal(ctx, (t) =>
     withDb(ctx, async (db) => {
+      // The workflow's state comes back encrypted when the server encrypts: decode it with the same keys.
+      const dataConverter = clientDataConverter(config, db);
+      const client = dataConverter
+        ? new Client({ connection: t.connection, namespace: config.temporal.namespace, dataConverter })
+        : t.client;
       const text = await show(
         {
-          memoir: memoirClient(config, t.client, db),
+          memoir: memoirClient(config, client, db),
           conversations: new ConversationStore(db),
           connection: t.connection,
           uiUrl: config.temporal.uiUrl ?? (config.temporal.address ? undefined : embeddedUi(config)),
@@ -108,11 +116,20 @@ export async function runReplay(
   // The replay worker logs through the SDK runtime: into the log file, not over the report.
   installTemporalRuntime(ctx.log);
   const source = replaySource(raw.workflows, WORKFLOWS_PATH);
-  const { report, exitCode } = raw.file
-    ? await replay({ file: raw.file }, source)
-    : await withTemporal(ctx, (t) =>
-        replay({ client: t.client, workflowId: workflowIdOf(workflowId!, raw.tenant), runId: raw.run }, source),
-      );
+  // An encrypted history replays through the same codec as the worker's (its data keys are in the database).
+  const run = (dataConverter?: DataConverter) =>
+    raw.file
+      ? replay({ file: raw.file }, source, dataConverter)
+      : withTemporal(ctx, (t) =>
+          replay(
+            { client: t.client, workflowId: workflowIdOf(workflowId!, raw.tenant), runId: raw.run },
+            source,
+            dataConverter,
+          ),
+        );
+  const { report, exitCode } = hasMasterKeys(ctx.config)
+    ? await withDb(ctx, (db) => run(clientDataConverter(ctx.config, db)))
+    : await run();
   print(ctx, report);
   if (exitCode !== 0) throw new CliError('', exitCode);
 }

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowNotFoundError, type DataConverter } from '@temporalio/common';
 import { fetchHistory, readHistoryFile, type History } from '../replay/history';
 import { describeOutcome, replayHistory, type ReplayOutcome, type ReplaySource } from '../replay/replay';
 import { CliError, ExitCodes } from './errors';
@@ -17,9 +17,14 @@ export type ReplayTarget = { file: string } | { workflowId: string; runId?: stri
 export async function replay(
   target: ReplayTarget,
   source: ReplaySource,
+  dataConverter?: DataConverter,
 ): Promise<{ report: string; exitCode: number; outcome: ReplayOutcome }> {
   const { history, what, workflowId } = await load(target);
-  const outcome = await replayHistory(history, { source, ...(workflowId ? { workflowId } : {}) });
+  const outcome = await replayHistory(history, {
+    source,
+    ...(workflowId ? { workflowId } : {}),
+    ...(dataConverter ? { dataConverter } : {}),
+  });
   const exitCode = outcome.ok ? 0 : outcome.kind === 'nondeterminism' ? ExitCodes.nondeterminism : ExitCodes.failure;
   return { report: describeOutcome(outcome, what), exitCode, outcome };
 }

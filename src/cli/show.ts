@@ -91,7 +91,9 @@ async function stateOf(
     );
     return { state, live: true };
   } catch (err) {
-    if (err instanceof MemoirError) throw err;
+    // No answer in time (no worker: the client reports the deadline as `unavailable`) falls back to the database;
+    // anything else it says (not found…) stands.
+    if (err instanceof MemoirError && err.code !== 'unavailable') throw err;
   }
   const row = await deps.conversations.get(tenantId, conversationId);
   if (!row) throw new MemoirError('not_found', 404, `conversation ${conversationId} of tenant ${tenantId} not found`);

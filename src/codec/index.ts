@@ -2,12 +2,13 @@
  * Payload encryption, crypto-shredding and at-rest text encryption, wired from the settings. The app opens this
  * once per process (after migrating the database) and hands `dataConverter` to its Temporal client and worker.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Db } from '../storage/db';
 import { createTextCipher, type TextCipher } from './at-rest';
 import { DataKeyStore } from './data-keys';
-import { parseMasterKeys, readMasterKeyFile, type MasterKeyRing } from './master-keys';
+import { ensureMasterKeyFile, parseMasterKeys, readMasterKeyFile, type MasterKeyRing } from './master-keys';
 import { EncryptionCodec, type UserResolver } from './payload-codec';
 import type { CodecSettings } from './settings';
 
@@ -17,6 +18,7 @@ export { DataKeyStore, DESTROYED, type DataKey, type DataKeyInfo, type DataKeySt
 export { KeyConfigError, KeyDestroyedError, TamperedCiphertextError, UnknownKeyError } from './errors';
 export {
   createMasterKeyFile,
+  ensureMasterKeyFile,
   generateMasterKey,
   MasterKeyRing,
   parseMasterKeyFile,
@@ -34,7 +36,7 @@ export {
   type UserResolver,
 } from './payload-codec';
 export { conversationOfWorkflowId, parseKeyId, scopeName, SYSTEM_SCOPE, type KeyScope } from './scope';
-export { CODEC_SETTINGS, loadCodecSettings, type CodecSettings } from './settings';
+export { CODEC_SETTINGS, EMBEDDED_KEY_FILE, loadCodecSettings, type CodecSettings } from './settings';
 
 /**
  * Module exporting `failureConverter` (messages and stack traces encoded, hence encrypted): pass it as
@@ -51,11 +53,18 @@ export interface Encryption {
   dataConverter: { payloadCodecs: PayloadCodec[] };
 }
 
-/** The master keys the settings name (from the environment or the key file). */
-export function loadMasterKeys(settings: CodecSettings): MasterKeyRing | undefined {
+/**
+ * The master keys the settings name (from the environment or a key file). The embedded default's generated key
+ * file is created only with `create` (a server starting); a client or CLI without it finds no keys — nothing was
+ * encrypted yet.
+ */
+export function loadMasterKeys(settings: CodecSettings, opts: { create?: boolean } = {}): MasterKeyRing | undefined {
   const source = settings.masterKeys;
   if (!source) return undefined;
-  return source.kind === 'env' ? parseMasterKeys(source.value) : readMasterKeyFile(source.path);
+  if (source.kind === 'env') return parseMasterKeys(source.value);
+  if (source.kind === 'file') return readMasterKeyFile(source.path);
+  if (opts.create) return ensureMasterKeyFile(source.path).ring;
+  return fs.existsSync(source.path) ? readMasterKeyFile(source.path) : undefined;
 }
 
 /**
@@ -65,9 +74,9 @@ export function loadMasterKeys(settings: CodecSettings): MasterKeyRing | undefin
 export function openEncryption(
   db: Db,
   settings: CodecSettings,
-  opts: { resolveUser?: UserResolver } = {},
+  opts: { resolveUser?: UserResolver; create?: boolean } = {},
 ): Encryption | undefined {
-  const masterKeys = loadMasterKeys(settings);
+  const masterKeys = loadMasterKeys(settings, { create: opts.create ?? false });
   if (!masterKeys) return undefined;
   const keys = new DataKeyStore(db, masterKeys, { cacheTtlMs: settings.keyCacheTtlMs });
   const codec = new EncryptionCodec({

@@ -114,6 +114,31 @@ export function createMasterKeyFile(file: string, id = `k${new Date().toISOStrin
 }
 
 /**
+ * The key file at `file`, created with one random key when missing — by exactly one process: the key is written
+ * to a private temporary file and hard-linked into place (link fails with EEXIST if the name exists, like
+ * O_EXCL), so two processes starting together never make two keys; the loser reads the winner's. Owner-only
+ * (0600) from its first byte, in a directory only the owner can enter when this creates it.
+ */
+export function ensureMasterKeyFile(file: string): { ring: MasterKeyRing; created: boolean } {
+  if (fs.existsSync(file)) return { ring: readMasterKeyFile(file), created: false };
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const id = `k${new Date().toISOString().slice(0, 10)}`;
+  const json = `${JSON.stringify({ current: id, keys: { [id]: generateMasterKey() } }, null, 2)}\n`;
+  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  fs.writeFileSync(temp, json, { mode: 0o600, flag: 'wx' });
+  let created = true;
+  try {
+    fs.linkSync(temp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    created = false;
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+  return { ring: readMasterKeyFile(file), created };
+}
+
+/**
  * Adds a new random key to a key file and makes it current; the old keys stay so existing data keys still
  * unwrap. Follow with `DataKeyStore.rewrapAll()`, then old keys may be removed from the file.
  */

@@ -3,6 +3,7 @@
  * together). `CODEC_SETTINGS` has the same `[schema, description]` shape as `SETTINGS`, so the README table can be
  * generated from it too. Key material is only named here; it is read by `openEncryption`.
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../duration';
 import { readSettings } from '../settings';
@@ -34,7 +35,14 @@ const origins = list.pipe(
   ),
 );
 
+/** Where the embedded default keeps the master key it creates on first start (in the data directory). */
+export const EMBEDDED_KEY_FILE = 'master-keys.json';
+
 export const CODEC_SETTINGS = {
+  MEMOIR_PAYLOAD_ENCRYPTION: [
+    z.enum(['auto', 'off']).default('auto'),
+    '`auto`: encrypted (embedded: a key file made in the data dir; external Temporal, no keys: servers refuse). `off`: plaintext, warned.',
+  ],
   MEMOIR_MASTER_KEYS: [
     optionalText,
     'Master keys `id:base64,...` (32 random bytes each; the first wraps new data keys). With it or a key file, workflow payloads are encrypted.',
@@ -70,32 +78,61 @@ export const CODEC_SETTINGS = {
 
 type Parsed = { [K in keyof typeof CODEC_SETTINGS]: z.output<(typeof CODEC_SETTINGS)[K][0]> };
 
+export type MasterKeySource =
+  | { kind: 'env'; value: string }
+  | { kind: 'file'; path: string }
+  /** The embedded default: a key file in the data directory, created by the first server process to start. */
+  | { kind: 'generated'; path: string };
+
 export interface CodecSettings {
-  masterKeys: { kind: 'env'; value: string } | { kind: 'file'; path: string } | undefined;
+  /** `off`: plaintext payloads were asked for. */
+  payloadEncryption: 'auto' | 'off';
+  masterKeys: MasterKeySource | undefined;
   keyScope: 'tenant' | 'user';
   keyCacheTtlMs: number;
   encryptAtRest: boolean;
   /** Undefined: no codec server. */
   codecServer: { tokens: string[]; origins: string[] | undefined; host: string; port: number } | undefined;
+  /** Where a codec server listens (the configured one, or the embedded stack's own). */
+  codecListen: { host: string; port: number };
 }
 
-/** Reads and validates the encryption settings; throws a KeyConfigError listing every problem. */
-export function loadCodecSettings(env: NodeJS.ProcessEnv = process.env): CodecSettings {
+/** What decides the default key: the data directory, and whether Temporal is external (no default key then). */
+export interface KeyContext {
+  dataDir: string;
+  externalTemporal: boolean;
+}
+
+/**
+ * Reads and validates the encryption settings; throws a KeyConfigError listing every problem. With `context` (as
+ * `loadConfig` gives it), no configured key on the embedded Temporal means the data directory's generated key.
+ */
+export function loadCodecSettings(env: NodeJS.ProcessEnv = process.env, context?: KeyContext): CodecSettings {
   const { values, problems } = readSettings(CODEC_SETTINGS, env);
   const v = values as Parsed;
   if (v.MEMOIR_MASTER_KEYS && v.MEMOIR_MASTER_KEY_FILE)
     problems.push('set MEMOIR_MASTER_KEYS or MEMOIR_MASTER_KEY_FILE, not both');
-  const encrypted = Boolean(v.MEMOIR_MASTER_KEYS ?? v.MEMOIR_MASTER_KEY_FILE);
+  const configured = Boolean(v.MEMOIR_MASTER_KEYS ?? v.MEMOIR_MASTER_KEY_FILE);
+  if (v.MEMOIR_PAYLOAD_ENCRYPTION === 'off' && configured)
+    problems.push('MEMOIR_PAYLOAD_ENCRYPTION=off but master keys are configured: unset one of them');
+  const generated =
+    !configured && v.MEMOIR_PAYLOAD_ENCRYPTION === 'auto' && context && !context.externalTemporal
+      ? path.join(context.dataDir, EMBEDDED_KEY_FILE)
+      : undefined;
+  const encrypted = configured || generated !== undefined;
   if (v.MEMOIR_ENCRYPT_AT_REST && !encrypted) problems.push('MEMOIR_ENCRYPT_AT_REST needs master keys');
   if (v.MEMOIR_CODEC_TOKENS?.length && !encrypted) problems.push('MEMOIR_CODEC_TOKENS needs master keys');
   if (problems.length > 0)
     throw new KeyConfigError(`invalid encryption settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return {
+    payloadEncryption: v.MEMOIR_PAYLOAD_ENCRYPTION,
     masterKeys: v.MEMOIR_MASTER_KEYS
       ? { kind: 'env', value: v.MEMOIR_MASTER_KEYS }
       : v.MEMOIR_MASTER_KEY_FILE
         ? { kind: 'file', path: v.MEMOIR_MASTER_KEY_FILE }
-        : undefined,
+        : generated
+          ? { kind: 'generated', path: generated }
+          : undefined,
     keyScope: v.MEMOIR_KEY_SCOPE,
     keyCacheTtlMs: v.MEMOIR_KEY_CACHE_TTL,
     encryptAtRest: v.MEMOIR_ENCRYPT_AT_REST,
@@ -107,5 +144,6 @@ export function loadCodecSettings(env: NodeJS.ProcessEnv = process.env): CodecSe
           port: v.MEMOIR_CODEC_PORT,
         }
       : undefined,
+    codecListen: { host: v.MEMOIR_CODEC_HOST, port: v.MEMOIR_CODEC_PORT },
   };
 }

@@ -2,6 +2,7 @@
  * Replays a recorded history against workflow code, as a worker would after a restart, and says whether the code
  * still produces the same commands. The check that guards every change to `workflows/`.
  */
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { type Divergence, findDivergence } from './divergence';
@@ -21,13 +22,16 @@ export interface ReplayOptions {
   source: ReplaySource;
   /** Histories carry no workflow id; workflows that read it need the real one. */
   workflowId?: string;
+  /** The worker's codec, for a history whose payloads are encrypted. */
+  dataConverter?: DataConverter;
 }
 
 /** Replays one history; never throws for a replay failure, only reports it. */
 export async function replayHistory(history: History, opts: ReplayOptions): Promise<ReplayOutcome> {
   const events = history.events?.length ?? 0;
   try {
-    await Worker.runReplayHistory(opts.source, history, opts.workflowId);
+    const options = opts.dataConverter ? { ...opts.source, dataConverter: opts.dataConverter } : opts.source;
+    await Worker.runReplayHistory(options, history, opts.workflowId);
     return { ok: true, events };
   } catch (err) {
     return outcomeOf(err, history);

@@ -4,12 +4,13 @@
  * Temporal UI; the embedded dev server's UI is pointed at it.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../config';
-import { createCodecServer, FAILURE_CONVERTER_PATH, openEncryption, type Encryption } from '../codec';
+import { createCodecServer, FAILURE_CONVERTER_PATH, KeyConfigError, openEncryption, type Encryption } from '../codec';
 import type { Logger } from '../log';
-import type { ConversationStore, MessageSealer } from '../storage/conversations';
+import { ConversationStore, type MessageSealer } from '../storage/conversations';
 import { readOrCreate } from '../files';
 import type { Db } from '../storage/db';
 
@@ -20,28 +21,48 @@ export interface EncryptionSetup {
   /** Where the codec server will listen, when it will run. */
   codecEndpoint: string | undefined;
   choice: string;
+  /** Said at every start when payloads travel in plaintext on purpose (MEMOIR_PAYLOAD_ENCRYPTION=off). */
+  warning?: string;
 }
 
+/** Why a server process refuses to start: an external Temporal would store every message in plaintext. */
+export const PLAINTEXT_REFUSAL =
+  'TEMPORAL_ADDRESS points at an external Temporal and no master key is configured, so its database would hold ' +
+  'every message in plaintext: set MEMOIR_MASTER_KEYS or MEMOIR_MASTER_KEY_FILE (the same keys on every worker, ' +
+  'API and client), or MEMOIR_PAYLOAD_ENCRYPTION=off if plaintext histories are intended';
+
+/**
+ * Payload encryption for a server process (`serve`, `worker`, `api`, `demo`). Creates the embedded default's key
+ * file on first start; refuses an external Temporal without keys unless plaintext was asked for.
+ */
 export function setUpEncryption(config: Config, db: Db, conversations: ConversationStore): EncryptionSetup {
   const settings = config.encryption;
+  if (!settings.masterKeys && settings.payloadEncryption !== 'off') throw new KeyConfigError(PLAINTEXT_REFUSAL);
   const encryption = openEncryption(db, settings, {
+    create: true,
     resolveUser: async (tenantId, conversationId) => (await conversations.get(tenantId, conversationId))?.userId,
   });
   if (!encryption) {
-    return {
-      encryption,
-      dataConverter: undefined,
-      codecEndpoint: undefined,
-      choice: 'Payload encryption: OFF (set MEMOIR_MASTER_KEYS or MEMOIR_MASTER_KEY_FILE)',
-    };
+    const warning =
+      'Payload encryption is OFF (MEMOIR_PAYLOAD_ENCRYPTION=off): Temporal stores message text in plaintext';
+    return { encryption, dataConverter: undefined, codecEndpoint: undefined, choice: warning, warning };
   }
-  const server = settings.codecServer ?? (config.temporal.address ? undefined : { host: '127.0.0.1', port: 8788 });
+  const server = settings.codecServer ?? (config.temporal.address ? undefined : settings.codecListen);
   const codecEndpoint = server ? `http://${server.host}:${server.port}/codec` : undefined;
+  const source = settings.masterKeys!;
+  const keys =
+    source.kind === 'env'
+      ? 'master keys from MEMOIR_MASTER_KEYS'
+      : `master key file ${source.path}${source.kind === 'generated' ? ' (made on first start: back it up, it alone opens these histories)' : ''}`;
   return {
     encryption,
     dataConverter: { ...encryption.dataConverter, failureConverterPath: FAILURE_CONVERTER_PATH },
     codecEndpoint,
-    choice: `Payload encryption: AES-256-GCM, ${settings.keyScope} keys${codecEndpoint ? `, codec server ${codecEndpoint}` : ''}`,
+    choice:
+      `Payload encryption: AES-256-GCM, ${settings.keyScope} keys, ${keys}` +
+      (codecEndpoint
+        ? `; codec server ${codecEndpoint}${config.temporal.address ? '' : ' (the embedded Temporal UI shows decoded payloads through it, on this machine)'}`
+        : ''),
   };
 }
 
@@ -79,11 +100,39 @@ export async function startCodecServer(
     requestTimeoutMs: config.api.requestTimeoutMs,
   });
   const url = new URL(setup.codecEndpoint);
-  await app.listen({ host: url.hostname, port: Number(url.port) });
+  try {
+    await app.listen({ host: url.hostname, port: Number(url.port) });
+  } catch (err) {
+    // On the embedded stack the first Memoir process (a running `serve`) already serves it, with the same keys:
+    // a `worker`, or `erase`, started beside it goes on without one.
+    if (configured || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    await app.close();
+    log.info({ codecEndpoint: setup.codecEndpoint }, 'codec server already running in another process');
+    return undefined;
+  }
   return { close: () => app.close() };
 }
 
 /** A token for the embedded codec server, kept in the data directory (for `temporal --codec-auth`). */
 function localToken(dataDir: string): string {
   return readOrCreate(path.join(dataDir, 'codec-token'), () => randomBytes(24).toString('base64url'));
+}
+
+/** Whether this process would find master keys: configured ones, or the embedded default's file once created. */
+export function hasMasterKeys(config: Config): boolean {
+  const source = config.encryption.masterKeys;
+  return source !== undefined && (source.kind !== 'generated' || fs.existsSync(source.path));
+}
+
+/**
+ * The data converter of a client process (the CLI verbs, `createMemoirClient`): the server's keys found the same
+ * way (MEMOIR_MASTER_KEYS, MEMOIR_MASTER_KEY_FILE, or the data directory's generated file — never created here),
+ * and its data keys from the same database. Undefined when there are no keys: nothing was encrypted.
+ */
+export function clientDataConverter(config: Config, db: Db): DataConverter | undefined {
+  const conversations = new ConversationStore(db);
+  const encryption = openEncryption(db, config.encryption, {
+    resolveUser: async (tenantId, conversationId) => (await conversations.get(tenantId, conversationId))?.userId,
+  });
+  return encryption ? { ...encryption.dataConverter, failureConverterPath: FAILURE_CONVERTER_PATH } : undefined;
 }

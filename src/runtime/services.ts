@@ -26,7 +26,14 @@ import { RedisStreamBus } from '../streaming/redis-bus';
 import type { TextPolicy } from '../privacy/text-policy';
 import { textPolicy } from './privacy';
 import { tracing } from './tracing';
-import { messageSealer, setUpEncryption, startCodecServer, type EncryptionSetup } from './encryption';
+import { KeyConfigError } from '../codec';
+import {
+  messageSealer,
+  PLAINTEXT_REFUSAL,
+  setUpEncryption,
+  startCodecServer,
+  type EncryptionSetup,
+} from './encryption';
 import { openMemory, type MemoryTiers } from './memory';
 import { openModel, type ModelEndpoint } from './model';
 import { openDatabase } from './storage';
@@ -76,6 +83,9 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
   const close = async () => {
     for (const c of closers.reverse()) await c().catch((err) => log.warn({ err }, 'error while closing'));
   };
+  // Before anything opens: a server that would write plaintext histories to an external Temporal says so at once.
+  if (!config.encryption.masterKeys && config.encryption.payloadEncryption !== 'off')
+    throw new KeyConfigError(PLAINTEXT_REFUSAL);
   try {
     const tightened = ensurePrivateDir(config.dataDir);
     if (tightened)
@@ -84,11 +94,12 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
         'the data directory was readable by other users; restricted it to its owner',
       );
     progress('Opening the database…');
-    const { db, description: dbChoice } = await openDatabase(config);
+    const { db, description: dbChoice } = await openDatabase(config, { share: true });
     closers.push(() => db.close());
 
     // Encryption finds a conversation's user through the store; the store then seals message text with it.
     const encryption = setUpEncryption(config, db, new ConversationStore(db));
+    if (encryption.warning) log.warn(encryption.warning);
     const conversations = new ConversationStore(db, messageSealer(config, encryption.encryption));
     const temporal = await openTemporal(config, progress, encryption);
     closers.push(() => temporal.connection.close());

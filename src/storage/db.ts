@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { PGlite as PGliteInstance } from '@electric-sql/pglite';
 import pg from 'pg';
 
 export interface Queryable {
@@ -73,7 +74,8 @@ export function openPostgres(connectionString: string, poolSize = 10): Db {
   };
 }
 
-export async function openPglite(dataDir: string): Promise<Db> {
+/** PGlite as a `Db`, with the instance itself (to serve it to other processes: ./pglite-server.ts). */
+export async function openPglite(dataDir: string): Promise<Db & { pglite: PGliteInstance }> {
   // Loaded lazily: a server deployment never pays for the WASM build.
   const { PGlite, types } = await import('@electric-sql/pglite');
   const { vector } = await import('@electric-sql/pglite-pgvector');
@@ -84,6 +86,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
   });
   return {
     kind: 'pglite',
+    pglite: db as unknown as PGliteInstance,
     query: async (sql, params) => (await db.query(sql, params)).rows as never,
     transaction: (fn) =>
       db.transaction((tx) =>

@@ -1,6 +1,7 @@
 /**
  * Where keys come from: the environment or a key file, validated; and the encryption settings.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,9 @@ import {
   readMasterKeyFile,
   rotateMasterKeyFile,
 } from '../../src/codec';
+import { ROOT } from '../cli/run-cli';
+
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 describe('master keys', () => {
   const k1 = generateMasterKey();
@@ -68,15 +72,61 @@ describe('master keys', () => {
   });
 });
 
+describe('the embedded default key file', () => {
+  it('is made by exactly one of several processes starting together, owner-only, and all read the same key', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-keyrace-'));
+    const file = path.join(dir, 'data', 'master-keys.json');
+    const script = `const { ensureMasterKeyFile } = require(${JSON.stringify(path.join(ROOT, 'src', 'codec', 'master-keys.ts'))});
+      const { ring, created } = ensureMasterKeyFile(process.argv[1]);
+      process.stdout.write(JSON.stringify({ created, key: ring.current.key.toString('base64') }));`;
+    try {
+      const runs = await Promise.all(
+        Array.from(
+          { length: 6 },
+          () =>
+            new Promise<{ created: boolean; key: string }>((resolve, reject) =>
+              execFile(TSX, ['-e', script, file], (err, stdout) =>
+                err ? reject(new Error(err.message)) : resolve(JSON.parse(stdout)),
+              ),
+            ),
+        ),
+      );
+      expect(runs.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(runs.map((r) => r.key)).size).toBe(1);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(readMasterKeyFile(file).current.key.toString('base64')).toBe(runs[0]!.key);
+      // No temporary file is left beside it.
+      expect(fs.readdirSync(path.dirname(file))).toEqual(['master-keys.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('encryption settings', () => {
   it('defaults to no encryption, tenant scope and a one-minute key cache', () => {
     expect(loadCodecSettings({})).toEqual({
+      payloadEncryption: 'auto',
       masterKeys: undefined,
       keyScope: 'tenant',
       keyCacheTtlMs: 60_000,
       encryptAtRest: false,
       codecServer: undefined,
+      codecListen: { host: '127.0.0.1', port: 8788 },
     });
+  });
+
+  it('defaults to a generated key file in the data directory on the embedded Temporal only', () => {
+    expect(loadCodecSettings({}, { dataDir: '/d', externalTemporal: false }).masterKeys).toEqual({
+      kind: 'generated',
+      path: '/d/master-keys.json',
+    });
+    expect(loadCodecSettings({}, { dataDir: '/d', externalTemporal: true }).masterKeys).toBeUndefined();
+    const off = loadCodecSettings({ MEMOIR_PAYLOAD_ENCRYPTION: 'off' }, { dataDir: '/d', externalTemporal: false });
+    expect(off).toMatchObject({ payloadEncryption: 'off', masterKeys: undefined });
+    expect(() =>
+      loadCodecSettings({ MEMOIR_PAYLOAD_ENCRYPTION: 'off', MEMOIR_MASTER_KEYS: `k:${generateMasterKey()}` }),
+    ).toThrow(/MEMOIR_PAYLOAD_ENCRYPTION=off but master keys are configured/);
   });
 
   it('reads every setting', () => {
@@ -90,6 +140,7 @@ describe('encryption settings', () => {
       MEMOIR_CODEC_PORT: '0',
     });
     expect(s).toEqual({
+      payloadEncryption: 'auto',
       masterKeys: { kind: 'file', path: '/run/secrets/memoir-keys.json' },
       keyScope: 'user',
       keyCacheTtlMs: 10_000,
@@ -100,6 +151,7 @@ describe('encryption settings', () => {
         host: '127.0.0.1',
         port: 0,
       },
+      codecListen: { host: '127.0.0.1', port: 0 },
     });
   });
 

@@ -62,6 +62,8 @@ beforeAll(async () => {
   const config = loadConfig({
     MEMOIR_DATA_DIR: dataDir,
     TEMPORAL_ADDRESS: TEST_SERVICES.temporalAddress,
+    // The services run in plaintext; this test encrypts through a codec of its own.
+    MEMOIR_PAYLOAD_ENCRYPTION: 'off',
     MEMOIR_TASK_QUEUE: uniqueId('codec'),
     ANTHROPIC_BASE_URL: model.url,
     ANTHROPIC_API_KEY: 'test-key',

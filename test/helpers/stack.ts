@@ -124,6 +124,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const env: Record<string, string> = {
     MEMOIR_DATA_DIR: dataDir,
     TEMPORAL_ADDRESS: TEST_SERVICES.temporalAddress,
+    // The shared test Temporal is external: without keys a server refuses it unless plaintext is said on purpose.
+    ...(opts.env?.MEMOIR_MASTER_KEYS || opts.env?.MEMOIR_MASTER_KEY_FILE ? {} : { MEMOIR_PAYLOAD_ENCRYPTION: 'off' }),
     MEMOIR_TASK_QUEUE: uniqueId('test'),
     ANTHROPIC_BASE_URL: offline.url,
     ANTHROPIC_API_KEY: 'test-key',

@@ -34,6 +34,7 @@ export async function startReplayStack(opts: {
     const config = loadConfig({
       MEMOIR_DATA_DIR: dataDir,
       TEMPORAL_ADDRESS: TEST_SERVICES.temporalAddress,
+      ...(opts.env?.MEMOIR_MASTER_KEYS ? {} : { MEMOIR_PAYLOAD_ENCRYPTION: 'off' }),
       MEMOIR_TASK_QUEUE: uniqueId('replay'),
       ANTHROPIC_BASE_URL: offline.url,
       ANTHROPIC_API_KEY: 'test-key',
