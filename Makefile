@@ -22,6 +22,7 @@ test: setup ## start the test services, run every check and test, then the bench
 	@scripts/chromium.sh >/dev/null
 	@$(MAKE) --no-print-directory check
 	@scripts/check-ops.sh
+	@scripts/check-pack.sh
 	@npx vitest run $(TESTS)
 	@# The benchmark harness once at its smallest (about a minute): proves it works, asserts nothing about speed.
 	$(if $(TESTS),,@$(MAKE) --no-print-directory bench-smoke)

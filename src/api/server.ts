@@ -14,6 +14,7 @@ import { bearerKey, type ApiKeyResolver } from './auth';
 import { guardJson } from './json-guard';
 import { streamReply, wantsStream } from './sse';
 import type { StreamBus } from '../streaming/bus';
+import { API_VERSION, API_VERSION_HEADER } from '../version';
 import { randomUUID } from 'node:crypto';
 import {
   conversationParams,
@@ -64,6 +65,10 @@ export function createApi(opts: ApiOptions): FastifyInstance {
   });
   app.decorateRequest('tenantId', '');
   guardJson(app);
+  // First hook, so every answer (errors and 404s included) names the API version that gave it.
+  app.addHook('onRequest', async (_req, reply) => {
+    void reply.header(API_VERSION_HEADER, API_VERSION);
+  });
 
   app.setErrorHandler((thrown, req, reply) => {
     const err = toMemoirError(thrown);

@@ -1,0 +1,66 @@
+/**
+ * The compiled output (dist/, written by `npm run build`; scripts/setup.sh builds it when stale) is what the
+ * `memoir` command, the image and the published package run: its CLI starts without tsx, and its worker loads the
+ * prebuilt workflow bundle instead of bundling the workflow code at start-up.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { prebuiltBundlePath } from '../src/temporal/bundle-paths';
+import { TEST_SERVICES } from './helpers/services';
+
+const ROOT = path.join(__dirname, '..');
+const BIN = path.join(ROOT, 'bin', 'memoir.js');
+const BASE_ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+
+beforeAll(() => {
+  expect(fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js')), 'dist/ is missing: run `npm run build`').toBe(
+    true,
+  );
+});
+
+it('runs the compiled CLI with node alone', () => {
+  const run = spawnSync(process.execPath, [BIN, '--help'], { cwd: os.tmpdir(), env: BASE_ENV, encoding: 'utf8' });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  expect(run.stdout).toMatch(/^Usage: memoir/);
+  expect(run.stdout).toContain('worker');
+});
+
+it('starts a compiled worker on the prebuilt workflow bundle', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-build-test-'));
+  const child = spawn(process.execPath, [BIN, 'worker'], {
+    cwd: dataDir,
+    env: {
+      ...BASE_ENV,
+      TEMPORAL_ADDRESS: TEST_SERVICES.temporalAddress,
+      DATABASE_URL: TEST_SERVICES.databaseUrl,
+      // A task queue of its own: this worker must take no other test's work.
+      MEMOIR_TASK_QUEUE: `build-test-${process.pid}`,
+      MEMOIR_DATA_DIR: dataDir,
+      MEMOIR_METRICS_PORT: '0',
+      MEMOIR_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        if (output.includes('memoir is running')) resolve();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      void exited.then((code) => reject(new Error(`the worker exited (${code}) before running:\n${output}`)));
+    });
+    expect(output).toContain(`loading the prebuilt workflow bundle ${prebuiltBundlePath('plain')}`);
+    expect(output).not.toContain('bundling workflow code');
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
