@@ -15,13 +15,14 @@ temporal-cli: ## find or build the Temporal CLI (dev server + UI)
 
 demo: setup ## run a conversation on the embedded stack (no API key, no external services)
 	@cli="$${TEMPORAL_CLI:-}"; [ -n "$$cli" ] || cli=$$(scripts/temporal-cli.sh) || exit 1; \
-	  TEMPORAL_CLI="$$cli" npm run --silent memoir -- demo $(ARGS)
+	  TEMPORAL_CLI="$$cli" node bin/memoir.js demo $(ARGS)
 
 test: setup ## start the test services, run every check and test, then the benchmark smoke run
 	@scripts/services.sh start
 	@scripts/chromium.sh >/dev/null
 	@$(MAKE) --no-print-directory check
 	@scripts/check-ops.sh
+	@scripts/check-pack.sh
 	@npx vitest run $(TESTS)
 	@# The benchmark harness once at its smallest (about a minute): proves it works, asserts nothing about speed.
 	$(if $(TESTS),,@$(MAKE) --no-print-directory bench-smoke)

@@ -41,6 +41,7 @@ export default tseslint.config(
       'bench/results/**',
       'bench/peers/node_modules/**',
       'coverage/**',
+      'dist/**',
       '**/*.js',
       '**/*.mjs',
       '**/*.mts',

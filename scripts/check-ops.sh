@@ -161,9 +161,57 @@ if compose != dev:
 PY
 }
 
+# The Dockerfile without Docker: every file its build reads is in the build context (.dockerignore, Docker's rules:
+# the last matching pattern wins, `!` re-includes), the runtime stage copies the compiled output and the command, and
+# nothing in it runs TypeScript (no tsx, no ts file): production runs dist/.
+check_dockerfile() {
+  python3 - <<'PY'
+import fnmatch, os, re, sys
+with open("Dockerfile") as fh:
+    lines = [l.strip() for l in re.sub(r"\\\n", " ", fh.read()).splitlines()]
+patterns = [p.strip() for p in open(".dockerignore") if p.strip() and not p.startswith("#")]
+def ignored(path):
+    result = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        pat = pat.lstrip("!").rstrip("/")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        alts = [pat, pat[3:]] if pat.startswith("**/") else [pat]
+        if any(fnmatch.fnmatch(pre, a) for pre in prefixes for a in alts):
+            result = not neg
+    return result
+problems = []
+# What `npm run build` reads (scripts/setup.sh rebuilds when one of these changes).
+needed = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "scripts/build.ts",
+          "src/index.ts", "workflows/index.ts", "activities/index.ts", "temporal-config/search-attributes.json", "bin/memoir.js"]
+for f in needed:
+    if not os.path.exists(f): problems.append(f"{f} does not exist")
+    elif ignored(f): problems.append(f".dockerignore excludes {f}, which the image build needs")
+stages = [i for i, l in enumerate(lines) if l.upper().startswith("FROM ")]
+if len(stages) < 2: problems.append("expected a build stage and a runtime stage")
+final = lines[stages[-1]:] if stages else lines
+for l in lines:
+    m = re.match(r"COPY\s+(?!--from)(.*)", l, re.I)
+    if m:
+        *sources, _dest = m.group(1).split()
+        for src in sources:
+            if src != "." and (not os.path.exists(src) or ignored(src)):
+                problems.append(f"COPY {src}: not in the build context")
+text = "\n".join(final)
+for want in ("COPY --from=build /app/dist", "npm ci --omit=dev", 'ENTRYPOINT ["node", "bin/memoir.js"]'):
+    if want not in text: problems.append(f"the runtime stage lacks: {want}")
+if re.search(r"\btsx\b|\.ts\b", "\n".join(l for l in final if not l.startswith("#"))):
+    problems.append("the runtime stage mentions tsx or a .ts file: production must run the compiled output")
+for p in problems: print(p)
+sys.exit(1 if problems else 0)
+PY
+}
+
 say "Checking the operations files"
 check "docker-compose.yml is valid (docker-compose config)" compose_config -q
 check "compose bind mounts and build context exist in the repository" check_bind_mounts
+check "Dockerfile: build inputs in the context, runtime stage runs dist/" check_dockerfile
 check "promtool check rules ops/prometheus/alerts.yml" promtool check rules ops/prometheus/alerts.yml
 check "promtool test rules ops/prometheus/alerts.test.yml" promtool test rules ops/prometheus/alerts.test.yml
 check "promtool check config ops/prometheus/prometheus.yml" promtool check config ops/prometheus/prometheus.yml

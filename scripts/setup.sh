@@ -13,3 +13,12 @@ node -e "require('@temporalio/core-bridge')" || die "@temporalio/core-bridge doe
 node -e "require('@swc/core').transformSync('const a: number = 1', { jsc: { parser: { syntax: 'typescript' } } })" \
   || die "@swc/core does not work (needed to bundle workflow code)"
 npx --no-install tsx -e "const ok: boolean = true; if (!ok) process.exit(1)" || die "tsx/esbuild does not work"
+
+# The compiled output (dist/): what `memoir`, the worker, the API and the image run. Rebuilt when missing or older
+# than anything it is made from.
+built=dist/build-info.json
+if [ ! -f "$built" ] || [ -n "$(find src workflows activities temporal-config scripts/build.ts package.json \
+  package-lock.json tsconfig.json tsconfig.build.json -newer "$built" -print -quit)" ]; then
+  say "Building (npm run build: TypeScript to dist/, workflow bundles)"
+  npm run --silent build
+fi

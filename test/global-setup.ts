@@ -1,12 +1,24 @@
 /**
- * Runs once before the suite: checks the services are up (scripts/services.sh starts them) and bundles the
- * workflow code once, so each test's worker starts in milliseconds instead of re-bundling.
+ * Runs once before the suite: checks the services are up (scripts/services.sh starts them) and makes sure the
+ * prebuilt workflow bundle (dist/workflow-bundles/plain.js, what `npm run build` writes and workers load) matches
+ * the sources, so each test's worker starts in milliseconds and the tests run the code that ships.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { bundleWorkflows } from '../src/temporal/bundle';
+import { writePrebuiltBundle } from '../src/temporal/bundle';
 import { TEST_SERVICES, WORKFLOW_BUNDLE_PATH } from './helpers/services';
+
+const ROOT = path.join(__dirname, '..');
+
+/** Newest modification time of the files the bundle is made from (workflow code, what it imports, the lock). */
+function newestInput(): number {
+  let newest = fs.statSync(path.join(ROOT, 'package-lock.json')).mtimeMs;
+  for (const dir of ['workflows', 'src', 'activities'])
+    for (const entry of fs.readdirSync(path.join(ROOT, dir), { recursive: true, withFileTypes: true }))
+      if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  return newest;
+}
 
 function reachable(hostPort: string): Promise<boolean> {
   const url = hostPort.includes('://') ? new URL(hostPort) : new URL(`tcp://${hostPort}`);
@@ -29,7 +41,6 @@ export default async function setup(): Promise<void> {
   if (down.length > 0)
     throw new Error(`test services are down: ${down.join(', ')}. Run \`make test\` or scripts/services.sh start.`);
 
-  const code = await bundleWorkflows();
-  fs.mkdirSync(path.dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
-  fs.writeFileSync(WORKFLOW_BUNDLE_PATH, code);
+  const bundled = fs.existsSync(WORKFLOW_BUNDLE_PATH) ? fs.statSync(WORKFLOW_BUNDLE_PATH).mtimeMs : 0;
+  if (bundled <= newestInput()) await writePrebuiltBundle('plain');
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import { accessLog, timeoutOptions } from './http-server';
 import { guardJson } from './json-guard';
 import { v1Routes, type V1Options } from './v1';
+import { API_VERSION, API_VERSION_HEADER } from '../version';
 
 export interface ApiOptions extends V1Options {
   log: Logger;
@@ -52,6 +53,10 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
   guardJson(app);
+  // First hook, so every answer (errors and 404s included) names the API version that gave it.
+  app.addHook('onRequest', async (_req, reply) => {
+    void reply.header(API_VERSION_HEADER, API_VERSION);
+  });
 
   app.setErrorHandler((thrown, req, reply) => {
     const err = toMemoirError(thrown);

@@ -32,7 +32,7 @@ export async function serve(config: Config, log: Logger, parts: ServeParts): Pro
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
   try {
     if (parts.worker) {
-      progress('Starting the worker (bundling workflow code)…');
+      progress('Starting the worker…');
       worker = await startWorker(services, parts.workflowSource);
     }
     if (parts.api) api = await startApi(services);

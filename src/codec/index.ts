@@ -42,7 +42,8 @@ export { CODEC_SETTINGS, EMBEDDED_KEY_FILE, loadCodecSettings, type CodecSetting
  * Module exporting `failureConverter` (messages and stack traces encoded, hence encrypted): pass it as
  * `dataConverter.failureConverterPath` to the worker and to `bundleWorkflowCode`.
  */
-export const FAILURE_CONVERTER_PATH = path.join(__dirname, 'failure-converter.ts');
+// `.ts` from the sources, `.js` from the compiled output (dist/).
+export const FAILURE_CONVERTER_PATH = path.join(__dirname, `failure-converter${path.extname(__filename)}`);
 
 export interface Encryption {
   masterKeys: MasterKeyRing;

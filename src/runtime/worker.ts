@@ -1,10 +1,11 @@
 /**
  * The Temporal worker: conversation workflows and their activities on one task queue.
  */
-import path from 'node:path';
+import fs from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
+import { prebuiltBundlePath, RUNNING_COMPILED, WORKFLOWS_ENTRY } from '../temporal/bundle-paths';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { tracing } from './tracing';
 import type { Services } from './services';
@@ -49,12 +50,35 @@ export function activityDeps(s: Services): ActivityDeps {
 /** Where the workflow code is: a prebuilt bundle when given (tests, production images), else the sources. */
 export type WorkflowSource = Pick<WorkerOptions, 'workflowBundle'> | Pick<WorkerOptions, 'workflowsPath'>;
 
-export const WORKFLOWS_PATH = path.join(__dirname, '..', '..', 'workflows', 'index.ts');
+export const WORKFLOWS_PATH = WORKFLOWS_ENTRY;
 
-export async function startWorker(
-  s: Services,
-  source: WorkflowSource = { workflowsPath: WORKFLOWS_PATH },
-): Promise<RunningWorker> {
+/**
+ * The compiled output loads the bundle `npm run build` made (what the replay tests ran against), so a worker
+ * starts without webpack. The sources (development) and tracing (its plugin adds workflow interceptors at bundle
+ * time) bundle the workflow code now.
+ */
+export function defaultWorkflowSource(s: Services): { source: WorkflowSource; why: string } {
+  const bundling = { workflowsPath: WORKFLOWS_PATH };
+  if (s.config.tracing !== 'off')
+    return { source: bundling, why: 'bundling workflow code at start-up: tracing adds its interceptors to it' };
+  if (!RUNNING_COMPILED)
+    return {
+      source: bundling,
+      why: 'bundling workflow code from the sources (development; `npm run build` prebuilds it)',
+    };
+  const codePath = prebuiltBundlePath(s.encryption.dataConverter ? 'encrypted' : 'plain');
+  if (!fs.existsSync(codePath))
+    return { source: bundling, why: `no prebuilt workflow bundle at ${codePath}: bundling workflow code at start-up` };
+  return { source: { workflowBundle: { codePath } }, why: `loading the prebuilt workflow bundle ${codePath}` };
+}
+
+export async function startWorker(s: Services, given?: WorkflowSource): Promise<RunningWorker> {
+  let source = given;
+  if (!source) {
+    const chosen = defaultWorkflowSource(s);
+    s.log.info({ workflowCode: 'workflowBundle' in chosen.source ? 'prebuilt' : 'bundled' }, chosen.why);
+    source = chosen.source;
+  }
   // Bound like the worker's own /metrics: on MEMOIR_API_HOST, loopback by default.
   installTemporalRuntime(s.log, s.config.metrics.temporalPort, s.config.api.host);
   const connection = await NativeConnection.connect({ address: s.temporal.address });

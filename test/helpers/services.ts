@@ -1,3 +1,5 @@
+import { prebuiltBundlePath } from '../../src/temporal/bundle-paths';
+
 /**
  * Where the test services run (started by `scripts/services.sh`; the ports match it).
  */
@@ -13,4 +15,5 @@ export const TEST_SERVICES = {
   temporalUi: process.env.TEST_TEMPORAL_UI ?? 'http://127.0.0.1:58233',
 };
 
-export const WORKFLOW_BUNDLE_PATH = `${__dirname}/../../.data/test/workflow-bundle.js`;
+/** The bundle `npm run build` writes and workers load (test/global-setup.ts refreshes it when stale). */
+export const WORKFLOW_BUNDLE_PATH = prebuiltBundlePath('plain');

@@ -9,9 +9,9 @@ import { createLogger } from '../../src/log';
 import { eventId, eventTypeName } from '../../src/replay/history';
 import { describeOutcome, replayHistory } from '../../src/replay/replay';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
+import { WORKFLOW_BUNDLE_PATH } from '../helpers/services';
 import { bundleOf, committedHistories, FIXTURES_DIR } from './histories';
 
-const CURRENT = path.join(__dirname, '..', '..', 'workflows', 'index.ts');
 const histories = committedHistories();
 
 beforeAll(() => {
@@ -30,7 +30,8 @@ describe('committed histories replay against the current workflow code', () => {
 
   it.each(histories.map((h) => [h.name, h]))('%s', async (_name, { name, history, meta }) => {
     const outcome = await replayHistory(history, {
-      source: { workflowBundle: await bundleOf(CURRENT) },
+      // The bundle that ships (dist/workflow-bundles/plain.js): what was replayed is what workers run.
+      source: { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } },
       workflowId: meta.workflowId,
     });
     // The message of a failure is the replay report: event, history and command.

@@ -1,0 +1,57 @@
+/**
+ * `npm run build`: compiles src/, workflows/ and activities/ to dist/ (CommonJS with type declarations), copies
+ * what the compiled code reads at run time (SQL migrations, temporal-config/*.json), and bundles the workflow
+ * code once into dist/workflow-bundles/, the bundle workers load and the replay tests run against.
+ * Last, dist/build-info.json: the stamp scripts/setup.sh compares with the sources to rebuild when stale.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { writePrebuiltBundle } from '../src/temporal/bundle';
+
+const ROOT = path.join(__dirname, '..');
+const DIST = path.join(ROOT, 'dist');
+
+function step(message: string): void {
+  process.stderr.write(`build: ${message}\n`);
+}
+
+/** Run-time files that are not TypeScript, at the same place relative to the code that reads them. */
+const ASSETS: { from: string; filter: (name: string) => boolean }[] = [
+  { from: 'src/storage/migrations', filter: (n) => n.endsWith('.sql') },
+  { from: 'temporal-config', filter: (n) => n.endsWith('.json') },
+];
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  fs.rmSync(DIST, { recursive: true, force: true });
+
+  step('compiling TypeScript (tsconfig.build.json)');
+  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (tsc.status !== 0) throw new Error(`tsc failed (exit ${tsc.status ?? tsc.signal})`);
+
+  for (const { from, filter } of ASSETS) {
+    const target = path.join(DIST, from);
+    fs.mkdirSync(target, { recursive: true });
+    for (const name of fs.readdirSync(path.join(ROOT, from)).filter(filter))
+      fs.copyFileSync(path.join(ROOT, from, name), path.join(target, name));
+  }
+
+  step('bundling the workflow code');
+  const bundles = [await writePrebuiltBundle('plain'), await writePrebuiltBundle('encrypted')];
+
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const info = { version: pkg.version, builtAt: new Date().toISOString() };
+  fs.writeFileSync(path.join(DIST, 'build-info.json'), `${JSON.stringify(info, null, 2)}\n`);
+  step(
+    `done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${bundles.map((b) => path.relative(ROOT, b)).join(', ')}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
