@@ -1,7 +1,8 @@
 /**
  * Where a turn's time goes, read from its workflow history. Each turn is one update (its id is the message id);
- * between the workflow task that accepted it and its completion the history holds the three activities — with
- * scheduled, started and completed times — and the workflow tasks that moved from one to the next.
+ * between the workflow task that accepted it and its completion the history holds the three steps — activities
+ * with scheduled, started and completed times, or local activities as markers with their scheduling and completion
+ * times — and the workflow tasks that moved from one to the next.
  */
 import type { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
@@ -30,6 +31,7 @@ const EventType = {
   activityScheduled: 10,
   activityStarted: 11,
   activityCompleted: 12,
+  markerRecorded: 13,
   updateAccepted: 41,
   updateCompleted: 43,
 } as const;
@@ -75,6 +77,13 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
         }
         break;
       }
+      case EventType.markerRecorded: {
+        // A local activity (turn steps of runs with the 'turn-steps-local' patch): it ran inside the workflow
+        // task, from its scheduling to the marker's completion time; no dispatch of its own.
+        const la = localActivity(e);
+        if (la && current && TURN_ACTIVITIES.has(la.name)) current.acts[la.name] = (current.acts[la.name] ?? 0) + la.ms;
+        break;
+      }
       case EventType.updateCompleted: {
         const id = e.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId ?? '';
         if (current && current.id === id) {
@@ -99,6 +108,33 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
     }
   }
   return out;
+}
+
+/** A timestamp in a local activity marker: `{ seconds, nanos }` or an RFC 3339 string. */
+function markerTime(t: unknown): number | undefined {
+  if (typeof t === 'string') return Date.parse(t);
+  if (t && typeof t === 'object' && 'seconds' in t) {
+    const { seconds, nanos } = t as { seconds: number | string; nanos?: number };
+    return Number(seconds) * 1000 + (nanos ?? 0) / 1e6;
+  }
+  return undefined;
+}
+
+/** The type and duration of the local activity a marker records, or undefined for any other marker. */
+function localActivity(e: HistoryEvent): { name: string; ms: number } | undefined {
+  const attrs = e.markerRecordedEventAttributes;
+  if (attrs?.markerName !== 'core_local_activity') return undefined;
+  const data = attrs.details?.data?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  try {
+    const d = JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>;
+    const done = markerTime(d.complete_time);
+    const scheduled = markerTime(d.original_schedule_time);
+    if (typeof d.activity_type !== 'string' || done === undefined || scheduled === undefined) return undefined;
+    return { name: d.activity_type, ms: Math.max(0, done - scheduled) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Phases of the wanted turns of a conversation: its latest run, then the runs it continued from, as needed. */
