@@ -45,12 +45,20 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
   const out = new Map<string, TurnPhases>();
   const activities = new Map<string, { name: string; scheduled: number; started?: number }>();
   let wftScheduled = 0;
+  let wftStarted = 0;
+  let wftCompleted = 0;
   let current: { id: string; start: number; acts: Record<string, number>; dispatch: number } | undefined;
   for (const e of events) {
     const t = at(e);
     switch (Number(e.eventType)) {
       case EventType.workflowTaskScheduled:
         wftScheduled = t;
+        break;
+      case EventType.workflowTaskStarted:
+        wftStarted = t;
+        break;
+      case EventType.workflowTaskCompleted:
+        wftCompleted = t;
         break;
       case EventType.updateAccepted: {
         const id = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId ?? '';
@@ -78,10 +86,12 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
         break;
       }
       case EventType.markerRecorded: {
-        // A local activity (turn steps of runs with the 'turn-steps-local' patch): it ran inside the workflow
-        // task, from its scheduling to the marker's completion time; no dispatch of its own.
-        const la = localActivity(e);
-        if (la && current && TURN_ACTIVITIES.has(la.name)) current.acts[la.name] = (current.acts[la.name] ?? 0) + la.ms;
+        // A local activity (turn steps of runs with the 'turn-steps-local' patch) ran inside the workflow task
+        // whose completion precedes its marker; the marker's own times come from the worker's clocks and are not
+        // comparable, so the step is charged that task's started → completed time (its workflow code included).
+        const name = localActivityType(e);
+        if (name && current && TURN_ACTIVITIES.has(name))
+          current.acts[name] = (current.acts[name] ?? 0) + (wftCompleted - wftStarted);
         break;
       }
       case EventType.updateCompleted: {
@@ -110,28 +120,15 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
   return out;
 }
 
-/** A timestamp in a local activity marker: `{ seconds, nanos }` or an RFC 3339 string. */
-function markerTime(t: unknown): number | undefined {
-  if (typeof t === 'string') return Date.parse(t);
-  if (t && typeof t === 'object' && 'seconds' in t) {
-    const { seconds, nanos } = t as { seconds: number | string; nanos?: number };
-    return Number(seconds) * 1000 + (nanos ?? 0) / 1e6;
-  }
-  return undefined;
-}
-
-/** The type and duration of the local activity a marker records, or undefined for any other marker. */
-function localActivity(e: HistoryEvent): { name: string; ms: number } | undefined {
+/** The activity type a local activity marker records, or undefined for any other marker. */
+function localActivityType(e: HistoryEvent): string | undefined {
   const attrs = e.markerRecordedEventAttributes;
   if (attrs?.markerName !== 'core_local_activity') return undefined;
   const data = attrs.details?.data?.payloads?.[0]?.data;
   if (!data) return undefined;
   try {
-    const d = JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>;
-    const done = markerTime(d.complete_time);
-    const scheduled = markerTime(d.original_schedule_time);
-    if (typeof d.activity_type !== 'string' || done === undefined || scheduled === undefined) return undefined;
-    return { name: d.activity_type, ms: Math.max(0, done - scheduled) };
+    const d = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: unknown };
+    return typeof d.activity_type === 'string' ? d.activity_type : undefined;
   } catch {
     return undefined;
   }
