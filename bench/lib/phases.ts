@@ -31,7 +31,7 @@ const EventType = {
   activityScheduled: 10,
   activityStarted: 11,
   activityCompleted: 12,
-  markerRecorded: 13,
+  markerRecorded: 25,
   updateAccepted: 41,
   updateCompleted: 43,
 } as const;
