@@ -71,7 +71,13 @@ export function conversationActivities(deps: ActivityDeps) {
     async loadContext(input: LoadContextInput): Promise<LoadContextResult> {
       const started = performance.now();
       const { tenantId, conversationId, messageId } = input;
-      const answered = await deps.conversations.findTurn(tenantId, conversationId, messageId);
+      // Independent reads in one wave: the stored answer, the conversation, and the day's spend.
+      const budget = deps.dailyBudgetUsd(tenantId);
+      const [answered, conversation, spent] = await Promise.all([
+        deps.conversations.findTurn(tenantId, conversationId, messageId),
+        deps.conversations.get(tenantId, conversationId),
+        budget === undefined ? 0 : deps.llmCalls.spentToday(tenantId),
+      ]);
       if (answered) {
         const asked = await deps.conversations.userMessage(tenantId, conversationId, messageId);
         if (asked !== null && asked !== deps.privacy.at('store', input.content).text) {
@@ -82,15 +88,13 @@ export function conversationActivities(deps: ActivityDeps) {
         }
         return { kind: 'answered', result: answered };
       }
-      if (!(await deps.conversations.get(tenantId, conversationId))) {
+      if (!conversation) {
         throw ApplicationFailure.nonRetryable(
           `conversation ${conversationId} does not exist`,
           FailureTypes.conversationNotFound,
         );
       }
-      const budget = deps.dailyBudgetUsd(tenantId);
       if (budget !== undefined) {
-        const spent = await deps.llmCalls.spentToday(tenantId);
         if (spent >= budget) {
           throw ApplicationFailure.create({
             message: `tenant ${tenantId} has spent $${spent.toFixed(4)} of its $${budget} daily budget`,

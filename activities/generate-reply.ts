@@ -49,7 +49,7 @@ export function generateReplyActivities(deps: ActivityDeps) {
 
 async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Promise<GeneratedReply> {
   const { tenantId, conversationId, messageId, model } = input;
-  const manifest = await deps.manifests.get(tenantId, conversationId, messageId);
+  const manifest = await deps.manifests.forModelCall(tenantId, conversationId, messageId);
   if (!manifest) {
     throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
   }
@@ -76,18 +76,33 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
  * Publishes this attempt's text as it arrives, in order. An attempt after text was already streamed (a retry, a
  * fallback model) is announced as a restart, so clients drop the partial text. Streaming is best effort: its
  * failures never fail the call.
+ *
+ * One publish is in flight at a time; text that arrives meanwhile is coalesced into the next one. A model that
+ * streams faster than a bus round trip then costs a few publishes per reply, not one per token.
  */
 async function openStream(deps: ActivityDeps, channel: TurnChannel, model: string) {
   const bus = deps.streams;
   if (!bus) return { delta: undefined, flush: async () => undefined };
   const failed = () => deps.metrics.tierErrors.inc({ tier: 'stream' });
+  const attempt = Context.current().info.attempt;
   let queue: Promise<void> = (async () => {
     const restart = await bus.hasText(channel);
-    await bus.publish(channel, { type: 'attempt', attempt: Context.current().info.attempt, model, restart });
+    await bus.publish(channel, { type: 'attempt', attempt, model, restart });
   })().catch(failed);
+  let unsent = '';
   return {
     delta: (text: string) => {
-      queue = queue.then(() => bus.publish(channel, { type: 'delta', text })).catch(failed);
+      if (text === '') return;
+      const publishQueued = unsent !== '';
+      unsent += text;
+      if (publishQueued) return; // the publish already queued will carry it
+      queue = queue
+        .then(() => {
+          const batch = unsent;
+          unsent = '';
+          return bus.publish(channel, { type: 'delta', text: batch });
+        })
+        .catch(failed);
     },
     flush: () => queue,
   };

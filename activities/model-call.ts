@@ -28,7 +28,8 @@ export interface RecordedCall {
   callId: string;
 }
 
-const HEARTBEAT_EVERY_MS = 5_000;
+/** Well inside the reply's heartbeat timeout (workflows/model-chain.ts); the SDK throttles what it sends. */
+const HEARTBEAT_EVERY_MS = 1_000;
 const ZERO_TOKENS = {
   inputTokens: 0,
   outputTokens: 0,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the operations files without Docker or a network: docker-compose.yml (syntax, bind-mount sources), the
-# Prometheus rules, their unit tests and config, and the Grafana dashboard and provisioning.
+# Prometheus rules, their unit tests and config, the Grafana dashboard and provisioning, and that a Temporal dev
+# server started with temporal-config/ applies each setting (it starts its own on spare ports).
 # Installs the Debian packages docker-compose (for `config`) and prometheus (for promtool) when missing.
 # Runs every check, then exits non-zero if any failed.
 source "$(dirname "$0")/lib.sh"
@@ -216,6 +217,9 @@ check "promtool check rules ops/prometheus/alerts.yml" promtool check rules ops/
 check "promtool test rules ops/prometheus/alerts.test.yml" promtool test rules ops/prometheus/alerts.test.yml
 check "promtool check config ops/prometheus/prometheus.yml" promtool check config ops/prometheus/prometheus.yml
 check "Temporal dynamic config: compose and dev server agree" check_dynamic_config
+# Starts its own file-backed dev server on spare ports and observes each tuned setting (scripts/check-temporal-config.ts).
+check "Temporal dev server applies temporal-config (poll rate, eager activities, WAL, known keys)" \
+  npx tsx scripts/check-temporal-config.ts
 check "Grafana provisioning files" check_provisioning
 check "Grafana dashboard (JSON, datasource, PromQL, metric names)" check_dashboard
 

@@ -3,6 +3,7 @@
  * deltas in order then the final stored reply; a reconnect with Last-Event-ID gets only what it missed; a retried
  * attempt says it restarted.
  */
+import { chunkText } from '../src/offline-model/sse';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
 
 interface SseEvent {
@@ -79,6 +80,8 @@ describe.each([
 
   it('streams deltas in order, then the final stored reply with usage', async () => {
     const conversationId = uniqueId('stream');
+    // Paced like a model: deltas that arrive faster than a publish would be coalesced (next test).
+    await stack.offline.script([], { streamChunkDelayMs: 20 });
     const events = await readSse(stack, conversationId, {
       content: 'Tell me a long story about the sea, please.',
       userId: 'ada',
@@ -96,7 +99,26 @@ describe.each([
     // The stored reply is the streamed one.
     const { messages } = (await stack.http('GET', `/v1/conversations/${conversationId}/messages`)).body;
     expect(messages[1].content).toBe(final.data.reply.content);
+    await stack.offline.script([], { streamChunkDelayMs: 0 });
   });
+
+  it.runIf(_name === 'Redis Streams')(
+    'coalesces text that arrives faster than Redis answers into fewer publishes',
+    async () => {
+      const conversationId = uniqueId('coalesce');
+      const events = await readSse(stack, conversationId, {
+        content: 'Tell me a long story about the sea, please, with every detail you can think of.',
+        userId: 'ada',
+      });
+      const final = events.at(-1)!;
+      expect(final.event).toBe('final');
+      expect(text(events)).toBe(final.data.reply.content);
+      // The model sent the reply in chunkText() pieces, all at once; one publish each would match that count.
+      const deltas = events.filter((e) => e.event === 'delta').length;
+      expect(deltas).toBeGreaterThan(0);
+      expect(deltas).toBeLessThan(chunkText(final.data.reply.content).length);
+    },
+  );
 
   it('resumes from Last-Event-ID without repeating text or the turn', async () => {
     const conversationId = uniqueId('resume');

@@ -4,7 +4,7 @@
  * runs schedules one more pass. Their effects live in PostgreSQL, so a job cut short by continue-as-new or
  * completion loses nothing: the next run's pass picks up where it stopped.
  */
-import { log, proxyActivities } from '@temporalio/workflow';
+import { log, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CompactResult } from '../activities/memory';
 import { UPKEEP_MAX_ATTEMPTS, type ConversationPolicy, type Usage } from './contract';
@@ -27,6 +27,19 @@ const { compactHistory, extractFacts } = proxyActivities<Activities>({
   retry: UPKEEP_RETRY,
 });
 
+/**
+ * Runs with this marker index new messages in batches rather than after every turn: once enough turns are
+ * unindexed that the oldest of them is about to leave the recent window (which sends them verbatim), when the
+ * conversation goes quiet, and at the start of each run. Indexing reads the `indexed_at` watermark, so a batch
+ * picks up every message stored since the last one.
+ */
+export const INDEX_IN_BATCHES_PATCH = 'index-in-batches';
+
+/** Turns left unindexed before a batch: the index must catch up before a message leaves the recent window. */
+export function indexEveryTurns(keepRecentMessages: number): number {
+  return Math.max(1, Math.floor(keepRecentMessages / 2) - 1);
+}
+
 export interface MemoryCounters {
   unsummarizedMessages: number;
   unsummarizedTokens: number;
@@ -42,6 +55,8 @@ interface Job {
 export class Background {
   private readonly jobs = { index: newJob(), compact: newJob(), facts: newJob() };
   private forceCompact = false;
+  /** Stored turns since indexing was last asked for (batched indexing only). */
+  private unindexedTurns = 0;
 
   constructor(
     private readonly scope: { tenantId: string; conversationId: string },
@@ -67,8 +82,9 @@ export class Background {
     c.unsummarizedMessages += 2;
     c.unsummarizedTokens += Math.ceil((userChars + replyChars) / 4);
     c.turnsSinceFacts++;
-    this.index();
     const p = this.policy();
+    if (!patched(INDEX_IN_BATCHES_PATCH) || ++this.unindexedTurns >= indexEveryTurns(p.keepRecentMessages))
+      this.index();
     if (c.unsummarizedMessages > p.compactAfterMessages || c.unsummarizedTokens > p.compactAfterTokens)
       this.compact(false);
     if (c.turnsSinceFacts >= p.factsEveryTurns) this.facts();
@@ -76,11 +92,13 @@ export class Background {
 
   /** When the conversation has been quiet: fold what can be folded and catch up on facts. */
   whenIdle(): void {
+    if (this.unindexedTurns > 0) this.index();
     if (this.counters.unsummarizedMessages > this.policy().keepRecentMessages) this.compact(true);
     if (this.counters.turnsSinceFacts > 0) this.facts();
   }
 
   index(): void {
+    this.unindexedTurns = 0;
     this.run(this.jobs.index, async () => {
       await indexMessages(this.scope);
     });

@@ -20,13 +20,16 @@ import {
   withPolicyDefaults,
 } from './contract';
 import { addToTotals, carry, initialState, publishSearchAttributes, recordTurn } from './state';
-import { runTurn, type TurnOutcome } from './turn';
+import { LOCAL_TURN_STEPS_PATCH, runTurn, type TurnOutcome } from './turn';
 import { checkMessage } from './validate';
 
+const STORE_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' };
 const { openConversation, readPolicy } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  retry: STORE_RETRY,
 });
+/** Behind LOCAL_TURN_STEPS_PATCH: a new conversation is opened inside the workflow task that accepts its first message. */
+const local = wf.proxyLocalActivities<Activities>({ startToCloseTimeout: '30s', retry: STORE_RETRY });
 
 /** Past this many events a run refuses new updates until it has drained and continued as new. */
 const HISTORY_EVENTS_HARD_LIMIT = 40_000;
@@ -109,7 +112,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     // worker's current configuration as soon as this returns — no await on the continue-as-new path.
     void readPolicy().then((current) => (policy = current));
   } else {
-    const seed = await openConversation({ ...scope, userId: input.userId, systemPrompt: input.systemPrompt });
+    const open = wf.patched(LOCAL_TURN_STEPS_PATCH) ? local.openConversation : openConversation;
+    const seed = await open({ ...scope, userId: input.userId, systemPrompt: input.systemPrompt });
     Object.assign(
       state,
       initialState(tenantId, conversationId, { ...seed, fallbacks: 0, lastError: null, pending: [] }),

@@ -27,6 +27,7 @@ export interface ChainRequest {
 /** Below this much time left, another model would only time out. */
 const MIN_USEFUL_MS = 1_000;
 const STORAGE_RETRY_PAUSE_MS = 2_000;
+const MODEL_HEARTBEAT_TIMEOUT = '5s';
 const { generateReply } = proxyActivities<Activities>({ startToCloseTimeout: '60s' });
 
 export async function replyWithFallback(req: ChainRequest, policy: ConversationPolicy): Promise<ChainResult> {
@@ -45,7 +46,9 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
         {
           startToCloseTimeout: Math.min(policy.modelCallTimeoutMs, remaining),
           scheduleToCloseTimeout: remaining,
-          heartbeatTimeout: '20s',
+          // generateReply heartbeats every second: a worker that dies mid-call is noticed within seconds and the
+          // attempt retried on a live one.
+          heartbeatTimeout: MODEL_HEARTBEAT_TIMEOUT,
           retry: {
             maximumAttempts: policy.attemptsPerModel,
             initialInterval: '1s',

@@ -3,7 +3,7 @@
  * user message and reply together. A failure of the model never loses the user's message: it is stored with a
  * degraded reply.
  */
-import { ApplicationFailure, proxyActivities, uuid4 } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, proxyLocalActivities, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   ZERO_USAGE,
@@ -18,6 +18,20 @@ import { failureType, replyWithFallback, type ChainStep } from './model-chain';
 
 /** Database activities wait out an outage: they retry until PostgreSQL is back, never failing the turn. */
 const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/**
+ * Runs with this marker run the turn's database steps as local activities: the workflow task that accepts the
+ * message assembles its context and schedules the model call, and the one after the reply persists it — no
+ * activity task and no extra workflow task for either step. At least once, like the remote ones: after a worker
+ * crash the workflow task times out and the next worker runs the unrecorded steps again (both are idempotent).
+ */
+export const LOCAL_TURN_STEPS_PATCH = 'turn-steps-local';
+
+/** The same retry as `store`: a database outage is waited out, within the workflow task (heartbeated by the SDK). */
+const localStore = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
@@ -46,8 +60,9 @@ export async function runTurn(
   turn: number,
   policy: ConversationPolicy,
 ): Promise<TurnOutcome> {
+  const steps = patched(LOCAL_TURN_STEPS_PATCH) ? localStore : store;
   try {
-    const loaded = await store.loadContext.executeWithOptions(
+    const loaded = await steps.loadContext.executeWithOptions(
       {
         startToCloseTimeout: '30s',
         retry: { initialInterval: '1s', maximumInterval: '30s' },
@@ -64,7 +79,7 @@ export async function runTurn(
       ? { messageId: uuid4(), content: chain.reply.content, model: chain.reply.model, degraded: false }
       : { messageId: uuid4(), content: policy.degradedReply, model: 'none', degraded: true };
     const usage = chain.ok ? chain.reply.usage : ZERO_USAGE;
-    await store.persistTurn.executeWithOptions(
+    await steps.persistTurn.executeWithOptions(
       {
         startToCloseTimeout: '30s',
         retry: { initialInterval: '1s', maximumInterval: '30s' },

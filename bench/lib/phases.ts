@@ -1,7 +1,8 @@
 /**
  * Where a turn's time goes, read from its workflow history. Each turn is one update (its id is the message id);
- * between the workflow task that accepted it and its completion the history holds the three activities — with
- * scheduled, started and completed times — and the workflow tasks that moved from one to the next.
+ * between the workflow task that accepted it and its completion the history holds the three steps — activities
+ * with scheduled, started and completed times, or local activities as markers with their scheduling and completion
+ * times — and the workflow tasks that moved from one to the next.
  */
 import type { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
@@ -30,6 +31,7 @@ const EventType = {
   activityScheduled: 10,
   activityStarted: 11,
   activityCompleted: 12,
+  markerRecorded: 25,
   updateAccepted: 41,
   updateCompleted: 43,
 } as const;
@@ -43,12 +45,20 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
   const out = new Map<string, TurnPhases>();
   const activities = new Map<string, { name: string; scheduled: number; started?: number }>();
   let wftScheduled = 0;
+  let wftStarted = 0;
+  let wftCompleted = 0;
   let current: { id: string; start: number; acts: Record<string, number>; dispatch: number } | undefined;
   for (const e of events) {
     const t = at(e);
     switch (Number(e.eventType)) {
       case EventType.workflowTaskScheduled:
         wftScheduled = t;
+        break;
+      case EventType.workflowTaskStarted:
+        wftStarted = t;
+        break;
+      case EventType.workflowTaskCompleted:
+        wftCompleted = t;
         break;
       case EventType.updateAccepted: {
         const id = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId ?? '';
@@ -75,6 +85,15 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
         }
         break;
       }
+      case EventType.markerRecorded: {
+        // A local activity (turn steps of runs with the 'turn-steps-local' patch) ran inside the workflow task
+        // whose completion precedes its marker; the marker's own times come from the worker's clocks and are not
+        // comparable, so the step is charged that task's started → completed time (its workflow code included).
+        const name = localActivityType(e);
+        if (name && current && TURN_ACTIVITIES.has(name))
+          current.acts[name] = (current.acts[name] ?? 0) + (wftCompleted - wftStarted);
+        break;
+      }
       case EventType.updateCompleted: {
         const id = e.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId ?? '';
         if (current && current.id === id) {
@@ -99,6 +118,20 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
     }
   }
   return out;
+}
+
+/** The activity type a local activity marker records, or undefined for any other marker. */
+function localActivityType(e: HistoryEvent): string | undefined {
+  const attrs = e.markerRecordedEventAttributes;
+  if (attrs?.markerName !== 'core_local_activity') return undefined;
+  const data = attrs.details?.data?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  try {
+    const d = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: unknown };
+    return typeof d.activity_type === 'string' ? d.activity_type : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Phases of the wanted turns of a conversation: its latest run, then the runs it continued from, as needed. */

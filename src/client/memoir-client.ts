@@ -330,6 +330,9 @@ export class MemoirClient {
     return {
       workflowId: conversationWorkflowId(tenantId, conversationId),
       taskQueue: this.opts.taskQueue,
+      // A turn's database steps run as local activities inside workflow tasks: when a worker dies mid-task, the
+      // task's timeout is how long the turn waits before another worker takes it over (the default is 10 s).
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       staticSummary: `Conversation ${conversationId} · tenant ${tenantId}${userId ? ` · user ${userId}` : ''}`,
       typedSearchAttributes: [
         { key: SearchAttributes.tenantId, value: tenantId },
@@ -348,6 +351,9 @@ function checkTenant(tenantId: string): void {
   if (!isValidId(tenantId))
     throw new MemoirError('invalid_tenant', 400, 'tenant id must match [A-Za-z0-9._-]{1,128}', { tenantId });
 }
+
+/** Long enough for a loaded worker's workflow task; local activities past it are heartbeated by the SDK. */
+export const WORKFLOW_TASK_TIMEOUT = '5s';
 
 async function withDeadline<T>(work: Promise<T>, ms: number, messageId: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

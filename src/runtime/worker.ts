@@ -52,6 +52,9 @@ export type WorkflowSource = Pick<WorkerOptions, 'workflowBundle'> | Pick<Worker
 
 export const WORKFLOWS_PATH = WORKFLOWS_ENTRY;
 
+/** See the Worker.create call: how long a dead worker's sticky workflow task waits before another worker takes it. */
+const STICKY_SCHEDULE_TO_START_TIMEOUT = '2s';
+
 /**
  * The compiled output loads the bundle `npm run build` made (what the replay tests ran against), so a worker
  * starts without webpack. The sources (development) and tracing (its plugin adds workflow interceptors at bundle
@@ -91,6 +94,10 @@ export async function startWorker(s: Services, given?: WorkflowSource): Promise<
     ...(s.encryption.dataConverter ? { dataConverter: s.encryption.dataConverter } : {}),
     ...(traces ? { plugins: [traces.plugin] } : {}),
     activities: createActivities(activityDeps(s)),
+    // A conversation's next workflow task goes to the worker that ran the last one (its sticky queue). When that
+    // worker has died, the task waits this long before any worker may take it: the default 10 s would dominate
+    // recovery from a crash. A live worker picks up its sticky tasks in milliseconds.
+    stickyQueueScheduleToStartTimeout: STICKY_SCHEDULE_TO_START_TIMEOUT,
   });
   const done = worker.run().finally(async () => {
     await traces?.shutdown();

@@ -276,37 +276,57 @@ export class ConversationStore {
   /**
    * Stores a user message and its reply in one transaction, with the next two sequence numbers, and adds the
    * turn to the conversation's totals. Idempotent: a second call for the same user message writes nothing.
+   * Four round trips on the turn's path: BEGIN, lock, one statement that writes everything, COMMIT.
    */
   async persistTurn(turn: TurnToPersist): Promise<PersistedTurn> {
     const { tenantId, conversationId, userMessage, reply, usage } = turn;
     return this.db.transaction(async (tx) => {
+      // The row lock serialises writers of this conversation and hands out the sequence numbers.
       const locked = await tx.query<{ next_seq: number; user_id: string }>(
         'SELECT next_seq, user_id FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE',
         [tenantId, conversationId],
       );
-      if (!locked[0]) throw new ConversationMissingError(tenantId, conversationId);
-      const existing = await existingTurn(tx, tenantId, conversationId, userMessage.messageId);
-      if (existing) return { ...existing, inserted: false };
-
-      const userSeq = locked[0].next_seq;
+      const row = locked[0];
+      if (!row) throw new ConversationMissingError(tenantId, conversationId);
+      const userSeq = row.next_seq;
       const replySeq = userSeq + 1;
-      const stored = (text: string) => (this.sealer ? this.sealer.seal(tenantId, locked[0]!.user_id, text) : text);
-      await tx.query(
-        `INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content)
-         VALUES ($1, $2, $3, $4, 'user', $5)`,
-        [tenantId, conversationId, userSeq, userMessage.messageId, await stored(userMessage.content)],
-      );
-      await tx.query(
-        `INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, in_reply_to, model, degraded,
-           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)
-         VALUES ($1, $2, $3, $4, 'assistant', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      const stored = (text: string) => (this.sealer ? this.sealer.seal(tenantId, row.user_id, text) : text);
+      const [userText, replyText] = await Promise.all([stored(userMessage.content), stored(reply.content)]);
+      const redactions = turn.redactions ?? [];
+      // The user message goes first; when an earlier attempt stored it already, nothing else is written.
+      const written = await tx.query<{ inserted: number }>(
+        `WITH new_user AS (
+           INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content)
+           VALUES ($1, $2, $3, $4, 'user', $5)
+           ON CONFLICT (tenant_id, conversation_id, message_id) DO NOTHING
+           RETURNING seq
+         ), new_reply AS (
+           INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, in_reply_to, model,
+             degraded, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)
+           SELECT $1, $2, seq + 1, $6, 'assistant', $7, $4, $8, $9, $10, $11, $12, $13, $14 FROM new_user
+         ), totals AS (
+           UPDATE conversations SET next_seq = $3 + 2, turn_count = turn_count + 1,
+             input_tokens = input_tokens + $10, output_tokens = output_tokens + $11,
+             cache_read_tokens = cache_read_tokens + $12, cache_write_tokens = cache_write_tokens + $13,
+             cost_usd = cost_usd + $14, degraded_replies = degraded_replies + $15, last_message_at = now()
+           WHERE tenant_id = $1 AND conversation_id = $2 AND EXISTS (SELECT 1 FROM new_user)
+         ), accepted AS (
+           UPDATE llm_calls SET accepted = true WHERE call_id = $16 AND EXISTS (SELECT 1 FROM new_user)
+         ), audit AS (
+           INSERT INTO redactions (tenant_id, conversation_id, message_id, stage, pii_type, value_hash)
+           SELECT $1, $2, r.message_id, r.stage, r.pii_type, r.value_hash
+             FROM unnest($17::text[], $18::text[], $19::text[], $20::text[]) AS r(message_id, stage, pii_type, value_hash)
+            WHERE EXISTS (SELECT 1 FROM new_user)
+         )
+         SELECT count(*)::int AS inserted FROM new_user`,
         [
           tenantId,
           conversationId,
-          replySeq,
-          reply.messageId,
-          await stored(reply.content),
+          userSeq,
           userMessage.messageId,
+          userText,
+          reply.messageId,
+          replyText,
           reply.model,
           reply.degraded,
           usage.inputTokens,
@@ -314,36 +334,18 @@ export class ConversationStore {
           usage.cacheReadTokens,
           usage.cacheWriteTokens,
           usage.costUsd,
-        ],
-      );
-      await tx.query(
-        `UPDATE conversations SET next_seq = $3, turn_count = turn_count + 1,
-           input_tokens = input_tokens + $4, output_tokens = output_tokens + $5,
-           cache_read_tokens = cache_read_tokens + $6, cache_write_tokens = cache_write_tokens + $7,
-           cost_usd = cost_usd + $8, degraded_replies = degraded_replies + $9, last_message_at = now()
-         WHERE tenant_id = $1 AND conversation_id = $2`,
-        [
-          tenantId,
-          conversationId,
-          replySeq + 1,
-          usage.inputTokens,
-          usage.outputTokens,
-          usage.cacheReadTokens,
-          usage.cacheWriteTokens,
-          usage.costUsd,
           reply.degraded ? 1 : 0,
+          turn.llmCallId ?? null,
+          redactions.map((r) => r.messageId),
+          redactions.map((r) => r.stage),
+          redactions.map((r) => r.piiType),
+          redactions.map((r) => r.hash),
         ],
       );
-      if (turn.llmCallId) {
-        await tx.query('UPDATE llm_calls SET accepted = true WHERE call_id = $1', [turn.llmCallId]);
-      }
-      for (const r of turn.redactions ?? []) {
-        await tx.query(
-          `INSERT INTO redactions (tenant_id, conversation_id, message_id, stage, pii_type, value_hash) VALUES ($1, $2, $3, $4, $5, $6)`,
-          [tenantId, conversationId, r.messageId, r.stage, r.piiType, r.hash],
-        );
-      }
-      return { userSeq, replySeq, inserted: true };
+      if (written[0]?.inserted === 1) return { userSeq, replySeq, inserted: true };
+      const existing = await existingTurn(tx, tenantId, conversationId, userMessage.messageId);
+      if (!existing) throw new Error(`turn ${userMessage.messageId} was neither written nor found`);
+      return { ...existing, inserted: false };
     });
   }
 

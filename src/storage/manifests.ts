@@ -3,6 +3,7 @@
  * rebuilds the request from it; the API shows it ("why did the agent say that?").
  */
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { FactView } from '../memory/facts';
 import type { Db } from './db';
 
@@ -47,7 +48,17 @@ export interface ContextManifest {
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export class ManifestStore {
+  /**
+   * Manifests this process saved and whose model call has not asked for them yet: generateReply usually runs on
+   * the worker whose loadContext saved its manifest (eager activity dispatch), and then skips reading it back.
+   */
+  private readonly saved = new LRUCache<string, ContextManifest>({ max: 1_000 });
+
   constructor(private readonly db: Db) {}
+
+  private static key(tenantId: string, conversationId: string, messageId: string): string {
+    return `${tenantId}/${conversationId}/${messageId}`;
+  }
 
   /** Saves (or, for a retried activity, replaces) the manifest of one turn. */
   async save(tenantId: string, conversationId: string, manifest: ContextManifest): Promise<void> {
@@ -56,6 +67,19 @@ export class ManifestStore {
        ON CONFLICT (tenant_id, conversation_id, message_id) DO UPDATE SET manifest = EXCLUDED.manifest`,
       [tenantId, conversationId, manifest.messageId, JSON.stringify(manifest)],
     );
+    this.saved.set(ManifestStore.key(tenantId, conversationId, manifest.messageId), manifest);
+  }
+
+  /**
+   * The manifest of a turn for its model call: the one this process has just saved if it has it (handed over
+   * once, so no message text lingers here), else the stored one.
+   */
+  async forModelCall(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifest | null> {
+    const key = ManifestStore.key(tenantId, conversationId, messageId);
+    const saved = this.saved.get(key);
+    if (!saved) return this.get(tenantId, conversationId, messageId);
+    this.saved.delete(key);
+    return saved;
   }
 
   async get(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifest | null> {

@@ -24,6 +24,8 @@ export interface DevServerOptions {
   onProgress?: (message: string) => void;
   /** Codec server the UI decodes payloads with. */
   codecEndpoint?: string;
+  /** Port of the server's Prometheus `/metrics` (a free one when absent). */
+  metricsPort?: number;
 }
 
 export interface DevServer {
@@ -52,13 +54,31 @@ export function searchAttributeFlags(): string[] {
   return Object.entries(attrs).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
 }
 
+interface DevServerConfig {
+  dynamicConfig: Record<string, unknown>;
+  sqlitePragmas: Record<string, string>;
+}
+
+function devServerConfig(): DevServerConfig {
+  return JSON.parse(fs.readFileSync(path.join(CONFIG_DIR, 'dev-server.json'), 'utf8')) as DevServerConfig;
+}
+
 export function dynamicConfigFlags(extra: Record<string, unknown> = {}): string[] {
-  const file = JSON.parse(fs.readFileSync(path.join(CONFIG_DIR, 'dev-server.json'), 'utf8')) as {
-    dynamicConfig: Record<string, unknown>;
-  };
-  return Object.entries({ ...file.dynamicConfig, ...extra }).flatMap(([key, value]) => [
+  return Object.entries({ ...devServerConfig().dynamicConfig, ...extra }).flatMap(([key, value]) => [
     '--dynamic-config-value',
     `${key}=${JSON.stringify(value)}`,
+  ]);
+}
+
+/**
+ * `--sqlite-pragma` flags of a file-backed server: a write-ahead log, synced at checkpoints rather than at every
+ * commit. A crash of the server process loses nothing; a crash of the machine (or power loss) can lose the last
+ * commits before the checkpoint — the history of the newest turns — but never corrupts the database.
+ */
+export function sqlitePragmaFlags(): string[] {
+  return Object.entries(devServerConfig().sqlitePragmas).flatMap(([key, value]) => [
+    '--sqlite-pragma',
+    `${key}=${value}`,
   ]);
 }
 
@@ -92,10 +112,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     String(opts.uiPort),
     '--db-filename',
     path.join(opts.dataDir, 'temporal.db'),
+    ...sqlitePragmaFlags(),
     '--log-level',
     'warn',
     ...(opts.namespace === 'default' ? [] : ['--namespace', opts.namespace]),
     ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
+    ...(opts.metricsPort ? ['--metrics-port', String(opts.metricsPort)] : []),
     ...searchAttributeFlags(),
     ...dynamicConfigFlags(opts.dynamicConfig),
   ];

@@ -275,12 +275,22 @@ describe('BatchingEmbedder', () => {
     const batching = new BatchingEmbedder(inner(), { maxBatch: 50, maxWaitMs: 30 });
     const started = Date.now();
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => batching.embed(['same text', 'other'], 'query')),
+      Array.from({ length: 10 }, () => batching.embed(['same text', 'other'], 'document')),
     );
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
     expect(server.requests.map((r) => r.body.input)).toEqual([['same text', 'other']]);
     expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
     expect(batching.stats().joined).toBe(18);
+  });
+
+  it('sends a query without waiting for a batch to fill, and still coalesces queries asked for together', async () => {
+    // A document batch would wait ten minutes here: a turn's query embedding must not.
+    const batching = new BatchingEmbedder(inner(), { maxBatch: 50, maxWaitMs: 600_000 });
+    expect(await batching.embed(['what did I say about cats?'], 'query')).toEqual([
+      reference.embedOne('what did I say about cats?'),
+    ]);
+    await Promise.all(['a', 'b', 'c'].map((t) => batching.embed([t], 'query')));
+    expect(server.requests.map((r) => r.body.input)).toEqual([['what did I say about cats?'], ['a', 'b', 'c']]);
   });
 
   it('rejects every caller of a failed batch, and caches nothing from it', async () => {

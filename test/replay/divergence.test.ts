@@ -6,7 +6,9 @@ import { findDivergence } from '../../src/replay/divergence';
 import { describeOutcome } from '../../src/replay/replay';
 import { committedHistories } from './histories';
 
-const { history } = committedHistories().find((h) => h.name === 'plain-turn')!;
+// The capture from before the turn's steps became local activities: its events are regular activities, which
+// is what these messages name.
+const { history } = committedHistories().find((h) => h.name === 'plain-turn.21b4bfe')!;
 const wrap = (inner: string) =>
   'Replay failed with a nondeterminism error. This means that the workflow code as written is not compatible with ' +
   `the history that was fed in. Details: Workflow activation completion failed: Failure { failure: Some(Failure { ` +

@@ -16,7 +16,11 @@ export interface EmbeddingCache {
 export interface BatchingEmbedderOptions {
   /** Flush a batch when this many texts are queued. Default 64. */
   maxBatch?: number;
-  /** Flush a batch at the latest this long after its first text was queued. Default 10 ms. */
+  /**
+   * Flush a batch of documents at the latest this long after its first text was queued. Default 10 ms. Queries
+   * never wait for it: a turn waits on its query embedding, so queries go out as soon as the current burst of
+   * calls has been queued (the next turn of the event loop).
+   */
   maxWaitMs?: number;
   /** Vectors kept in process memory. Default 10,000 (about 40 MB at 512 dimensions). */
   cacheEntries?: number;
@@ -63,7 +67,8 @@ export class BatchingEmbedder implements Embedder {
   private readonly l1: LRUCache<string, number[]>;
   private readonly inflight = new Map<string, Promise<number[]>>();
   private readonly queues: Record<EmbedKind, Pending[]> = { query: [], document: [] };
-  private readonly timers: Partial<Record<EmbedKind, NodeJS.Timeout>> = {};
+  /** Cancels the pending flush of each kind's queue. */
+  private readonly timers: Partial<Record<EmbedKind, () => void>> = {};
   private readonly background = new Set<Promise<unknown>>();
   private readonly counters: BatchingStats = { texts: 0, l1Hits: 0, l2Hits: 0, joined: 0, batches: 0, embedded: 0 };
 
@@ -128,12 +133,21 @@ export class BatchingEmbedder implements Embedder {
       const queue = this.queues[kind];
       queue.push({ key, text, resolve, reject });
       if (queue.length >= this.maxBatch) this.flush(kind);
-      else this.timers[kind] ??= setTimeout(() => this.flush(kind), this.maxWaitMs);
+      else this.timers[kind] ??= this.scheduleFlush(kind);
     });
   }
 
+  private scheduleFlush(kind: EmbedKind): () => void {
+    if (kind === 'query') {
+      const immediate = setImmediate(() => this.flush(kind));
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(() => this.flush(kind), this.maxWaitMs);
+    return () => clearTimeout(timer);
+  }
+
   private flush(kind: EmbedKind): void {
-    clearTimeout(this.timers[kind]);
+    this.timers[kind]?.();
     delete this.timers[kind];
     const queue = this.queues[kind];
     while (queue.length > 0) void this.send(queue.splice(0, this.maxBatch), kind);
