@@ -63,26 +63,26 @@ export async function searchMessages(db: Queryable, q: LexicalQuery): Promise<Le
   // over the whole scope (every message of the conversation, not only the matches: averaging over the matches
   // makes long matching messages look short). Term frequencies are a lexeme's positions in the message; document
   // frequencies come from the matches, which hold every message containing a query lexeme; N is the whole scope.
+  // Lengths are stored per message (migration 007_message_lengths), so the average is a cheap aggregate.
   const filters = `m.tenant_id = $1
           AND ($3::text IS NULL OR m.conversation_id = $3)
           AND ($4::bigint IS NULL OR m.seq < $4)
           AND ($5::text IS NULL OR EXISTS (
                 SELECT 1 FROM conversations c
                  WHERE c.tenant_id = m.tenant_id AND c.conversation_id = m.conversation_id AND c.user_id = $5))`;
-  const tokenCount = (tsv: string) =>
-    `(SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(${tsv}) u)`;
   const rows = await db.query<LexicalRow>(
     `WITH terms AS (SELECT array_agg(DISTINCT lexeme) AS lexemes FROM unnest(to_tsvector('english', $7))),
      candidates AS (
-       SELECT m.message_id, m.conversation_id, m.seq, m.role, m.content, to_tsvector('english', m.content) AS tsv
+       SELECT m.message_id, m.conversation_id, m.seq, m.role, m.content, m.content_tokens,
+              to_tsvector('english', m.content) AS tsv
          FROM messages m
         WHERE ${filters} AND to_tsvector('english', m.content) @@ to_tsquery('english', $2)),
      scope AS (
-       SELECT count(*)::float8 AS n, greatest(avg(${tokenCount("to_tsvector('english', m.content)")}), 1)::float8 AS avgdl
+       SELECT count(*)::float8 AS n, greatest(avg(m.content_tokens), 1)::float8 AS avgdl
          FROM messages m WHERE ${filters}),
      matches AS (
        SELECT c.conversation_id, c.seq, u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf,
-              ${tokenCount('c.tsv')}::float8 AS dl
+              c.content_tokens::float8 AS dl
          FROM candidates c, unnest(c.tsv) u, terms
         WHERE u.lexeme = ANY(terms.lexemes)),
      df AS (SELECT lexeme, count(*)::float8 AS df FROM matches GROUP BY lexeme),
