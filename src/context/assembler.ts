@@ -27,6 +27,7 @@ import type { SearchHit } from '../memory/types';
 import { ConversationMissingError, type ConversationStore, type StoredMessage } from '../storage/conversations';
 import type { Queryable } from '../storage/db';
 import type { ContextManifest, ContextTier, ManifestBlock, ManifestStore } from '../storage/manifests';
+import { dataSection, wrapTurnData } from '../model/prompt';
 import { estimateTokens } from '../model/tokens';
 import { diversify, expandNeighbours } from './recall-ranking';
 import { memorySections, messageLine, renderRecall } from './render';
@@ -94,6 +95,8 @@ const NEIGHBOUR_RADIUS = 1;
 const DIVERSITY_LAMBDA = 0.8;
 /** A neighbour's score as a share of its hit's: on the LoCoMo dev split, neighbours lift strict recall @4k from 74 % to 80 %. */
 const NEIGHBOUR_WEIGHT = 0.5;
+/** Most a recalled message adds beside its own line: a date header or `…`, and newlines. */
+const ITEM_OVERHEAD = 6;
 
 export class ContextAssembler {
   constructor(private readonly deps: AssemblerDeps) {}
@@ -250,10 +253,34 @@ export class ContextAssembler {
     blocks = fixedBlocks();
 
     // 5. recall fills whatever is left, in ranked order; an item that does not fit makes way for later ones.
-    const base = total(blocks);
+    //    Rendering the whole block per candidate would cost O(n²) on a large budget: a first pass adds up an upper
+    //    bound of each item's share (its line, a possible date header, the newline), a second pass spends what the
+    //    exact rendering leaves, and a last check sheds from the end should the sum ever undercount.
+    const room = budget - total(blocks);
+    const frame = d.tokens(wrapTurnData([dataSection('recalled_memories', '')])!);
+    const upperBound = (c: Candidate) =>
+      c.message ? d.tokens(`${c.message.role}: ${c.message.content}`) + ITEM_OVERHEAD : d.tokens(c.fact!.text) + 4;
+    const taken = new Set<string>();
+    let estimate = frame;
     for (const c of candidates) {
+      const cost = upperBound(c);
+      if (estimate + cost > room) continue;
       take(c);
-      if (base + recallTokens() > budget) untake(c);
+      taken.add(c.key);
+      estimate += cost;
+    }
+    let slack = room - recallTokens();
+    for (const c of candidates) {
+      if (slack < ITEM_OVERHEAD) break;
+      if (taken.has(c.key) || upperBound(c) > slack + ITEM_OVERHEAD) continue;
+      take(c);
+      const exact = room - recallTokens();
+      if (exact < 0) untake(c);
+      else slack = exact;
+    }
+    while (recalledMessages.length + recalledFacts.length > 0 && recallTokens() > room) {
+      if (recalledMessages.length > 0) recalledMessages.pop();
+      else recalledFacts.pop();
     }
 
     const recall = render();
