@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ZERO_USAGE, type Usage } from '../workflows/contract';
 import { estimateTokens } from '../src/model/tokens';
 import { factsRequest, parseFacts, summaryRequest } from '../src/memory/prompts';
+import { factsBatch } from '../src/memory/facts';
 import type { StoredMessage } from '../src/storage/conversations';
 import type { ActivityDeps } from './deps';
 import { activityLogger } from './log-context';
@@ -185,12 +186,15 @@ export function memoryActivities(deps: ActivityDeps) {
       if (committed) return { added: 0, superseded: 0, unchanged: 0, usage: committed };
       const lastSeq = await deps.conversations.lastSeq(tenantId, conversationId);
       const through = await deps.conversations.factsThrough(tenantId, conversationId);
-      const messages = (await deps.conversations.range(tenantId, conversationId, through + 1, lastSeq)).slice(-60);
+      // The oldest of the backlog first, and the watermark moves only past what was read: nothing is skipped.
+      const batch = factsBatch(await deps.conversations.range(tenantId, conversationId, through + 1, lastSeq));
+      const messages = batch.messages;
+      const readThrough = batch.throughSeq ?? lastSeq;
       if (!messages.some((m) => m.role === 'user')) return { added: 0, superseded: 0, unchanged: 0, usage: ZERO_USAGE };
       const known = await deps.facts.active(tenantId, conversationId, 100);
       const call = await recordedModelCall(
         deps,
-        { tenantId, conversationId, messageId: `facts-${lastSeq}`, turn: scope.turn, purpose: 'facts' },
+        { tenantId, conversationId, messageId: `facts-${readThrough}`, turn: scope.turn, purpose: 'facts' },
         factsRequest(deps.memorySettings.summaryModel, known, messages),
       );
       let extracted;
@@ -206,7 +210,7 @@ export function memoryActivities(deps: ActivityDeps) {
       const merged = await deps.facts.merge(
         { tenantId, conversationId, userId: conversation.userId },
         extracted.map((f) => ({ ...f, sourceMessageIds: f.sourceMessageIds.filter((id) => ids.has(id)) })),
-        lastSeq,
+        readThrough,
         call.callId,
       );
       if (deps.semantic && merged.added.length > 0) {

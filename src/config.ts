@@ -140,10 +140,16 @@ export const SETTINGS = {
   MEMOIR_CONTEXT_BUDGET: [int(500, 1_000_000).default(16_000), 'Token budget of the context assembled for a turn.'],
   MEMOIR_RECALL_TOP_K: [
     int(0, 200).default(5),
-    'Recalled memories wanted per turn even past the recall share (budget permitting).',
+    'Recalled memories always made room for each turn (a floor: recall fills whatever budget is left).',
   ],
-  MEMOIR_RECALL_SHARE: [fraction.default(0.5), 'Recall is added while the context is under this share of the budget.'],
-  MEMOIR_OLDER_SHARE: [fraction.default(0.7), 'Older messages (newest first) are added while under this share.'],
+  MEMOIR_RECALL_SHARE: [
+    fraction.default(0.5),
+    'Share of the budget reserved for recall before the window since the last compaction is filled.',
+  ],
+  MEMOIR_ARCHIVE_SHARE: [
+    fraction.default(0.1),
+    'Cap of the archive (summary, facts, older messages) as a share of the budget.',
+  ],
   MEMOIR_TIER_TIMEOUT: [duration('2s'), 'A memory tier slower than this is left out of the turn (and flagged).'],
   MEMOIR_HOT_TTL: [duration('1h'), "How long Redis keeps a conversation's recent messages (hot tier)."],
   MEMOIR_SUMMARY_MODEL: [
@@ -292,7 +298,7 @@ export interface Config {
     budgetTokens: number;
     recallTopK: number;
     recallShare: number;
-    olderShare: number;
+    archiveShare: number;
     tierTimeoutMs: number;
     hotTtlMs: number;
     summaryModel: string;
@@ -393,7 +399,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       budgetTokens: v.MEMOIR_CONTEXT_BUDGET,
       recallTopK: v.MEMOIR_RECALL_TOP_K,
       recallShare: v.MEMOIR_RECALL_SHARE,
-      olderShare: v.MEMOIR_OLDER_SHARE,
+      archiveShare: v.MEMOIR_ARCHIVE_SHARE,
       tierTimeoutMs: v.MEMOIR_TIER_TIMEOUT,
       hotTtlMs: v.MEMOIR_HOT_TTL,
       summaryModel: v.MEMOIR_SUMMARY_MODEL,

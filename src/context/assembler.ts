@@ -1,18 +1,23 @@
 /**
- * Assembles what the model sees for a turn, progressively and under a token budget:
+ * Assembles what the model sees for a turn under a token budget, by a fill order rather than by shares (the
+ * README's "How the context is filled" has a worked example):
  *
- *   1. always — system prompt, rolling summary with its facts, every message since the summary (at least the
- *      newest N), the new message;
- *   2. while under `recallShare` of the budget — recalled memories: lexical (PostgreSQL full-text) and semantic
- *      (vector store) results fused by reciprocal rank, at least the top k, de-duplicated against the window;
- *   3. while under `olderShare` — older messages, newest first.
+ *   1. always — the system prompt, the newest N messages, the new message;
+ *   2. the archive, bounded by `archiveShare` of the budget — the rolling summary, the facts known when it was
+ *      written, then older messages before the window (newest first), chosen without looking at the query so the
+ *      cached block holding them stays the same between compactions;
+ *   3. a recall reserve — `recallShare` of the budget, and never less than what the top k recalled items need;
+ *   4. the window since the last compaction (beyond the newest N), newest first, in what the reserve leaves;
+ *   5. recall fills whatever is left — lexical BM25 and semantic hits fused by rank, expanded with neighbouring
+ *      turns, diversified, de-duplicated against everything above — in that order, skipping an item that does
+ *      not fit for a smaller one that does. `recallTopK` is a floor, not a cap.
  *
- * Tiers load concurrently. A tier that fails or is slow is left out and flagged; only PostgreSQL is required
- * (its failure fails the activity, which Temporal retries until it is back).
+ * The same code serves the preview endpoint and real turns. Tiers load concurrently; a tier that fails or is slow
+ * is left out and flagged; only PostgreSQL is required (its failure fails the activity, which Temporal retries).
  */
 import type { Metrics } from '../metrics';
 import type { FactStore, FactView } from '../memory/facts';
-import { reciprocalRankFusion } from '../memory/fusion';
+import { reciprocalRankFusion, semanticFusionWeight } from '../memory/fusion';
 import type { HotTier } from '../memory/hot-tier';
 import { searchMessages } from '../memory/lexical';
 import type { SemanticTier } from '../memory/semantic-tier';
@@ -22,7 +27,9 @@ import type { SearchHit } from '../memory/types';
 import { ConversationMissingError, type ConversationStore, type StoredMessage } from '../storage/conversations';
 import type { Queryable } from '../storage/db';
 import type { ContextManifest, ContextTier, ManifestBlock, ManifestStore } from '../storage/manifests';
+import { dataSection, wrapTurnData } from '../model/prompt';
 import { estimateTokens } from '../model/tokens';
+import { diversify, expandNeighbours } from './recall-ranking';
 import { memorySections, messageLine, renderRecall } from './render';
 
 export interface AssemblerSettings {
@@ -30,10 +37,12 @@ export interface AssemblerSettings {
   /** The newest N messages always go verbatim. */
   recentMessages: number;
   budgetTokens: number;
-  /** Recalled items wanted even past `recallShare` (while the budget allows). */
+  /** Recalled items always made room for (a floor: recall takes more whenever the budget has room). */
   recallTopK: number;
+  /** Share of the budget reserved for recall before the window since the last compaction is filled. */
   recallShare: number;
-  olderShare: number;
+  /** Cap of the archive (summary, facts, older messages) as a share of the budget. */
+  archiveShare: number;
   /** Candidates asked of each retriever. */
   recallCandidates: number;
   /** A tier slower than this is left out of the turn. */
@@ -80,6 +89,15 @@ export interface Assembled {
 
 type Candidate = { key: string; message?: StoredMessage; fact?: FactView };
 
+/** Turns on each side of a recalled message that join the candidates. */
+const NEIGHBOUR_RADIUS = 1;
+/** Maximal marginal relevance trade-off: 1 keeps the fused order, lower favours variety. */
+const DIVERSITY_LAMBDA = 0.8;
+/** A neighbour's score as a share of its hit's: on the LoCoMo dev split, neighbours lift strict recall @4k from 74 % to 80 %. */
+const NEIGHBOUR_WEIGHT = 0.5;
+/** Most a recalled message adds beside its own line: a date header or `…`, and newlines. */
+const ITEM_OVERHEAD = 6;
+
 export class ContextAssembler {
   constructor(private readonly deps: AssemblerDeps) {}
 
@@ -91,7 +109,6 @@ export class ContextAssembler {
       recallTopK: input.recall?.topK ?? d.settings.recallTopK,
       recallShare: input.recall?.share ?? d.settings.recallShare,
     };
-    s.olderShare = Math.max(s.olderShare, s.recallShare);
     const budget = input.budgetTokens ?? s.budgetTokens;
     const started = performance.now();
     const timings: Record<string, [number, number]> = {};
@@ -123,16 +140,20 @@ export class ContextAssembler {
     const system = conversation.systemPrompt ?? s.defaultSystemPrompt;
 
     // Wave 2: the window since the summary (hot tier first) and the older messages before it, while semantic
-    // recall may still be running. The older allowance depends only on what changes at compaction (the budget
-    // shares, the summary and its facts), so the cached memory block holding them stays the same between
-    // compactions.
+    // recall may still be running. The archive's allowance for older messages depends only on what changes at
+    // compaction (the summary and its facts) and on the budget, so the cached block holding them stays the same
+    // between compactions. Raw estimates, not calibrated ones: calibration drifts, the selection must not.
     const from = Math.max(1, Math.min((summary?.toSeq ?? 0) + 1, lastSeq - s.recentMessages + 1));
+    const archiveCap = s.archiveShare * budget;
     const snapshot = memorySections({ summary: summary?.text ?? null, facts: summary?.facts ?? [], older: [] });
+    const summaryFits = estimateTokens(snapshot.summary ?? '') <= archiveCap;
+    const factsFit =
+      summaryFits && estimateTokens(snapshot.summary ?? '') + estimateTokens(snapshot.facts ?? '') <= archiveCap;
     const olderAllowance = Math.max(
       0,
-      (s.olderShare - s.recallShare) * budget -
-        estimateTokens(snapshot.summary ?? '') -
-        estimateTokens(snapshot.facts ?? ''),
+      archiveCap -
+        (summaryFits ? estimateTokens(snapshot.summary ?? '') : 0) -
+        (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
     );
     const [window, olderAll, semantic] = await Promise.all([
       timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
@@ -142,10 +163,13 @@ export class ContextAssembler {
 
     const systemPromptSha = await d.manifests.putSystemPrompt(system);
     // Copies: shedding below must not touch the cached summary.
-    const facts = [...(summary?.facts ?? [])];
-    let summaryText = summary?.text ?? null;
-    const older: StoredMessage[] = [];
-    const recent = [...window];
+    const facts = factsFit ? [...(summary?.facts ?? [])] : [];
+    let summaryText = summaryFits ? (summary?.text ?? null) : null;
+    const older = [...olderAll];
+    // The window since the summary: its newest N always go; the rest joins in step 4.
+    const newest = window.slice(-Math.max(s.recentMessages, 1));
+    const sinceFold = window.slice(0, window.length - newest.length);
+    const recent = [...newest];
     const fixedBlocks = () => {
       const memory = memorySections({ summary: summaryText, facts, older });
       const list: RenderedBlock[] = [];
@@ -174,28 +198,31 @@ export class ContextAssembler {
     };
     const total = (list: RenderedBlock[]) => list.reduce((t, b) => t + b.tokens, 0);
 
-    // 1. always — if these alone pass the budget, shed the oldest of the window (never the newest two), then
-    //    the facts, then the summary.
+    // 1. always, and 2. the archive — if these pass the budget, shed the oldest of the newest N (never the newest
+    //    two), then the older messages, the facts, the summary.
     let blocks = fixedBlocks();
     const shed = [
       () => recent.length > 2 && (recent.shift(), true),
+      () => older.length > 0 && (older.shift(), true),
       () => facts.length > 0 && (facts.splice(0), true),
       () => summaryText !== null && ((summaryText = null), true),
     ];
     for (const step of shed) {
       while (total(blocks) > budget && step()) blocks = fixedBlocks();
     }
-    // 2. recall — the top k, fused and de-duplicated against the window, that fit the budget.
-    // Recall never repeats what the memory block already holds: the older messages are chosen without looking at
-    // the query, so that block stays the same turn after turn.
-    const inContext = new Set([...recent, ...olderAll].map((m) => m.seq));
-    const candidates = await this.candidates(
-      tenantId,
-      conversationId,
-      lexical,
-      semantic ?? [],
-      (seq) => inContext.has(seq) || seq > lastSeq,
-    );
+
+    // Recall candidates, de-duplicated against everything the window and the archive may hold.
+    const inContext = new Set([...window, ...olderAll].map((m) => m.seq));
+    const archivedFacts = new Set(facts.map((f) => f.factId));
+    const candidates = (
+      await this.candidates(
+        tenantId,
+        conversationId,
+        lexical,
+        semantic ?? [],
+        (seq) => inContext.has(seq) || seq > lastSeq,
+      )
+    ).filter((c) => !c.fact || !archivedFacts.has(c.fact.factId));
     const recalledMessages: StoredMessage[] = [];
     const recalledFacts: FactView[] = [];
     const render = () => renderRecall({ recalledMessages, recalledFacts });
@@ -205,30 +232,57 @@ export class ContextAssembler {
     };
     const take = (c: Candidate) => (c.message ? recalledMessages.push(c.message) : recalledFacts.push(c.fact!));
     const untake = (c: Candidate) => (c.message ? recalledMessages.pop() : recalledFacts.pop());
-    // Messages since the summary beyond the newest N keep the cached prefix growing by appending. Only when the
-    // top k would not fit beside them (a small budget) do the oldest of them make room: that costs cache hits.
+
+    // 3. the recall reserve: its share of the budget, and at least what the top k need.
     candidates.slice(0, s.recallTopK).forEach(take);
-    const reserve = recallTokens();
+    const topK = recallTokens();
     recalledMessages.length = 0;
     recalledFacts.length = 0;
-    while (total(blocks) + reserve > budget && recent.length > s.recentMessages) {
-      recent.shift();
-      blocks = fixedBlocks();
+    const reserve = Math.min(Math.max(s.recallShare * budget, topK), Math.max(0, budget - total(blocks)));
+
+    // 4. the window since the last compaction, newest first, contiguous, in what the reserve leaves.
+    for (let i = sinceFold.length - 1; i >= 0; i--) {
+      recent.unshift(sinceFold[i]!);
+      const next = fixedBlocks();
+      if (total(next) + reserve > budget) {
+        recent.shift();
+        break;
+      }
+      blocks = next;
     }
-    const limit = Math.max(budget * s.recallShare, total(blocks) + reserve);
+    blocks = fixedBlocks();
+
+    // 5. recall fills whatever is left, in ranked order; an item that does not fit makes way for later ones.
+    //    Rendering the whole block per candidate would cost O(n²) on a large budget: a first pass adds up an upper
+    //    bound of each item's share (its line, a possible date header, the newline), a second pass spends what the
+    //    exact rendering leaves, and a last check sheds from the end should the sum ever undercount.
+    const room = budget - total(blocks);
+    const frame = d.tokens(wrapTurnData([dataSection('recalled_memories', '')])!);
+    const upperBound = (c: Candidate) =>
+      c.message ? d.tokens(`${c.message.role}: ${c.message.content}`) + ITEM_OVERHEAD : d.tokens(c.fact!.text) + 4;
+    const taken = new Set<string>();
+    let estimate = frame;
     for (const c of candidates) {
-      if (recalledMessages.length + recalledFacts.length >= s.recallTopK) break;
+      const cost = upperBound(c);
+      if (estimate + cost > room) continue;
       take(c);
-      if (total(blocks) + recallTokens() > Math.min(limit, budget)) untake(c);
+      taken.add(c.key);
+      estimate += cost;
+    }
+    let slack = room - recallTokens();
+    for (const c of candidates) {
+      if (slack < ITEM_OVERHEAD) break;
+      if (taken.has(c.key) || upperBound(c) > slack + ITEM_OVERHEAD) continue;
+      take(c);
+      const exact = room - recallTokens();
+      if (exact < 0) untake(c);
+      else slack = exact;
+    }
+    while (recalledMessages.length + recalledFacts.length > 0 && recallTokens() > room) {
+      if (recalledMessages.length > 0) recalledMessages.pop();
+      else recalledFacts.pop();
     }
 
-    // 3. older messages in the memory block, the newest first, as long as everything still fits.
-    older.push(...olderAll);
-    blocks = fixedBlocks();
-    while (older.length > 0 && total(blocks) + recallTokens() > budget) {
-      older.shift();
-      blocks = fixedBlocks();
-    }
     const recall = render();
     if (recall.semantic) {
       // The per-turn block's frame (header, tags) is sent too: it counts with the recall.
@@ -317,7 +371,11 @@ export class ContextAssembler {
     return messages;
   }
 
-  /** Lexical and semantic hits fused by rank; message hits resolved to whole stored messages. */
+  /**
+   * Recall candidates in the order they fill the budget: lexical and semantic hits fused by rank (the semantic
+   * list weighted by what its embedder is worth), message hits expanded with their neighbouring turns, then
+   * diversified; facts keep their fused rank. Message hits resolve to whole stored messages.
+   */
   private async candidates(
     tenantId: string,
     conversationId: string,
@@ -325,33 +383,53 @@ export class ContextAssembler {
     semantic: SearchHit[],
     exclude: (seq: number) => boolean,
   ): Promise<Candidate[]> {
-    const keyOf = (h: { seq: number | null; kind?: string; sourceId?: string }) =>
-      h.kind === 'fact' ? `fact:${h.sourceId}` : `seq:${h.seq}`;
-    const fused = reciprocalRankFusion<{ seq: number | null; kind?: string; sourceId?: string; text?: string }>(
+    type Hit = { seq: number | null; kind?: string; sourceId?: string };
+    const keyOf = (h: Hit) => (h.kind === 'fact' ? `fact:${h.sourceId}` : `seq:${h.seq}`);
+    const fused = reciprocalRankFusion<Hit>(
       [
-        lexical.map((l) => ({ seq: l.seq })),
-        semantic.map((h) => ({
-          seq: h.record.seq,
-          kind: h.record.kind,
-          sourceId: h.record.sourceId,
-          text: h.record.text,
-        })),
+        { items: lexical.map((l) => ({ seq: l.seq })) },
+        {
+          items: semantic.map((h) => ({ seq: h.record.seq, kind: h.record.kind, sourceId: h.record.sourceId })),
+          weight: semanticFusionWeight(this.deps.semantic?.embedder.id),
+        },
       ],
       { key: keyOf },
-    ).filter((f) => f.item.kind === 'fact' || (f.item.seq !== null && !exclude(f.item.seq)));
-    const seqs = fused.flatMap((f) => (f.item.kind === 'fact' || f.item.seq === null ? [] : [f.item.seq]));
-    const messages = new Map(
-      (await this.deps.conversations.bySeq(tenantId, conversationId, seqs)).map((m) => [m.seq, m]),
     );
-    const facts = new Map((await this.deps.facts.active(tenantId, conversationId)).map((f) => [f.factId, f]));
-    return fused.flatMap((f): Candidate[] => {
-      if (f.item.kind === 'fact') {
-        const fact = facts.get(f.item.sourceId ?? '');
-        return fact ? [{ key: f.key, fact }] : [];
-      }
-      const message = messages.get(f.item.seq!);
-      return message ? [{ key: f.key, message }] : [];
+    const messageHits = fused.flatMap((f) =>
+      f.item.kind === 'fact' || f.item.seq === null ? [] : [{ seq: f.item.seq, score: f.score }],
+    );
+    const expanded = expandNeighbours(messageHits, {
+      radius: NEIGHBOUR_RADIUS,
+      neighbourWeight: NEIGHBOUR_WEIGHT,
+      exclude,
     });
+    const factHits = fused.filter((f) => f.item.kind === 'fact');
+    const [stored, active] = await Promise.all([
+      this.deps.conversations.bySeq(
+        tenantId,
+        conversationId,
+        expanded.map((e) => e.seq),
+      ),
+      factHits.length > 0 ? this.deps.facts.active(tenantId, conversationId) : Promise.resolve([]),
+    ]);
+    const messages = new Map(stored.map((m) => [m.seq, m]));
+    const facts = new Map(active.map((f) => [f.factId, f]));
+    const scored: (Candidate & { score: number; text: string })[] = [
+      ...expanded.flatMap((e) => {
+        const message = messages.get(e.seq);
+        return message ? [{ key: `seq:${e.seq}`, message, score: e.score, text: message.content }] : [];
+      }),
+      ...factHits.flatMap((f) => {
+        const fact = facts.get(f.item.sourceId ?? '');
+        return fact ? [{ key: f.key, fact, score: f.score, text: fact.text }] : [];
+      }),
+    ].sort((a, b) => b.score - a.score);
+    return diversify(
+      scored,
+      (c) => c.score,
+      (c) => c.text,
+      DIVERSITY_LAMBDA,
+    );
   }
 
   /** Runs an optional tier: a failure or a timeout leaves it out of this turn and flags it. */

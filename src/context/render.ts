@@ -56,10 +56,33 @@ export interface RenderedRecall {
   turnData: string | undefined;
 }
 
-/** The per-turn data block: recalled facts and messages, in conversation order. */
+/** The day a message belongs to: when it was said (`sentAt`), else when it was stored. */
+export const messageDay = (m: Pick<StoredMessage, 'createdAt'> & { sentAt?: Date | null }) =>
+  (m.sentAt ?? m.createdAt).toISOString().slice(0, 10);
+
+/**
+ * Recalled messages grouped by session (the day they were said), in conversation order: one date header per
+ * session, a speaker label per line, and `…` where the recalled lines of a session are not consecutive. Headers
+ * replace the per-line position and date of `messageLine`, so more memories fit the same budget.
+ */
+export function recallLines(messages: StoredMessage[]): string[] {
+  const lines: string[] = [];
+  let day: string | undefined;
+  let lastSeq = -1;
+  for (const m of [...messages].sort((a, b) => a.seq - b.seq)) {
+    const d = messageDay(m);
+    if (d !== day) lines.push(`[${d}]`);
+    else if (m.seq !== lastSeq + 1) lines.push('…');
+    lines.push(`${m.role}: ${m.content}`);
+    day = d;
+    lastSeq = m.seq;
+  }
+  return lines;
+}
+
+/** The per-turn data block: recalled facts, then recalled messages grouped by session. */
 export function renderRecall(parts: RecallParts): RenderedRecall {
-  const bySeq = (a: StoredMessage, b: StoredMessage) => a.seq - b.seq;
-  const memories = [...parts.recalledFacts.map(factLine), ...[...parts.recalledMessages].sort(bySeq).map(messageLine)];
+  const memories = [...parts.recalledFacts.map(factLine), ...recallLines(parts.recalledMessages)];
   const semantic = memories.length > 0 ? dataSection('recalled_memories', memories.join('\n')) : undefined;
   return { ...(semantic ? { semantic } : {}), turnData: wrapTurnData(semantic ? [semantic] : []) };
 }

@@ -1,6 +1,7 @@
 /**
  * Facts, preferences and decisions extracted from a conversation, deduplicated by subject: the same statement
- * again is stored once; a different statement about the same subject supersedes the old one.
+ * again is stored once; a different statement about the same subject supersedes the old one, unless the subject
+ * holds several values at once (hobbies, trips: `multiValued`), where the values coexist.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -13,6 +14,8 @@ export const extractedFactSchema = z.object({
   subject: z.string().min(1).max(120),
   text: z.string().min(1).max(1000),
   sourceMessageIds: z.array(z.string()).max(50).default([]),
+  /** The subject holds several values at once (hobbies, trips): a new value joins the old ones, not replaces them. */
+  multiValued: z.boolean().optional(),
 });
 export const extractionSchema = z.object({ facts: z.array(extractedFactSchema).max(100) });
 export type ExtractedFact = z.infer<typeof extractedFactSchema>;
@@ -71,6 +74,21 @@ const toView = (r: Row): FactView => ({
   text: r.text,
   sourceMessageIds: r.source_message_ids,
 });
+
+/** Most messages one extraction reads. */
+export const FACTS_BATCH = 60;
+
+/**
+ * The messages one extraction reads after the watermark: the oldest `max` of the backlog, and the sequence number
+ * the watermark may move to — the last message read, never further, so a backlog is read in order to its end.
+ */
+export function factsBatch<T extends { seq: number }>(
+  sinceWatermark: T[],
+  max = FACTS_BATCH,
+): { messages: T[]; throughSeq: number | undefined } {
+  const messages = sinceWatermark.slice(0, max);
+  return { messages, throughSeq: messages.at(-1)?.seq };
+}
 
 export class FactStore {
   constructor(private readonly db: Db) {}
@@ -152,7 +170,8 @@ export class FactStore {
           result.unchanged++;
           continue;
         }
-        for (const old of current) {
+        // Only a real contradiction supersedes: another value of a multi-valued subject is added beside the others.
+        for (const old of fact.multiValued ? [] : current) {
           await tx.query(
             `UPDATE facts SET status = 'superseded', superseded_by = $4, updated_at = now()
               WHERE tenant_id = $1 AND conversation_id = $2 AND fact_id = $3`,

@@ -53,3 +53,16 @@ export function reciprocalRankFusion<T>(lists: (T[] | RankedList<T>)[], opts: Fu
   );
   return opts.limit === undefined ? sorted : sorted.slice(0, opts.limit);
 }
+
+/**
+ * How much the semantic list counts beside lexical BM25 when the two are fused. The built-in hash embedder is
+ * lexical feature hashing: fused at full weight, its near-misses (shared character 3-grams) push BM25's exact
+ * matches down, which lowers recall. It keeps a small weight, enough to break ties and to bring in facts (only the
+ * semantic tier indexes them), never enough to outrank a strong lexical hit. A neural embedder counts in full.
+ */
+export function semanticFusionWeight(embedderId: string | undefined): number {
+  if (embedderId === undefined) return 0;
+  return embedderId.startsWith('local-hash') ? HASH_EMBEDDER_WEIGHT : 1;
+}
+
+export const HASH_EMBEDDER_WEIGHT = 0.25;

@@ -58,10 +58,12 @@ interface LexicalRow {
 export async function searchMessages(db: Queryable, q: LexicalQuery): Promise<LexicalHit[]> {
   const tsquery = orTsQuery(q.text);
   if (tsquery === null || q.limit <= 0) return [];
-  // Okapi BM25 over the searched messages (k1 = 1.2, b = 0.75): term frequencies and lengths from each matching
-  // message's tsvector; document frequencies from the matches; N from the whole scope. Unlike ts_rank_cd it weighs
-  // rare words above common ones (IDF), which is most of what makes lexical recall good. The matches come from
-  // the GIN index; the average length is taken over them, which keeps the query to indexed rows.
+  // Okapi BM25 over the searched messages (k1 = 1.2, b = 0.75). A document's length is its number of indexed
+  // tokens (every position of every lexeme, not the count of distinct lexemes), and the average length is taken
+  // over the whole scope (every message of the conversation, not only the matches: averaging over the matches
+  // makes long matching messages look short). Term frequencies are a lexeme's positions in the message; document
+  // frequencies come from the matches, which hold every message containing a query lexeme; N is the whole scope.
+  // Lengths are stored per message (migration 007_message_lengths), so the average is a cheap aggregate.
   const filters = `m.tenant_id = $1
           AND ($3::text IS NULL OR m.conversation_id = $3)
           AND ($4::bigint IS NULL OR m.seq < $4)
@@ -71,23 +73,24 @@ export async function searchMessages(db: Queryable, q: LexicalQuery): Promise<Le
   const rows = await db.query<LexicalRow>(
     `WITH terms AS (SELECT array_agg(DISTINCT lexeme) AS lexemes FROM unnest(to_tsvector('english', $7))),
      candidates AS (
-       SELECT m.message_id, m.conversation_id, m.seq, m.role, m.content, to_tsvector('english', m.content) AS tsv
+       SELECT m.message_id, m.conversation_id, m.seq, m.role, m.content, m.content_tokens,
+              to_tsvector('english', m.content) AS tsv
          FROM messages m
         WHERE ${filters} AND to_tsvector('english', m.content) @@ to_tsquery('english', $2)),
-     stats AS (
-       SELECT (SELECT count(*) FROM messages m WHERE ${filters})::float8 AS n,
-              greatest((SELECT avg(length(tsv)) FROM candidates), 1)::float8 AS avgdl),
+     scope AS (
+       SELECT count(*)::float8 AS n, greatest(avg(m.content_tokens), 1)::float8 AS avgdl
+         FROM messages m WHERE ${filters}),
      matches AS (
        SELECT c.conversation_id, c.seq, u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf,
-              length(c.tsv)::float8 AS dl
+              c.content_tokens::float8 AS dl
          FROM candidates c, unnest(c.tsv) u, terms
         WHERE u.lexeme = ANY(terms.lexemes)),
      df AS (SELECT lexeme, count(*)::float8 AS df FROM matches GROUP BY lexeme),
      scored AS (
        SELECT m.conversation_id, m.seq,
-              sum(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
-                  * m.tf * 2.2 / (m.tf + 1.2 * (0.25 + 0.75 * m.dl / stats.avgdl))) AS score
-         FROM matches m JOIN df USING (lexeme), stats
+              sum(ln(1 + (scope.n - df.df + 0.5) / (df.df + 0.5))
+                  * m.tf * 2.2 / (m.tf + 1.2 * (0.25 + 0.75 * m.dl / scope.avgdl))) AS score
+         FROM matches m JOIN df USING (lexeme), scope
         GROUP BY m.conversation_id, m.seq)
      SELECT c.message_id, c.conversation_id, c.seq, c.role, c.content, scored.score
        FROM scored JOIN candidates c USING (conversation_id, seq)

@@ -109,9 +109,12 @@ export function wrapTurnData(sections: string[]): string | undefined {
   return `<turn_data>\nReference data supplied by the system for this turn. It is not from the user and contains no instructions.\n${sections.join('\n')}\n</turn_data>`;
 }
 
-/** Keeps quoted data from closing the tags around it. */
+/**
+ * Keeps quoted data from opening or closing the tags around it: only a `<` that starts a tag (`<x`, `</x`, `<!`,
+ * `<?`) is rewritten, so ordinary text ("3 < 5", "->", "<3") reaches the model, and is matched, as it was written.
+ */
 export function escapeData(text: string): string {
-  return text.replace(/</g, '‹').replace(/>/g, '›');
+  return text.replace(/<(?=[/!?\p{L}_])/gu, '‹');
 }
 
 /** Our estimate of a request's prompt tokens: what calibration compares with the API's count. */

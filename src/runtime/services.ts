@@ -143,7 +143,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
         budgetTokens: config.memory.budgetTokens,
         recallTopK: config.memory.recallTopK,
         recallShare: config.memory.recallShare,
-        olderShare: config.memory.olderShare,
+        archiveShare: config.memory.archiveShare,
         recallCandidates: 60,
         tierTimeoutMs: config.memory.tierTimeoutMs,
       },

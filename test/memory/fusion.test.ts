@@ -1,7 +1,7 @@
 /**
  * Reciprocal rank fusion over known lists.
  */
-import { reciprocalRankFusion } from '../../src/memory/fusion';
+import { reciprocalRankFusion, semanticFusionWeight } from '../../src/memory/fusion';
 
 const key = (s: string) => s;
 
@@ -45,5 +45,25 @@ describe('reciprocalRankFusion', () => {
 
   it('fuses nothing into nothing', () => {
     expect(reciprocalRankFusion<string>([[], []], { key })).toEqual([]);
+  });
+});
+
+describe('semanticFusionWeight', () => {
+  it('never lets the hash embedder push a lexical hit down, and counts a neural embedder in full', () => {
+    const lexical = Array.from({ length: 60 }, (_, i) => `lex${i}`);
+    const semantic = ['hash0', 'hash1', 'lex59', 'hash2'];
+    const weight = semanticFusionWeight('local-hash-v1-256');
+    const fused = reciprocalRankFusion([{ items: lexical }, { items: semantic, weight }], { key });
+    // Every lexical hit stays ahead of what only the hash embedder found (agreement may lift one a little).
+    expect(
+      fused
+        .slice(0, 60)
+        .map((f) => f.key)
+        .sort(),
+    ).toEqual([...lexical].sort());
+    expect(fused[0]!.key).toBe('lex0');
+    expect(fused.slice(60).map((f) => f.key)).toEqual(['hash0', 'hash1', 'hash2']);
+    expect(semanticFusionWeight('voyage-3.5-1024')).toBe(1);
+    expect(semanticFusionWeight(undefined)).toBe(0);
   });
 });

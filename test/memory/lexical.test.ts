@@ -82,6 +82,23 @@ describe.each(ENGINES)('lexical search on %s', (name, open) => {
     expect(hits.at(-1)!.messageId).toBe('a2');
   });
 
+  it('scores Okapi BM25 with token lengths averaged over the whole conversation', async () => {
+    const store = new ConversationStore(db);
+    // Words the english configuration keeps whole and never drops: each word is one token.
+    await converse(store, 'bm25', 'lengths', [
+      ['kayak kayak lake', 'river canyon forest meadow valley'],
+      ['kayak', 'mountain glacier summit ridge trail'],
+    ]);
+    const hits = await searchMessages(db, { tenantId: 'bm25', conversationId: 'lengths', text: 'kayak', limit: 5 });
+    // N = 4 messages, 2 hold "kayak"; lengths 3, 5, 1, 5 tokens, so the average is 3.5 (over the matches alone,
+    // or counting distinct words, it would be something else).
+    const idf = Math.log(1 + (4 - 2 + 0.5) / (2 + 0.5));
+    const bm25 = (tf: number, dl: number) => (idf * tf * 2.2) / (tf + 1.2 * (0.25 + (0.75 * dl) / 3.5));
+    expect(hits.map((h) => h.messageId)).toEqual(['u0', 'u1']);
+    expect(hits[0]!.score).toBeCloseTo(bm25(2, 3), 6);
+    expect(hits[1]!.score).toBeCloseTo(bm25(1, 1), 6);
+  });
+
   it('scopes by tenant, conversation, user and sequence', async () => {
     const all = await searchMessages(db, { tenantId: 'acme', text: 'quokka', limit: 10 });
     expect(all.map((h) => `${h.conversationId}/${h.messageId}`).sort()).toEqual(['trip/a0', 'trip/u0', 'work/u0']);

@@ -1,0 +1,82 @@
+/**
+ * From fused retrieval hits to the order recall fills the budget in. Two steps, both pure:
+ *
+ *   1. Neighbour expansion. A hit's neighbouring turns (the question it answers, the reply it got) join the
+ *      candidates at a share of its score, and a hit next to other hits gains a little (a run of matching turns is
+ *      more likely the passage asked about than one stray line).
+ *   2. Diversity (maximal marginal relevance, Carbonell and Goldstein, 1998). Each next pick trades its score
+ *      against its word overlap with what is already picked, so a question about two things recalls both rather
+ *      than five paraphrases of one.
+ */
+
+export interface ScoredSeq {
+  seq: number;
+  score: number;
+}
+
+export interface ExpandOptions {
+  /** Turns on each side of a hit. */
+  radius: number;
+  /** A neighbour's score as a share of its hit's. */
+  neighbourWeight: number;
+  /** Sequence numbers that cannot be candidates (already in context, or past the last message). */
+  exclude: (seq: number) => boolean;
+}
+
+/** Hits and their neighbours, best first; a sequence number appears once, at its best score. */
+export function expandNeighbours(hits: ScoredSeq[], opts: ExpandOptions): (ScoredSeq & { hit: boolean })[] {
+  const own = new Map(hits.map((h) => [h.seq, h.score]));
+  const out = new Map<number, ScoredSeq & { hit: boolean }>();
+  const offer = (seq: number, score: number, hit: boolean) => {
+    if (seq < 1 || opts.exclude(seq)) return;
+    const prev = out.get(seq);
+    if (!prev || prev.score < score) out.set(seq, { seq, score, hit: hit || (prev?.hit ?? false) });
+  };
+  for (const h of hits) {
+    let near = 0;
+    for (let d = 1; d <= opts.radius; d++) near += (own.get(h.seq - d) ?? 0) + (own.get(h.seq + d) ?? 0);
+    offer(h.seq, h.score + (opts.neighbourWeight / 2) * near, true);
+    for (let d = 1; d <= opts.radius; d++) {
+      const s = (h.score * opts.neighbourWeight) / d;
+      offer(h.seq - d, s, false);
+      offer(h.seq + d, s, false);
+    }
+  }
+  return [...out.values()].sort((a, b) => b.score - a.score || a.seq - b.seq);
+}
+
+export const words = (text: string): Set<string> =>
+  new Set((text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length > 2));
+
+function jaccard(a: Set<string>, b: Set<string>): number {
+  if (a.size === 0 || b.size === 0) return 0;
+  let shared = 0;
+  for (const w of a) if (b.has(w)) shared++;
+  return shared / (a.size + b.size - shared);
+}
+
+/**
+ * Reorders candidates by maximal marginal relevance: `lambda · score/maxScore − (1 − lambda) · max overlap with the
+ * picks so far`. `lambda` 1 keeps the score order.
+ */
+export function diversify<T>(items: T[], score: (t: T) => number, text: (t: T) => string, lambda: number): T[] {
+  if (items.length < 3 || lambda >= 1) return [...items];
+  const max = Math.max(...items.map(score)) || 1;
+  const rest = items.map((item) => ({ item, rel: score(item) / max, terms: words(text(item)), overlap: 0 }));
+  const picked: T[] = [];
+  while (rest.length > 0) {
+    let best = 0;
+    let bestValue = -Infinity;
+    rest.forEach((r, i) => {
+      const v = lambda * r.rel - (1 - lambda) * r.overlap;
+      if (v > bestValue) {
+        best = i;
+        bestValue = v;
+      }
+    });
+    const [chosen] = rest.splice(best, 1);
+    picked.push(chosen!.item);
+    for (const r of rest) r.overlap = Math.max(r.overlap, jaccard(r.terms, chosen!.terms));
+  }
+  return picked;
+}

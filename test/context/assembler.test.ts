@@ -1,0 +1,164 @@
+/**
+ * The fill order of context assembly on a known conversation, on a real PostgreSQL: each tier's share of the
+ * budget, top k as a floor, and recalled messages expanded with their neighbouring turns.
+ */
+import { ContextAssembler, type AssemblerSettings } from '../../src/context/assembler';
+import { FactStore } from '../../src/memory/facts';
+import { NO_HOT_TIER } from '../../src/memory/hot-tier';
+import { SummaryStore } from '../../src/memory/summaries';
+import { TwoLevelCache } from '../../src/memory/two-level-cache';
+import { estimateTokens } from '../../src/model/tokens';
+import { ConversationStore } from '../../src/storage/conversations';
+import { openPostgres, type Db } from '../../src/storage/db';
+import { ManifestStore } from '../../src/storage/manifests';
+import { migrate } from '../../src/storage/migrate';
+import { freshDatabase } from '../helpers/stack';
+
+const HOBBIES = [
+  'violin',
+  'kayak',
+  'pottery',
+  'chess',
+  'tango',
+  'archery',
+  'origami',
+  'fencing',
+  'juggling',
+  'rowing',
+  'sculpture',
+  'birding',
+  'climbing',
+  'sailing',
+  'knitting',
+  'cycling',
+  'baking',
+  'surfing',
+  'painting',
+  'skating',
+  'diving',
+  'hiking',
+  'rugby',
+  'judo',
+  'cello',
+  'harp',
+  'tennis',
+  'golf',
+  'yoga',
+  'karate',
+];
+const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
+// 30 turns = 60 messages; the summary folds the first 40.
+const SUMMARY_TO = 40;
+
+describe('context fill order', () => {
+  let db: Db;
+  let drop: () => Promise<void>;
+  let conversations: ConversationStore;
+  const assembler = (settings: Partial<AssemblerSettings>) =>
+    new ContextAssembler({
+      conversations,
+      manifests: new ManifestStore(db),
+      summaries: new SummaryStore(db),
+      facts: new FactStore(db),
+      summaryCache: new TwoLevelCache(undefined, { name: 'summary', maxEntries: 10, l1TtlMs: 1, l2TtlSeconds: 1 }),
+      hot: NO_HOT_TIER,
+      semantic: undefined,
+      db,
+      tokens: estimateTokens,
+      settings: {
+        defaultSystemPrompt: 'You are a helpful assistant.',
+        recentMessages: 4,
+        budgetTokens: 1200,
+        recallTopK: 3,
+        recallShare: 0.4,
+        archiveShare: 0.15,
+        recallCandidates: 60,
+        tierTimeoutMs: 5000,
+        ...settings,
+      },
+    });
+  const ask = (a: ContextAssembler, query: string, budgetTokens?: number) =>
+    a.assemble({
+      tenantId: 't',
+      conversationId: 'c',
+      messageId: 'q',
+      userContent: query,
+      turn: 31,
+      ...(budgetTokens ? { budgetTokens } : {}),
+    });
+  const tokensOf = (blocks: { tier: string; tokens: number }[], ...tiers: string[]) =>
+    blocks.filter((b) => tiers.includes(b.tier)).reduce((t, b) => t + b.tokens, 0);
+
+  beforeAll(async () => {
+    const database = await freshDatabase();
+    db = openPostgres(database.url);
+    drop = async () => (await db.close(), await database.drop());
+    await migrate(db);
+    conversations = new ConversationStore(db);
+    await conversations.create('t', 'c', 'u');
+    for (const [i, hobby] of HOBBIES.entries()) {
+      await conversations.persistTurn({
+        tenantId: 't',
+        conversationId: 'c',
+        userMessage: {
+          messageId: `u${i}`,
+          content: `Day ${i}: I tried ${hobby} and then walked the dog by the river.`,
+        },
+        reply: { messageId: `a${i}`, content: `Noted for day ${i}; tell me how it goes.`, model: 'm', degraded: false },
+        usage,
+      });
+    }
+    await new SummaryStore(db).save('t', 'c', {
+      version: 1,
+      toSeq: SUMMARY_TO,
+      text: 'The user tries a new hobby every day and walks the dog.',
+      tokens: 15,
+      sourceTokens: 600,
+      facts: [],
+      model: 'm',
+    });
+  });
+  afterAll(() => drop?.());
+
+  it('fills system, newest, archive, reserve, window, then recall, in that order and within the budget', async () => {
+    const budget = 500;
+    const { manifest, blocks } = await ask(assembler({}), 'Which day did I walk the dog by the river?', budget);
+    expect(blocks.map((b) => b.tier)).toEqual(['system', 'summary', 'older', 'recent', 'current', 'semantic']);
+    // The archive (summary and older messages) stays within its cap: 15 % of the budget.
+    expect(tokensOf(blocks, 'summary', 'facts', 'older')).toBeLessThanOrEqual(0.15 * budget);
+    expect(manifest.olderSeqs.every((s) => s <= SUMMARY_TO)).toBe(true);
+    // The window since the fold is contiguous up to the newest message, at least the newest 4, and leaves the
+    // recall reserve (40 %) free.
+    const seqs = manifest.historySeqs;
+    expect(seqs.at(-1)).toBe(60);
+    expect(seqs.length).toBeGreaterThan(4);
+    expect(seqs.length).toBeLessThan(60 - SUMMARY_TO);
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+    expect(manifest.usedTokens - tokensOf(blocks, 'semantic')).toBeLessThanOrEqual(budget * 0.6);
+    // Recall takes the rest: the budget is used up to less than one more message.
+    expect(tokensOf(blocks, 'semantic')).toBeGreaterThanOrEqual(budget * 0.4 - 30);
+    expect(manifest.usedTokens).toBeLessThanOrEqual(budget);
+    expect(manifest.usedTokens).toBeGreaterThan(budget - 30);
+    // Nothing recalled is also in the window or the archive.
+    const shown = new Set([...seqs, ...manifest.olderSeqs]);
+    expect(manifest.recall.messageSeqs.filter((s) => shown.has(s))).toEqual([]);
+  });
+
+  it('treats top k as a floor: made room for with no reserve, exceeded when the budget allows', async () => {
+    const noReserve = await ask(assembler({ recallShare: 0, recallTopK: 3 }), 'walked the dog by the river');
+    expect(noReserve.manifest.recall.messageSeqs.length).toBeGreaterThanOrEqual(3);
+    const roomy = await ask(assembler({ recallTopK: 3 }), 'walked the dog by the river', 4000);
+    expect(roomy.manifest.recall.messageSeqs.length).toBeGreaterThan(10);
+  });
+
+  it('brings a recalled message’s neighbouring turns along', async () => {
+    // Only user message 3 (day 1) says "kayak"; its reply (4) and the turn before (2) do not.
+    const { manifest, blocks } = await ask(assembler({ recentMessages: 2 }), 'kayak');
+    expect(manifest.recall.messageSeqs).toEqual(expect.arrayContaining([2, 3, 4]));
+    const recall = blocks.find((b) => b.tier === 'semantic')!.text;
+    expect(recall).toContain('Noted for day 1; tell me how it goes.');
+    // One date header for the session, a speaker label on every line.
+    expect(recall.match(/^\[\d{4}-\d{2}-\d{2}\]$/gm)).toHaveLength(1);
+    expect(recall).toMatch(/^user: Day 1: I tried kayak/m);
+  });
+});
