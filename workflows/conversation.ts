@@ -19,7 +19,7 @@ import {
   type QueuedMessage,
   withPolicyDefaults,
 } from './contract';
-import { addToTotals, carry, initialState, publishSearchAttributes, recordTurn } from './state';
+import { addToTotals, carry, initialState, publishOwner, publishSearchAttributes, recordTurn } from './state';
 import { runTurn, type TurnOutcome } from './turn';
 import { checkMessage } from './validate';
 
@@ -43,6 +43,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   const scope = { tenantId, conversationId };
   let policy = withPolicyDefaults(input.policy);
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
+  /** The `UserId` search attribute's value: a keyed hash from openConversation, never the id (see state.ts). */
+  let userKey = input.carried?.userKey;
   const queue: { id: number; message: QueuedMessage }[] = [];
   const outcomes = new Map<number, TurnOutcome>();
   let nextTicket = 0;
@@ -63,7 +65,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     (usage) => {
       addToTotals(state, usage);
       // Summary and fact costs show in the search attributes at once, not only after the next turn.
-      if (wf.patched(UPKEEP_SETTLES_PATCH)) publishSearchAttributes(state);
+      if (wf.patched(UPKEEP_SETTLES_PATCH)) publishSearchAttributes(state, userKey);
     },
     () => state.turnCount,
   );
@@ -110,6 +112,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     void readPolicy().then((current) => (policy = current));
   } else {
     const seed = await openConversation({ ...scope, userId: input.userId, systemPrompt: input.systemPrompt });
+    userKey = seed.userKey;
     Object.assign(
       state,
       initialState(tenantId, conversationId, { ...seed, fallbacks: 0, lastError: null, pending: [] }),
@@ -118,7 +121,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     state.memory = background.counters;
     state.pendingMessages = queue.length;
   }
-  publishSearchAttributes(state);
+  publishOwner(state);
+  publishSearchAttributes(state, userKey);
   background.index(); // catch up on anything a previous run left unindexed
 
   let idleSince = Date.now();
@@ -164,7 +168,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       turnsThisRun++;
       background.afterTurn(ticket.message.content.length, outcome.result.reply.content.length);
     }
-    publishSearchAttributes(state);
+    publishSearchAttributes(state, userKey);
     idleSince = Date.now();
     idleUpkeepDone = false;
 
@@ -181,14 +185,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
           tenantId,
           conversationId,
           policy,
-          carried: carry(state, []),
+          carried: carry(state, [], userKey),
         });
       }
     }
   }
 
   state.status = ending ? 'ended' : 'idle';
-  publishSearchAttributes(state);
+  publishSearchAttributes(state, userKey);
   const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
   await wf.condition(() => wf.allHandlersFinished() && !(settleUpkeep && background.accounting));
   if (settleUpkeep) {
@@ -201,10 +205,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         carried: carry(
           state,
           queue.map((t) => t.message),
+          userKey,
         ),
       });
     }
-    publishSearchAttributes(state); // the totals now include the last summary and fact jobs
+    publishSearchAttributes(state, userKey); // the totals now include the last summary and fact jobs
   }
   return { status: state.status, turnCount: state.turnCount, totals: state.totals };
 }

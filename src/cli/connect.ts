@@ -11,6 +11,8 @@ import { Client, Connection } from '@temporalio/client';
 import { MemoirClient } from '../client/memoir-client';
 import type { Config } from '../config';
 import { openDatabase, redactUrl } from '../runtime/storage';
+import { redactionKey } from '../privacy/text-policy';
+import { userSearchKeyFrom } from '../security/user-search-key';
 import { ConversationStore } from '../storage/conversations';
 import type { Db } from '../storage/db';
 import { CliError } from './errors';
@@ -106,6 +108,7 @@ export function memoirClient(config: Config, client: Client, db: Db): MemoirClie
     taskQueue: config.temporal.taskQueue,
     policy: config.policy,
     conversations: new ConversationStore(db),
+    userSearchKey: userSearchKeyFrom(redactionKey(config.redaction.key, config.dataDir)),
   });
 }
 

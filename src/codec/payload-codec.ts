@@ -12,7 +12,7 @@ import { LRUCache } from 'lru-cache';
 import { ID_PATTERN } from '../../workflows/contract';
 import { CIPHER_NAME, open, seal } from './aes-gcm';
 import { DESTROYED, type DataKeyStore } from './data-keys';
-import { TamperedCiphertextError, UnknownKeyError } from './errors';
+import { OwnerUnknownError, TamperedCiphertextError, UnknownKeyError } from './errors';
 import { conversationOfWorkflowId, SYSTEM_SCOPE, type KeyScope } from './scope';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -26,7 +26,11 @@ export interface ErasedMarker {
   keyId: string;
 }
 
-/** The owner of a conversation, or undefined when unknown (its data then falls back to the tenant key). */
+/**
+ * The owner of a conversation, or undefined when it has no row. With `user` scope an unknown owner is an error,
+ * never a reason to use the tenant key: erasing the user would then leave that payload readable. Callers create
+ * the conversation row before its workflow's first payload is encoded (MemoirClient does).
+ */
 export type UserResolver = (tenantId: string, conversationId: string) => Promise<string | undefined>;
 
 export interface EncryptionCodecOptions {
@@ -35,7 +39,11 @@ export interface EncryptionCodecOptions {
   keyScope?: 'tenant' | 'user';
   /** Required for `user` scope: maps a conversation to its user (the app reads the conversations table). */
   resolveUser?: UserResolver;
-  /** How long a resolved conversation owner is remembered (owners never change). Default 10 min. */
+  /**
+   * How long a resolved conversation owner is remembered. Default 10 min. An owner changes only when the
+   * conversation is erased and its id reused: erasure calls `forgetOwners`, in this process; other processes keep
+   * the old owner up to this long (docs/operations.md).
+   */
   userCacheTtlMs?: number;
 }
 
@@ -97,11 +105,29 @@ export class EncryptionCodec implements PayloadCodec {
       // A failing lookup throws rather than falling back: the user's words must not land under the tenant key
       // just because the database blinked. Temporal retries the task.
       userId = await this.resolveUser(tenantId, conversationId);
-      // Unknown owners are not remembered: the conversation row may be created a moment later.
-      if (userId !== undefined && ID_PATTERN.test(userId)) this.owners.set(cacheKey, userId);
-      else userId = undefined;
+      // No silent fallback to the tenant key: that payload would survive the user's erasure. Temporal retries
+      // the task (a worker) or the caller sees the error (a client), and the cause is in the message.
+      if (userId === undefined || !ID_PATTERN.test(userId)) throw new OwnerUnknownError(tenantId, conversationId);
+      this.owners.set(cacheKey, userId);
     }
-    return userId === undefined ? { tenantId } : { tenantId, userId };
+    return { tenantId, userId };
+  }
+
+  /**
+   * Forgets remembered owners of a tenant's conversation, of every conversation of a user, or of the whole tenant:
+   * erasure calls it, so a conversation id reused after erasure is sealed under its new owner's key.
+   */
+  forgetOwners(tenantId: string, match: { conversationId?: string; userId?: string } = {}): void {
+    for (const [cacheKey, userId] of this.owners.entries()) {
+      const [tenant, conversation] = [
+        cacheKey.slice(0, cacheKey.indexOf('/')),
+        cacheKey.slice(cacheKey.indexOf('/') + 1),
+      ];
+      if (tenant !== tenantId) continue;
+      if (match.conversationId !== undefined && conversation !== match.conversationId) continue;
+      if (match.userId !== undefined && userId !== match.userId) continue;
+      this.owners.delete(cacheKey);
+    }
   }
 
   private async decodeOne(payload: Payload): Promise<Payload> {

@@ -56,7 +56,7 @@ export function messageSealer(config: Config, encryption: Encryption | undefined
   return {
     seal: async (tenantId, userId, plaintext) =>
       text.enabled ? text.encryptText(byUser ? { tenantId, userId } : { tenantId }, plaintext) : plaintext,
-    open: (stored) => text.decryptText(stored),
+    open: (tenantId, stored) => text.decryptText(stored, tenantId),
   };
 }
 

@@ -1,0 +1,75 @@
+/**
+ * Removes every run of a workflow from Temporal (DeleteWorkflowExecution): terminating it alone would leave its
+ * histories, and whatever their payloads and search attributes say, readable until namespace retention. Deletion
+ * is asynchronous on the server; a run already gone is not an error.
+ */
+import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+
+// gRPC status NOT_FOUND (grpc-js is not a direct dependency).
+const NOT_FOUND = 5;
+const notFound = (err: unknown) => isGrpcServiceError(err) && Number(err.code) === NOT_FOUND;
+
+/** Terminates the workflow if it runs and deletes every run found; returns how many runs were deleted. */
+export async function deleteWorkflowRuns(client: Client, workflowId: string, reason: string): Promise<number> {
+  const namespace = client.options.namespace;
+  const runIds = await runsOf(client, workflowId);
+  try {
+    await client.workflow.getHandle(workflowId).terminate(reason);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  let deleted = 0;
+  for (const runId of runIds) {
+    try {
+      await client.workflowService.deleteWorkflowExecution({ namespace, workflowExecution: { workflowId, runId } });
+      deleted++;
+    } catch (err) {
+      if (!notFound(err)) throw err;
+    }
+  }
+  return deleted;
+}
+
+/**
+ * Run ids of a workflow: those visibility lists (each start of the id), and the chain of continued-as-new runs
+ * behind the latest one, read from history (visibility may not list a run started a moment ago).
+ */
+async function runsOf(client: Client, workflowId: string): Promise<Set<string>> {
+  const runIds = new Set<string>();
+  const query = `WorkflowId = '${workflowId.replace(/'/g, "''")}'`;
+  for await (const wf of client.workflow.list({ query })) runIds.add(wf.runId);
+  let runId: string | undefined;
+  try {
+    runId = (await client.workflow.getHandle(workflowId).describe()).runId;
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  while (runId && !runIds.has(runId)) {
+    runIds.add(runId);
+    runId = await previousRun(client, workflowId, runId);
+  }
+  // A run visibility listed may itself continue one it did not list yet.
+  for (const known of [...runIds]) {
+    let previous = await previousRun(client, workflowId, known);
+    while (previous && !runIds.has(previous)) {
+      runIds.add(previous);
+      previous = await previousRun(client, workflowId, previous);
+    }
+  }
+  return runIds;
+}
+
+/** The run this run continued as new from, from its first history event. */
+async function previousRun(client: Client, workflowId: string, runId: string): Promise<string | undefined> {
+  try {
+    const res = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 1,
+    });
+    return res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+  } catch (err) {
+    if (notFound(err)) return undefined;
+    throw err;
+  }
+}
