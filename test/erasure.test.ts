@@ -145,7 +145,8 @@ describe('erasure with per-user keys', () => {
           () => true,
         );
     };
-    for (const runId of runIds) await eventually(() => gone(runId), `run ${runId} deleted`);
+    // The server deletes asynchronously, at its own pace.
+    for (const runId of runIds) await eventually(() => gone(runId), `run ${runId} deleted`, 600);
   });
 
   it('revokes a tenant’s database keys before erasing its conversations', async () => {
@@ -176,6 +177,29 @@ describe('erasure with per-user keys', () => {
     await stack.serving.services.eraser.eraseTenant(globex.id);
     expect((await stack.http('GET', '/v1/conversations/anything', undefined, globex.key)).status).toBe(401);
     expect((await stack.http('GET', '/v1/conversations/anything')).status).toBe(404); // acme is unaffected
+  });
+
+  it("keeps cached embeddings per tenant and erases a tenant's with it", async () => {
+    const { memory, eraser } = stack.serving.services;
+    const soylent = uniqueId('soylent');
+    const text = uniqueId('a sentence only soylent wrote');
+    const message = {
+      messageId: 'm1',
+      seq: 1,
+      role: 'user' as const,
+      content: text,
+      createdAt: new Date(),
+      inReplyTo: null,
+      model: null,
+      degraded: false,
+    };
+    await memory.semantic!.indexMessages({ tenantId: soylent, conversationId: 'c1', userId: 'u1' }, [message]);
+    const redis = new Redis(TEST_SERVICES.redisUrl);
+    const cached = () => redis.keys(`memoir:emb:${soylent}/*`);
+    await eventually(async () => (await cached()).length > 0, 'embedding cached under the tenant');
+    await eraser.eraseTenant(soylent);
+    expect(await cached()).toEqual([]);
+    redis.disconnect();
   });
 
   it('does not let an activity that began before an erasure write the hot tier or vectors back', async () => {

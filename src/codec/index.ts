@@ -32,7 +32,9 @@ export {
   rotateMasterKeyFile,
 } from './master-keys';
 export {
+  DISCARDED_KEY_ID,
   EncryptionCodec,
+  ERASED_OWNER,
   erasedPayload,
   isEncrypted,
   isErasedMarker,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../config';
-import { createCodecServer, FAILURE_CONVERTER_PATH, openEncryption, type Encryption } from '../codec';
+import { createCodecServer, ERASED_OWNER, FAILURE_CONVERTER_PATH, openEncryption, type Encryption } from '../codec';
 import type { Logger } from '../log';
 import type { ConversationStore, MessageSealer } from '../storage/conversations';
 import { readOrCreate } from '../files';
@@ -25,7 +25,12 @@ export interface EncryptionSetup {
 export function setUpEncryption(config: Config, db: Db, conversations: ConversationStore): EncryptionSetup {
   const settings = config.encryption;
   const encryption = openEncryption(db, settings, {
-    resolveUser: async (tenantId, conversationId) => (await conversations.get(tenantId, conversationId))?.userId,
+    resolveUser: async (tenantId, conversationId) => {
+      const owner = (await conversations.get(tenantId, conversationId))?.userId;
+      if (owner !== undefined) return owner;
+      // No row: erased (its tombstone says so), or a bug that must not be hidden (the codec then refuses).
+      return (await conversations.erasedSince({ tenantId, conversationId }, new Date(0))) ? ERASED_OWNER : undefined;
+    },
   });
   if (!encryption) {
     return {

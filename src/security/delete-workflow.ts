@@ -9,25 +9,32 @@ import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@tempora
 const NOT_FOUND = 5;
 const notFound = (err: unknown) => isGrpcServiceError(err) && Number(err.code) === NOT_FOUND;
 
-/** Terminates the workflow if it runs and deletes every run found; returns how many runs were deleted. */
+/**
+ * Terminates the workflow if it runs and deletes every run found; returns how many runs were deleted. Terminated
+ * first, so no run can continue as new while its runs are collected; collected again after deleting, in case a
+ * run started meanwhile (a message arriving during the erasure).
+ */
 export async function deleteWorkflowRuns(client: Client, workflowId: string, reason: string): Promise<number> {
   const namespace = client.options.namespace;
-  const runIds = await runsOf(client, workflowId);
-  try {
-    await client.workflow.getHandle(workflowId).terminate(reason);
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-  }
-  let deleted = 0;
-  for (const runId of runIds) {
+  const deleted = new Set<string>();
+  for (let round = 0; round < 3; round++) {
     try {
-      await client.workflowService.deleteWorkflowExecution({ namespace, workflowExecution: { workflowId, runId } });
-      deleted++;
+      await client.workflow.getHandle(workflowId).terminate(reason);
     } catch (err) {
-      if (!notFound(err)) throw err;
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    const fresh = [...(await runsOf(client, workflowId))].filter((runId) => !deleted.has(runId));
+    if (fresh.length === 0) break;
+    for (const runId of fresh) {
+      try {
+        await client.workflowService.deleteWorkflowExecution({ namespace, workflowExecution: { workflowId, runId } });
+      } catch (err) {
+        if (!notFound(err)) throw err;
+      }
+      deleted.add(runId);
     }
   }
-  return deleted;
+  return deleted.size;
 }
 
 /**

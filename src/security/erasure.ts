@@ -67,12 +67,13 @@ export class Eraser {
 
   /** Erases one conversation; a conversation that never existed yields an all-zero report. */
   async eraseConversation(tenantId: string, conversationId: string): Promise<ErasureReport> {
-    // First the tombstone: an activity of this conversation still running checks it before writing back.
-    await this.tombstones.record(tenantId, { conversationId });
     return this.eraseConversationData(tenantId, conversationId);
   }
 
   private async eraseConversationData(tenantId: string, conversationId: string): Promise<ErasureReport> {
+    // First the tombstone: an activity of this conversation still running checks it before writing back, and the
+    // codec seals what its workflow still produces under a discarded key (its row is about to go).
+    await this.tombstones.record(tenantId, { conversationId });
     const report = empty();
     report.workflowsEnded = await deleteWorkflowRuns(
       this.d.temporal,
@@ -166,6 +167,8 @@ export class Eraser {
     let report = empty();
     for (const r of rows) report = add(report, await this.eraseConversationData(tenantId, r.conversation_id));
     this.d.encryption?.codec.forgetOwners(tenantId);
+    // Cached embeddings are scoped by tenant (the cache is shared by every conversation of it).
+    if (this.d.semantic) report.cacheEntries += await this.d.semantic.forgetTenant(tenantId);
     if (this.d.encryption) report.keysDestroyed = await this.d.encryption.keys.destroyScope({ tenantId });
     return report;
   }

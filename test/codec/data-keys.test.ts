@@ -10,6 +10,7 @@ import {
   createTextCipher,
   DataKeyStore,
   EncryptionCodec,
+  ERASED_OWNER,
   ForeignKeyError,
   generateMasterKey,
   KeyConfigError,
@@ -128,6 +129,11 @@ describe.each(['postgres', 'pglite'] as const)('data keys on %s', (kind) => {
     const [bob] = await codec.encode([payload('b')], context(tenant, 'c2'));
     // No owner (no conversation row yet): never the tenant key, which erasing the user would leave readable.
     await expect(codec.encode([payload('u')], context(tenant, 'c3'))).rejects.toThrow(OwnerUnknownError);
+    // An erased conversation still finishing (its row gone, its tombstone there): born erased, never readable.
+    const erasedCodec = new EncryptionCodec({ keys, keyScope: 'user', resolveUser: async () => ERASED_OWNER });
+    const [late] = await erasedCodec.encode([payload('late words')], context(tenant, 'c4'));
+    expect(keyIdOf(late!)).toBe('discarded');
+    expect(valueOf((await codec.decode([late!]))[0]!)).toEqual({ memoirErased: true, keyId: 'discarded' });
     const tenantCodec = new EncryptionCodec({ keys });
     const [unknown] = await tenantCodec.encode([payload('u')], context(tenant, 'c3'));
     expect([ada, bob, unknown].map((p) => keyIdOf(p!))).toEqual([
