@@ -19,7 +19,7 @@ import {
   type QueuedMessage,
   withPolicyDefaults,
 } from './contract';
-import { addToTotals, carry, initialState, publishOwner, publishSearchAttributes, recordTurn } from './state';
+import { addToTotals, carry, initialState, publishSearchAttributes, recordTurn } from './state';
 import { runTurn, type TurnOutcome } from './turn';
 import { checkMessage } from './validate';
 
@@ -121,7 +121,6 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     state.memory = background.counters;
     state.pendingMessages = queue.length;
   }
-  publishOwner(state);
   publishSearchAttributes(state, userKey);
   background.index(); // catch up on anything a previous run left unindexed
 

@@ -2,7 +2,7 @@
  * The conversation's state as the query shows it, how a turn changes it, what continue-as-new carries, and the
  * search attributes that mirror it in the Temporal UI.
  */
-import { patched, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, upsertSearchAttributes } from '@temporalio/workflow';
 import {
   addUsage,
   cacheHitRatio,
@@ -102,14 +102,6 @@ export function carry(state: ConversationState, pending: QueuedMessage[], userKe
  * (or nothing, when the worker has no key). Earlier runs published the id itself.
  */
 const HASHED_USER_ID_PATCH = 'user-id-hashed-in-search-attributes';
-
-/**
- * Puts the owner in the memo, once per run: list results show it, and unlike a search attribute a memo is a
- * payload, sealed by the codec (and erased with the user's key).
- */
-export function publishOwner(state: ConversationState): void {
-  if (patched(HASHED_USER_ID_PATCH)) upsertMemo({ userId: state.userId });
-}
 
 export function publishSearchAttributes(state: ConversationState, userKey?: string): void {
   const user = patched(HASHED_USER_ID_PATCH) ? userKey : state.userId;

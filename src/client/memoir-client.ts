@@ -226,8 +226,10 @@ export class MemoirClient {
         conversationId: wf.workflowId.slice(prefix.length),
         workflowId: wf.workflowId,
         runId: wf.runId,
-        // The id itself is in the memo (sealed by the payload codec); the search attribute holds only a hash.
-        userId: typeof wf.memo?.userId === 'string' ? wf.memo.userId : undefined,
+        // Visibility holds only a keyed hash (and memos are not sealed by the codec): the id is the one asked
+        // for, or the database's.
+        userId:
+          filter.userId ?? (await this.opts.conversations?.get(tenantId, wf.workflowId.slice(prefix.length)))?.userId,
         status: sa.get(SearchAttributes.status),
         turnCount: sa.get(SearchAttributes.turnCount) ?? 0,
         totalCostUsd: sa.get(SearchAttributes.totalCostUsd) ?? 0,

@@ -10,16 +10,23 @@ const NOT_FOUND = 5;
 const notFound = (err: unknown) => isGrpcServiceError(err) && Number(err.code) === NOT_FOUND;
 
 /**
- * Terminates the workflow if it runs and deletes every run found; returns how many runs were deleted. Terminated
+ * Terminates the workflow if it runs and deletes every run found; returns whether a run was running (ended) and
+ * how many runs were deleted. Terminated
  * first, so no run can continue as new while its runs are collected; collected again after deleting, in case a
  * run started meanwhile (a message arriving during the erasure).
  */
-export async function deleteWorkflowRuns(client: Client, workflowId: string, reason: string): Promise<number> {
+export async function deleteWorkflowRuns(
+  client: Client,
+  workflowId: string,
+  reason: string,
+): Promise<{ ended: number; deleted: number }> {
   const namespace = client.options.namespace;
   const deleted = new Set<string>();
+  let ended = 0;
   for (let round = 0; round < 3; round++) {
     try {
       await client.workflow.getHandle(workflowId).terminate(reason);
+      ended = 1;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
@@ -34,7 +41,7 @@ export async function deleteWorkflowRuns(client: Client, workflowId: string, rea
       deleted.add(runId);
     }
   }
-  return deleted.size;
+  return { ended, deleted: deleted.size };
 }
 
 /**

@@ -21,6 +21,8 @@ import { ErasureTombstones } from './tombstones';
 export interface ErasureReport {
   conversations: number;
   workflowsEnded: number;
+  /** Runs deleted from Temporal (the server removes them asynchronously). */
+  workflowRunsDeleted: number;
   messages: number;
   manifests: number;
   summaries: number;
@@ -43,6 +45,7 @@ export interface EraserDeps {
 const empty = (): ErasureReport => ({
   conversations: 0,
   workflowsEnded: 0,
+  workflowRunsDeleted: 0,
   messages: 0,
   manifests: 0,
   summaries: 0,
@@ -75,11 +78,9 @@ export class Eraser {
     // codec seals what its workflow still produces under a discarded key (its row is about to go).
     await this.tombstones.record(tenantId, { conversationId });
     const report = empty();
-    report.workflowsEnded = await deleteWorkflowRuns(
-      this.d.temporal,
-      conversationWorkflowId(tenantId, conversationId),
-      'erased',
-    );
+    const runs = await deleteWorkflowRuns(this.d.temporal, conversationWorkflowId(tenantId, conversationId), 'erased');
+    report.workflowsEnded = runs.ended;
+    report.workflowRunsDeleted = runs.deleted;
     const counts = await this.d.db.query<Record<string, number>>(
       `SELECT (SELECT count(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2)::int AS messages,
               (SELECT count(*) FROM context_manifests WHERE tenant_id = $1 AND conversation_id = $2)::int AS manifests,

@@ -2,7 +2,8 @@
  * What the `UserId` search attribute holds: a keyed hash of the user id, never the id. Visibility stores search
  * attributes in plaintext (the payload codec does not reach them) and keeps them as long as the execution, so a
  * plaintext id there would outlive a user's erasure wherever visibility data is copied. Lookups by user still
- * work: the same key hashes the id a caller asks for. The id itself travels in the memo, which the codec seals.
+ * work: the same key hashes the id a caller asks for. No memo carries the id either: memos are not sealed by the
+ * payload codec.
  */
 import { createHmac } from 'node:crypto';
 
