@@ -78,7 +78,7 @@ export class Eraser {
     // codec seals what its workflow still produces under a discarded key (its row is about to go).
     await this.tombstones.record(tenantId, { conversationId });
     const report = empty();
-    const runs = await deleteWorkflowRuns(this.d.temporal, conversationWorkflowId(tenantId, conversationId), 'erased');
+    const runs = await deleteWorkflowRuns(this.d.temporal, conversationWorkflowId(tenantId, conversationId));
     report.workflowsEnded = runs.ended;
     report.workflowRunsDeleted = runs.deleted;
     const counts = await this.d.db.query<Record<string, number>>(
