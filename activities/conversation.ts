@@ -5,9 +5,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes, type MemoryState, type TurnResult, type Usage } from '../workflows/contract';
 import { estimateTokens } from '../src/model/tokens';
 import { ModelFailure } from '../src/model/failure-types';
-import { ConversationMissingError, type TurnToPersist } from '../src/storage/conversations';
+import { ANONYMOUS_USER, ConversationMissingError, type TurnToPersist } from '../src/storage/conversations';
 import type { ChainStep } from '../workflows/model-chain';
 import type { ActivityDeps } from './deps';
+import { erasedMeanwhile } from './erasure-fence';
 import { activityLogger, secondsSince } from './log-context';
 
 export interface OpenConversationInput {
@@ -19,6 +20,8 @@ export interface OpenConversationInput {
 
 export interface ConversationSeed {
   userId: string;
+  /** What the `UserId` search attribute holds for this user (a keyed hash), when the worker has the key. */
+  userKey?: string;
   turnCount: number;
   degradedReplies: number;
   totals: Usage;
@@ -51,11 +54,12 @@ export function conversationActivities(deps: ActivityDeps) {
       const row = await deps.conversations.open(
         input.tenantId,
         input.conversationId,
-        input.userId ?? 'anonymous',
+        input.userId ?? ANONYMOUS_USER,
         input.systemPrompt,
       );
       return {
         userId: row.userId,
+        ...(deps.userSearchKey ? { userKey: deps.userSearchKey(input.tenantId, row.userId) } : {}),
         turnCount: row.turnCount,
         degradedReplies: row.degradedReplies,
         totals: row.totals,
@@ -108,7 +112,15 @@ export function conversationActivities(deps: ActivityDeps) {
         ...input,
         userContent: deps.privacy.at('model', input.content).text,
       });
-      await deps.manifests.save(tenantId, conversationId, manifest);
+      // Kept in the form the message row will have (redacted by the store policy, sealed at rest): the model's
+      // copy is rebuilt from the message itself by generateReply.
+      const storedContent = deps.privacy.at('store', input.content).text;
+      await deps.manifests.save(
+        tenantId,
+        conversationId,
+        { ...manifest, userContent: storedContent },
+        conversation.userId,
+      );
       const tierTokens: Record<string, number> = {};
       for (const block of manifest.blocks) {
         deps.metrics.contextTokens.inc({ tier: block.tier }, block.tokens);
@@ -189,6 +201,7 @@ function recordTurn(deps: ActivityDeps, t: PersistTurnInput, persistSeconds: num
 async function writeThrough(deps: ActivityDeps, t: PersistTurnInput, userSeq: number, replySeq: number): Promise<void> {
   const now = new Date();
   try {
+    if (await erasedMeanwhile(deps, t)) return;
     await deps.hot.append(t.tenantId, t.conversationId, [
       { ...t.userMessage, seq: userSeq, role: 'user', createdAt: now, inReplyTo: null, model: null, degraded: false },
       { ...t.reply, seq: replySeq, role: 'assistant', createdAt: now, inReplyTo: t.userMessage.messageId },

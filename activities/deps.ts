@@ -20,6 +20,7 @@ import type { Summary, SummaryStore } from '../src/memory/summaries';
 import type { TwoLevelCache } from '../src/memory/two-level-cache';
 import type { TextPolicy } from '../src/privacy/text-policy';
 import type { StreamBus } from '../src/streaming/bus';
+import type { UserSearchKey } from '../src/security/user-search-key';
 
 export interface ModelSettings extends RequestSettings {
   retry: RetryTiming;
@@ -51,4 +52,6 @@ export interface ActivityDeps {
   privacy: TextPolicy;
   /** Where reply deltas are published for streaming clients; absent: no streaming. */
   streams: StreamBus | undefined;
+  /** The keyed hash the `UserId` search attribute holds; absent: the attribute is not set. */
+  userSearchKey?: UserSearchKey;
 }

@@ -18,6 +18,8 @@ export interface GenerateReplyInput {
   messageId: string;
   turn: number;
   model: string;
+  /** The user's message as sent; absent in runs scheduled before it was passed (the manifest then holds it). */
+  content?: string;
 }
 
 export interface GeneratedReply {
@@ -53,7 +55,11 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
   if (!manifest) {
     throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
   }
-  const request = await requestFromManifest(deps, tenantId, conversationId, manifest, model, deps.modelSettings);
+  // The manifest keeps the message only in its stored form; the model gets it as the model stage's policy says.
+  const userText = input.content === undefined ? undefined : deps.privacy.at('model', input.content).text;
+  const request = await requestFromManifest(deps, tenantId, conversationId, manifest, model, deps.modelSettings, {
+    userText,
+  });
   const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
   const call = await recordedModelCall(
     deps,

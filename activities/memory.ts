@@ -10,6 +10,7 @@ import { factsRequest, parseFacts, summaryRequest } from '../src/memory/prompts'
 import { factsBatch } from '../src/memory/facts';
 import type { StoredMessage } from '../src/storage/conversations';
 import type { ActivityDeps } from './deps';
+import { erasedMeanwhile } from './erasure-fence';
 import { activityLogger } from './log-context';
 import { activityCallPrefix, recordedModelCall } from './model-call';
 
@@ -52,9 +53,12 @@ export function memoryActivities(deps: ActivityDeps) {
     next: () => Promise<T[]>,
     index: (batch: T[]) => Promise<unknown>,
     mark: (batch: T[]) => Promise<void>,
+    fence: () => Promise<boolean>,
   ): Promise<number> => {
     let indexed = 0;
     for (let batch = await next(); batch.length > 0; batch = await next()) {
+      // Erased since this attempt began: the erasure removed the vectors, writing these would bring them back.
+      if (await fence()) return indexed;
       try {
         await index(batch);
       } catch (err) {
@@ -76,6 +80,7 @@ export function memoryActivities(deps: ActivityDeps) {
       if (!conversation) return { indexed: 0 };
       const { tenantId, conversationId } = scope;
       const who = { ...scope, userId: conversation.userId };
+      const erased = () => erasedMeanwhile(deps, who);
       const { indexBatch } = deps.memorySettings;
       let indexed = await indexAll(
         () => deps.conversations.unindexed(tenantId, conversationId, indexBatch),
@@ -90,6 +95,7 @@ export function memoryActivities(deps: ActivityDeps) {
             conversationId,
             batch.map((m) => m.seq),
           ),
+        erased,
       );
       deps.metrics.indexingLag.set(0);
       deps.metrics.indexingBacklog.set(0);
@@ -103,6 +109,7 @@ export function memoryActivities(deps: ActivityDeps) {
             conversationId,
             facts.map((f) => f.factId),
           ),
+        erased,
       );
       return { indexed };
     },
@@ -213,10 +220,11 @@ export function memoryActivities(deps: ActivityDeps) {
         readThrough,
         call.callId,
       );
-      if (deps.semantic && merged.added.length > 0) {
+      const who = { tenantId, conversationId, userId: conversation.userId };
+      if (deps.semantic && merged.added.length > 0 && !(await erasedMeanwhile(deps, who))) {
         // Best effort here; what fails is left unindexed and caught up by indexMessages.
         await deps.semantic
-          .indexFacts({ tenantId, conversationId, userId: conversation.userId }, merged.added)
+          .indexFacts(who, merged.added)
           .then(() =>
             deps.facts.markIndexed(
               tenantId,

@@ -5,6 +5,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from './config';
 import { MemoirClient } from './client/memoir-client';
+import { redactionKey } from './privacy/text-policy';
+import { userSearchKeyFrom } from './security/user-search-key';
 import { clientDataConverter, hasMasterKeys } from './runtime/encryption';
 import { openDatabase } from './runtime/storage';
 
@@ -54,6 +56,7 @@ export async function createMemoirClient(
       client,
       taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
       policy: config.policy,
+      userSearchKey: userSearchKeyFrom(redactionKey(config.redaction.key, config.dataDir)),
     });
     return { memoir, close: () => connection.close().finally(() => db?.close()) };
   } catch (err) {

@@ -20,6 +20,8 @@ beforeAll(async () => {
     client: new Client({ connection }),
     taskQueue: stack.env.MEMOIR_TASK_QUEUE!,
     policy: stack.serving.services.config.policy,
+    // The workers' key for the hashed UserId search attribute (MEMOIR_REDACT_KEY in a deployment).
+    userSearchKey: stack.serving.services.userSearchKey,
   });
 });
 afterAll(async () => {

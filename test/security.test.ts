@@ -155,7 +155,7 @@ describe('message text encrypted at rest (MEMOIR_ENCRYPT_AT_REST)', () => {
     );
     expect(rows).toHaveLength(2);
     for (const r of rows) {
-      expect(r.content.startsWith('memoir-enc:v1:')).toBe(true);
+      expect(r.content.startsWith('memoir-enc:v2:')).toBe(true);
       expect(r.content).not.toContain(SECRET);
     }
 

@@ -177,6 +177,8 @@ export interface QueuedMessage {
 /** Counters that outlive a run; everything else is reloaded from PostgreSQL. */
 export interface CarriedState {
   userId: string;
+  /** The `UserId` search attribute's value (a keyed hash of userId), computed outside the workflow. */
+  userKey?: string;
   turnCount: number;
   degradedReplies: number;
   fallbacks: number;

@@ -46,6 +46,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   const scope = { tenantId, conversationId };
   let policy = withPolicyDefaults(input.policy);
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
+  /** The `UserId` search attribute's value: a keyed hash from openConversation, never the id (see state.ts). */
+  let userKey = input.carried?.userKey;
   const queue: { id: number; message: QueuedMessage }[] = [];
   const outcomes = new Map<number, TurnOutcome>();
   let nextTicket = 0;
@@ -66,7 +68,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     (usage) => {
       addToTotals(state, usage);
       // Summary and fact costs show in the search attributes at once, not only after the next turn.
-      if (wf.patched(UPKEEP_SETTLES_PATCH)) publishSearchAttributes(state);
+      if (wf.patched(UPKEEP_SETTLES_PATCH)) publishSearchAttributes(state, userKey);
     },
     () => state.turnCount,
   );
@@ -114,6 +116,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   } else {
     const open = wf.patched(LOCAL_TURN_STEPS_PATCH) ? local.openConversation : openConversation;
     const seed = await open({ ...scope, userId: input.userId, systemPrompt: input.systemPrompt });
+    userKey = seed.userKey;
     Object.assign(
       state,
       initialState(tenantId, conversationId, { ...seed, fallbacks: 0, lastError: null, pending: [] }),
@@ -122,7 +125,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     state.memory = background.counters;
     state.pendingMessages = queue.length;
   }
-  publishSearchAttributes(state);
+  publishSearchAttributes(state, userKey);
   background.index(); // catch up on anything a previous run left unindexed
 
   let idleSince = Date.now();
@@ -168,7 +171,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       turnsThisRun++;
       background.afterTurn(ticket.message.content.length, outcome.result.reply.content.length);
     }
-    publishSearchAttributes(state);
+    publishSearchAttributes(state, userKey);
     idleSince = Date.now();
     idleUpkeepDone = false;
 
@@ -185,14 +188,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
           tenantId,
           conversationId,
           policy,
-          carried: carry(state, []),
+          carried: carry(state, [], userKey),
         });
       }
     }
   }
 
   state.status = ending ? 'ended' : 'idle';
-  publishSearchAttributes(state);
+  publishSearchAttributes(state, userKey);
   const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
   await wf.condition(() => wf.allHandlersFinished() && !(settleUpkeep && background.accounting));
   if (settleUpkeep) {
@@ -205,10 +208,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         carried: carry(
           state,
           queue.map((t) => t.message),
+          userKey,
         ),
       });
     }
-    publishSearchAttributes(state); // the totals now include the last summary and fact jobs
+    publishSearchAttributes(state, userKey); // the totals now include the last summary and fact jobs
   }
   return { status: state.status, turnCount: state.turnCount, totals: state.totals };
 }

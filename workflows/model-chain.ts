@@ -22,6 +22,11 @@ export interface ChainRequest {
   conversationId: string;
   messageId: string;
   turn: number;
+  /**
+   * The user's message as sent: the model's copy is rebuilt from it, since the stored manifest holds only its
+   * stored (redacted, sealed) form.
+   */
+  content?: string;
 }
 
 /** Below this much time left, another model would only time out. */

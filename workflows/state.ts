@@ -2,7 +2,7 @@
  * The conversation's state as the query shows it, how a turn changes it, what continue-as-new carries, and the
  * search attributes that mirror it in the Temporal UI.
  */
-import { upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, upsertSearchAttributes } from '@temporalio/workflow';
 import {
   addUsage,
   cacheHitRatio,
@@ -81,10 +81,11 @@ export function recordTurn(state: ConversationState, outcome: TurnOutcome): void
   }
 }
 
-export function carry(state: ConversationState, pending: QueuedMessage[]): CarriedState {
+export function carry(state: ConversationState, pending: QueuedMessage[], userKey?: string): CarriedState {
   const { cacheHitRatio: _derived, ...totals } = state.totals;
   return {
     userId: state.userId,
+    ...(userKey !== undefined ? { userKey } : {}),
     turnCount: state.turnCount,
     degradedReplies: state.degradedReplies,
     fallbacks: state.fallbacks,
@@ -96,10 +97,17 @@ export function carry(state: ConversationState, pending: QueuedMessage[]): Carri
   };
 }
 
-export function publishSearchAttributes(state: ConversationState): void {
+/**
+ * Runs with this marker keep the user id out of visibility: `UserId` holds a keyed hash computed by an activity
+ * (or nothing, when the worker has no key). Earlier runs published the id itself.
+ */
+const HASHED_USER_ID_PATCH = 'user-id-hashed-in-search-attributes';
+
+export function publishSearchAttributes(state: ConversationState, userKey?: string): void {
+  const user = patched(HASHED_USER_ID_PATCH) ? userKey : state.userId;
   upsertSearchAttributes([
     { key: SearchAttributes.tenantId, value: state.tenantId },
-    { key: SearchAttributes.userId, value: state.userId },
+    ...(user !== undefined ? [{ key: SearchAttributes.userId, value: user }] : []),
     { key: SearchAttributes.turnCount, value: state.turnCount },
     { key: SearchAttributes.totalCostUsd, value: state.totals.costUsd },
     { key: SearchAttributes.cacheHitRatio, value: state.totals.cacheHitRatio },

@@ -74,7 +74,7 @@ export async function runTurn(
       return { ok: true, result: loaded.result, fresh: false, steps: [], context: null, attempt: 0 };
     }
 
-    const chain = await replyWithFallback({ ...scope, messageId: msg.messageId, turn }, policy);
+    const chain = await replyWithFallback({ ...scope, messageId: msg.messageId, content: msg.content, turn }, policy);
     const reply = chain.ok
       ? { messageId: uuid4(), content: chain.reply.content, model: chain.reply.model, degraded: false }
       : { messageId: uuid4(), content: policy.degradedReply, model: 'none', degraded: true };

@@ -12,6 +12,8 @@ import { MemoirClient } from '../client/memoir-client';
 import type { Config } from '../config';
 import { connectSharedPglite, SERVER_FILE } from '../runtime/shared-pglite';
 import { openDatabase, redactUrl } from '../runtime/storage';
+import { redactionKey } from '../privacy/text-policy';
+import { userSearchKeyFrom } from '../security/user-search-key';
 import { ConversationStore } from '../storage/conversations';
 import type { Db } from '../storage/db';
 import { CliError } from './errors';
@@ -111,6 +113,7 @@ export function memoirClient(config: Config, client: Client, db: Db): MemoirClie
     taskQueue: config.temporal.taskQueue,
     policy: config.policy,
     conversations: new ConversationStore(db),
+    userSearchKey: userSearchKeyFrom(redactionKey(config.redaction.key, config.dataDir)),
   });
 }
 

@@ -23,8 +23,9 @@ import type { conversationWorkflow } from '../../workflows/conversation';
 import { SearchAttributes } from '../../workflows/search-attributes';
 import { checkMessage } from '../../workflows/validate';
 import type { ContextAssembler } from '../context/assembler';
-import type { ConversationStore, StoredMessage } from '../storage/conversations';
+import { ANONYMOUS_USER, type ConversationStore, type StoredMessage } from '../storage/conversations';
 import type { ContextManifest, ManifestStore } from '../storage/manifests';
+import type { UserSearchKey } from '../security/user-search-key';
 import { fromFailureType, MemoirError, notFound, toMemoirError } from './errors';
 
 export interface MemoirClientOptions {
@@ -43,6 +44,11 @@ export interface MemoirClientOptions {
   assembler?: ContextAssembler;
   /** How a message is stored (redacted by policy), to recognise a repeated messageId. */
   storedForm?: (text: string) => string;
+  /**
+   * The keyed hash the `UserId` search attribute holds (the workers' key: MEMOIR_REDACT_KEY). Without it, runs
+   * this client starts carry no `UserId` and listing by user is refused.
+   */
+  userSearchKey?: UserSearchKey;
 }
 
 export interface ContextPreview {
@@ -123,6 +129,7 @@ export class MemoirClient {
     checkTenant(tenantId);
     const messageId = this.validated(msg);
     await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
+    await this.ownerFirst(tenantId, conversationId, msg.userId);
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof conversationWorkflow>('conversationWorkflow', {
       ...this.startOptions(tenantId, conversationId, msg.userId),
       args: [this.input(tenantId, conversationId, msg.userId)],
@@ -145,6 +152,7 @@ export class MemoirClient {
     checkTenant(tenantId);
     const messageId = this.validated(msg);
     await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
+    await this.ownerFirst(tenantId, conversationId, msg.userId);
     try {
       await this.opts.client.workflow.signalWithStart('conversationWorkflow', {
         ...this.startOptions(tenantId, conversationId, msg.userId),
@@ -208,7 +216,11 @@ export class MemoirClient {
     checkTenant(tenantId);
     const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
     const clauses = [`WorkflowType = 'conversationWorkflow'`, `TenantId = ${quote(tenantId)}`];
-    if (filter.userId) clauses.push(`UserId = ${quote(filter.userId)}`);
+    if (filter.userId) {
+      const key = this.opts.userSearchKey;
+      if (!key) throw new MemoirError('unavailable', 501, 'this client cannot list by user (no user search key)');
+      clauses.push(`UserId = ${quote(key(tenantId, filter.userId))}`);
+    }
     if (filter.status) clauses.push(`ConversationStatus = ${quote(filter.status)}`);
     if (filter.minCostUsd !== undefined) clauses.push(`TotalCostUsd >= ${Number(filter.minCostUsd)}`);
     const limit = filter.limit ?? 100;
@@ -221,7 +233,10 @@ export class MemoirClient {
         conversationId: wf.workflowId.slice(prefix.length),
         workflowId: wf.workflowId,
         runId: wf.runId,
-        userId: sa.get(SearchAttributes.userId),
+        // Visibility holds only a keyed hash (and memos are not sealed by the codec): the id is the one asked
+        // for, or the database's.
+        userId:
+          filter.userId ?? (await this.opts.conversations?.get(tenantId, wf.workflowId.slice(prefix.length)))?.userId,
         status: sa.get(SearchAttributes.status),
         turnCount: sa.get(SearchAttributes.turnCount) ?? 0,
         totalCostUsd: sa.get(SearchAttributes.totalCostUsd) ?? 0,
@@ -304,6 +319,14 @@ export class MemoirClient {
     }
   }
 
+  /**
+   * Creates the conversation row (a no-op when it exists) before the first payload of its workflow is encoded:
+   * with per-user keys the codec learns the owner from that row, and must not fall back to the tenant key.
+   */
+  private async ownerFirst(tenantId: string, conversationId: string, userId: string | undefined): Promise<void> {
+    await this.opts.conversations?.create(tenantId, conversationId, userId ?? ANONYMOUS_USER);
+  }
+
   private store(): ConversationStore {
     if (!this.opts.conversations)
       throw new MemoirError('unavailable', 501, 'this client has no database access (use the HTTP API)');
@@ -337,7 +360,9 @@ export class MemoirClient {
       typedSearchAttributes: [
         { key: SearchAttributes.tenantId, value: tenantId },
         { key: SearchAttributes.status, value: 'active' },
-        ...(userId ? [{ key: SearchAttributes.userId, value: userId }] : []),
+        ...(userId && this.opts.userSearchKey
+          ? [{ key: SearchAttributes.userId, value: this.opts.userSearchKey(tenantId, userId) }]
+          : []),
       ],
     };
   }

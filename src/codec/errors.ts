@@ -37,3 +37,31 @@ export class KeyDestroyedError extends Error {
     this.name = 'KeyDestroyedError';
   }
 }
+
+/**
+ * With per-user keys, a conversation payload whose owner cannot be found (no conversation row): sealing it under
+ * the tenant key instead would let it survive the user's erasure, so encoding refuses.
+ */
+export class OwnerUnknownError extends Error {
+  constructor(
+    readonly tenantId: string,
+    readonly conversationId: string,
+  ) {
+    super(
+      `no owner known for conversation ${tenantId}/${conversationId}: with MEMOIR_KEY_SCOPE=user its row must ` +
+        'exist before its workflow is started (MemoirClient creates it)',
+    );
+    this.name = 'OwnerUnknownError';
+  }
+}
+
+/** Stored text of one tenant names a key of another scope: copied or forged, never opened. */
+export class ForeignKeyError extends Error {
+  constructor(
+    readonly keyId: string,
+    readonly tenantId: string,
+  ) {
+    super(`text stored for tenant "${tenantId}" names key "${keyId}" of another scope; refused`);
+    this.name = 'ForeignKeyError';
+  }
+}

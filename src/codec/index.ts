@@ -15,7 +15,14 @@ import type { CodecSettings } from './settings';
 export { createTextCipher, isEncryptedText, TEXT_PREFIX, type TextCipher } from './at-rest';
 export { createCodecServer, type CodecServerOptions } from './codec-server';
 export { DataKeyStore, DESTROYED, type DataKey, type DataKeyInfo, type DataKeyStoreOptions } from './data-keys';
-export { KeyConfigError, KeyDestroyedError, TamperedCiphertextError, UnknownKeyError } from './errors';
+export {
+  ForeignKeyError,
+  KeyConfigError,
+  KeyDestroyedError,
+  OwnerUnknownError,
+  TamperedCiphertextError,
+  UnknownKeyError,
+} from './errors';
 export {
   createMasterKeyFile,
   ensureMasterKeyFile,
@@ -27,7 +34,9 @@ export {
   rotateMasterKeyFile,
 } from './master-keys';
 export {
+  DISCARDED_KEY_ID,
   EncryptionCodec,
+  ERASED_OWNER,
   erasedPayload,
   isEncrypted,
   isErasedMarker,

@@ -10,9 +10,10 @@ import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/co
 import { temporal } from '@temporalio/proto';
 import { LRUCache } from 'lru-cache';
 import { ID_PATTERN } from '../../workflows/contract';
-import { CIPHER_NAME, open, seal } from './aes-gcm';
+import { randomBytes } from 'node:crypto';
+import { CIPHER_NAME, KEY_BYTES, open, seal } from './aes-gcm';
 import { DESTROYED, type DataKeyStore } from './data-keys';
-import { TamperedCiphertextError, UnknownKeyError } from './errors';
+import { OwnerUnknownError, TamperedCiphertextError, UnknownKeyError } from './errors';
 import { conversationOfWorkflowId, SYSTEM_SCOPE, type KeyScope } from './scope';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -26,8 +27,24 @@ export interface ErasedMarker {
   keyId: string;
 }
 
-/** The owner of a conversation, or undefined when unknown (its data then falls back to the tenant key). */
-export type UserResolver = (tenantId: string, conversationId: string) => Promise<string | undefined>;
+/**
+ * The owner of a conversation, or undefined when it has no row. With `user` scope an unknown owner is an error,
+ * never a reason to use the tenant key: erasing the user would then leave that payload readable. Callers create
+ * the conversation row before its workflow's first payload is encoded (MemoirClient does).
+ */
+export type UserResolver = (
+  tenantId: string,
+  conversationId: string,
+) => Promise<string | typeof ERASED_OWNER | undefined>;
+
+/** What a resolver answers for a conversation that has been erased (its row is gone, its tombstone is not). */
+export const ERASED_OWNER = Symbol('erased owner');
+
+/**
+ * Key id of payloads of an erased conversation that its workflow or activities still produce while they are
+ * being stopped: sealed under a random key that is never stored, so they are born erased.
+ */
+export const DISCARDED_KEY_ID = 'discarded';
 
 export interface EncryptionCodecOptions {
   keys: DataKeyStore;
@@ -35,7 +52,11 @@ export interface EncryptionCodecOptions {
   keyScope?: 'tenant' | 'user';
   /** Required for `user` scope: maps a conversation to its user (the app reads the conversations table). */
   resolveUser?: UserResolver;
-  /** How long a resolved conversation owner is remembered (owners never change). Default 10 min. */
+  /**
+   * How long a resolved conversation owner is remembered. Default 10 min. An owner changes only when the
+   * conversation is erased and its id reused: erasure calls `forgetOwners`, in this process; other processes keep
+   * the old owner up to this long (docs/operations.md).
+   */
   userCacheTtlMs?: number;
 }
 
@@ -61,7 +82,11 @@ export class EncryptionCodec implements PayloadCodec {
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     if (payloads.length === 0) return payloads;
-    const { keyId, key } = await this.keys.currentKey(await this.scopeFor(context));
+    const scope = await this.scopeFor(context);
+    const { keyId, key } =
+      scope === ERASED_OWNER
+        ? { keyId: DISCARDED_KEY_ID, key: randomBytes(KEY_BYTES) }
+        : await this.keys.currentKey(scope);
     return payloads.map((payload) =>
       // Already sealed (a payload passed through untouched): sealing twice would hide it from a single decode.
       isEncrypted(payload)
@@ -86,7 +111,7 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   /** The scope whose key encrypts payloads of this workflow or activity; `system` when it is no conversation. */
-  async scopeFor(context?: SerializationContext): Promise<KeyScope> {
+  async scopeFor(context?: SerializationContext): Promise<KeyScope | typeof ERASED_OWNER> {
     const conversation = context?.workflowId ? conversationOfWorkflowId(context.workflowId) : undefined;
     if (!conversation) return SYSTEM_SCOPE;
     const { tenantId, conversationId } = conversation;
@@ -96,17 +121,40 @@ export class EncryptionCodec implements PayloadCodec {
     if (userId === undefined) {
       // A failing lookup throws rather than falling back: the user's words must not land under the tenant key
       // just because the database blinked. Temporal retries the task.
-      userId = await this.resolveUser(tenantId, conversationId);
-      // Unknown owners are not remembered: the conversation row may be created a moment later.
-      if (userId !== undefined && ID_PATTERN.test(userId)) this.owners.set(cacheKey, userId);
-      else userId = undefined;
+      const owner = await this.resolveUser(tenantId, conversationId);
+      // Erased while its workflow or activities were still finishing: nothing may be readable (and throwing
+      // here would fail the worker, which cannot complete a task whose payloads it cannot encode).
+      if (owner === ERASED_OWNER) return ERASED_OWNER;
+      userId = owner;
+      // No silent fallback to the tenant key: that payload would survive the user's erasure. Temporal retries
+      // the task (a worker) or the caller sees the error (a client), and the cause is in the message.
+      if (userId === undefined || !ID_PATTERN.test(userId)) throw new OwnerUnknownError(tenantId, conversationId);
+      this.owners.set(cacheKey, userId);
     }
-    return userId === undefined ? { tenantId } : { tenantId, userId };
+    return { tenantId, userId };
+  }
+
+  /**
+   * Forgets remembered owners of a tenant's conversation, of every conversation of a user, or of the whole tenant:
+   * erasure calls it, so a conversation id reused after erasure is sealed under its new owner's key.
+   */
+  forgetOwners(tenantId: string, match: { conversationId?: string; userId?: string } = {}): void {
+    for (const [cacheKey, userId] of this.owners.entries()) {
+      const [tenant, conversation] = [
+        cacheKey.slice(0, cacheKey.indexOf('/')),
+        cacheKey.slice(cacheKey.indexOf('/') + 1),
+      ];
+      if (tenant !== tenantId) continue;
+      if (match.conversationId !== undefined && conversation !== match.conversationId) continue;
+      if (match.userId !== undefined && userId !== match.userId) continue;
+      this.owners.delete(cacheKey);
+    }
   }
 
   private async decodeOne(payload: Payload): Promise<Payload> {
     if (!isEncrypted(payload)) return payload;
     const keyId = utf8(payload.metadata?.[METADATA_KEY_ID]) ?? '';
+    if (keyId === DISCARDED_KEY_ID) return erasedPayload(keyId);
     const cipher = utf8(payload.metadata?.[METADATA_CIPHER]) ?? CIPHER_NAME;
     if (cipher !== CIPHER_NAME) throw new Error(`payload under key "${keyId}" uses unsupported cipher "${cipher}"`);
     const key = await this.keys.keyFor(keyId);

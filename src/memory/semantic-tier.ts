@@ -68,8 +68,13 @@ export class SemanticTier {
     return this.upsert(records);
   }
 
+  /** Forgets a tenant's cached embeddings (tenant erasure); returns how many shared-cache entries went. */
+  async forgetTenant(tenantId: string): Promise<number> {
+    return (await this.embedder.forgetScope?.(tenantId)) ?? 0;
+  }
+
   async recall(q: RecallQuery): Promise<SearchHit[]> {
-    const [vector] = await this.embedder.embed([q.text], 'query');
+    const [vector] = await this.embedder.embed([q.text], 'query', q.tenantId);
     return this.store.searchHybrid({
       tenantId: q.tenantId,
       conversationId: q.conversationId,
@@ -82,9 +87,11 @@ export class SemanticTier {
 
   private async upsert(records: Omit<MemoryRecord, 'vector'>[]): Promise<number> {
     if (records.length === 0) return 0;
+    // One scope per call: indexing works on one conversation at a time.
     const vectors = await this.embedder.embed(
       records.map((r) => r.text),
       'document',
+      records[0]!.tenantId,
     );
     await this.store.upsert(records.map((r, i) => ({ ...r, vector: vectors[i]! })));
     return records.length;

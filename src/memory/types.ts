@@ -13,7 +13,13 @@ export interface Embedder {
   /** Names the model and dimension: vectors from different ids are not comparable (it keys the cache). */
   readonly id: string;
   readonly dimensions: number;
-  embed(texts: string[], kind: EmbedKind): Promise<number[][]>;
+  /**
+   * `cacheScope` (the tenant) keeps cached vectors apart: one tenant's text is never answered from another's
+   * cache entry, and `forgetScope` can erase a tenant's entries. Embedders without a cache ignore it.
+   */
+  embed(texts: string[], kind: EmbedKind, cacheScope?: string): Promise<number[][]>;
+  /** Drops every cached vector of a scope (tenant erasure); returns how many shared-cache entries went. */
+  forgetScope?(cacheScope: string): Promise<number>;
 }
 
 export type MemoryKind = 'message' | 'fact' | 'summary';

@@ -67,9 +67,13 @@ const PAGE = 1000;
 const keyword = <K extends 'recordId' | 'conversationId' | 'userId' | 'kind' | 'sourceId'>(name: K) =>
   ({ name, dataType: 'text', tokenization: 'field', indexSearchable: false }) as const;
 
-/** Weaviate tenant names allow `[A-Za-z0-9_-]{1,64}`; Memoir ids may also hold dots and reach 128 characters. */
+/**
+ * Weaviate tenant names allow `[A-Za-z0-9_-]{1,64}`; Memoir ids may also hold dots and reach 128 characters, and
+ * those are hashed to `h-<40 hex>`. Every name starting `h-` is a hash (a literal id of that form is hashed too),
+ * so a tenant can never be given the name another tenant's id hashes to.
+ */
 export function weaviateTenantName(tenantId: string): string {
-  if (/^[A-Za-z0-9_-]{1,64}$/.test(tenantId)) return tenantId;
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(tenantId) && !tenantId.startsWith('h-')) return tenantId;
   return `h-${createHash('sha256').update(tenantId).digest('hex').slice(0, 40)}`;
 }
 

@@ -19,6 +19,8 @@ export interface RequestSettings {
 export interface RequestOverrides {
   /** Replaces the system prompt the turn was given. */
   system?: string | undefined;
+  /** The user's message for the model, when the caller has it (the manifest holds its stored form). */
+  userText?: string | undefined;
 }
 
 export interface RequestStores {
@@ -58,7 +60,7 @@ export async function requestFromManifest(
       system: system ?? '',
       memory,
       history: history.map((m) => ({ role: m.role, text: m.content })),
-      userText: manifest.userContent,
+      userText: overrides.userText ?? manifest.userContent,
       turnData,
     },
     { minimumTokens: cacheMinimum(settings.cacheMinimums, model), systemTtl: settings.systemCacheTtl },

@@ -8,7 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../config';
-import { createCodecServer, FAILURE_CONVERTER_PATH, KeyConfigError, openEncryption, type Encryption } from '../codec';
+import {
+  createCodecServer,
+  ERASED_OWNER,
+  FAILURE_CONVERTER_PATH,
+  KeyConfigError,
+  openEncryption,
+  type Encryption,
+} from '../codec';
 import type { Logger } from '../log';
 import { ConversationStore, type MessageSealer } from '../storage/conversations';
 import { readOrCreate } from '../files';
@@ -40,7 +47,12 @@ export function setUpEncryption(config: Config, db: Db, conversations: Conversat
   if (!settings.masterKeys && settings.payloadEncryption !== 'off') throw new KeyConfigError(PLAINTEXT_REFUSAL);
   const encryption = openEncryption(db, settings, {
     create: true,
-    resolveUser: async (tenantId, conversationId) => (await conversations.get(tenantId, conversationId))?.userId,
+    resolveUser: async (tenantId, conversationId) => {
+      const owner = (await conversations.get(tenantId, conversationId))?.userId;
+      if (owner !== undefined) return owner;
+      // No row: erased (its tombstone says so), or a bug that must not be hidden (the codec then refuses).
+      return (await conversations.erasedSince({ tenantId, conversationId }, new Date(0))) ? ERASED_OWNER : undefined;
+    },
   });
   if (!encryption) {
     const warning =
@@ -77,7 +89,7 @@ export function messageSealer(config: Config, encryption: Encryption | undefined
   return {
     seal: async (tenantId, userId, plaintext) =>
       text.enabled ? text.encryptText(byUser ? { tenantId, userId } : { tenantId }, plaintext) : plaintext,
-    open: (stored) => text.decryptText(stored),
+    open: (tenantId, stored) => text.decryptText(stored, tenantId),
   };
 }
 

@@ -25,6 +25,8 @@ import { MemoryStreamBus } from '../streaming/memory-bus';
 import { RedisStreamBus } from '../streaming/redis-bus';
 import type { TextPolicy } from '../privacy/text-policy';
 import { textPolicy } from './privacy';
+import { redactionKey } from '../privacy/text-policy';
+import { userSearchKeyFrom, type UserSearchKey } from '../security/user-search-key';
 import { tracing } from './tracing';
 import { KeyConfigError } from '../codec';
 import {
@@ -63,6 +65,8 @@ export interface Services {
   encryption: EncryptionSetup;
   eraser: Eraser;
   privacy: TextPolicy;
+  /** The keyed hash of user ids in the `UserId` search attribute. */
+  userSearchKey: UserSearchKey;
   /** Reply deltas for streaming clients. */
   streams: StreamBus;
   /** One line per service: what was chosen. */
@@ -112,10 +116,11 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
 
     const metrics = new Metrics();
     const privacy = textPolicy(config);
+    const userSearchKey = userSearchKeyFrom(redactionKey(config.redaction.key, config.dataDir));
     const memory = await openMemory(config, db, metrics, log, (text) => privacy.at('index', text).text);
     closers.push(() => memory.close());
 
-    const manifests = new ManifestStore(db);
+    const manifests = new ManifestStore(db, messageSealer(config, encryption.encryption));
     const summaries = new SummaryStore(db);
     const facts = new FactStore(db);
     const calibrationStore = new CalibrationStore(db);
@@ -156,6 +161,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       manifests,
       assembler,
       storedForm: (text) => privacy.at('store', text).text,
+      userSearchKey,
     });
     const streams: StreamBus = memory.redis ? new RedisStreamBus(memory.redis) : new MemoryStreamBus();
     return {
@@ -176,6 +182,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       metrics,
       encryption,
       privacy,
+      userSearchKey,
       streams,
       eraser: new Eraser({
         db,

@@ -44,6 +44,7 @@ export function activityDeps(s: Services): ActivityDeps {
     memorySettings: { summaryModel: config.memory.summaryModel, summaryMaxTokens: 1024, indexBatch: 100 },
     privacy: s.privacy,
     streams: s.streams,
+    userSearchKey: s.userSearchKey,
   };
 }
 

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { checkTenantId, type ApiKeyResolver } from '../api/auth';
 import type { Db } from '../storage/db';
+import { ErasureTombstones } from './tombstones';
 
 const digest = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -57,6 +58,11 @@ export class ApiKeyStore {
     return rows.length === 1;
   }
 
+  /** Whether the tenant was erased (its tombstone refuses keys that cannot be revoked in the database). */
+  async tenantErased(tenantId: string): Promise<boolean> {
+    return new ErasureTombstones(this.db).tenantErased(tenantId);
+  }
+
   async tenantOf(key: string): Promise<string | undefined> {
     const rows = await this.db.query<{ tenant_id: string }>(
       'SELECT tenant_id FROM api_keys WHERE digest = $1 AND revoked_at IS NULL',
@@ -66,7 +72,10 @@ export class ApiKeyStore {
   }
 }
 
-/** Keys from the database, then from configuration (bootstrap and tests), with a short positive and negative cache. */
+/**
+ * Keys from configuration (bootstrap and tests), then from the database, with a short positive and negative cache.
+ * A configured key cannot be revoked by a database update: it is refused once its tenant has been erased.
+ */
 export class CombinedApiKeys implements ApiKeyResolver {
   private readonly cache = new LRUCache<string, { tenant: string | null }>({ max: 10_000, ttl: 30_000 });
 
@@ -79,7 +88,13 @@ export class CombinedApiKeys implements ApiKeyResolver {
     const id = digest(key);
     const cached = this.cache.get(id);
     if (cached) return cached.tenant ?? undefined;
-    const tenant = (await this.configured.resolve(key)) ?? (await this.store.tenantOf(key));
+    const configured = await this.configured.resolve(key);
+    const tenant =
+      configured === undefined
+        ? await this.store.tenantOf(key)
+        : (await this.store.tenantErased(configured))
+          ? undefined
+          : configured;
     this.cache.set(id, { tenant: tenant ?? null });
     return tenant;
   }

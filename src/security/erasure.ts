@@ -4,7 +4,7 @@
  * payload encryption) the scoped key destroyed, which makes the immutable Temporal histories unreadable.
  * `llm_calls` rows stay: they hold no text, and the bill must still add up.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Encryption } from '../codec';
 import type { HotTier } from '../memory/hot-tier';
 import type { SemanticTier } from '../memory/semantic-tier';
@@ -16,10 +16,14 @@ import { MemoirError } from '../client/errors';
 import type { Db } from '../storage/db';
 import { sha256 } from '../storage/manifests';
 import { conversationWorkflowId } from '../../workflows/contract';
+import { deleteWorkflowRuns } from './delete-workflow';
+import { ErasureTombstones } from './tombstones';
 
 export interface ErasureReport {
   conversations: number;
   workflowsEnded: number;
+  /** Runs deleted from Temporal (the server removes them asynchronously). */
+  workflowRunsDeleted: number;
   messages: number;
   manifests: number;
   summaries: number;
@@ -42,6 +46,7 @@ export interface EraserDeps {
 const empty = (): ErasureReport => ({
   conversations: 0,
   workflowsEnded: 0,
+  workflowRunsDeleted: 0,
   messages: 0,
   manifests: 0,
   summaries: 0,
@@ -58,13 +63,26 @@ function add(a: ErasureReport, b: ErasureReport): ErasureReport {
 }
 
 export class Eraser {
-  constructor(private readonly d: EraserDeps) {}
+  private readonly tombstones: ErasureTombstones;
+
+  constructor(private readonly d: EraserDeps) {
+    this.tombstones = new ErasureTombstones(d.db);
+  }
 
   /** Erases one conversation; a conversation that never existed yields an all-zero report. */
   async eraseConversation(tenantId: string, conversationId: string): Promise<ErasureReport> {
     checkTenantId(tenantId);
+    return this.eraseConversationData(tenantId, conversationId);
+  }
+
+  private async eraseConversationData(tenantId: string, conversationId: string): Promise<ErasureReport> {
+    // First the tombstone: an activity of this conversation still running checks it before writing back, and the
+    // codec seals what its workflow still produces under a discarded key (its row is about to go).
+    await this.tombstones.record(tenantId, { conversationId });
     const report = empty();
-    report.workflowsEnded = await this.endWorkflow(tenantId, conversationId);
+    const runs = await deleteWorkflowRuns(this.d.temporal, conversationWorkflowId(tenantId, conversationId));
+    report.workflowsEnded = runs.ended;
+    report.workflowRunsDeleted = runs.deleted;
     const counts = await this.d.db.query<Record<string, number>>(
       `SELECT (SELECT count(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2)::int AS messages,
               (SELECT count(*) FROM context_manifests WHERE tenant_id = $1 AND conversation_id = $2)::int AS manifests,
@@ -95,6 +113,8 @@ export class Eraser {
       return rows.length;
     });
     report.conversations = deleted;
+    // The id may be reused by another user: its payloads must not be sealed for the erased owner.
+    this.d.encryption?.codec.forgetOwners(tenantId, { conversationId });
     return report;
   }
 
@@ -121,40 +141,40 @@ export class Eraser {
   /** Erases every conversation of a user, their vectors anywhere in the tenant, and their key (user scope). */
   async eraseUser(tenantId: string, userId: string): Promise<ErasureReport> {
     checkTenantId(tenantId);
+    await this.tombstones.record(tenantId, { userId });
     const rows = await this.d.db.query<{ conversation_id: string }>(
       'SELECT conversation_id FROM conversations WHERE tenant_id = $1 AND user_id = $2',
       [tenantId, userId],
     );
     let report = empty();
-    for (const r of rows) report = add(report, await this.eraseConversation(tenantId, r.conversation_id));
+    for (const r of rows) report = add(report, await this.eraseConversationData(tenantId, r.conversation_id));
     if (this.d.semantic) report.vectors += await this.d.semantic.store.deleteUser(tenantId, userId);
+    this.d.encryption?.codec.forgetOwners(tenantId, { userId });
     if (this.d.encryption) report.keysDestroyed = await this.d.encryption.keys.destroyScope({ tenantId, userId });
     return report;
   }
 
-  /** Erases a whole tenant, its key included. */
+  /**
+   * Erases a whole tenant, its key included. Its database API keys are revoked and its tombstone written first,
+   * so no conversation can be created while the erasure lists and removes them; API keys from configuration
+   * (MEMOIR_API_KEYS) cannot be revoked here, and are refused from then on because of the tombstone.
+   */
   async eraseTenant(tenantId: string): Promise<ErasureReport> {
     checkTenantId(tenantId);
+    await this.tombstones.record(tenantId, { tenant: true });
+    await this.d.db.query('UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL', [
+      tenantId,
+    ]);
     const rows = await this.d.db.query<{ conversation_id: string }>(
       'SELECT conversation_id FROM conversations WHERE tenant_id = $1',
       [tenantId],
     );
     let report = empty();
-    for (const r of rows) report = add(report, await this.eraseConversation(tenantId, r.conversation_id));
-    await this.d.db.query('UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL', [
-      tenantId,
-    ]);
+    for (const r of rows) report = add(report, await this.eraseConversationData(tenantId, r.conversation_id));
+    this.d.encryption?.codec.forgetOwners(tenantId);
+    // Cached embeddings are scoped by tenant (the cache is shared by every conversation of it).
+    if (this.d.semantic) report.cacheEntries += await this.d.semantic.forgetTenant(tenantId);
     if (this.d.encryption) report.keysDestroyed = await this.d.encryption.keys.destroyScope({ tenantId });
     return report;
-  }
-
-  private async endWorkflow(tenantId: string, conversationId: string): Promise<number> {
-    try {
-      await this.d.temporal.workflow.getHandle(conversationWorkflowId(tenantId, conversationId)).terminate('erased');
-      return 1;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 0;
-      throw err;
-    }
   }
 }

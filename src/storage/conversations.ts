@@ -2,6 +2,7 @@
  * Conversations and their messages in PostgreSQL: the source of truth for everything a conversation said.
  */
 import type { Reply, TurnResult, Usage } from '../../workflows/contract';
+import { ErasureTombstones } from '../security/tombstones';
 import type { Db, Queryable } from './db';
 
 export interface ConversationRow {
@@ -112,6 +113,9 @@ type ReplyDbRow = MessageDbRow & {
   cost_usd: number;
 };
 
+/** Owner of a conversation started by a message that named no user. */
+export const ANONYMOUS_USER = 'anonymous';
+
 const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, in_reply_to, model, degraded';
 
 /**
@@ -120,7 +124,8 @@ const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, in_reply_to
  */
 export interface MessageSealer {
   seal(tenantId: string, userId: string, text: string): Promise<string>;
-  open(stored: string): Promise<string>;
+  /** The text of a value stored in a row of `tenantId` (a key outside that tenant is refused). */
+  open(tenantId: string, stored: string): Promise<string>;
 }
 
 export class ConversationStore {
@@ -129,12 +134,12 @@ export class ConversationStore {
     private readonly sealer?: MessageSealer,
   ) {}
 
-  private async text(stored: string): Promise<string> {
-    return this.sealer ? this.sealer.open(stored) : stored;
+  private async text(tenantId: string, stored: string): Promise<string> {
+    return this.sealer ? this.sealer.open(tenantId, stored) : stored;
   }
 
-  private messages(rows: MessageDbRow[]): Promise<StoredMessage[]> {
-    return Promise.all(rows.map(async (r) => ({ ...toMessage(r), content: await this.text(r.content) })));
+  private messages(tenantId: string, rows: MessageDbRow[]): Promise<StoredMessage[]> {
+    return Promise.all(rows.map(async (r) => ({ ...toMessage(r), content: await this.text(tenantId, r.content) })));
   }
 
   /** Creates the conversation; returns false when it already exists. */
@@ -181,7 +186,7 @@ export class ConversationStore {
       messageId,
       reply: {
         messageId: r.message_id,
-        content: await this.text(r.content),
+        content: await this.text(tenantId, r.content),
         model: r.model ?? '',
         degraded: r.degraded,
       },
@@ -195,7 +200,7 @@ export class ConversationStore {
       `SELECT content FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3 AND role = 'user'`,
       [tenantId, conversationId, messageId],
     );
-    return rows[0] ? this.text(rows[0].content) : null;
+    return rows[0] ? this.text(tenantId, rows[0].content) : null;
   }
 
   /** The newest `limit` messages, oldest first. */
@@ -205,7 +210,7 @@ export class ConversationStore {
         ORDER BY seq DESC LIMIT $3`,
       [tenantId, conversationId, limit],
     );
-    return this.messages(rows.reverse());
+    return this.messages(tenantId, rows.reverse());
   }
 
   /** A page of messages older than `beforeSeq` (or the newest page), oldest first. */
@@ -215,7 +220,7 @@ export class ConversationStore {
         ORDER BY seq DESC LIMIT $4`,
       [tenantId, conversationId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit],
     );
-    return this.messages(rows.reverse());
+    return this.messages(tenantId, rows.reverse());
   }
 
   /** Messages with `fromSeq <= seq <= toSeq`, oldest first. */
@@ -225,7 +230,7 @@ export class ConversationStore {
         ORDER BY seq`,
       [tenantId, conversationId, fromSeq, toSeq],
     );
-    return this.messages(rows);
+    return this.messages(tenantId, rows);
   }
 
   /** The oldest messages not yet in the semantic index. */
@@ -235,7 +240,7 @@ export class ConversationStore {
         ORDER BY seq LIMIT $3`,
       [tenantId, conversationId, limit],
     );
-    return this.messages(rows);
+    return this.messages(tenantId, rows);
   }
 
   async markIndexed(tenantId: string, conversationId: string, seqs: number[]): Promise<void> {
@@ -270,7 +275,7 @@ export class ConversationStore {
         ORDER BY seq`,
       [tenantId, conversationId, seqs],
     );
-    return this.messages(rows);
+    return this.messages(tenantId, rows);
   }
 
   /**
@@ -280,6 +285,12 @@ export class ConversationStore {
    */
   async persistTurn(turn: TurnToPersist): Promise<PersistedTurn> {
     const { tenantId, conversationId, userMessage, reply, usage } = turn;
+    // Sealed before the transaction opens: sealing may fetch a data key from the database, and on PGlite (one
+    // connection) a query outside an open transaction waits for it forever.
+    const owner = (await this.get(tenantId, conversationId))?.userId;
+    if (owner === undefined) throw new ConversationMissingError(tenantId, conversationId);
+    const seal = (text: string) => (this.sealer ? this.sealer.seal(tenantId, owner, text) : Promise.resolve(text));
+    const [userText, replyText] = await Promise.all([seal(userMessage.content), seal(reply.content)]);
     return this.db.transaction(async (tx) => {
       // The row lock serialises writers of this conversation and hands out the sequence numbers.
       const locked = await tx.query<{ next_seq: number; user_id: string }>(
@@ -288,10 +299,10 @@ export class ConversationStore {
       );
       const row = locked[0];
       if (!row) throw new ConversationMissingError(tenantId, conversationId);
+      // Erased and recreated for someone else in between: the texts were sealed for the wrong owner; retry.
+      if (row.user_id !== owner) throw new Error(`conversation ${tenantId}/${conversationId} changed owner`);
       const userSeq = row.next_seq;
       const replySeq = userSeq + 1;
-      const stored = (text: string) => (this.sealer ? this.sealer.seal(tenantId, row.user_id, text) : text);
-      const [userText, replyText] = await Promise.all([stored(userMessage.content), stored(reply.content)]);
       const redactions = turn.redactions ?? [];
       // The user message goes first; when an earlier attempt stored it already, nothing else is written.
       const written = await tx.query<{ inserted: number }>(
@@ -347,6 +358,14 @@ export class ConversationStore {
       if (!existing) throw new Error(`turn ${userMessage.messageId} was neither written nor found`);
       return { ...existing, inserted: false };
     });
+  }
+
+  /** Whether the conversation, its owner or its tenant was erased at or after `since` (erasure tombstones). */
+  async erasedSince(
+    scope: { tenantId: string; conversationId: string; userId?: string | undefined },
+    since: Date,
+  ): Promise<boolean> {
+    return new ErasureTombstones(this.db).erasedSince(scope, since);
   }
 
   /** Deletes the conversation and everything stored under it; returns false when there was nothing. */

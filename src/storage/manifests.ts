@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { FactView } from '../memory/facts';
+import type { MessageSealer } from './conversations';
 import type { Db } from './db';
 
 export type ContextTier = 'system' | 'summary' | 'facts' | 'recent' | 'semantic' | 'older' | 'current';
@@ -31,7 +32,10 @@ export interface ContextManifest {
   historySeqs: number[];
   /** Older messages sent verbatim in the cached memory block, oldest first. */
   olderSeqs: number[];
-  /** The new user message, so the request can be rebuilt without it travelling through history again. */
+  /**
+   * The new user message in its stored form: redacted like the message row (MEMOIR_REDACT=store) and, in the
+   * database, sealed like it (MEMOIR_ENCRYPT_AT_REST). Read back through `get`, it is plaintext.
+   */
   userContent: string;
   /** What went into the per-turn data block. Fact texts are kept: facts change, a manifest must not. */
   recall: { messageSeqs: number[]; facts: FactView[] };
@@ -54,18 +58,28 @@ export class ManifestStore {
    */
   private readonly saved = new LRUCache<string, ContextManifest>({ max: 1_000 });
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Seals `userContent` as message rows are sealed; absent: stored as given. */
+    private readonly sealer?: MessageSealer,
+  ) {}
 
   private static key(tenantId: string, conversationId: string, messageId: string): string {
     return `${tenantId}/${conversationId}/${messageId}`;
   }
 
-  /** Saves (or, for a retried activity, replaces) the manifest of one turn. */
-  async save(tenantId: string, conversationId: string, manifest: ContextManifest): Promise<void> {
+  /**
+   * Saves (or, for a retried activity, replaces) the manifest of one turn. `userContent` must already be in its
+   * stored form (redacted by the store policy); it is sealed for `owner` here.
+   */
+  async save(tenantId: string, conversationId: string, manifest: ContextManifest, owner: string): Promise<void> {
+    const userContent = this.sealer
+      ? await this.sealer.seal(tenantId, owner, manifest.userContent)
+      : manifest.userContent;
     await this.db.query(
       `INSERT INTO context_manifests (tenant_id, conversation_id, message_id, manifest) VALUES ($1, $2, $3, $4)
        ON CONFLICT (tenant_id, conversation_id, message_id) DO UPDATE SET manifest = EXCLUDED.manifest`,
-      [tenantId, conversationId, manifest.messageId, JSON.stringify(manifest)],
+      [tenantId, conversationId, manifest.messageId, JSON.stringify({ ...manifest, userContent })],
     );
     this.saved.set(ManifestStore.key(tenantId, conversationId, manifest.messageId), manifest);
   }
@@ -87,7 +101,10 @@ export class ManifestStore {
       'SELECT manifest FROM context_manifests WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3',
       [tenantId, conversationId, messageId],
     );
-    return rows[0]?.manifest ?? null;
+    const manifest = rows[0]?.manifest;
+    if (!manifest) return null;
+    if (!this.sealer) return manifest;
+    return { ...manifest, userContent: await this.sealer.open(tenantId, manifest.userContent) };
   }
 
   /** Stores a system prompt once and returns its hash. */

@@ -10,14 +10,18 @@ import {
   createTextCipher,
   DataKeyStore,
   EncryptionCodec,
+  ERASED_OWNER,
+  ForeignKeyError,
   generateMasterKey,
   KeyConfigError,
   KeyDestroyedError,
+  OwnerUnknownError,
   parseMasterKeys,
   TamperedCiphertextError,
   UnknownKeyError,
   type MasterKeyRing,
 } from '../../src/codec';
+import { CIPHER_NAME, seal } from '../../src/codec/aes-gcm';
 import { openPglite, openPostgres, type Db } from '../../src/storage/db';
 import { migrate } from '../../src/storage/migrate';
 import { freshDatabase, uniqueId } from '../helpers/stack';
@@ -112,7 +116,7 @@ describe.each(['postgres', 'pglite'] as const)('data keys on %s', (kind) => {
     expect((await codec.decode([none!, other!, activity!])).map(valueOf)).toEqual(['x', 'y', 'z']);
   });
 
-  it('scopes keys per user when asked, falling back to the tenant when the owner is unknown', async () => {
+  it('scopes keys per user when asked, and refuses to encode when the owner is unknown', async () => {
     const keys = new DataKeyStore(db, ringV1);
     const tenant = uniqueId('acme');
     const owners: Record<string, string> = { c1: 'ada', c2: 'bob' };
@@ -123,7 +127,15 @@ describe.each(['postgres', 'pglite'] as const)('data keys on %s', (kind) => {
     });
     const [ada] = await codec.encode([payload('a')], context(tenant, 'c1'));
     const [bob] = await codec.encode([payload('b')], context(tenant, 'c2'));
-    const [unknown] = await codec.encode([payload('u')], context(tenant, 'c3'));
+    // No owner (no conversation row yet): never the tenant key, which erasing the user would leave readable.
+    await expect(codec.encode([payload('u')], context(tenant, 'c3'))).rejects.toThrow(OwnerUnknownError);
+    // An erased conversation still finishing (its row gone, its tombstone there): born erased, never readable.
+    const erasedCodec = new EncryptionCodec({ keys, keyScope: 'user', resolveUser: async () => ERASED_OWNER });
+    const [late] = await erasedCodec.encode([payload('late words')], context(tenant, 'c4'));
+    expect(keyIdOf(late!)).toBe('discarded');
+    expect(valueOf((await codec.decode([late!]))[0]!)).toEqual({ memoirErased: true, keyId: 'discarded' });
+    const tenantCodec = new EncryptionCodec({ keys });
+    const [unknown] = await tenantCodec.encode([payload('u')], context(tenant, 'c3'));
     expect([ada, bob, unknown].map((p) => keyIdOf(p!))).toEqual([
       `t/${tenant}/u/ada@1`,
       `t/${tenant}/u/bob@1`,
@@ -256,21 +268,42 @@ describe.each(['postgres', 'pglite'] as const)('data keys on %s', (kind) => {
     const keys = new DataKeyStore(db, ringV2Only);
     const cipher = createTextCipher(keys, { enabled: true });
     const stored = await cipher.encryptText({ tenantId: tenant }, 'héllo, XYZZY');
-    expect(stored).toMatch(new RegExp(`^memoir-enc:v1:t/${tenant}@1:[A-Za-z0-9_-]+$`));
+    expect(stored).toMatch(new RegExp(`^memoir-enc:v2:t/${tenant}@1:[A-Za-z0-9_-]+$`));
     expect(stored).not.toContain('XYZZY');
     // Any process with the master key reads it: the key id is in the value.
     const reader = createTextCipher(new DataKeyStore(db, ringV2Only), { enabled: false });
-    expect(await reader.decryptText(stored)).toBe('héllo, XYZZY');
-    expect(await reader.decryptText('written before encryption')).toBe('written before encryption');
+    expect(await reader.decryptText(stored, tenant)).toBe('héllo, XYZZY');
+    expect(await reader.decryptText('written before encryption', tenant)).toBe('written before encryption');
     expect(await reader.encryptText({ tenantId: tenant }, 'off')).toBe('off');
 
     const tampered = stored.slice(0, -2) + (stored.endsWith('A') ? 'BA' : 'AA');
-    await expect(reader.decryptText(tampered)).rejects.toThrow(TamperedCiphertextError);
-    await expect(reader.decryptText('memoir-enc:v1:t/none@1:AAAA')).rejects.toThrow(UnknownKeyError);
+    await expect(reader.decryptText(tampered, tenant)).rejects.toThrow(TamperedCiphertextError);
+    await expect(reader.decryptText('memoir-enc:v2:t/none@1:AAAA', 'none')).rejects.toThrow(UnknownKeyError);
 
     await keys.destroyScope({ tenantId: tenant });
-    await expect(cipher.decryptText(stored)).rejects.toThrow(KeyDestroyedError);
+    await expect(cipher.decryptText(stored, tenant)).rejects.toThrow(KeyDestroyedError);
     const cold = createTextCipher(new DataKeyStore(db, ringV2Only), { enabled: true });
-    await expect(cold.decryptText(stored)).rejects.toThrow(/was destroyed/);
+    await expect(cold.decryptText(stored, tenant)).rejects.toThrow(/was destroyed/);
+  });
+
+  it('opens text at rest only in a row of the tenant its key belongs to', async () => {
+    const [acme, globex] = [uniqueId('acme'), uniqueId('globex')];
+    const keys = new DataKeyStore(db, ringV2Only);
+    const cipher = createTextCipher(keys, { enabled: true });
+    const acmeText = await cipher.encryptText({ tenantId: acme, userId: 'ada' }, 'acme secret');
+    expect(await cipher.decryptText(acmeText, acme)).toBe('acme secret');
+    // The same ciphertext copied into a row of another tenant is refused, whatever key id it names.
+    await expect(cipher.decryptText(acmeText, globex)).rejects.toThrow(ForeignKeyError);
+    // Relabelled as v2 ciphertext of a key id of the reading tenant: the bound tenant no longer authenticates.
+    await keys.currentKey({ tenantId: globex });
+    const relabelled = acmeText.replace(`t/${acme}/u/ada@1`, `t/${globex}@1`);
+    await expect(cipher.decryptText(relabelled, globex)).rejects.toThrow(TamperedCiphertextError);
+
+    // Values written before the tenant was bound (v1: AAD over the key id only) are still read in their tenant.
+    const { keyId, key } = await keys.currentKey({ tenantId: acme });
+    const v1 = seal(key, Buffer.from('older row', 'utf8'), `memoir/text/v1|${CIPHER_NAME}|${keyId}`);
+    const v1Stored = `memoir-enc:v1:${keyId}:${v1.toString('base64url')}`;
+    expect(await cipher.decryptText(v1Stored, acme)).toBe('older row');
+    await expect(cipher.decryptText(v1Stored, globex)).rejects.toThrow(ForeignKeyError);
   });
 });

@@ -168,6 +168,8 @@ function codecPayloads(node: unknown, out: Payload[] = []): Payload[] {
     out.push(node);
     return out;
   }
+  // A patch marker's details name the patch only, recorded by the SDK without the codec.
+  if ((node as { markerName?: unknown }).markerName === 'core_patch') return out;
   for (const [key, value] of Object.entries(node)) {
     if (key === 'searchAttributes' || key === 'header') continue;
     codecPayloads(value, out);

@@ -11,6 +11,8 @@ import type { EmbedKind, Embedder } from '../types';
 export interface EmbeddingCache {
   get(key: string): Promise<number[] | undefined>;
   set(key: string, value: number[], ttlSeconds: number): Promise<void>;
+  /** Deletes every key starting `<scope>/`; returns how many. */
+  eraseScope?(scope: string): Promise<number>;
 }
 
 export interface BatchingEmbedderOptions {
@@ -50,9 +52,13 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** The cache key of a text: sha256 over the embedder id, the kind and the text. */
-export function embeddingCacheKey(embedderId: string, kind: EmbedKind, text: string): string {
-  return createHash('sha256').update(`${embedderId}\n${kind}\n${text}`).digest('hex');
+/**
+ * The cache key of a text: sha256 over the embedder id, the kind and the text, under its scope (`<tenant>/…`)
+ * when it has one, so tenants never share an entry and a tenant's entries can be erased together.
+ */
+export function embeddingCacheKey(embedderId: string, kind: EmbedKind, text: string, scope?: string): string {
+  const hash = createHash('sha256').update(`${embedderId}\n${kind}\n${text}`).digest('hex');
+  return scope === undefined ? hash : `${scope}/${hash}`;
 }
 
 /**
@@ -83,8 +89,13 @@ export class BatchingEmbedder implements Embedder {
     this.l1 = new LRUCache({ max: opts.cacheEntries ?? 10_000 });
   }
 
-  async embed(texts: string[], kind: EmbedKind): Promise<number[][]> {
-    return Promise.all(texts.map((text) => this.one(text, kind)));
+  async embed(texts: string[], kind: EmbedKind, cacheScope?: string): Promise<number[][]> {
+    return Promise.all(texts.map((text) => this.one(text, kind, cacheScope)));
+  }
+
+  async forgetScope(cacheScope: string): Promise<number> {
+    for (const key of [...this.l1.keys()]) if (key.startsWith(`${cacheScope}/`)) this.l1.delete(key);
+    return (await this.opts.l2?.eraseScope?.(cacheScope)) ?? 0;
   }
 
   stats(): BatchingStats {
@@ -100,11 +111,11 @@ export class BatchingEmbedder implements Embedder {
     }
   }
 
-  private one(text: string, kind: EmbedKind): Promise<number[]> {
+  private one(text: string, kind: EmbedKind, scope: string | undefined): Promise<number[]> {
     this.counters.texts++;
     // Providers refuse blank input: sent alone, its error reaches only its caller instead of failing a batch.
     if (text.trim() === '') return this.inner.embed([text], kind).then((v) => v[0]!);
-    const key = embeddingCacheKey(this.id, kind, text);
+    const key = embeddingCacheKey(this.id, kind, text, scope);
     const cached = this.l1.get(key);
     if (cached) {
       this.counters.l1Hits++;

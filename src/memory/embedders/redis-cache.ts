@@ -41,6 +41,16 @@ export class RedisEmbeddingCache implements EmbeddingCache {
     await this.redis.set(this.prefix + key, encodeVector(value), 'EX', Math.max(1, Math.round(ttlSeconds)));
   }
 
+  async eraseScope(scope: string): Promise<number> {
+    // Scopes are ids (`[A-Za-z0-9._-]`): no glob characters to escape.
+    let erased = 0;
+    for await (const keys of this.redis.scanStream({ match: `${this.prefix}${scope}/*`, count: 500 })) {
+      const batch = keys as string[];
+      if (batch.length > 0) erased += await this.redis.del(...batch);
+    }
+    return erased;
+  }
+
   async close(): Promise<void> {
     if (!this.owned) return;
     // QUIT waits for a reply a client that never connected will not get.

@@ -1,0 +1,47 @@
+/**
+ * Erasure tombstones: a row per erased tenant, user or conversation, with the time and no content. They fence
+ * the writes an erasure cannot stop: an activity that started before the erasure and finishes after it would
+ * otherwise put vectors or cache entries back; and they refuse a configured API key (MEMOIR_API_KEYS, which no
+ * database update can revoke) for an erased tenant.
+ */
+import type { Queryable } from '../storage/db';
+
+export type ErasureTarget = { tenant: true } | { userId: string } | { conversationId: string };
+
+const targetOf = (t: ErasureTarget): string =>
+  'tenant' in t ? '' : 'userId' in t ? `u/${t.userId}` : `c/${t.conversationId}`;
+
+export class ErasureTombstones {
+  constructor(private readonly db: Queryable) {}
+
+  /** Records (or renews) the erasure of `target`; called before the erasure starts deleting. */
+  async record(tenantId: string, target: ErasureTarget): Promise<void> {
+    await this.db.query(
+      `INSERT INTO erasures (tenant_id, target) VALUES ($1, $2)
+       ON CONFLICT (tenant_id, target) DO UPDATE SET erased_at = now()`,
+      [tenantId, targetOf(target)],
+    );
+  }
+
+  /** Whether the whole tenant was ever erased. */
+  async tenantErased(tenantId: string): Promise<boolean> {
+    const rows = await this.db.query(`SELECT 1 FROM erasures WHERE tenant_id = $1 AND target = ''`, [tenantId]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Whether the conversation (its tenant, or its owner when given) was erased at or after `since`: work that
+   * began before then must not write anything of it back.
+   */
+  async erasedSince(
+    scope: { tenantId: string; conversationId: string; userId?: string | undefined },
+    since: Date,
+  ): Promise<boolean> {
+    const targets = ['', `c/${scope.conversationId}`, ...(scope.userId ? [`u/${scope.userId}`] : [])];
+    const rows = await this.db.query(
+      'SELECT 1 FROM erasures WHERE tenant_id = $1 AND target = ANY($2::text[]) AND erased_at >= $3 LIMIT 1',
+      [scope.tenantId, targets, since],
+    );
+    return rows.length > 0;
+  }
+}
