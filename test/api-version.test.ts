@@ -16,11 +16,12 @@ it('is a semver version', () => {
 });
 
 it.each([
-  ['an answer', '/healthz', undefined, 200],
-  ['an unauthenticated call', '/v1/conversations', 'no-such-key', 401],
-  ['an unknown route', '/no/such/route', undefined, 404],
-])('is sent with %s', async (_what, route, key, status) => {
+  ['an answer', 'GET', '/healthz', undefined, 200],
+  ['an unauthenticated call', 'POST', '/v1/conversations', 'no-such-key', 401],
+  ['an unknown route', 'GET', '/no/such/route', undefined, 404],
+])('is sent with %s', async (_what, method, route, key, status) => {
   const res = await fetch(`${stack.serving.api!.url}${route}`, {
+    method,
     headers: key ? { authorization: `Bearer ${key}` } : {},
   });
   expect(res.status).toBe(status);

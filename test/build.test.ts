@@ -72,7 +72,8 @@ async function startCompiled(verb: string, env: Record<string, string>) {
 }
 
 it('starts a compiled worker on the prebuilt workflow bundle', async () => {
-  const worker = await startCompiled('worker', {});
+  // The plain bundle: plaintext payloads, said explicitly (an external Temporal without keys is otherwise refused).
+  const worker = await startCompiled('worker', { MEMOIR_PAYLOAD_ENCRYPTION: 'off' });
   try {
     expect(worker.output()).toContain(`loading the prebuilt workflow bundle ${prebuiltBundlePath('plain')}`);
     expect(worker.output()).not.toContain('bundling workflow code');

@@ -91,22 +91,6 @@ export async function openCliDatabase(config: Config): Promise<Db> {
   }
 }
 
-/**
- * A MemoirClient for verbs that only read Temporal visibility (`ls`): its store is never touched, and says so if a
- * later change makes it be.
- */
-export function visibilityOnlyClient(config: Config, client: Client): MemoirClient {
-  const refuse = () => Promise.reject(new Error('this verb does not open the database'));
-  const noDb: Db = {
-    kind: 'postgres',
-    query: refuse,
-    exec: refuse,
-    transaction: refuse,
-    close: async () => undefined,
-  };
-  return memoirClient(config, client, noDb);
-}
-
 export function memoirClient(config: Config, client: Client, db: Db): MemoirClient {
   return new MemoirClient({
     client,

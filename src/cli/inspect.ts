@@ -18,13 +18,7 @@ import type { Db } from '../storage/db';
 import { LlmCallStore } from '../storage/llm-calls';
 import { ManifestStore } from '../storage/manifests';
 import { installTemporalRuntime } from '../temporal/runtime';
-import {
-  connectTemporal,
-  memoirClient,
-  openCliDatabase,
-  visibilityOnlyClient,
-  type TemporalConnection,
-} from './connect';
+import { connectTemporal, memoirClient, openCliDatabase, type TemporalConnection } from './connect';
 import { cost, costOptions } from './cost';
 import { CliError } from './errors';
 import { exportHistory, workflowIdOf } from './history';
@@ -68,7 +62,10 @@ async function withDb<T>(ctx: VerbContext, fn: (db: Db) => Promise<T>): Promise<
 
 export async function runLs(ctx: VerbContext, raw: unknown): Promise<void> {
   const opts = parse(lsOptions, raw);
-  await withTemporal(ctx, async (t) => print(ctx, await ls(visibilityOnlyClient(ctx.config, t.client), opts)));
+  // Visibility holds a keyed hash of each user id, never the id: the database names the owners.
+  await withTemporal(ctx, (t) =>
+    withDb(ctx, async (db) => print(ctx, await ls(memoirClient(ctx.config, t.client, db), opts))),
+  );
 }
 
 export async function runShow(ctx: VerbContext, conversationId: string, raw: unknown): Promise<void> {

@@ -69,6 +69,18 @@ export function findDivergence(message: string, history: History): Divergence {
     }
   }
 
+  // `Non-deprecated patch marker encountered for change X, but there is no corresponding change command!`: the
+  // history recorded patched('X') where the code, replaying, did something else first.
+  const patch = /patch marker encountered for change (\S+?),/.exec(detail);
+  if (patch && divergence.eventId === undefined) {
+    const marker = events.find((e) => patchIdOf(e) === patch[1]);
+    if (marker) {
+      divergence.eventId = eventId(marker);
+      divergence.eventType = eventTypeName(marker);
+    }
+    divergence.command = `no patched('${patch[1]!}') call at that point (the code issued another command first)`;
+  }
+
   const event = events.find((e) => eventId(e) === divergence.eventId);
   if (event) divergence.expected = describeEvent(event);
   return divergence;
@@ -84,4 +96,22 @@ function describeEvent(event: NonNullable<History['events']>[number]): string {
   const timer = event.timerStartedEventAttributes?.timerId;
   if (timer) return `${type} (timer ${timer})`;
   return type;
+}
+
+/** The change id of a `patched()` marker event (its details hold `{"id": …}` as JSON), else undefined. */
+function patchIdOf(event: NonNullable<History['events']>[number]): string | undefined {
+  const attrs = event.markerRecordedEventAttributes;
+  if (attrs?.markerName !== 'core_patch') return undefined;
+  for (const payloads of Object.values(attrs.details ?? {})) {
+    for (const payload of payloads?.payloads ?? []) {
+      if (!payload.data) continue;
+      try {
+        const id = (JSON.parse(Buffer.from(payload.data).toString('utf8')) as { id?: unknown }).id;
+        if (typeof id === 'string') return id;
+      } catch {
+        // Not JSON: not a patch payload this reads.
+      }
+    }
+  }
+  return undefined;
 }

@@ -169,7 +169,14 @@ function codecPayloads(node: unknown, out: Payload[] = []): Payload[] {
     return out;
   }
   // A patch marker's details name the patch only, recorded by the SDK without the codec.
-  if ((node as { markerName?: unknown }).markerName === 'core_patch') return out;
+  const markerName = (node as { markerName?: unknown }).markerName;
+  if (markerName === 'core_patch') return out;
+  // A local activity marker's `data` is the SDK's own bookkeeping (ids, attempt, times); its `result` is the
+  // activity's output, which the codec encodes.
+  if (markerName === 'core_local_activity') {
+    const details = (node as { details?: { result?: unknown } }).details;
+    return codecPayloads(details?.result, out);
+  }
   for (const [key, value] of Object.entries(node)) {
     if (key === 'searchAttributes' || key === 'header') continue;
     codecPayloads(value, out);
