@@ -163,6 +163,14 @@ export const SETTINGS = {
   MEMOIR_COMPACT_AFTER_TOKENS: [int(500, 1_000_000).default(6_000), '…or when they hold this many tokens.'],
   MEMOIR_COMPACT_WHEN_IDLE: [duration('10m'), 'Compact and extract facts after this long without a message.'],
   MEMOIR_FACTS_EVERY: [int(1, 1000).default(4), 'Extract facts every N turns.'],
+  MEMOIR_MAX_TOOL_STEPS: [
+    int(1, 50).default(8),
+    'Model steps one turn may take while calling tools; past it the turn ends with a final reply.',
+  ],
+  MEMOIR_TOOL_APPROVAL_TIMEOUT: [
+    duration('15m'),
+    'How long a tool call that needs approval waits for a decision before the model is told it timed out.',
+  ],
   MEMOIR_SEMANTIC_STORE: [
     z.enum(['auto', 'weaviate', 'pgvector', 'off']).default('auto'),
     '`auto`: Weaviate when WEAVIATE_URL is set, pgvector on PGlite, off on a PostgreSQL server without Weaviate.',
@@ -378,6 +386,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       compactWhenIdleMs: v.MEMOIR_COMPACT_WHEN_IDLE,
       factsEveryTurns: v.MEMOIR_FACTS_EVERY,
       keepRecentMessages: v.MEMOIR_RECENT_MESSAGES,
+      maxToolSteps: v.MEMOIR_MAX_TOOL_STEPS,
+      toolApprovalTimeoutMs: v.MEMOIR_TOOL_APPROVAL_TIMEOUT,
     },
     defaultSystemPrompt: v.MEMOIR_SYSTEM_PROMPT,
     recentMessages: v.MEMOIR_RECENT_MESSAGES,

@@ -41,6 +41,10 @@ export interface ConversationPolicy {
   factsEveryTurns: number;
   /** Messages compaction always leaves verbatim. */
   keepRecentMessages: number;
+  /** Model steps one turn may take while it calls tools; past it the turn ends with a clear final reply. */
+  maxToolSteps: number;
+  /** How long a tool call that needs approval waits for a decision before it goes back to the model as timed out. */
+  toolApprovalTimeoutMs: number;
 }
 
 /**
@@ -49,13 +53,21 @@ export interface ConversationPolicy {
  */
 const POLICY_DEFAULTS: Pick<
   ConversationPolicy,
-  'compactAfterMessages' | 'compactAfterTokens' | 'compactWhenIdleMs' | 'factsEveryTurns' | 'keepRecentMessages'
+  | 'compactAfterMessages'
+  | 'compactAfterTokens'
+  | 'compactWhenIdleMs'
+  | 'factsEveryTurns'
+  | 'keepRecentMessages'
+  | 'maxToolSteps'
+  | 'toolApprovalTimeoutMs'
 > = {
   compactAfterMessages: 40,
   compactAfterTokens: 6_000,
   compactWhenIdleMs: 10 * 60_000,
   factsEveryTurns: 4,
   keepRecentMessages: 10,
+  maxToolSteps: 8,
+  toolApprovalTimeoutMs: 15 * 60_000,
 };
 
 export function withPolicyDefaults(
@@ -155,7 +167,28 @@ export interface ConversationState {
   upkeepRunning: boolean;
   /** The last turn's context: its size, per tier, and the tiers it had to go without. */
   lastContext: TurnContext | null;
+  /** Tool calls waiting for a person's decision (absent in runs recorded before tools existed). */
+  pendingApprovals?: PendingApproval[];
 }
+
+/** A tool call the turn is paused on. Its input stays in PostgreSQL; `GET .../tool-calls` shows it. */
+export interface PendingApproval {
+  toolUseId: string;
+  tool: string;
+  messageId: string;
+  requestedAt: string;
+  expiresAt: string;
+}
+
+/** A person's decision on a pending tool call. */
+export interface ToolDecision {
+  toolUseId: string;
+  /** Who decided (a user id or the API key's name); recorded with the call. */
+  by: string;
+  reason?: string;
+}
+
+export type ToolCallOutcome = 'ok' | 'error' | 'denied' | 'approval_timeout' | 'not_rerun' | 'step_limit';
 
 /** Attempts of one summary or fact job; past them the job waits for its next trigger. */
 export const UPKEEP_MAX_ATTEMPTS = 5;
@@ -196,6 +229,8 @@ export interface ConversationInput {
   /** Used when the conversation is created by this run; an existing conversation keeps its own. */
   userId?: string;
   systemPrompt?: string;
+  /** Tools this conversation may call, by name; fixed at creation (stored with the conversation). None: text only. */
+  tools?: string[];
   policy: ConversationPolicy;
   /** Present when this run continues an earlier one. */
   carried?: CarriedState;
@@ -207,6 +242,9 @@ export const sendMessageUpdate = defineUpdate<TurnResult, [SendMessageInput]>('s
 export const postMessageSignal = defineSignal<[QueuedMessage]>('postMessage');
 export const endConversationSignal = defineSignal<[{ reason: string }]>('endConversation');
 export const getStateQuery = defineQuery<ConversationState>('getState');
+/** Decide a pending tool call; refused (ToolCallNotPending) when no call with that id waits for a decision. */
+export const approveToolCallUpdate = defineUpdate<void, [ToolDecision]>('approveToolCall');
+export const denyToolCallUpdate = defineUpdate<void, [ToolDecision]>('denyToolCall');
 
 /** Stable `ApplicationFailure` types the workflow raises; clients map them to HTTP statuses. */
 export const FailureTypes = {
@@ -216,4 +254,6 @@ export const FailureTypes = {
   conversationBusy: 'ConversationBusy',
   conversationNotFound: 'ConversationNotFound',
   messageIdConflict: 'MessageIdConflict',
+  toolCallNotPending: 'ToolCallNotPending',
+  unknownTool: 'UnknownTool',
 } as const;
