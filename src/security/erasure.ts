@@ -122,8 +122,9 @@ export class Eraser {
 
   /**
    * Recent messages, the cached summary, the retained reply streams and the cached embeddings of its texts
-   * (cached per conversation, so erasing every conversation of a user erases that user's), counted. Runs before the rows go: if Redis
-   * cannot be reached the erasure stops here, nothing is reported as done, and running it again finishes it.
+   * (cached per conversation, so erasing every conversation of a user erases that user's), counted. Runs before
+   * the rows go: if Redis cannot be reached the erasure stops here, nothing is reported as done, and running it
+   * again finishes it.
    */
   private async dropCaches(tenantId: string, conversationId: string): Promise<number> {
     try {
