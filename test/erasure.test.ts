@@ -188,6 +188,49 @@ describe('erasure with per-user keys', () => {
     redis.disconnect();
   });
 
+  it("erases a user's cached embeddings with the user, and no one else's", async () => {
+    const { memory, eraser, conversations } = stack.serving.services;
+    const [gone, kept] = [uniqueId('emb-gone'), uniqueId('emb-kept')];
+    const message = (content: string) => ({
+      messageId: 'm1',
+      seq: 1,
+      role: 'user' as const,
+      content,
+      createdAt: new Date(),
+      inReplyTo: null,
+      model: null,
+      degraded: false,
+    });
+    await conversations.create(tenant(), gone, 'wes');
+    await conversations.create(tenant(), kept, 'xan');
+    await memory.semantic!.indexMessages({ tenantId: tenant(), conversationId: gone, userId: 'wes' }, [
+      message(uniqueId('wes wrote this')),
+    ]);
+    await memory.semantic!.indexMessages({ tenantId: tenant(), conversationId: kept, userId: 'xan' }, [
+      message(uniqueId('xan wrote this')),
+    ]);
+    // The query embedding of a turn is cached too.
+    await memory.semantic!.recall({
+      tenantId: tenant(),
+      conversationId: gone,
+      text: uniqueId('what did wes say'),
+      limit: 3,
+    });
+    const redis = new Redis(TEST_SERVICES.redisUrl);
+    const cached = (conversationId: string) => redis.keys(`memoir:emb:${tenant()}/${conversationId}/*`);
+    // wes's message and query, xan's message.
+    await eventually(
+      async () => (await cached(gone)).length >= 2 && (await cached(kept)).length >= 1,
+      'embeddings cached per conversation',
+    );
+    const xans = (await cached(kept)).sort();
+
+    await eraser.eraseUser(tenant(), 'wes');
+    expect(await cached(gone)).toEqual([]);
+    expect((await cached(kept)).sort()).toEqual(xans);
+    redis.disconnect();
+  });
+
   it('does not let an activity that began before an erasure write the hot tier or vectors back', async () => {
     const services = stack.serving.services;
     const conversationId = uniqueId('fenced');

@@ -63,7 +63,7 @@ describe('encrypted histories and erasure', () => {
         'summaries',
         'facts',
         'conversations',
-        'system_prompts',
+        'conversation_system_prompts',
         'redactions',
       ]) {
         const rows = await db.query(`SELECT count(*)::int AS n FROM ${table} t WHERE t::text LIKE $1`, [`%${SECRET}%`]);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { MemoirClient } from '../client/memoir-client';
 import type { Config } from '../config';
+import { clientSealer } from '../runtime/encryption';
 import { connectSharedPglite, SERVER_FILE } from '../runtime/shared-pglite';
 import { openDatabase, redactUrl } from '../runtime/storage';
 import { redactionKey } from '../privacy/text-policy';
@@ -96,7 +97,8 @@ export function memoirClient(config: Config, client: Client, db: Db): MemoirClie
     client,
     taskQueue: config.temporal.taskQueue,
     policy: config.policy,
-    conversations: new ConversationStore(db),
+    // Messages and system prompts sealed at rest are read (and written) with the server's keys.
+    conversations: new ConversationStore(db, clientSealer(config, db)),
     userSearchKey: userSearchKeyFrom(redactionKey(config.redaction.key, config.dataDir)),
   });
 }

@@ -10,7 +10,7 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import { SummaryStore } from '../memory/summaries';
 import { DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
-import { clientDataConverter, hasMasterKeys } from '../runtime/encryption';
+import { clientDataConverter, clientSealer, hasMasterKeys } from '../runtime/encryption';
 import { openModel } from '../runtime/model';
 import { WORKFLOWS_PATH } from '../runtime/worker';
 import { ConversationStore } from '../storage/conversations';
@@ -81,7 +81,7 @@ export async function runShow(ctx: VerbContext, conversationId: string, raw: unk
       const text = await show(
         {
           memoir: memoirClient(config, client, db),
-          conversations: new ConversationStore(db),
+          conversations: new ConversationStore(db, clientSealer(config, db)),
           connection: t.connection,
           uiUrl: config.temporal.uiUrl ?? (config.temporal.address ? undefined : embeddedUi(config)),
           namespace: config.temporal.namespace,
@@ -136,11 +136,13 @@ export async function runRerun(ctx: VerbContext, conversationId: string, message
   const { config } = ctx;
   await withDb(ctx, async (db) => {
     const model = await openModel(config);
+    // Text sealed at rest (messages, manifests, system prompts) is opened with the server's keys.
+    const sealer = clientSealer(config, db);
     try {
       const text = await rerun(
         {
-          conversations: new ConversationStore(db),
-          manifests: new ManifestStore(db),
+          conversations: new ConversationStore(db, sealer),
+          manifests: new ManifestStore(db, sealer),
           summaries: new SummaryStore(db),
           llmCalls: new LlmCallStore(db),
           model: model.client,

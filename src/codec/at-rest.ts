@@ -8,6 +8,7 @@
  * (before the tenant was bound) are still read, with the same scope check. Text without the prefix is returned
  * unchanged by `decryptText`, so rows written before encryption was turned on stay readable.
  */
+import { createHmac, hkdfSync } from 'node:crypto';
 import { CIPHER_NAME, open, seal } from './aes-gcm';
 import { DESTROYED, type DataKeyStore } from './data-keys';
 import { ForeignKeyError, KeyConfigError, KeyDestroyedError, TamperedCiphertextError } from './errors';
@@ -34,6 +35,12 @@ export interface TextCipher {
    * TamperedCiphertextError when it cannot be trusted.
    */
   decryptText(stored: string, tenantId: string): Promise<string>;
+  /**
+   * A keyed digest of `plaintext` under the scope's current data key (HMAC-SHA256 with a key derived from it), to
+   * name a stored text without a content hash: equal texts of different scopes get unrelated digests, and nobody
+   * without the key can confirm a guess. Throws when no keys are configured.
+   */
+  digestText(scope: KeyScope, plaintext: string): Promise<string>;
 }
 
 export function isEncryptedText(stored: string): boolean {
@@ -75,6 +82,14 @@ export function createTextCipher(keys: DataKeyStore | undefined, opts: { enabled
       const plain = colon < 0 ? undefined : open(key, Buffer.from(rest.slice(colon + 1), 'base64url'), aad);
       if (!plain) throw new TamperedCiphertextError(keyId);
       return plain.toString('utf8');
+    },
+    async digestText(scope, plaintext) {
+      if (!keys) throw new KeyConfigError('a keyed digest needs master keys');
+      if (scope === 'system') throw new Error('text digests are keyed by a tenant or user scope, not system');
+      const { key } = await keys.currentKey(scope);
+      // A separate key for the MAC: the data key itself only ever encrypts.
+      const macKey = Buffer.from(hkdfSync('sha256', key, '', 'memoir/text-digest/v1', 32));
+      return createHmac('sha256', macKey).update(plaintext, 'utf8').digest('hex');
     },
   };
 }

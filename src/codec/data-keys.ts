@@ -11,7 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../storage/db';
+import { ID_PATTERN } from '../../workflows/contract';
 import { KEY_BYTES, open, seal } from './aes-gcm';
+import type { ErasureWatch } from './erasure-watch';
 import { KeyConfigError, TamperedCiphertextError, UnknownKeyError } from './errors';
 import type { MasterKeyRing } from './master-keys';
 import { keyIdOf, parseKeyId, scopeName, type KeyScope } from './scope';
@@ -19,11 +21,17 @@ import { keyIdOf, parseKeyId, scopeName, type KeyScope } from './scope';
 export interface DataKeyStoreOptions {
   /**
    * How long an unwrapped data key (and a scope's current key id) stays in this process's memory. Destroying a
-   * scope evicts it here at once; other processes stop using it within this time. Default 60 s.
+   * scope evicts it here at once; other processes stop using it within this time, or within the bound of
+   * `erasures` when they watch them (as `openEncryption` sets up). Default 60 s.
    */
   cacheTtlMs?: number;
   /** Most data keys kept unwrapped in memory. Default 10,000. */
   cacheMax?: number;
+  /**
+   * Erasures recorded by other processes: a key of an erased tenant or user is evicted within the watch's bound,
+   * well before `cacheTtlMs`. Without it, only this process's own `destroyScope` evicts.
+   */
+  erasures?: ErasureWatch;
 }
 
 /** A usable data key and its id. */
@@ -61,6 +69,8 @@ export class DataKeyStore {
   // Bumped by every destruction: a lookup that started before it must not cache what it read.
   private generation = 0;
 
+  private readonly erasures: ErasureWatch | undefined;
+
   constructor(
     private readonly db: Db,
     private readonly masterKeys: MasterKeyRing,
@@ -70,11 +80,21 @@ export class DataKeyStore {
     const max = opts.cacheMax ?? 10_000;
     this.keys = new LRUCache({ max, ttl });
     this.current = new LRUCache({ max, ttl });
+    this.erasures = opts.erasures;
+    // A conversation's erasure destroys no key; a user's or a tenant's does.
+    this.erasures?.onErasure((erased) => {
+      if (erased.conversationId !== undefined) return;
+      const { tenantId, userId } = erased;
+      // An id no scope could have (never issued a key) has nothing to evict.
+      if (ID_PATTERN.test(tenantId) && (userId === undefined || ID_PATTERN.test(userId)))
+        this.evict(scopeName({ tenantId, userId }));
+    });
   }
 
   /** The key new data of `scope` is encrypted with: its newest version, created if it has none (or it was destroyed). */
   async currentKey(scope: KeyScope): Promise<DataKey> {
     const name = scopeName(scope);
+    await this.erasures?.fresh();
     const cached = this.current.get(name);
     if (cached) return cached;
     return this.once(`current:${name}`, async () => {
@@ -101,6 +121,7 @@ export class DataKeyStore {
 
   /** The key with this id, or DESTROYED. Throws UnknownKeyError for an id never issued here. */
   async keyFor(keyId: string): Promise<Buffer | typeof DESTROYED> {
+    await this.erasures?.fresh();
     const cached = this.keys.get(keyId);
     if (cached) return cached;
     const parsed = parseKeyId(keyId);
@@ -143,15 +164,21 @@ export class DataKeyStore {
         RETURNING scope, version`,
       [name, `${name}/`],
     );
+    this.evict(name);
+    for (const r of rows) this.keys.set(keyIdOf(r.scope, r.version), DESTROYED);
+    return rows.length;
+  }
+
+  /**
+   * Forgets every cached key of a scope and its sub-scopes (a tenant's users), and what lookups in flight would
+   * cache: the next use reads the database, which says whether the key is still there.
+   */
+  private evict(name: string): void {
     this.generation++;
     this.inflight.clear();
     const covered = (s: string) => s === name || s.startsWith(`${name}/`);
-    for (const keyId of [...this.keys.keys()]) {
-      if (covered(parseKeyId(keyId)?.scope ?? '')) this.keys.set(keyId, DESTROYED);
-    }
+    for (const keyId of [...this.keys.keys()]) if (covered(parseKeyId(keyId)?.scope ?? '')) this.keys.delete(keyId);
     for (const s of [...this.current.keys()]) if (covered(s)) this.current.delete(s);
-    for (const r of rows) this.keys.set(keyIdOf(r.scope, r.version), DESTROYED);
-    return rows.length;
   }
 
   /**

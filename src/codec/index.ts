@@ -8,12 +8,14 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { Db } from '../storage/db';
 import { createTextCipher, type TextCipher } from './at-rest';
 import { DataKeyStore } from './data-keys';
+import { ErasureWatch } from './erasure-watch';
 import { ensureMasterKeyFile, parseMasterKeys, readMasterKeyFile, type MasterKeyRing } from './master-keys';
 import { EncryptionCodec, type UserResolver } from './payload-codec';
 import type { CodecSettings } from './settings';
 
 export { createTextCipher, isEncryptedText, TEXT_PREFIX, type TextCipher } from './at-rest';
 export { createCodecServer, type CodecServerOptions } from './codec-server';
+export { ERASURE_CHECK_MS, ErasureWatch, type ErasedScope } from './erasure-watch';
 export { DataKeyStore, DESTROYED, type DataKey, type DataKeyInfo, type DataKeyStoreOptions } from './data-keys';
 export {
   ForeignKeyError,
@@ -88,10 +90,13 @@ export function openEncryption(
 ): Encryption | undefined {
   const masterKeys = loadMasterKeys(settings, { create: opts.create ?? false });
   if (!masterKeys) return undefined;
-  const keys = new DataKeyStore(db, masterKeys, { cacheTtlMs: settings.keyCacheTtlMs });
+  // One watch per process for both caches: erasures by other processes reach them within its bound.
+  const erasures = new ErasureWatch(db);
+  const keys = new DataKeyStore(db, masterKeys, { cacheTtlMs: settings.keyCacheTtlMs, erasures });
   const codec = new EncryptionCodec({
     keys,
     keyScope: settings.keyScope,
+    erasures,
     ...(opts.resolveUser ? { resolveUser: opts.resolveUser } : {}),
   });
   return {

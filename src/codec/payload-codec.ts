@@ -13,6 +13,7 @@ import { ID_PATTERN } from '../../workflows/contract';
 import { randomBytes } from 'node:crypto';
 import { CIPHER_NAME, KEY_BYTES, open, seal } from './aes-gcm';
 import { DESTROYED, type DataKeyStore } from './data-keys';
+import type { ErasureWatch } from './erasure-watch';
 import { OwnerUnknownError, TamperedCiphertextError, UnknownKeyError } from './errors';
 import { conversationOfWorkflowId, SYSTEM_SCOPE, type KeyScope } from './scope';
 
@@ -54,10 +55,15 @@ export interface EncryptionCodecOptions {
   resolveUser?: UserResolver;
   /**
    * How long a resolved conversation owner is remembered. Default 10 min. An owner changes only when the
-   * conversation is erased and its id reused: erasure calls `forgetOwners`, in this process; other processes keep
-   * the old owner up to this long (docs/operations.md).
+   * conversation is erased and its id reused: erasure calls `forgetOwners` in its own process, and other processes
+   * forget it when `erasures` shows them the erasure.
    */
   userCacheTtlMs?: number;
+  /**
+   * Erasures recorded by any process (docs/operations.md): a remembered owner of an erased conversation, user or
+   * tenant is forgotten within the watch's bound. Without it, other processes keep it up to `userCacheTtlMs`.
+   */
+  erasures?: ErasureWatch;
 }
 
 const utf8 = (bytes: Uint8Array | null | undefined) => (bytes ? Buffer.from(bytes).toString('utf8') : undefined);
@@ -70,6 +76,7 @@ export class EncryptionCodec implements PayloadCodec {
   private readonly keyScope: 'tenant' | 'user';
   private readonly resolveUser: UserResolver | undefined;
   private readonly owners: LRUCache<string, string>;
+  private readonly erasures: ErasureWatch | undefined;
 
   constructor(opts: EncryptionCodecOptions) {
     this.keys = opts.keys;
@@ -78,6 +85,13 @@ export class EncryptionCodec implements PayloadCodec {
     if (this.keyScope === 'user' && !this.resolveUser)
       throw new Error('EncryptionCodec: keyScope "user" needs a resolveUser function');
     this.owners = new LRUCache({ max: 100_000, ttl: opts.userCacheTtlMs ?? 600_000 });
+    this.erasures = opts.erasures;
+    this.erasures?.onErasure(({ tenantId, userId, conversationId }) =>
+      this.forgetOwners(
+        tenantId,
+        userId !== undefined ? { userId } : conversationId !== undefined ? { conversationId } : {},
+      ),
+    );
   }
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
@@ -117,6 +131,7 @@ export class EncryptionCodec implements PayloadCodec {
     const { tenantId, conversationId } = conversation;
     if (this.keyScope === 'tenant' || !this.resolveUser) return { tenantId };
     const cacheKey = `${tenantId}/${conversationId}`;
+    await this.erasures?.fresh();
     let userId = this.owners.get(cacheKey);
     if (userId === undefined) {
       // A failing lookup throws rather than falling back: the user's words must not land under the tenant key

@@ -61,7 +61,7 @@ export const CODEC_SETTINGS = {
       .default('60s')
       .refine((t) => parseDuration(t) !== undefined, 'not a duration (use 30s, 5m)')
       .transform((t) => parseDuration(t)!),
-    'How long a process keeps an unwrapped data key; other processes stop using an erased key within it.',
+    'How long a process keeps an unwrapped data key (every process drops an erased one within 1 s regardless).',
   ],
   MEMOIR_ENCRYPT_AT_REST: [
     flag,

@@ -161,7 +161,7 @@ export class ContextAssembler {
       semanticP,
     ]);
 
-    const systemPromptSha = await d.manifests.putSystemPrompt(system);
+    const systemPromptSha = await d.manifests.putSystemPrompt(tenantId, conversationId, conversation.userId, system);
     // Copies: shedding below must not touch the cached summary.
     const facts = factsFit ? [...(summary?.facts ?? [])] : [];
     let summaryText = summaryFits ? (summary?.text ?? null) : null;

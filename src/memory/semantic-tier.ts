@@ -22,6 +22,12 @@ export interface RecallQuery {
   kinds?: MemoryKind[];
 }
 
+/**
+ * Cached embeddings are kept per conversation, under its tenant's prefix (`<tenant>/<conversation>/…`): erasing a
+ * conversation, a user (all their conversations) or a tenant each removes exactly its own entries.
+ */
+const cacheScope = (tenantId: string, conversationId: string) => `${tenantId}/${conversationId}`;
+
 export class SemanticTier {
   constructor(
     readonly store: SemanticStore,
@@ -73,8 +79,16 @@ export class SemanticTier {
     return (await this.embedder.forgetScope?.(tenantId)) ?? 0;
   }
 
+  /**
+   * Forgets the cached embeddings of a conversation's texts (its erasure, and so its user's); returns how many
+   * shared-cache entries went.
+   */
+  async forgetConversation(tenantId: string, conversationId: string): Promise<number> {
+    return (await this.embedder.forgetScope?.(cacheScope(tenantId, conversationId))) ?? 0;
+  }
+
   async recall(q: RecallQuery): Promise<SearchHit[]> {
-    const [vector] = await this.embedder.embed([q.text], 'query', q.tenantId);
+    const [vector] = await this.embedder.embed([q.text], 'query', cacheScope(q.tenantId, q.conversationId));
     return this.store.searchHybrid({
       tenantId: q.tenantId,
       conversationId: q.conversationId,
@@ -91,7 +105,7 @@ export class SemanticTier {
     const vectors = await this.embedder.embed(
       records.map((r) => r.text),
       'document',
-      records[0]!.tenantId,
+      cacheScope(records[0]!.tenantId, records[0]!.conversationId),
     );
     await this.store.upsert(records.map((r, i) => ({ ...r, vector: vectors[i]! })));
     return records.length;

@@ -14,11 +14,12 @@ export interface Embedder {
   readonly id: string;
   readonly dimensions: number;
   /**
-   * `cacheScope` (the tenant) keeps cached vectors apart: one tenant's text is never answered from another's
-   * cache entry, and `forgetScope` can erase a tenant's entries. Embedders without a cache ignore it.
+   * `cacheScope` (`<tenant>/<conversation>` from the semantic tier) keeps cached vectors apart: one tenant's text
+   * is never answered from another's cache entry, and `forgetScope` can erase a conversation's or a whole tenant's
+   * entries. Embedders without a cache ignore it.
    */
   embed(texts: string[], kind: EmbedKind, cacheScope?: string): Promise<number[][]>;
-  /** Drops every cached vector of a scope (tenant erasure); returns how many shared-cache entries went. */
+  /** Drops every cached vector under a scope prefix (erasure); returns how many shared-cache entries went. */
   forgetScope?(cacheScope: string): Promise<number>;
 }
 

@@ -39,7 +39,7 @@ export async function requestFromManifest(
   overrides: RequestOverrides = {},
 ): Promise<Anthropic.MessageCreateParamsNonStreaming> {
   const [system, summary, history, recalled, older] = await Promise.all([
-    overrides.system ?? stores.manifests.systemPrompt(manifest.systemPromptSha),
+    overrides.system ?? stores.manifests.systemPrompt(tenantId, conversationId, manifest.systemPromptSha),
     manifest.summaryVersion === null
       ? null
       : stores.summaries.version(tenantId, conversationId, manifest.summaryVersion),

@@ -48,7 +48,7 @@ export function setUpEncryption(config: Config, db: Db, conversations: Conversat
   const encryption = openEncryption(db, settings, {
     create: true,
     resolveUser: async (tenantId, conversationId) => {
-      const owner = (await conversations.get(tenantId, conversationId))?.userId;
+      const owner = await conversations.owner(tenantId, conversationId);
       if (owner !== undefined) return owner;
       // No row: erased (its tombstone says so), or a bug that must not be hidden (the codec then refuses).
       return (await conversations.erasedSince({ tenantId, conversationId }, new Date(0))) ? ERASED_OWNER : undefined;
@@ -90,7 +90,16 @@ export function messageSealer(config: Config, encryption: Encryption | undefined
     seal: async (tenantId, userId, plaintext) =>
       text.enabled ? text.encryptText(byUser ? { tenantId, userId } : { tenantId }, plaintext) : plaintext,
     open: (tenantId, stored) => text.decryptText(stored, tenantId),
+    digest: (tenantId, userId, plaintext) => text.digestText(byUser ? { tenantId, userId } : { tenantId }, plaintext),
   };
+}
+
+/**
+ * How a client process (the CLI verbs, `createMemoirClient`) reads and writes text at rest: with the server's keys,
+ * found as for `clientDataConverter`. Undefined without keys: nothing was sealed.
+ */
+export function clientSealer(config: Config, db: Db): MessageSealer | undefined {
+  return messageSealer(config, openEncryption(db, config.encryption));
 }
 
 /** Starts the codec server when encryption is on and a server is configured (or the stack is embedded). */
@@ -144,7 +153,7 @@ export function hasMasterKeys(config: Config): boolean {
 export function clientDataConverter(config: Config, db: Db): DataConverter | undefined {
   const conversations = new ConversationStore(db);
   const encryption = openEncryption(db, config.encryption, {
-    resolveUser: async (tenantId, conversationId) => (await conversations.get(tenantId, conversationId))?.userId,
+    resolveUser: (tenantId, conversationId) => conversations.owner(tenantId, conversationId),
   });
   return encryption ? { ...encryption.dataConverter, failureConverterPath: FAILURE_CONVERTER_PATH } : undefined;
 }

@@ -14,10 +14,9 @@ import type { StreamBus } from '../streaming/bus';
 import { checkTenantId } from '../api/auth';
 import { MemoirError } from '../client/errors';
 import type { Db } from '../storage/db';
-import { sha256 } from '../storage/manifests';
 import { conversationWorkflowId } from '../../workflows/contract';
 import { deleteWorkflowRuns } from './delete-workflow';
-import { ErasureTombstones } from './tombstones';
+import { ErasureTombstones, type ErasureTarget } from './tombstones';
 
 export interface ErasureReport {
   conversations: number;
@@ -93,41 +92,47 @@ export class Eraser {
     Object.assign(report, counts[0]);
     if (this.d.semantic) report.vectors = await this.d.semantic.store.deleteConversation(tenantId, conversationId);
     report.cacheEntries = await this.dropCaches(tenantId, conversationId);
+    // Its system prompts (conversation_system_prompts) go with the row: they belong to this conversation only.
     const deleted = await this.d.db.transaction(async (tx) => {
-      const rows = await tx.query<{ system_prompt: string | null }>(
-        'DELETE FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 RETURNING system_prompt',
+      const rows = await tx.query(
+        'DELETE FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 RETURNING 1',
         [tenantId, conversationId],
       );
       await tx.query('DELETE FROM redactions WHERE tenant_id = $1 AND conversation_id = $2', [
         tenantId,
         conversationId,
       ]);
-      const prompt = rows[0]?.system_prompt;
-      // A conversation's own system prompt may hold personal data; drop its stored copy unless another uses it.
-      if (prompt) {
-        await tx.query(
-          `DELETE FROM system_prompts WHERE sha256 = $1 AND NOT EXISTS (SELECT 1 FROM conversations WHERE system_prompt = $2)`,
-          [sha256(prompt), prompt],
-        );
-      }
       return rows.length;
     });
     report.conversations = deleted;
     // The id may be reused by another user: its payloads must not be sealed for the erased owner.
     this.d.encryption?.codec.forgetOwners(tenantId, { conversationId });
+    await this.renew(tenantId, { conversationId });
     return report;
   }
 
   /**
-   * Recent messages, the cached summary and the retained reply streams, counted. Runs before the rows go: if Redis
-   * cannot be reached the erasure stops here, nothing is reported as done, and running it again finishes it.
+   * Records the tombstone again once everything is gone. Other processes drop cached owners and data keys when
+   * they see a tombstone (src/codec/erasure-watch.ts); one that looked an owner or key up again while this erasure
+   * was running would otherwise keep what it found.
+   */
+  private renew(tenantId: string, target: ErasureTarget): Promise<void> {
+    return this.tombstones.record(tenantId, target);
+  }
+
+  /**
+   * Recent messages, the cached summary, the retained reply streams and the cached embeddings of its texts
+   * (cached per conversation, so erasing every conversation of a user erases that user's), counted. Runs before
+   * the rows go: if Redis cannot be reached the erasure stops here, nothing is reported as done, and running it
+   * again finishes it.
    */
   private async dropCaches(tenantId: string, conversationId: string): Promise<number> {
     try {
       return (
         (await this.d.hot.drop(tenantId, conversationId)) +
         (await this.d.summaryCache.erase(`${tenantId}/${conversationId}`)) +
-        (await this.d.streams.dropConversation(tenantId, conversationId))
+        (await this.d.streams.dropConversation(tenantId, conversationId)) +
+        ((await this.d.semantic?.forgetConversation(tenantId, conversationId)) ?? 0)
       );
     } catch (err) {
       throw new MemoirError(
@@ -151,6 +156,7 @@ export class Eraser {
     if (this.d.semantic) report.vectors += await this.d.semantic.store.deleteUser(tenantId, userId);
     this.d.encryption?.codec.forgetOwners(tenantId, { userId });
     if (this.d.encryption) report.keysDestroyed = await this.d.encryption.keys.destroyScope({ tenantId, userId });
+    await this.renew(tenantId, { userId });
     return report;
   }
 
@@ -172,9 +178,10 @@ export class Eraser {
     let report = empty();
     for (const r of rows) report = add(report, await this.eraseConversationData(tenantId, r.conversation_id));
     this.d.encryption?.codec.forgetOwners(tenantId);
-    // Cached embeddings are scoped by tenant (the cache is shared by every conversation of it).
+    // Cached embeddings live under the tenant's prefix (per conversation; entries cached before that per tenant).
     if (this.d.semantic) report.cacheEntries += await this.d.semantic.forgetTenant(tenantId);
     if (this.d.encryption) report.keysDestroyed = await this.d.encryption.keys.destroyScope({ tenantId });
+    await this.renew(tenantId, { tenant: true });
     return report;
   }
 }

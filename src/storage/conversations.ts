@@ -126,6 +126,8 @@ export interface MessageSealer {
   seal(tenantId: string, userId: string, text: string): Promise<string>;
   /** The text of a value stored in a row of `tenantId` (a key outside that tenant is refused). */
   open(tenantId: string, stored: string): Promise<string>;
+  /** A digest of `text` keyed by the owner's data key: names a stored text without revealing equal ones. */
+  digest(tenantId: string, userId: string, text: string): Promise<string>;
 }
 
 export class ConversationStore {
@@ -142,12 +144,21 @@ export class ConversationStore {
     return Promise.all(rows.map(async (r) => ({ ...toMessage(r), content: await this.text(tenantId, r.content) })));
   }
 
-  /** Creates the conversation; returns false when it already exists. */
+  /**
+   * Creates the conversation; returns false when it already exists. Its system prompt may hold personal data: it
+   * is sealed for its owner like message text.
+   */
   async create(tenantId: string, conversationId: string, userId: string, systemPrompt?: string): Promise<boolean> {
+    const stored =
+      systemPrompt === undefined
+        ? null
+        : this.sealer
+          ? await this.sealer.seal(tenantId, userId, systemPrompt)
+          : systemPrompt;
     const rows = await this.db.query(
       `INSERT INTO conversations (tenant_id, conversation_id, user_id, system_prompt) VALUES ($1, $2, $3, $4)
        ON CONFLICT DO NOTHING RETURNING 1`,
-      [tenantId, conversationId, userId, systemPrompt ?? null],
+      [tenantId, conversationId, userId, stored],
     );
     return rows.length === 1;
   }
@@ -157,7 +168,19 @@ export class ConversationStore {
       'SELECT * FROM conversations WHERE tenant_id = $1 AND conversation_id = $2',
       [tenantId, conversationId],
     );
-    return rows[0] ? toConversation(rows[0]) : null;
+    const row = rows[0];
+    if (!row) return null;
+    const systemPrompt = row.system_prompt === null ? null : await this.text(tenantId, row.system_prompt);
+    return { ...toConversation(row), systemPrompt };
+  }
+
+  /** The conversation's owner, or undefined when it has no row (reads no text, so opens no key). */
+  async owner(tenantId: string, conversationId: string): Promise<string | undefined> {
+    const rows = await this.db.query<{ user_id: string }>(
+      'SELECT user_id FROM conversations WHERE tenant_id = $1 AND conversation_id = $2',
+      [tenantId, conversationId],
+    );
+    return rows[0]?.user_id;
   }
 
   /** The conversation as stored, created first if this is its first message. */
@@ -292,7 +315,7 @@ export class ConversationStore {
     let owner: string | undefined;
     let [userText, replyText] = [userMessage.content, reply.content];
     if (sealer) {
-      owner = (await this.get(tenantId, conversationId))?.userId;
+      owner = await this.owner(tenantId, conversationId);
       if (owner === undefined) throw new ConversationMissingError(tenantId, conversationId);
       const sealedFor = owner;
       [userText, replyText] = await Promise.all([

@@ -22,7 +22,10 @@ export interface ContextManifest {
   /** The user message this context answers. */
   messageId: string;
   turn: number;
-  /** sha256 of the system prompt (text in `system_prompts`). */
+  /**
+   * Names the system prompt in `conversation_system_prompts`: a digest keyed by the owner's data key (a sha256 in
+   * manifests written before migration 008, which copied their prompts there). The name stays for stored manifests.
+   */
   systemPromptSha: string;
   /** Summary version in the cached memory block (its facts snapshot included), or null. */
   summaryVersion: number | null;
@@ -107,18 +110,35 @@ export class ManifestStore {
     return { ...manifest, userContent: await this.sealer.open(tenantId, manifest.userContent) };
   }
 
-  /** Stores a system prompt once and returns its hash. */
-  async putSystemPrompt(text: string): Promise<string> {
-    const hash = sha256(text);
-    await this.db.query('INSERT INTO system_prompts (sha256, text) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-      hash,
-      text,
-    ]);
-    return hash;
+  /**
+   * Stores the system prompt a turn of this conversation was given, once per conversation, and returns the name a
+   * manifest keeps. The copy belongs to the conversation (erased with it, never shared with another tenant or
+   * user) and is sealed for `owner` like message text; its name is a digest keyed by the owner's data key, so equal
+   * prompts of two tenants get unrelated names. Without encryption the text is stored as given and the name is a
+   * sha256 salted with the tenant and conversation.
+   */
+  async putSystemPrompt(tenantId: string, conversationId: string, owner: string, text: string): Promise<string> {
+    const sealer = this.sealer;
+    const digest = sealer
+      ? await sealer.digest(tenantId, owner, text)
+      : sha256(`${tenantId}\n${conversationId}\n${text}`);
+    const stored = sealer ? await sealer.seal(tenantId, owner, text) : text;
+    await this.db.query(
+      `INSERT INTO conversation_system_prompts (tenant_id, conversation_id, digest, text) VALUES ($1, $2, $3, $4)
+       ON CONFLICT DO NOTHING`,
+      [tenantId, conversationId, digest, stored],
+    );
+    return digest;
   }
 
-  async systemPrompt(hash: string): Promise<string | null> {
-    const rows = await this.db.query<{ text: string }>('SELECT text FROM system_prompts WHERE sha256 = $1', [hash]);
-    return rows[0]?.text ?? null;
+  /** The text of a system prompt a manifest of this conversation names, opened; null when there is none. */
+  async systemPrompt(tenantId: string, conversationId: string, digest: string): Promise<string | null> {
+    const rows = await this.db.query<{ text: string }>(
+      'SELECT text FROM conversation_system_prompts WHERE tenant_id = $1 AND conversation_id = $2 AND digest = $3',
+      [tenantId, conversationId, digest],
+    );
+    const stored = rows[0]?.text;
+    if (stored === undefined) return null;
+    return this.sealer ? this.sealer.open(tenantId, stored) : stored;
   }
 }

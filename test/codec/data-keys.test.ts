@@ -13,8 +13,11 @@ import {
   ERASED_OWNER,
   ForeignKeyError,
   generateMasterKey,
+  isErasedMarker,
   KeyConfigError,
   KeyDestroyedError,
+  loadCodecSettings,
+  openEncryption,
   OwnerUnknownError,
   parseMasterKeys,
   TamperedCiphertextError,
@@ -22,6 +25,7 @@ import {
   type MasterKeyRing,
 } from '../../src/codec';
 import { CIPHER_NAME, seal } from '../../src/codec/aes-gcm';
+import { ErasureTombstones } from '../../src/security/tombstones';
 import { openPglite, openPostgres, type Db } from '../../src/storage/db';
 import { migrate } from '../../src/storage/migrate';
 import { freshDatabase, uniqueId } from '../helpers/stack';
@@ -41,6 +45,16 @@ const payload = (value: unknown): Payload => defaultPayloadConverter.toPayload(v
 const valueOf = (p: Payload): unknown => defaultPayloadConverter.fromPayload(p);
 const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? new Uint8Array()).toString('utf8');
 const keyIdOf = (p: Payload) => text(p.metadata?.['encryption-key-id']);
+
+/** Polls `probe` until `done` holds or `timeoutMs` passes; returns the last value. */
+async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe.each(['postgres', 'pglite'] as const)('data keys on %s', (kind) => {
   let db: Db;
@@ -237,6 +251,36 @@ describe.each(['postgres', 'pglite'] as const)('data keys on %s', (kind) => {
     expect(valueOf((await writer.codec.decode([p!]))[0]!)).toMatchObject({ memoirErased: true });
     await new Promise((r) => setTimeout(r, 400));
     expect(valueOf((await reader.codec.decode([p!]))[0]!)).toMatchObject({ memoirErased: true });
+  });
+
+  it("makes another process drop an erased user's cached key and owner within the erasure bound", async () => {
+    const tenant = uniqueId('acme');
+    const owners: Record<string, string> = { c1: 'ada' };
+    const settings = loadCodecSettings({ MEMOIR_MASTER_KEYS: `m2:${m2}`, MEMOIR_KEY_SCOPE: 'user' });
+    // Two processes over one database, each with its own caches (the default key cache keeps a key a minute).
+    const startProcess = () => openEncryption(db, settings, { resolveUser: async (_t, c) => owners[c] })!;
+    const eraser = startProcess();
+    const worker = startProcess();
+    const [before] = await worker.codec.encode([payload('ada wrote this')], context(tenant, 'c1'));
+    expect(valueOf((await worker.codec.decode([before!]))[0]!)).toBe('ada wrote this');
+
+    // The eraser erases ada as Eraser.eraseUser does (tombstone, key destroyed, tombstone renewed), and the
+    // conversation id is then reused by bob.
+    const tombstones = new ErasureTombstones(db);
+    await tombstones.record(tenant, { userId: 'ada' });
+    expect(await eraser.keys.destroyScope({ tenantId: tenant, userId: 'ada' })).toBe(1);
+    owners.c1 = 'bob';
+    await tombstones.record(tenant, { userId: 'ada' });
+
+    // The documented bound is one second; allow a margin for a slow machine, far below the caches' own TTLs.
+    const erased = await until(
+      async () => valueOf((await worker.codec.decode([before!]))[0]!),
+      (v) => isErasedMarker(v),
+      5_000,
+    );
+    expect(erased).toEqual({ memoirErased: true, keyId: `t/${tenant}/u/ada@1` });
+    const [after] = await worker.codec.encode([payload('bob now')], context(tenant, 'c1'));
+    expect(keyIdOf(after!)).toBe(`t/${tenant}/u/bob@1`);
   });
 
   it('throws a clear error for tampered ciphertext and for unknown key ids', async () => {

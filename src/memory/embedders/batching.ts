@@ -53,8 +53,9 @@ interface Pending {
 }
 
 /**
- * The cache key of a text: sha256 over the embedder id, the kind and the text, under its scope (`<tenant>/…`)
- * when it has one, so tenants never share an entry and a tenant's entries can be erased together.
+ * The cache key of a text: sha256 over the embedder id, the kind and the text, under its scope
+ * (`<tenant>/<conversation>/…`) when it has one, so tenants never share an entry and a conversation's or a
+ * tenant's entries can be erased together.
  */
 export function embeddingCacheKey(embedderId: string, kind: EmbedKind, text: string, scope?: string): string {
   const hash = createHash('sha256').update(`${embedderId}\n${kind}\n${text}`).digest('hex');

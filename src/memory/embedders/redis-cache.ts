@@ -42,7 +42,7 @@ export class RedisEmbeddingCache implements EmbeddingCache {
   }
 
   async eraseScope(scope: string): Promise<number> {
-    // Scopes are ids (`[A-Za-z0-9._-]`): no glob characters to escape.
+    // Scopes are ids joined by `/` (`[A-Za-z0-9._/-]`): no glob characters to escape.
     let erased = 0;
     for await (const keys of this.redis.scanStream({ match: `${this.prefix}${scope}/*`, count: 500 })) {
       const batch = keys as string[];
