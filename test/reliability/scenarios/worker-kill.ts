@@ -6,7 +6,10 @@
 import { sleep, TurnLog, runLanes, waitUntil, type TurnRecord } from '../driver';
 import { judge, percentile } from '../judge';
 import { reconcile } from '../reconcile';
-import { conversationIds, scenarioStack } from '../setup';
+import path from 'node:path';
+import { uniqueId } from '../../helpers/stack';
+import { WorkerProcess } from '../../helpers/worker-process';
+import { conversationIds, LOG_DIR, scenarioStack } from '../setup';
 import { startTrackedModel, type TrackedModel } from '../tracked-model';
 import { Checks, type Size, type Verdict } from '../verdict';
 
@@ -84,7 +87,11 @@ export function recoveryTimes(turns: TurnRecord[], killTimes: KillTime[]): { ms:
   return out;
 }
 
-export async function workerKill(size: WorkerKillSize): Promise<Verdict> {
+/**
+ * `standbyWorker`: run a second worker that is never killed (two replicas, as deployed). Without it the turns a
+ * kill caught wait for the replacement worker's start-up too.
+ */
+export async function workerKill(size: WorkerKillSize, standbyWorker = true): Promise<Verdict> {
   const startedAt = Date.now();
   const p = SIZES[size];
   // The verdict's size: a soak run is a long full run.
@@ -103,6 +110,13 @@ export async function workerKill(size: WorkerKillSize): Promise<Verdict> {
   };
   const s = await scenarioStack({ name: 'worker-kill', env, worker: 'child' });
   const worker = s.worker!;
+  // A deployment runs more than one worker: the standby is never killed, and takes a killed worker's turns over
+  // once Temporal notices (workflow task timeout, heartbeat timeout, sticky queue timeout) — without waiting for
+  // the replacement to start, which costs seconds of CPU (10–25 s of wall time on a loaded 2-core machine).
+  const standby = standbyWorker
+    ? new WorkerProcess({ env: s.stack.env, logFile: path.join(LOG_DIR, `${uniqueId('worker-kill-standby')}.log`) })
+    : undefined;
+  await standby?.start();
   const log = new TurnLog();
   const kills: string[] = [];
   const killTimes: KillTime[] = [];
@@ -172,7 +186,9 @@ export async function workerKill(size: WorkerKillSize): Promise<Verdict> {
       scenario: 'worker killed',
       size: verdictSize,
       load: `${p.conversations} conversations × ${p.turns} turns (${total}), model 300–800 ms, compaction every ~2 turns`,
-      faults: `${kills.length} × SIGKILL of the worker process, a new one started each time (${byPoint})`,
+      faults:
+        `${kills.length} × SIGKILL of the worker process, a new one started each time (${byPoint})` +
+        (standby ? '; a second worker kept running beside it' : ''),
       parameters: { ...env, ANTHROPIC_BASE_URL: 'offline model', conversations: p.conversations, turns: p.turns },
       startedAt,
       log,
@@ -185,10 +201,12 @@ export async function workerKill(size: WorkerKillSize): Promise<Verdict> {
         'recovery p50 / p99 / max ms (kill to reply)': `${pct(50)} / ${pct(99)} / ${pct(100)}`,
         'replacement worker start-up p50 / max ms': `${Math.round(percentile(startups, 50))} / ${Math.round(percentile(startups, 100))}`,
         'worker incarnations': worker.starts,
+        'standby worker (never killed)': standby ? 'yes' : 'no',
         'model calls (failed) by purpose': calls.map((c) => `${c.purpose} ${c.n} (${c.failed})`).join(', '),
       },
     });
   } finally {
+    await standby?.stop();
     await s.stop();
     await model.close();
   }
