@@ -31,6 +31,8 @@ function once(): Promise<number> {
       MEMOIR_DATA_DIR: dataDir,
       MEMOIR_METRICS_PORT: '0',
       MEMOIR_LOG_LEVEL: 'warn',
+      // The test services' Temporal is external: without keys the worker refuses plaintext unless told.
+      MEMOIR_PAYLOAD_ENCRYPTION: 'off',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,6 +5,7 @@
  *   npx tsx scripts/chaos.ts                      # everything, full size (what `make chaos` runs)
  *   npx tsx scripts/chaos.ts --only worker-kill   # some scenarios (comma-separated names)
  *   npx tsx scripts/chaos.ts --fast               # the sizes of the fast subset
+ *   npx tsx scripts/chaos.ts --soak               # the worker killed 500 times (hours; nothing else runs)
  *
  * Partial and fast runs write to .data/chaos/ (or --out DIR) so they never overwrite the committed report.
  * Needs the test services: `scripts/services.sh start`.
@@ -17,11 +18,14 @@ import { parseArgs } from 'node:util';
 import globalSetup from '../test/global-setup';
 import { renderReport, SUITE_LIMIT_MS, type Provenance } from '../test/reliability/report';
 import { SCENARIOS, type Scenario } from '../test/reliability/scenarios';
+import { workerKill } from '../test/reliability/scenarios/worker-kill';
 import type { Size, Verdict } from '../test/reliability/verdict';
 
 const ROOT = path.join(__dirname, '..');
 /** No scenario may run longer than this; a stuck one is reported as failed and the run goes on. */
-const SCENARIO_HARD_LIMIT_MS = 20 * 60_000;
+const SCENARIO_HARD_LIMIT_MS = 60 * 60_000;
+/** The soak run (500 worker kills) has a limit of its own. */
+const SOAK_HARD_LIMIT_MS = 6 * 60 * 60_000;
 
 function git(args: string[]): string {
   try {
@@ -44,17 +48,15 @@ function provenance(mode: string, totalMs: number): Provenance {
   };
 }
 
-async function runOne(scenario: Scenario, size: Size): Promise<Verdict> {
+async function runOne(scenario: Scenario, size: Size, soak = false): Promise<Verdict> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
+  const limitMs = soak ? SOAK_HARD_LIMIT_MS : SCENARIO_HARD_LIMIT_MS;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`did not finish within ${SCENARIO_HARD_LIMIT_MS / 60_000} min`)),
-      SCENARIO_HARD_LIMIT_MS,
-    );
+    timer = setTimeout(() => reject(new Error(`did not finish within ${limitMs / 60_000} min`)), limitMs);
   });
   try {
-    return await Promise.race([scenario.run(size), limit]);
+    return await Promise.race([soak ? workerKill('soak') : scenario.run(size), limit]);
   } catch (err) {
     const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
     return {
@@ -81,9 +83,15 @@ async function runOne(scenario: Scenario, size: Size): Promise<Verdict> {
 
 async function run(): Promise<void> {
   const { values } = parseArgs({
-    options: { only: { type: 'string' }, fast: { type: 'boolean' }, out: { type: 'string' } },
+    options: {
+      only: { type: 'string' },
+      fast: { type: 'boolean' },
+      soak: { type: 'boolean' },
+      out: { type: 'string' },
+    },
   });
-  const only = values.only?.split(',').map((s) => s.trim());
+  if (values.soak && (values.fast || values.only)) throw new Error('--soak runs the worker-kill soak alone');
+  const only = values.soak ? ['worker-kill'] : values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
   if (unknown.length > 0)
     throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -95,8 +103,8 @@ async function run(): Promise<void> {
   const started = Date.now();
   const verdicts: Verdict[] = [];
   for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
-    process.stderr.write(`chaos: ${scenario.name} (${size})…\n`);
-    const verdict = await runOne(scenario, size);
+    process.stderr.write(`chaos: ${scenario.name} (${values.soak ? 'soak' : size})…\n`);
+    const verdict = await runOne(scenario, size, values.soak);
     verdicts.push(verdict);
     process.stderr.write(
       `chaos: ${scenario.name}: ${verdict.passed ? 'pass' : 'FAIL'} — ${verdict.answered}/${verdict.attempted} answered, ` +
@@ -104,7 +112,7 @@ async function run(): Promise<void> {
         `${(verdict.durationMs / 1000).toFixed(0)} s${verdict.failures.length ? `\n  ${verdict.failures.join('\n  ')}` : ''}\n`,
     );
   }
-  const mode = `${size}${only ? ` (only ${only.join(', ')})` : ''}`;
+  const mode = values.soak ? 'soak (worker killed 500 times)' : `${size}${only ? ` (only ${only.join(', ')})` : ''}`;
   const prov = provenance(mode, Date.now() - started);
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'reliability.md'), renderReport(prov, verdicts));

@@ -3,22 +3,10 @@
  * prebuilt workflow bundle (dist/workflow-bundles/plain.js, what `npm run build` writes and workers load) matches
  * the sources, so each test's worker starts in milliseconds and the tests run the code that ships.
  */
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { writePrebuiltBundle } from '../src/temporal/bundle';
+import { isBundleFresh } from '../src/temporal/bundle-freshness';
 import { TEST_SERVICES, WORKFLOW_BUNDLE_PATH } from './helpers/services';
-
-const ROOT = path.join(__dirname, '..');
-
-/** Newest modification time of the files the bundle is made from (workflow code, what it imports, the lock). */
-function newestInput(): number {
-  let newest = fs.statSync(path.join(ROOT, 'package-lock.json')).mtimeMs;
-  for (const dir of ['workflows', 'src', 'activities'])
-    for (const entry of fs.readdirSync(path.join(ROOT, dir), { recursive: true, withFileTypes: true }))
-      if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
-  return newest;
-}
 
 function reachable(hostPort: string): Promise<boolean> {
   const url = hostPort.includes('://') ? new URL(hostPort) : new URL(`tcp://${hostPort}`);
@@ -41,6 +29,5 @@ export default async function setup(): Promise<void> {
   if (down.length > 0)
     throw new Error(`test services are down: ${down.join(', ')}. Run \`make test\` or scripts/services.sh start.`);
 
-  const bundled = fs.existsSync(WORKFLOW_BUNDLE_PATH) ? fs.statSync(WORKFLOW_BUNDLE_PATH).mtimeMs : 0;
-  if (bundled <= newestInput()) await writePrebuiltBundle('plain');
+  if (!isBundleFresh(WORKFLOW_BUNDLE_PATH)) await writePrebuiltBundle('plain');
 }

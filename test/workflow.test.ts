@@ -150,11 +150,12 @@ describe('history size', () => {
       // The message travels in (the update) and the reply out (the model call's result, the update's result);
       // context and persisted rows stay in PostgreSQL, local activities' inputs never enter history. What must
       // not appear is anything that grows with the conversation. The rest is per-turn bookkeeping: event headers,
-      // search attributes, step summaries, local activity markers, trace context.
-      expect(run.bytes / run.turns).toBeLessThan(2 * messageBytes + 5_000);
+      // search attributes (only those that changed), step summaries, local activity markers, trace context.
+      expect(run.bytes / run.turns).toBeLessThan(2 * messageBytes + 4_500);
       // Two workflow tasks and one activity per turn (the database steps are local activities), with upkeep
-      // beside: indexing every few turns, facts and compaction when due.
-      expect(run.events / run.turns).toBeLessThan(20);
+      // beside: indexing every few turns, facts and compaction when due. No timer per turn: the idle timer is
+      // kept across turns (workflows/idle-timer.ts).
+      expect(run.events / run.turns).toBeLessThan(18);
     }
     const first = perRun[0]!;
     const last = perRun.filter((r) => r.turns > 20).at(-1)!;
@@ -194,4 +195,42 @@ describe('idle completion', () => {
     expect(state.turnCount).toBe(3);
     expect(state.totals.inputTokens).toBeGreaterThan(outcome.totals.inputTokens);
   }, 60_000);
+});
+
+describe('idle upkeep', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // Facts only when the conversation pauses (not every few turns), 2 s after its last message.
+    stack = await startStack({ api: false, env: { MEMOIR_COMPACT_WHEN_IDLE: '2s', MEMOIR_FACTS_EVERY: '50' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('runs once the conversation has been quiet that long after its last turn, from one timer kept across turns', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir } = stack.serving.services;
+    const id = uniqueId('pause');
+    // The idle timer is armed during the first turn; the later turns come before it fires.
+    for (const content of ['My name is Ada.', 'I sail.', 'I live in Split.', 'I like figs.'])
+      await memoir.sendMessage(tenant, id, { content, userId: 'ada' });
+    const workflowId = `conversation/${tenant}/${id}`;
+    const eventsWhen = async (done: (events: Awaited<ReturnType<typeof historyOf>>['events']) => boolean) => {
+      for (let i = 0; i < 300; i++) {
+        const { events } = await historyOf(stack, workflowId);
+        if (done(events)) return events;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('the idle upkeep never ran');
+    };
+    const isFacts = (e: {
+      activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+    }) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'extractFacts';
+    const events = await eventsWhen((evs) => evs.some(isFacts));
+    const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + e.eventTime!.nanos! / 1e6;
+    const lastReply = events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).at(-1)!;
+    const facts = events.find(isFacts)!;
+    // Not early: a timer armed before the last turn fires early and is armed again for the rest of the pause.
+    expect(at(facts) - at(lastReply)).toBeGreaterThanOrEqual(2_000);
+    // Fewer timers than turns: none is started and cancelled per turn.
+    expect(events.filter((e) => e.timerStartedEventAttributes).length).toBeLessThan(4);
+  }, 90_000);
 });

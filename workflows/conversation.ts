@@ -8,6 +8,7 @@ import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { Background } from './background';
 import { lastTurnDetails } from './details';
+import { IDLE_TIMER_KEPT_PATCH, IdleTimer } from './idle-timer';
 import {
   endConversationSignal,
   FailureTypes,
@@ -130,16 +131,19 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 
   let idleSince = Date.now();
   let idleUpkeepDone = false;
+  const idle = new IdleTimer(wf.patched(IDLE_TIMER_KEPT_PATCH));
   for (;;) {
     const quietFor = Date.now() - idleSince;
     const untilIdleUpkeep = idleUpkeepDone ? Infinity : policy.compactWhenIdleMs - quietFor;
     const wait = Math.max(1, Math.min(policy.idleTimeoutMs - quietFor, untilIdleUpkeep));
-    const woke = await wf.condition(() => queue.length > 0 || ending, wait);
+    const woke = await idle.waitFor(() => queue.length > 0 || ending, wait);
     if (!woke) {
       if (Date.now() - idleSince >= policy.idleTimeoutMs) {
         closing = wf.patched(UPKEEP_SETTLES_PATCH);
         break;
       }
+      // A kept timer may have been armed before the last turn: it wakes early, and is armed again for the rest.
+      if (idle.kept && Date.now() - idleSince < policy.compactWhenIdleMs) continue;
       background.whenIdle();
       idleUpkeepDone = true;
       continue;

@@ -2,7 +2,8 @@
  * The conversation's state as the query shows it, how a turn changes it, what continue-as-new carries, and the
  * search attributes that mirror it in the Temporal UI.
  */
-import { patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import {
   addUsage,
   cacheHitRatio,
@@ -103,9 +104,16 @@ export function carry(state: ConversationState, pending: QueuedMessage[], userKe
  */
 const HASHED_USER_ID_PATCH = 'user-id-hashed-in-search-attributes';
 
+/**
+ * Runs with this marker upsert only the search attributes whose value changed, and nothing when none did: every
+ * turn used to write all seven again (tenant, user and status never change within a turn), ~770 B of history per
+ * turn and a second upsert event whenever upkeep reported its cost with the totals unchanged.
+ */
+const CHANGED_ONLY_PATCH = 'search-attributes-changed-only';
+
 export function publishSearchAttributes(state: ConversationState, userKey?: string): void {
   const user = patched(HASHED_USER_ID_PATCH) ? userKey : state.userId;
-  upsertSearchAttributes([
+  const all: SearchAttributeUpdatePair[] = [
     { key: SearchAttributes.tenantId, value: state.tenantId },
     ...(user !== undefined ? [{ key: SearchAttributes.userId, value: user }] : []),
     { key: SearchAttributes.turnCount, value: state.turnCount },
@@ -113,5 +121,14 @@ export function publishSearchAttributes(state: ConversationState, userKey?: stri
     { key: SearchAttributes.cacheHitRatio, value: state.totals.cacheHitRatio },
     { key: SearchAttributes.status, value: state.status },
     ...(state.lastMessageAt ? [{ key: SearchAttributes.lastMessageAt, value: new Date(state.lastMessageAt) }] : []),
-  ]);
+  ];
+  if (!patched(CHANGED_ONLY_PATCH)) return upsertSearchAttributes(all);
+  const current = workflowInfo().typedSearchAttributes;
+  const changed = all.filter((pair) => !sameValue(current.get(pair.key), pair.value));
+  if (changed.length > 0) upsertSearchAttributes(changed);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  return a === b;
 }

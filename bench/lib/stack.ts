@@ -27,6 +27,8 @@ export interface MemoirProcess {
   ready: ChildReady;
   /** Resident set size now, from /proc (bytes). */
   rss(): number;
+  /** CPU time the process has used so far, user + system, from /proc (ms). */
+  cpuMs(): number;
   /** Memory after a forced GC, as the process reports it. */
   memory(): Promise<ChildMemory>;
   stop(): Promise<void>;
@@ -141,6 +143,13 @@ function processHandle(role: string, child: ChildProcess, ready: ChildReady): Me
       const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kib = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
       return Number(kib ?? 0) * 1024;
+    },
+    cpuMs() {
+      // Fields 14 and 15 of /proc/PID/stat (utime, stime) in clock ticks, 100 per second on Linux; the name in
+      // field 2 may hold spaces, so count from the closing parenthesis.
+      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10;
     },
     memory() {
       return new Promise<ChildMemory>((resolve, reject) => {

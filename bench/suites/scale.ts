@@ -113,6 +113,7 @@ export const scaleSuite: Suite = {
     const levels: Level[] = [];
     let throughput: Repeated | undefined;
     let throughputLatency: Repeated | undefined;
+    let workerCpuPerTurn: Repeated | undefined;
     const baseline = { worker: await memorySamples(stack.worker), api: await memorySamples(stack.api) };
     try {
       for (const level of p.levels) {
@@ -139,17 +140,22 @@ export const scaleSuite: Suite = {
         if (level === p.throughputLevel) {
           const tps: number[] = [];
           const lat: number[] = [];
+          const cpu: number[] = [];
           for (let r = 0; r < ctx.repeats; r++) {
+            const cpuBefore = stack.worker.cpuMs();
             ctx.log(`scale: throughput at ${level} open, run ${r + 1}/${ctx.repeats}`);
             const res = await load(ctx, stack, ids, p.throughputConcurrency, {
               durationMs: p.throughputSeconds * 1000,
             });
             if (res.errors.length) throw new Error(`throughput run failed: ${res.errors.slice(0, 3).join('; ')}`);
             tps.push(res.results.length / (res.elapsedMs / 1000));
+            // Upkeep started by these turns may still run after the window: a lower bound, like the throughput.
+            cpu.push((stack.worker.cpuMs() - cpuBefore) / Math.max(1, res.results.length));
             lat.push(percentiles(res.results.map((t) => t.totalMs)).p95);
           }
           throughput = repeated(tps);
           throughputLatency = repeated(lat);
+          workerCpuPerTurn = repeated(cpu);
         }
       }
     } finally {
@@ -227,6 +233,7 @@ export const scaleSuite: Suite = {
           openConversations: p.throughputLevel,
           turnsPerSecond: throughput,
           roundTripP95Ms: throughputLatency,
+          workerCpuMsPerTurn: workerCpuPerTurn,
         },
         memoryPerIdleConversationKiB: { rss: perConvKiB, heapUsed: perConvHeapKiB },
         maxCachedWorkflows: maxCached,
@@ -236,6 +243,10 @@ export const scaleSuite: Suite = {
         {
           label: `Sustained turns/s, ${p.throughputLevel} open conversations, concurrency ${p.throughputConcurrency}`,
           value: throughput ? fmtRepeated(throughput, 1) : '–',
+        },
+        {
+          label: `Worker CPU per turn at that load (user + system, /proc)`,
+          value: workerCpuPerTurn ? `${fmtRepeated(workerCpuPerTurn, 1)} ms` : '–',
         },
         {
           label: 'Worker memory per idle conversation (RSS slope; JS heap slope)',

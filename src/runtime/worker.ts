@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
+import { isBundleFresh } from '../temporal/bundle-freshness';
 import { prebuiltBundlePath, RUNNING_COMPILED, WORKFLOWS_ENTRY } from '../temporal/bundle-paths';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { tracing } from './tracing';
@@ -58,19 +59,27 @@ const STICKY_SCHEDULE_TO_START_TIMEOUT = '2s';
 
 /**
  * The compiled output loads the bundle `npm run build` made (what the replay tests ran against), so a worker
- * starts without webpack. The sources (development) and tracing (its plugin adds workflow interceptors at bundle
- * time) bundle the workflow code now.
+ * starts without webpack; so do the sources when that bundle is newer than every source file (the tests keep it
+ * so). Otherwise the sources (development) and tracing (its plugin adds workflow interceptors at bundle time)
+ * bundle the workflow code now.
  */
 export function defaultWorkflowSource(s: Services): { source: WorkflowSource; why: string } {
   const bundling = { workflowsPath: WORKFLOWS_PATH };
   if (s.config.tracing !== 'off')
     return { source: bundling, why: 'bundling workflow code at start-up: tracing adds its interceptors to it' };
-  if (!RUNNING_COMPILED)
+  const codePath = prebuiltBundlePath(s.encryption.dataConverter ? 'encrypted' : 'plain');
+  if (!RUNNING_COMPILED) {
+    // From the sources a bundle newer than every source file is the same code, minus seconds of webpack.
+    if (isBundleFresh(codePath))
+      return {
+        source: { workflowBundle: { codePath } },
+        why: `loading the prebuilt workflow bundle ${codePath} (newer than the sources)`,
+      };
     return {
       source: bundling,
       why: 'bundling workflow code from the sources (development; `npm run build` prebuilds it)',
     };
-  const codePath = prebuiltBundlePath(s.encryption.dataConverter ? 'encrypted' : 'plain');
+  }
   if (!fs.existsSync(codePath))
     return { source: bundling, why: `no prebuilt workflow bundle at ${codePath}: bundling workflow code at start-up` };
   return { source: { workflowBundle: { codePath } }, why: `loading the prebuilt workflow bundle ${codePath}` };

@@ -15,8 +15,11 @@ export interface Provenance {
   totalMs: number;
 }
 
-/** The whole suite must fit in this (issue: "any length that fits in 30 minutes"). */
-export const SUITE_LIMIT_MS = 30 * 60_000;
+/**
+ * The whole suite must fit in this: 30 minutes at first, 60 since the worker is killed 100 times (issue 14), each
+ * kill waiting for a replacement worker to start.
+ */
+export const SUITE_LIMIT_MS = 60 * 60_000;
 
 const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
 const cell = (text: string | number) => String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ');

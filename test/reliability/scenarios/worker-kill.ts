@@ -3,27 +3,37 @@
  * conversations run — with a reply call open at the model, just after a reply came back (the persist window), or
  * with a compaction's summary call open — and a new one is started each time, as an orchestrator would.
  */
-import { sleep, TurnLog, runLanes, waitUntil } from '../driver';
-import { judge } from '../judge';
+import { sleep, TurnLog, runLanes, waitUntil, type TurnRecord } from '../driver';
+import { judge, percentile } from '../judge';
 import { reconcile } from '../reconcile';
-import { conversationIds, scenarioStack } from '../setup';
+import path from 'node:path';
+import { uniqueId } from '../../helpers/stack';
+import { WorkerProcess } from '../../helpers/worker-process';
+import { conversationIds, LOG_DIR, scenarioStack } from '../setup';
 import { startTrackedModel, type TrackedModel } from '../tracked-model';
 import { Checks, type Size, type Verdict } from '../verdict';
 
+/** Full: at least 100 kills (issue 14); soak (`scripts/chaos.ts --soak`): 500, for a long run by hand. */
 const SIZES = {
-  full: { conversations: 10, turns: 10, kills: 10, budgetMs: 15 * 60_000 },
+  full: { conversations: 10, turns: 40, kills: 100, budgetMs: 60 * 60_000 },
+  soak: { conversations: 10, turns: 200, kills: 500, budgetMs: 5 * 60 * 60_000 },
   fast: { conversations: 5, turns: 6, kills: 3, budgetMs: 150_000 },
 };
+export type WorkerKillSize = keyof typeof SIZES;
+
+/** Turns a kill caught must be answered within this of the kill, at the 99th percentile (issue 14). */
+export const RECOVERY_GOAL_MS = 10_000;
 
 type KillPoint = 'mid-model-call' | 'mid-persist' | 'mid-compaction' | 'compaction-commit';
 /**
  * Where kills land, in turn; the full run adds `compaction-commit`: just after a summary call returned, while its
- * activity stores the summary and reports back. The last kill of each size is `mid-persist`, a moment that comes
- * with every turn, so it still lands before the last turns are answered.
+ * activity stores the summary and reports back. The last kill is always `mid-persist`, a moment that comes with
+ * every turn, so it still lands before the last turns are answered.
  */
-const POINTS: Record<Size, KillPoint[]> = {
+const POINTS: Record<WorkerKillSize, KillPoint[]> = {
   fast: ['mid-model-call', 'mid-compaction', 'mid-persist'],
   full: ['mid-model-call', 'mid-persist', 'mid-compaction', 'compaction-commit'],
+  soak: ['mid-model-call', 'mid-persist', 'mid-compaction', 'compaction-commit'],
 };
 
 /** Waits (bounded) for the moment a kill point names; returns what was actually going on when it came. */
@@ -46,9 +56,46 @@ async function reach(point: KillPoint, model: TrackedModel): Promise<string> {
   return point;
 }
 
-export async function workerKill(size: Size): Promise<Verdict> {
+/** Up to ten kills one by one; past that, how many landed at each moment (a soak run kills hundreds of times). */
+function killNotes(kills: string[]): string[] {
+  if (kills.length <= 10) return kills.map((k, i) => `kill ${i + 1}: ${k}`);
+  const byMoment = new Map<string, number>();
+  for (const k of kills) {
+    const moment = k.replace(/ \(.*$/, '');
+    byMoment.set(moment, (byMoment.get(moment) ?? 0) + 1);
+  }
+  return [...byMoment].map(([moment, n]) => `${n} kills ${moment}`);
+}
+
+interface KillTime {
+  killedAt: number;
+  /** When the replacement worker said it was polling. */
+  readyAt: number;
+}
+
+/**
+ * Recovery of every turn a kill caught — sent before the replacement worker was up, answered after the kill — in ms
+ * from the kill to its reply. A turn caught by two kills counts from the later one.
+ */
+export function recoveryTimes(turns: TurnRecord[], killTimes: KillTime[]): { ms: number; messageId: string }[] {
+  const out: { ms: number; messageId: string }[] = [];
+  for (const t of turns) {
+    if (t.repliedAt === undefined) continue;
+    const caughtBy = killTimes.filter((k) => t.firstSentAt < k.readyAt && t.repliedAt! > k.killedAt).at(-1);
+    if (caughtBy) out.push({ ms: t.repliedAt - caughtBy.killedAt, messageId: t.messageId });
+  }
+  return out;
+}
+
+/**
+ * `standbyWorker`: run a second worker that is never killed (two replicas, as deployed). Without it the turns a
+ * kill caught wait for the replacement worker's start-up too.
+ */
+export async function workerKill(size: WorkerKillSize, standbyWorker = true): Promise<Verdict> {
   const startedAt = Date.now();
   const p = SIZES[size];
+  // The verdict's size: a soak run is a long full run.
+  const verdictSize: Size = size === 'fast' ? 'fast' : 'full';
   const model = await startTrackedModel();
   // 300 or 800 ms per call: long enough that a kill lands mid-call, short enough to keep the run brisk.
   model.script([{ action: { kind: 'delay', ms: 500 }, probability: 0.5 }], 300);
@@ -63,8 +110,16 @@ export async function workerKill(size: Size): Promise<Verdict> {
   };
   const s = await scenarioStack({ name: 'worker-kill', env, worker: 'child' });
   const worker = s.worker!;
+  // A deployment runs more than one worker: the standby is never killed, and takes a killed worker's turns over
+  // once Temporal notices (workflow task timeout, heartbeat timeout, sticky queue timeout) — without waiting for
+  // the replacement to start, which costs seconds of CPU (10–25 s of wall time on a loaded 2-core machine).
+  const standby = standbyWorker
+    ? new WorkerProcess({ env: s.stack.env, logFile: path.join(LOG_DIR, `${uniqueId('worker-kill-standby')}.log`) })
+    : undefined;
+  await standby?.start();
   const log = new TurnLog();
   const kills: string[] = [];
+  const killTimes: KillTime[] = [];
   try {
     const conversations = conversationIds('wk', p.conversations);
     const total = p.conversations * p.turns;
@@ -87,12 +142,14 @@ export async function workerKill(size: Size): Promise<Verdict> {
       await waitUntil(() => lanesDone || log.answered >= target(k), 120_000);
       if (lanesDone) break;
       const points = POINTS[size];
-      const point = await reach(points[k % points.length]!, model);
+      const point = await reach(k === p.kills - 1 ? 'mid-persist' : points[k % points.length]!, model);
       if (lanesDone) break;
       const at = `${point} (reply calls open ${model.inFlight('reply')}, summary ${model.inFlight('summary')})`;
+      const killedAt = Date.now();
       const killed = await worker.kill();
       kills.push(killed ? at : `${at}: no worker was running`);
       await worker.start();
+      killTimes.push({ killedAt, readyAt: Date.now() });
     }
     await lanes;
     const rec = await reconcile(s.stack.serving.services, s.tenantId, log.turns);
@@ -101,31 +158,55 @@ export async function workerKill(size: Size): Promise<Verdict> {
          FROM llm_calls WHERE tenant_id = $1 GROUP BY purpose ORDER BY purpose`,
       [s.tenantId],
     );
+    const recovery = recoveryTimes(log.turns, killTimes);
+    const recoveryMs = recovery.map((r) => r.ms);
+    const pct = (p: number) => Math.round(percentile(recoveryMs, p));
+    const startups = killTimes.map((k) => k.readyAt - k.killedAt);
+    if (process.env.MEMOIR_CHAOS_DEBUG)
+      process.stderr.write(
+        `worker-kill: kills ${JSON.stringify(killTimes)}\nslowest recoveries ${JSON.stringify(
+          [...recovery].sort((a, b) => b.ms - a.ms).slice(0, 8),
+        )}\n`,
+      );
     const checks = new Checks();
     checks.check(kills.length === p.kills, `only ${kills.length} of ${p.kills} kills happened before the turns ended`);
     checks.check(worker.kills === kills.length, `${kills.length - worker.kills} kills found no worker running`);
     // At full size every kind of moment must have been hit; the fast subset reports where its kills landed.
     const missed = POINTS[size].filter((pt) => !kills.some((k) => k.startsWith(pt)));
-    if (size === 'full') checks.check(missed.length === 0, `no kill landed ${missed.join(', ')}`);
+    if (size !== 'fast') {
+      checks.check(missed.length === 0, `no kill landed ${missed.join(', ')}`);
+      // The fast subset runs beside other tests on a busy machine: it reports recovery, the full run holds it.
+      checks.check(
+        pct(99) <= RECOVERY_GOAL_MS,
+        `recovery p99 ${pct(99)} ms is over the ${RECOVERY_GOAL_MS / 1000} s goal (replacement start-up p50 ${Math.round(percentile(startups, 50))} ms)`,
+      );
+    }
     const byPoint = POINTS[size].map((pt) => `${kills.filter((k) => k.startsWith(pt)).length} ${pt}`).join(', ');
     return judge({
       scenario: 'worker killed',
-      size,
+      size: verdictSize,
       load: `${p.conversations} conversations × ${p.turns} turns (${total}), model 300–800 ms, compaction every ~2 turns`,
-      faults: `${kills.length} × SIGKILL of the worker process, a new one started each time (${byPoint})`,
+      faults:
+        `${kills.length} × SIGKILL of the worker process, a new one started each time (${byPoint})` +
+        (standby ? '; a second worker kept running beside it' : ''),
       parameters: { ...env, ANTHROPIC_BASE_URL: 'offline model', conversations: p.conversations, turns: p.turns },
       startedAt,
       log,
       rec,
       checks,
       serverErrors: s.serverErrors(),
-      notes: kills.map((k, i) => `kill ${i + 1}: ${k}`),
+      notes: killNotes(kills),
       metrics: {
+        'turns a kill caught': recovery.length,
+        'recovery p50 / p99 / max ms (kill to reply)': `${pct(50)} / ${pct(99)} / ${pct(100)}`,
+        'replacement worker start-up p50 / max ms': `${Math.round(percentile(startups, 50))} / ${Math.round(percentile(startups, 100))}`,
         'worker incarnations': worker.starts,
+        'standby worker (never killed)': standby ? 'yes' : 'no',
         'model calls (failed) by purpose': calls.map((c) => `${c.purpose} ${c.n} (${c.failed})`).join(', '),
       },
     });
   } finally {
+    await standby?.stop();
     await s.stop();
     await model.close();
   }
