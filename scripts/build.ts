@@ -3,12 +3,14 @@
  * what the compiled code reads at run time (SQL migrations, temporal-config/*.json), and bundles the workflow
  * code once into dist/workflow-bundles/, the bundle workers load and the replay tests run against, and builds the
  * client package (packages/client/dist, scripts/build-client.ts).
- * Last, dist/build-info.json: the stamp scripts/setup.sh compares with the sources to rebuild when stale.
+ * Last, dist/build-info.json: the build ids of the bundles (their workers' deployment versions) and the stamp
+ * scripts/setup.sh compares with the sources to rebuild when stale.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writePrebuiltBundle } from '../src/temporal/bundle';
+import { bundleBuildId } from '../src/temporal/deployment';
 import { buildClientPackage } from './build-client';
 
 const ROOT = path.join(__dirname, '..');
@@ -49,7 +51,12 @@ async function main(): Promise<void> {
   const client = await buildClientPackage();
 
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  const info = { version: pkg.version, builtAt: new Date().toISOString() };
+  // The build id each bundle's workers poll as (Worker Deployment Versioning): the hash of the bundle, so the same
+  // workflow code is the same version however often it is rebuilt or restarted.
+  const buildIds = Object.fromEntries(
+    (['plain', 'encrypted'] as const).map((variant, i) => [variant, bundleBuildId(fs.readFileSync(bundles[i]!))]),
+  );
+  const info = { version: pkg.version, builtAt: new Date().toISOString(), buildIds };
   fs.writeFileSync(path.join(DIST, 'build-info.json'), `${JSON.stringify(info, null, 2)}\n`);
   step(
     `done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${[...bundles.map((b) => path.relative(ROOT, b)), ...client].join(', ')}`,
