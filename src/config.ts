@@ -90,12 +90,12 @@ export const SETTINGS = {
   MEMOIR_TASK_QUEUE: [z.string().default('memoir'), 'Task queue of the conversation workflows and their activities.'],
   MEMOIR_WORKER_VERSIONING: [
     z.enum(['auto', 'manual', 'off']).default('auto'),
-    "Worker Deployment Versioning: `auto` makes a starting worker its deployment's current version, `manual` leaves that to the operator, `off` runs unversioned.",
+    'Worker versioning: `auto` makes a new worker current, `manual` waits for the operator, `off`: unversioned.',
   ],
   MEMOIR_DEPLOYMENT_NAME: [optionalText, 'Worker deployment name. Unset: the task queue.'],
   MEMOIR_BUILD_ID: [
     optionalText,
-    "Build id of this worker's version. Unset: the build's (dist/build-info.json), or a hash of the workflow sources.",
+    'Build id of this worker version. Unset: the hash of its workflow bundle (dist/build-info.json).',
   ],
   TEMPORAL_CLI: [
     optionalText,
