@@ -38,7 +38,7 @@ done
 [ -f "$installed/dist/src/storage/migrations/001_conversations.sql" ] || die "the package has no SQL migrations"
 [ -f "$installed/dist/temporal-config/search-attributes.json" ] || die "the package has no temporal-config/"
 [ ! -e node_modules/tsx ] && [ ! -e node_modules/typescript ] || die "tsx or typescript came with a production install"
-say "npm pack: $tarball installs, \`memoir --help\` runs, require('memoir') loads"
+say "npm pack: $tarball installs, \`memoir --help\` runs, require('memoir') loads (${SECONDS} s)"
 
 # The client package.
 cd "$ROOT"
@@ -54,7 +54,7 @@ node --input-type=module -e "import { MemoirClient, connectMemoirClient } from '
 server_deps='memoir|@electric-sql/[a-z-]+|weaviate-client|fastify|pg|ioredis|@anthropic-ai/sdk|@temporalio/worker|pino|prom-client'
 tree=$(npm ls --all --parseable 2>/dev/null | sed -n 's#.*/node_modules/##p')
 if found=$(grep -xE "$server_deps" <<<"$tree"); then die "@memoir/client pulls in server packages: $found"; fi
-say "npm pack: $client_tarball installs, import and require load it, $(wc -l <<<"$tree") packages, none of the server's"
+say "npm pack: $client_tarball installs, import and require load it, $(wc -l <<<"$tree") packages, none of the server's (${SECONDS} s)"
 
 # The packed client talks to the packed server's `memoir serve`: plaintext payloads (a Temporal-only client has
 # no keys), its own task queue and data directory, free ports.
@@ -73,6 +73,7 @@ for _ in $(seq 600); do
   sleep 0.1
 done
 grep -q 'memoir is running' "$tmp/serve.log" || { cat "$tmp/serve.log" >&2; die "the packed \`memoir serve\` did not start in 60 s"; }
+say "npm pack: the packed \`memoir serve\` is running (${SECONDS} s)"
 TEMPORAL_ADDRESS=$temporal MEMOIR_TASK_QUEUE=$queue node -e "
   const { connectMemoirClient } = require('@memoir/client');
   (async () => {
@@ -85,4 +86,4 @@ TEMPORAL_ADDRESS=$temporal MEMOIR_TASK_QUEUE=$queue node -e "
     }
   })().catch((err) => { console.error(err); process.exit(1); });
 " || { cat "$tmp/serve.log" >&2; die "the packed client got no reply from the packed \`memoir serve\`"; }
-say "npm pack: the packed client sent a message through the packed \`memoir serve\` and got its reply"
+say "npm pack: the packed client sent a message through the packed \`memoir serve\` and got its reply (${SECONDS} s)"
