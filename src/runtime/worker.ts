@@ -115,7 +115,12 @@ export async function startWorker(s: Services, given?: WorkflowSource): Promise<
     s.log.info({ ...deployment.version, versioning: s.config.temporal.versioning.mode }, 'worker deployment version');
     // `auto`: a worker that starts serves at once (the embedded demo, a one-step rollout); `manual`: the operator
     // makes the version current (docs/operations.md), and until then this worker takes no workflow tasks.
-    if (s.config.temporal.versioning.mode === 'auto') {
+    if (s.config.temporal.versioning.mode === 'manual') {
+      const { deploymentName, buildId } = deployment.version;
+      s.log.info(
+        `this worker takes workflow tasks once its version is current: temporal worker deployment set-current-version --deployment-name ${deploymentName} --build-id ${buildId}`,
+      );
+    } else {
       try {
         await makeCurrent(connection, s.config.temporal.namespace, deployment.version, s.log);
       } catch (err) {
