@@ -13,7 +13,7 @@ import { MemoirClient } from '../src/client/memoir-client';
 import { createLogger } from '../src/log';
 import { describeOutcome, replayHistory } from '../src/replay/replay';
 import { startWorker, type RunningWorker } from '../src/runtime/worker';
-import { bundleBuildId } from '../src/temporal/deployment';
+import { bundleBuildId, makeCurrent } from '../src/temporal/deployment';
 import { WORKFLOWS_ENTRY } from '../src/temporal/bundle-paths';
 import { installTemporalRuntime } from '../src/temporal/runtime';
 import { committedHistories } from './replay/histories';
@@ -108,5 +108,35 @@ it('moves a running conversation from version A to version B without breaking it
   ]) {
     const outcome = await replayHistory(h, { source: { workflowBundle: { code } }, workflowId });
     expect(outcome.ok, describeOutcome(outcome, name)).toBe(true);
+  }
+});
+
+it('in manual mode leaves making a new version current to the operator', async () => {
+  const name = uniqueId('deploy-manual');
+  const manual = await startStack({
+    api: false,
+    env: { MEMOIR_WORKER_VERSIONING: 'manual', MEMOIR_DEPLOYMENT_NAME: name },
+  });
+  try {
+    const version = { deploymentName: name, buildId: bundleBuildId(fs.readFileSync(WORKFLOW_BUNDLE_PATH)) };
+    // The worker polls as its version (the server knows it), and nothing made it current.
+    const service = connection.workflowService;
+    let info;
+    for (;;) {
+      info = await service
+        .describeWorkerDeployment({ namespace: 'default', deploymentName: name })
+        .then((r) => r.workerDeploymentInfo)
+        .catch(() => undefined);
+      if (info?.versionSummaries?.some((v) => v.deploymentVersion?.buildId === version.buildId)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(info?.routingConfig?.currentDeploymentVersion?.buildId ?? null).toBeNull();
+    // What the operator's `temporal worker deployment set-current-version` does; then conversations are served.
+    await makeCurrent(connection, 'default', version, manual.serving.services.log);
+    const memoir = new MemoirClient({ client, taskQueue: manual.env.MEMOIR_TASK_QUEUE! });
+    const turn = await memoir.sendMessage(manual.tenants.acme.id, 'c-1', { content: 'Hello after promotion' });
+    expect(turn.reply.content).toContain('Hello after promotion');
+  } finally {
+    await manual.stop();
   }
 });

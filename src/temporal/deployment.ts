@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
-import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import type { WorkflowService } from '@temporalio/client';
+import type { WorkerOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 
@@ -71,7 +72,7 @@ export function deploymentOptions(
  * Already current: nothing to do.
  */
 export async function makeCurrent(
-  connection: NativeConnection,
+  connection: { readonly workflowService: WorkflowService },
   namespace: string,
   version: WorkerDeploymentVersion,
   log: Logger,
