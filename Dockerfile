@@ -6,7 +6,8 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
-# What the build reads (see .dockerignore): the sources, temporal-config/, tsconfig*.json, scripts/build.ts.
+# What the build reads (see .dockerignore): the sources, temporal-config/, tsconfig*.json, scripts/build*.ts,
+# packages/client (the client package is built alongside).
 COPY . .
 RUN npm run build
 

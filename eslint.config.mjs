@@ -41,7 +41,7 @@ export default tseslint.config(
       'bench/results/**',
       'bench/peers/node_modules/**',
       'coverage/**',
-      'dist/**',
+      '**/dist/**',
       '**/*.js',
       '**/*.mjs',
       '**/*.mts',
@@ -94,6 +94,29 @@ export default tseslint.config(
       'no-restricted-globals': [
         'error',
         { name: 'process', message: 'workflows never read process.env: pass policy in' },
+      ],
+    },
+  },
+  {
+    // The client package (packages/client) is built from src/client: no server module, no server dependency —
+    // not even as a type, which its declarations would carry to every application that installs it.
+    files: ['src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...IO_PACKAGES.filter((p) => p !== '@temporalio/client'), 'zod', 'lru-cache', 'commander'],
+              message: 'the client package ships without server dependencies',
+            },
+            {
+              regex: '^\\.\\./(?!model/failure-types$|\\.\\./workflows/(contract|validate|search-attributes)$)',
+              message: 'the client package ships without server modules: declare what it needs in ./ports',
+            },
+          ],
+        },
       ],
     },
   },

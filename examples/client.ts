@@ -1,15 +1,16 @@
 /**
- * Messaging a conversation from TypeScript, without HTTP. Start `npm run memoir -- serve` in another terminal,
- * then `npx tsx examples/client.ts` (or with TEMPORAL_ADDRESS set for a remote deployment).
+ * Messaging a conversation from TypeScript, without HTTP, the way an application does: with the client package
+ * (`npm install @memoir/client`; in this repository the name resolves to packages/client through tsconfig
+ * paths). Start `npm run memoir -- serve` in another terminal, then `npm run example` (TEMPORAL_ADDRESS for a
+ * remote deployment, MEMOIR_TASK_QUEUE when the workers use another queue).
  *
  * With payload encryption on (MEMOIR_MASTER_KEYS), a client needs the same keys and database access as the
- * server to read replies; without them, use the HTTP API (`memoir chat`).
+ * server to read replies: use the server package's `createMemoirClient`, or the HTTP API (`memoir chat`).
  */
-import { createMemoirClient } from '../src';
+import { connectMemoirClient } from '@memoir/client';
 
 async function main(): Promise<void> {
-  const connected = await createMemoirClient();
-  const { memoir } = connected;
+  const { memoir, close } = await connectMemoirClient();
   try {
     const tenant = process.env.EXAMPLE_TENANT ?? 'demo';
     const conversation = `example-${Date.now()}`;
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
     const state = await memoir.getState(tenant, conversation);
     console.log(`${state.turnCount} turns, total $${state.totals.costUsd.toFixed(6)}`);
   } finally {
-    await connected.close();
+    await close();
   }
 }
 

@@ -185,6 +185,7 @@ def ignored(path):
 problems = []
 # What `npm run build` reads (scripts/setup.sh rebuilds when one of these changes).
 needed = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "scripts/build.ts",
+          "scripts/build-client.ts", "packages/client/package.json", "packages/client/tsconfig.json", "packages/client/src/index.ts",
           "src/index.ts", "workflows/index.ts", "activities/index.ts", "temporal-config/search-attributes.json", "bin/memoir.js"]
 for f in needed:
     if not os.path.exists(f): problems.append(f"{f} does not exist")

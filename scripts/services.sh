@@ -73,6 +73,9 @@ start_temporal() {
     for (const [k, t] of Object.entries(attrs)) console.log('--search-attribute\n' + k + '=' + t);
     for (const [k, v] of Object.entries(dyn)) console.log('--dynamic-config-value\n' + k + '=' + JSON.stringify(v));")
   say "Starting the Temporal dev server for tests on 127.0.0.1:$TEMPORAL_PORT (UI $TEMPORAL_UI)"
+  # Tests with worker versioning on make a worker deployment each (a unique task queue per test), and the server
+  # keeps at most 100 per namespace by default: this long-lived server gets room for many runs.
+  flags+=(--dynamic-config-value matching.maxDeployments=100000)
   nohup "$cli" server start-dev --ip 127.0.0.1 --port $TEMPORAL_PORT --ui-port $TEMPORAL_UI --log-level warn \
     "${flags[@]}" >"$S/temporal/server.log" 2>&1 &
   echo $! > "$S/temporal/pid"

@@ -17,7 +17,8 @@ npx --no-install tsx -e "const ok: boolean = true; if (!ok) process.exit(1)" || 
 # The compiled output (dist/): what `memoir`, the worker, the API and the image run. Rebuilt when missing or older
 # than anything it is made from.
 built=dist/build-info.json
-if [ ! -f "$built" ] || [ -n "$(find src workflows activities temporal-config scripts/build.ts package.json \
+if [ ! -f "$built" ] || [ -n "$(find src workflows activities temporal-config packages/client/src packages/client/package.json \
+  scripts/build.ts scripts/build-client.ts package.json \
   package-lock.json tsconfig.json tsconfig.build.json -newer "$built" -print -quit)" ]; then
   say "Building (npm run build: TypeScript to dist/, workflow bundles)"
   npm run --silent build

@@ -88,6 +88,15 @@ export const SETTINGS = {
   ],
   TEMPORAL_NAMESPACE: [z.string().default('default'), 'Temporal namespace.'],
   MEMOIR_TASK_QUEUE: [z.string().default('memoir'), 'Task queue of the conversation workflows and their activities.'],
+  MEMOIR_WORKER_VERSIONING: [
+    z.enum(['auto', 'manual', 'off']).default('auto'),
+    'Worker versioning: `auto` makes a new worker current, `manual` waits for the operator, `off`: unversioned.',
+  ],
+  MEMOIR_DEPLOYMENT_NAME: [optionalText, 'Worker deployment name. Unset: the task queue.'],
+  MEMOIR_BUILD_ID: [
+    optionalText,
+    'Build id of this worker version. Unset: the hash of its workflow bundle (dist/build-info.json).',
+  ],
   TEMPORAL_CLI: [
     optionalText,
     'Path of the `temporal` CLI used for the embedded dev server (else PATH, then `$GOPATH/bin`).',
@@ -275,6 +284,8 @@ export interface Config {
     address: string | undefined;
     namespace: string;
     taskQueue: string;
+    /** Worker Deployment Versioning (src/temporal/deployment.ts). */
+    versioning: { mode: 'auto' | 'manual' | 'off'; deploymentName: string; buildId: string | undefined };
     cli: string | undefined;
     devServerPort: number;
     devServerUiPort: number;
@@ -363,6 +374,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       address: v.TEMPORAL_ADDRESS,
       namespace: v.TEMPORAL_NAMESPACE,
       taskQueue: v.MEMOIR_TASK_QUEUE,
+      versioning: {
+        mode: v.MEMOIR_WORKER_VERSIONING,
+        deploymentName: v.MEMOIR_DEPLOYMENT_NAME ?? v.MEMOIR_TASK_QUEUE,
+        buildId: v.MEMOIR_BUILD_ID,
+      },
       cli: v.TEMPORAL_CLI,
       devServerPort: v.MEMOIR_TEMPORAL_PORT,
       devServerUiPort: v.MEMOIR_TEMPORAL_UI_PORT,

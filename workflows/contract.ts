@@ -11,6 +11,9 @@ export function isValidId(id: unknown): id is string {
   return typeof id === 'string' && ID_PATTERN.test(id);
 }
 
+/** The owner of a conversation created without a user id. */
+export const ANONYMOUS_USER = 'anonymous';
+
 /** `conversation/<tenantId>/<conversationId>`: one workflow per conversation, namespaced by tenant. */
 export function conversationWorkflowId(tenantId: string, conversationId: string): string {
   return `conversation/${tenantId}/${conversationId}`;

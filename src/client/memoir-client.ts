@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import {
+  ANONYMOUS_USER,
   conversationWorkflowId,
   endConversationSignal,
   FailureTypes,
@@ -19,29 +20,34 @@ import {
   type ConversationStatus,
   type TurnResult,
 } from '../../workflows/contract';
-import type { conversationWorkflow } from '../../workflows/conversation';
 import { SearchAttributes } from '../../workflows/search-attributes';
 import { checkMessage } from '../../workflows/validate';
-import type { ContextAssembler } from '../context/assembler';
-import { ANONYMOUS_USER, type ConversationStore, type StoredMessage } from '../storage/conversations';
-import type { ContextManifest, ManifestStore } from '../storage/manifests';
-import type { UserSearchKey } from '../security/user-search-key';
 import { fromFailureType, MemoirError, notFound, toMemoirError } from './errors';
+import { DEFAULT_POLICY } from './default-policy';
+import type {
+  ContextManifestView,
+  ContextPreviewer,
+  ConversationReader,
+  ConversationWorkflow,
+  ManifestReader,
+  StoredMessage,
+  UserSearchKey,
+} from './ports';
 
 export interface MemoirClientOptions {
   client: Client;
   taskQueue: string;
-  /** Policy handed to runs this client starts. */
-  policy: ConversationPolicy;
+  /** Policy handed to runs this client starts; default DEFAULT_POLICY (the server's defaults). */
+  policy?: ConversationPolicy;
   /**
    * Read access to PostgreSQL: exact 409s on create, stored messages, state of finished conversations. An
    * application with only a Temporal connection leaves it out; those methods then answer 501.
    */
-  conversations?: ConversationStore;
+  conversations?: ConversationReader;
   /** Context manifests, for `contextOf`; absent in a client that only talks to Temporal. */
-  manifests?: ManifestStore;
+  manifests?: ManifestReader;
   /** Context assembly, for previews; absent in a client that only talks to Temporal. */
-  assembler?: ContextAssembler;
+  assembler?: ContextPreviewer;
   /** How a message is stored (redacted by policy), to recognise a repeated messageId. */
   storedForm?: (text: string) => string;
   /**
@@ -98,7 +104,11 @@ export interface SendOptions {
 }
 
 export class MemoirClient {
-  constructor(private readonly opts: MemoirClientOptions) {}
+  private readonly policy: ConversationPolicy;
+
+  constructor(private readonly opts: MemoirClientOptions) {
+    this.policy = opts.policy ?? { ...DEFAULT_POLICY, models: [...DEFAULT_POLICY.models] };
+  }
 
   /** Creates a conversation; fails with `conversation_exists` (409) when the id is taken. */
   async startConversation(tenantId: string, input: StartConversationInput) {
@@ -130,7 +140,7 @@ export class MemoirClient {
     const messageId = this.validated(msg);
     await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
     await this.ownerFirst(tenantId, conversationId, msg.userId);
-    const startWorkflowOperation = new WithStartWorkflowOperation<typeof conversationWorkflow>('conversationWorkflow', {
+    const startWorkflowOperation = new WithStartWorkflowOperation<ConversationWorkflow>('conversationWorkflow', {
       ...this.startOptions(tenantId, conversationId, msg.userId),
       args: [this.input(tenantId, conversationId, msg.userId)],
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -250,7 +260,7 @@ export class MemoirClient {
   }
 
   /** The context manifest of a stored turn: what went into the model call that answered `messageId`. */
-  async contextOf(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifest> {
+  async contextOf(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifestView> {
     checkTenant(tenantId);
     if (!this.opts.manifests) throw new MemoirError('unavailable', 501, 'this client cannot read context manifests');
     const manifest = await this.opts.manifests.get(tenantId, conversationId, messageId);
@@ -299,7 +309,7 @@ export class MemoirClient {
     }
   }
 
-  handle(tenantId: string, conversationId: string): WorkflowHandle<typeof conversationWorkflow> {
+  handle(tenantId: string, conversationId: string): WorkflowHandle<ConversationWorkflow> {
     checkTenant(tenantId);
     return this.opts.client.workflow.getHandle(conversationWorkflowId(tenantId, conversationId));
   }
@@ -327,14 +337,14 @@ export class MemoirClient {
     await this.opts.conversations?.create(tenantId, conversationId, userId ?? ANONYMOUS_USER);
   }
 
-  private store(): ConversationStore {
+  private store(): ConversationReader {
     if (!this.opts.conversations)
       throw new MemoirError('unavailable', 501, 'this client has no database access (use the HTTP API)');
     return this.opts.conversations;
   }
 
   private validated(msg: MessageInput): string {
-    const rejection = checkMessage(msg, this.opts.policy);
+    const rejection = checkMessage(msg, this.policy);
     if (rejection) throw fromFailureType(rejection.type, rejection.message)!;
     return msg.messageId ?? randomUUID();
   }
@@ -343,7 +353,7 @@ export class MemoirClient {
     return {
       tenantId,
       conversationId,
-      policy: this.opts.policy,
+      policy: this.policy,
       ...(userId ? { userId } : {}),
       ...(systemPrompt ? { systemPrompt } : {}),
     };

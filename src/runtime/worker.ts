@@ -6,6 +6,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../../activities';
 import { DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
 import { isBundleFresh } from '../temporal/bundle-freshness';
+import { deploymentOptions, makeCurrent } from '../temporal/deployment';
 import { prebuiltBundlePath, RUNNING_COMPILED, WORKFLOWS_ENTRY } from '../temporal/bundle-paths';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { tracing } from './tracing';
@@ -96,6 +97,7 @@ export async function startWorker(s: Services, given?: WorkflowSource): Promise<
   installTemporalRuntime(s.log, s.config.metrics.temporalPort, s.config.api.host);
   const connection = await NativeConnection.connect({ address: s.temporal.address });
   const traces = tracing(s.config);
+  const deployment = deploymentOptions(s.config, source);
   const worker = await Worker.create({
     connection,
     namespace: s.config.temporal.namespace,
@@ -108,17 +110,33 @@ export async function startWorker(s: Services, given?: WorkflowSource): Promise<
     // worker has died, the task waits this long before any worker may take it: the default 10 s would dominate
     // recovery from a crash. A live worker picks up its sticky tasks in milliseconds.
     stickyQueueScheduleToStartTimeout: STICKY_SCHEDULE_TO_START_TIMEOUT,
+    ...deployment.options,
   });
   const done = worker.run().finally(async () => {
     await traces?.shutdown();
     await connection.close();
   });
-  return {
-    worker,
-    done,
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await done;
-    },
+  const stop = async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await done;
   };
+  if (deployment.version) {
+    s.log.info({ ...deployment.version, versioning: s.config.temporal.versioning.mode }, 'worker deployment version');
+    // `auto`: a worker that starts serves at once (the embedded demo, a one-step rollout); `manual`: the operator
+    // makes the version current (docs/operations.md), and until then this worker takes no workflow tasks.
+    if (s.config.temporal.versioning.mode === 'manual') {
+      const { deploymentName, buildId } = deployment.version;
+      s.log.info(
+        `this worker takes workflow tasks once its version is current: temporal worker deployment set-current-version --deployment-name ${deploymentName} --build-id ${buildId}`,
+      );
+    } else {
+      try {
+        await makeCurrent(connection, s.config.temporal.namespace, deployment.version, s.log);
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+    }
+  }
+  return { worker, done, stop };
 }

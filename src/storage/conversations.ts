@@ -114,7 +114,7 @@ type ReplyDbRow = MessageDbRow & {
 };
 
 /** Owner of a conversation started by a message that named no user. */
-export const ANONYMOUS_USER = 'anonymous';
+export { ANONYMOUS_USER } from '../../workflows/contract';
 
 const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, in_reply_to, model, degraded';
 

@@ -127,6 +127,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // The shared test Temporal is external: without keys a server refuses it unless plaintext is said on purpose.
     ...(opts.env?.MEMOIR_MASTER_KEYS || opts.env?.MEMOIR_MASTER_KEY_FILE ? {} : { MEMOIR_PAYLOAD_ENCRYPTION: 'off' }),
     MEMOIR_TASK_QUEUE: uniqueId('test'),
+    // Unversioned: a worker deployment per test queue would pile up on the shared server (its versioning has its
+    // own test, test/deployment-versioning.test.ts).
+    MEMOIR_WORKER_VERSIONING: 'off',
     ANTHROPIC_BASE_URL: offline.url,
     ANTHROPIC_API_KEY: 'test-key',
     MEMOIR_API_PORT: '0',

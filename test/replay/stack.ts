@@ -36,6 +36,7 @@ export async function startReplayStack(opts: {
       TEMPORAL_ADDRESS: TEST_SERVICES.temporalAddress,
       ...(opts.env?.MEMOIR_MASTER_KEYS ? {} : { MEMOIR_PAYLOAD_ENCRYPTION: 'off' }),
       MEMOIR_TASK_QUEUE: uniqueId('replay'),
+      MEMOIR_WORKER_VERSIONING: 'off',
       ANTHROPIC_BASE_URL: offline.url,
       ANTHROPIC_API_KEY: 'test-key',
       DATABASE_URL: database.url,

@@ -1,0 +1,76 @@
+/**
+ * What `MemoirClient` needs from the server side, as narrow interfaces: the client package (`@memoir/client`,
+ * packages/client) ships this code without the server's storage, memory or context modules, so nothing here may
+ * import them. The server's `ConversationStore`, `ManifestStore` and `ContextAssembler` satisfy these
+ * structurally; an application with only a Temporal connection passes none of them.
+ */
+import type { ConversationInput, ConversationOutcome, Usage } from '../../workflows/contract';
+
+/** The conversation workflow's signature, for typed handles (workflows/conversation.ts implements it). */
+export type ConversationWorkflow = (input: ConversationInput) => Promise<ConversationOutcome>;
+
+/** Maps a tenant's user id to the value of its `UserId` search attribute (a keyed hash, never the id). */
+export type UserSearchKey = (tenantId: string, userId: string) => string;
+
+/** A stored message, as `messages()` returns it. */
+export interface StoredMessage {
+  messageId: string;
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  createdAt: Date;
+  inReplyTo: string | null;
+  model: string | null;
+  degraded: boolean;
+}
+
+/** The parts of a conversation's database row the client reads. */
+export interface ConversationRecord {
+  userId: string;
+  turnCount: number;
+  degradedReplies: number;
+  totals: Usage;
+  lastMessageAt: Date | null;
+}
+
+/** Read access (and the idempotent create) on PostgreSQL's conversations. */
+export interface ConversationReader {
+  /** Creates the row; false when it already exists. */
+  create(tenantId: string, conversationId: string, userId: string, systemPrompt?: string): Promise<boolean>;
+  get(tenantId: string, conversationId: string): Promise<ConversationRecord | null>;
+  page(tenantId: string, conversationId: string, limit: number, beforeSeq?: number): Promise<StoredMessage[]>;
+  /** The stored form of a user message, or null when no message has that id. */
+  userMessage(tenantId: string, conversationId: string, messageId: string): Promise<string | null>;
+}
+
+/**
+ * A context manifest: what went into the model call of one turn. The server's type (src/storage/manifests.ts)
+ * has more fields, all returned as they are; these are the ones every version has.
+ */
+export interface ContextManifestView {
+  messageId: string;
+  turn: number;
+  budgetTokens: number;
+  usedTokens: number;
+  degradedTiers: string[];
+}
+
+export interface ManifestReader {
+  get(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifestView | null>;
+}
+
+/** Context assembly, for previews. */
+export interface ContextPreviewer {
+  assemble(input: {
+    tenantId: string;
+    conversationId: string;
+    messageId: string;
+    userContent: string;
+    turn: number;
+    budgetTokens?: number;
+    recall?: { topK?: number | undefined; share?: number | undefined };
+  }): Promise<{
+    manifest: { budgetTokens: number; usedTokens: number; degradedTiers: string[] };
+    blocks: { tier: string; tokens: number; text: string; sourceIds: string[] }[];
+  }>;
+}
