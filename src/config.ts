@@ -180,6 +180,10 @@ export const SETTINGS = {
     duration('15m'),
     'How long a tool call that needs approval waits for a decision before the model is told it timed out.',
   ],
+  MEMOIR_TOOLS_MODULE: [
+    optionalText,
+    'Path of a JS/TS module exporting `tools` (made with defineTool) that conversations may call; see README "Tools".',
+  ],
   MEMOIR_SEMANTIC_STORE: [
     z.enum(['auto', 'weaviate', 'pgvector', 'off']).default('auto'),
     '`auto`: Weaviate when WEAVIATE_URL is set, pgvector on PGlite, off on a PostgreSQL server without Weaviate.',
@@ -308,6 +312,8 @@ export interface Config {
     burst: number;
   };
   pricingFile: string | undefined;
+  /** Where the worker's own tools come from (memory tools are always offered; MCP servers are configured apart). */
+  tools: { module: string | undefined };
   cache: { systemTtl: '5m' | '1h'; minimums: Record<string, number> | undefined };
   retry: { maxDelayMs: number; baseDelayMs: number };
   /** Daily USD limit by tenant; `*` applies to tenants without their own. */
@@ -417,6 +423,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       burst: v.MEMOIR_RATE_BURST,
     },
     pricingFile: v.MEMOIR_PRICING_FILE,
+    tools: { module: v.MEMOIR_TOOLS_MODULE },
     cache: { systemTtl: v.MEMOIR_CACHE_TTL, minimums: v.MEMOIR_CACHE_MINIMUMS },
     retry: { maxDelayMs: v.MEMOIR_RETRY_MAX_DELAY, baseDelayMs: v.MEMOIR_RETRY_BASE_DELAY },
     dailyBudgets: v.MEMOIR_DAILY_BUDGET_USD,

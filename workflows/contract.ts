@@ -7,6 +7,9 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 /** Tenant, conversation, user and message ids: short, URL-safe, and safe inside a workflow id. */
 export const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** Anthropic's tool-name rule: MCP tools are exposed as `<server>__<tool>` within it. */
+export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+
 export function isValidId(id: unknown): id is string {
   return typeof id === 'string' && ID_PATTERN.test(id);
 }
@@ -224,6 +227,8 @@ export interface CarriedState {
   memory: MemoryState;
   /** Signalled messages not yet processed when the run continued as new. */
   pending: QueuedMessage[];
+  /** The conversation's tools (absent: none), so a continued run needs no read to know them. */
+  tools?: string[];
 }
 
 export interface ConversationInput {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../../workflows/contract';
 import { hasInvalidText } from '../../workflows/validate';
+import { TOOL_NAME_PATTERN } from '../tools/types';
 
 export const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._-]{1,128}');
 
@@ -21,6 +22,8 @@ export const createConversationBody = z.strictObject({
   conversationId: id.optional(),
   userId: id,
   systemPrompt: text(64 * 1024).optional(),
+  /** Tools the conversation may call (unknown names: 400 `unknown_tool`). */
+  tools: z.array(z.string().regex(TOOL_NAME_PATTERN, 'must be a tool name')).max(64).optional(),
 });
 
 export const sendMessageBody = z.strictObject({

@@ -57,7 +57,9 @@ export async function streamReply(
       ({ id, event }) => {
         lastEventAt = Date.now();
         if (event.type === 'delta') write('delta', { text: event.text }, id);
-        else write(event.restart ? 'restart' : 'attempt', { attempt: event.attempt, model: event.model }, id);
+        else if (event.type === 'tool_approval_required') {
+          write(event.type, { toolUseId: event.toolUseId, tool: event.tool, input: event.input }, id);
+        } else write(event.restart ? 'restart' : 'attempt', { attempt: event.attempt, model: event.model }, id);
       },
       done.signal,
     )

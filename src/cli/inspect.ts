@@ -26,6 +26,9 @@ import { ls, lsOptions } from './ls';
 import { replay, replaySource } from './replay';
 import { rerun, rerunOptions } from './rerun';
 import { show, showOptions } from './show';
+import { ToolCallStore } from '../storage/tool-calls';
+import { memoryToolsProvider } from '../tools/memory-tools';
+import { loadToolsModule, ToolRegistry } from '../tools/registry';
 
 export interface VerbContext {
   config: Config;
@@ -138,6 +141,11 @@ export async function runRerun(ctx: VerbContext, conversationId: string, message
     const model = await openModel(config);
     // Text sealed at rest (messages, manifests, system prompts) is opened with the server's keys.
     const sealer = clientSealer(config, db);
+    // Definitions only: rerun never runs a tool (MCP servers are not started for it).
+    const registry = await ToolRegistry.create([
+      ...(config.tools.module ? [await loadToolsModule(config.tools.module)] : []),
+      memoryToolsProvider(),
+    ]);
     try {
       const text = await rerun(
         {
@@ -153,6 +161,11 @@ export async function runRerun(ctx: VerbContext, conversationId: string, message
           },
           defaultModel: config.policy.models[0]!,
           timeoutMs: config.policy.modelCallTimeoutMs,
+          tools: {
+            definitions: (names) => registry.definitions(names),
+            recorded: (t, c, m) => new ToolCallStore(db, sealer).list(t, c, m),
+            maxSteps: config.policy.maxToolSteps,
+          },
         },
         conversationId,
         messageId,

@@ -27,6 +27,8 @@ const BY_FAILURE_TYPE: Record<string, [code: string, status: number]> = {
   [FailureTypes.conversationNotFound]: ['not_found', 404],
   [FailureTypes.messageIdConflict]: ['message_id_conflict', 409],
   [ModelFailure.budgetExceeded]: ['budget_exceeded', 402],
+  [FailureTypes.unknownTool]: ['unknown_tool', 400],
+  [FailureTypes.toolCallNotPending]: ['tool_call_not_pending', 409],
 };
 
 export const notFound = (what: string) => new MemoirError('not_found', 404, `${what} not found`);

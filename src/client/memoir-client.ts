@@ -14,6 +14,7 @@ import {
   isValidId,
   postMessageSignal,
   sendMessageUpdate,
+  TOOL_NAME_PATTERN,
   type ConversationInput,
   type ConversationPolicy,
   type ConversationState,
@@ -55,6 +56,8 @@ export interface MemoirClientOptions {
    * this client starts carry no `UserId` and listing by user is refused.
    */
   userSearchKey?: UserSearchKey;
+  /** Tool names the workers offer, to refuse unknown ones at creation; absent: the workflow refuses them. */
+  toolNames?: () => string[];
 }
 
 export interface ContextPreview {
@@ -68,6 +71,8 @@ export interface StartConversationInput {
   conversationId?: string | undefined;
   userId: string;
   systemPrompt?: string | undefined;
+  /** Tools the conversation may call, by name (default none: text only). Fixed at creation. */
+  tools?: string[] | undefined;
 }
 
 export interface MessageInput {
@@ -103,6 +108,9 @@ export interface SendOptions {
   waitMs?: number;
 }
 
+/** Most tools one conversation may have (the Messages API's own limit is far higher; prompts stay small). */
+const MAX_TOOLS = 64;
+
 export class MemoirClient {
   private readonly policy: ConversationPolicy;
 
@@ -114,13 +122,25 @@ export class MemoirClient {
   async startConversation(tenantId: string, input: StartConversationInput) {
     checkTenant(tenantId);
     const conversationId = input.conversationId ?? randomUUID();
-    const created = await this.opts.conversations?.create(tenantId, conversationId, input.userId, input.systemPrompt);
+    const tools = this.checkedTools(input.tools);
+    const created = await this.opts.conversations?.create(
+      tenantId,
+      conversationId,
+      input.userId,
+      input.systemPrompt,
+      tools,
+    );
     if (created === false)
       throw new MemoirError('conversation_exists', 409, `conversation ${conversationId} already exists`);
     try {
       const handle = await this.opts.client.workflow.start('conversationWorkflow', {
         ...this.startOptions(tenantId, conversationId, input.userId),
-        args: [this.input(tenantId, conversationId, input.userId, input.systemPrompt)],
+        args: [
+          {
+            ...this.input(tenantId, conversationId, input.userId, input.systemPrompt),
+            ...(tools.length ? { tools } : {}),
+          },
+        ],
         workflowIdConflictPolicy: 'FAIL',
       });
       return { conversationId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
@@ -341,6 +361,19 @@ export class MemoirClient {
     if (!this.opts.conversations)
       throw new MemoirError('unavailable', 501, 'this client has no database access (use the HTTP API)');
     return this.opts.conversations;
+  }
+
+  /** Tool names checked before anything is stored: malformed, repeated or unknown names are refused (400). */
+  private checkedTools(tools: string[] | undefined): string[] {
+    if (tools === undefined) return [];
+    const bad = tools.filter((t) => typeof t !== 'string' || !TOOL_NAME_PATTERN.test(t));
+    if (bad.length > 0 || new Set(tools).size !== tools.length || tools.length > MAX_TOOLS) {
+      throw new MemoirError('invalid_tools', 400, `tools must be at most ${MAX_TOOLS} distinct valid tool names`);
+    }
+    const offered = this.opts.toolNames?.();
+    const unknown = offered ? tools.filter((t) => !offered.includes(t)) : [];
+    if (unknown.length > 0) throw new MemoirError('unknown_tool', 400, `unknown tool: ${unknown.join(', ')}`);
+    return tools;
   }
 
   private validated(msg: MessageInput): string {

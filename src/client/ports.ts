@@ -35,8 +35,14 @@ export interface ConversationRecord {
 
 /** Read access (and the idempotent create) on PostgreSQL's conversations. */
 export interface ConversationReader {
-  /** Creates the row; false when it already exists. */
-  create(tenantId: string, conversationId: string, userId: string, systemPrompt?: string): Promise<boolean>;
+  /** Creates the row with the conversation's tools; false when it already exists. */
+  create(
+    tenantId: string,
+    conversationId: string,
+    userId: string,
+    systemPrompt?: string,
+    tools?: string[],
+  ): Promise<boolean>;
   get(tenantId: string, conversationId: string): Promise<ConversationRecord | null>;
   page(tenantId: string, conversationId: string, limit: number, beforeSeq?: number): Promise<StoredMessage[]>;
   /** The stored form of a user message, or null when no message has that id. */

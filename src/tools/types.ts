@@ -4,8 +4,8 @@
  * workflow sees only `ToolInfo` (names and flags, never code).
  */
 
-/** Anthropic's tool-name rule: MCP tools are exposed as `<server>__<tool>` within it. */
-export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+// Defined with the workflow contract, which the client package carries.
+export { TOOL_NAME_PATTERN } from '../../workflows/contract';
 
 export type ToolSource = 'module' | 'mcp' | 'memory';
 
