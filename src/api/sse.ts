@@ -1,6 +1,7 @@
 /**
- * A reply as Server-Sent Events: `accepted`, then `attempt` / `restart` and `delta` events as the model writes,
- * then `final` with the stored reply, usage and cost (or `error`). Event ids come from the stream bus, so a
+ * A reply as Server-Sent Events: `accepted`, then `attempt` / `restart` and `delta` events as the model writes (and
+ * `tool_approval_required` when the turn pauses on a tool call that needs a person's decision), then `final` with the
+ * stored reply, usage and cost (or `error`). Event ids come from the stream bus, so a
  * client that reconnects — same messageId, `Last-Event-ID` header — gets only what it missed; the same messageId
  * also means the same turn, never a second one.
  */
@@ -44,6 +45,11 @@ export async function streamReply(
   const write = (event: string, data: unknown, id?: string) =>
     res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   write('accepted', { messageId: msg.messageId });
+  /** Other events of the turn (`tool_approval_required`…) go out under their own type, with their fields as data. */
+  const relayAsIs = (event: { type: string }, id: string) => {
+    const { type, ...data } = event;
+    write(type, data, id);
+  };
 
   const done = new AbortController();
   // The response closing means the client went away ('close' on the request fires once its body is read).
@@ -57,7 +63,9 @@ export async function streamReply(
       ({ id, event }) => {
         lastEventAt = Date.now();
         if (event.type === 'delta') write('delta', { text: event.text }, id);
-        else write(event.restart ? 'restart' : 'attempt', { attempt: event.attempt, model: event.model }, id);
+        else if (event.type === 'attempt')
+          write(event.restart ? 'restart' : 'attempt', { attempt: event.attempt, model: event.model }, id);
+        else relayAsIs(event, id);
       },
       done.signal,
     )
