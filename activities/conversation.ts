@@ -16,10 +16,14 @@ export interface OpenConversationInput {
   conversationId: string;
   userId?: string | undefined;
   systemPrompt?: string | undefined;
+  /** Tools for a conversation this call creates; an existing conversation keeps its own. */
+  tools?: string[] | undefined;
 }
 
 export interface ConversationSeed {
   userId: string;
+  /** The conversation's tools as stored (absent when it has none). */
+  tools?: string[];
   /** What the `UserId` search attribute holds for this user (a keyed hash), when the worker has the key. */
   userKey?: string;
   turnCount: number;
@@ -51,14 +55,19 @@ export function conversationActivities(deps: ActivityDeps) {
   return {
     /** Creates the conversation row on first use; returns what a new run continues from. */
     async openConversation(input: OpenConversationInput): Promise<ConversationSeed> {
+      // Checked before anything is stored: a conversation never exists with a tool this worker cannot run.
+      if (input.tools) checkTools(deps, input.tools);
       const row = await deps.conversations.open(
         input.tenantId,
         input.conversationId,
         input.userId ?? ANONYMOUS_USER,
         input.systemPrompt,
+        input.tools,
       );
+      if (row.tools.length > 0) checkTools(deps, row.tools);
       return {
         userId: row.userId,
+        ...(row.tools.length > 0 ? { tools: row.tools } : {}),
         ...(deps.userSearchKey ? { userKey: deps.userSearchKey(input.tenantId, row.userId) } : {}),
         turnCount: row.turnCount,
         degradedReplies: row.degradedReplies,
@@ -240,4 +249,15 @@ function storedForm(deps: ActivityDeps, t: TurnToPersist): TurnToPersist {
     reply: { ...t.reply, content: reply.text },
     redactions: [...audit(t.userMessage.messageId, user.findings), ...audit(t.reply.messageId, reply.findings)],
   };
+}
+
+/** Refuses tool names this worker does not offer (UnknownTool: the API answers 400). */
+function checkTools(deps: ActivityDeps, tools: string[]): void {
+  const unknown = deps.tools ? deps.tools.registry.unknown(tools) : tools;
+  if (unknown.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `unknown tool${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+      FailureTypes.unknownTool,
+    );
+  }
 }

@@ -21,6 +21,8 @@ import type { TwoLevelCache } from '../src/memory/two-level-cache';
 import type { TextPolicy } from '../src/privacy/text-policy';
 import type { StreamBus } from '../src/streaming/bus';
 import type { UserSearchKey } from '../src/security/user-search-key';
+import type { ToolCallStore } from '../src/storage/tool-calls';
+import type { ToolRegistry } from '../src/tools/registry';
 
 export interface ModelSettings extends RequestSettings {
   retry: RetryTiming;
@@ -54,4 +56,6 @@ export interface ActivityDeps {
   streams: StreamBus | undefined;
   /** The keyed hash the `UserId` search attribute holds; absent: the attribute is not set. */
   userSearchKey?: UserSearchKey;
+  /** The worker's tools and the record of their calls; absent: conversations with tools cannot be served. */
+  tools?: { registry: ToolRegistry; calls: ToolCallStore };
 }

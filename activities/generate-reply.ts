@@ -2,6 +2,7 @@
  * One attempt at one model: rebuild the request from the turn's manifest and call Claude. Every attempt is
  * recorded; a failure is thrown as a classified `ApplicationFailure` for Temporal to retry or the chain to skip.
  */
+import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Usage } from '../workflows/contract';
@@ -11,6 +12,8 @@ import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
 import { recordedModelCall } from './model-call';
 import type { TurnChannel } from '../src/streaming/bus';
+import type { StepBlock } from '../src/storage/tool-calls';
+import { toolStepMessages } from '../src/tools/transcript';
 
 export interface GenerateReplyInput {
   tenantId: string;
@@ -20,6 +23,22 @@ export interface GenerateReplyInput {
   model: string;
   /** The user's message as sent; absent in runs scheduled before it was passed (the manifest then holds it). */
   content?: string;
+  /** The conversation's tools; absent for a conversation without tools (the request is then as before tools). */
+  tools?: string[];
+  /** Model step of the turn (0 first); earlier steps and their tool results are read from PostgreSQL. */
+  step?: number;
+}
+
+/** A tool call the model asked for, by reference: its input stays in PostgreSQL. */
+export interface ToolCallRef {
+  toolUseId: string;
+  name: string;
+  needsApproval: boolean;
+  idempotent: boolean;
+  /** The tool's own bound and attempts, for the activity options of its call. */
+  timeoutMs: number;
+  maximumAttempts: number;
+  initialIntervalMs?: number;
 }
 
 export interface GeneratedReply {
@@ -29,6 +48,8 @@ export interface GeneratedReply {
   llmCallId: string;
   stopReason: string | null;
   attempt: number;
+  /** Present when the reply stopped for tool_use: the calls to run before the next step. */
+  toolCalls?: ToolCallRef[];
 }
 
 export function generateReplyActivities(deps: ActivityDeps) {
@@ -57,8 +78,10 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
   }
   // The manifest keeps the message only in its stored form; the model gets it as the model stage's policy says.
   const userText = input.content === undefined ? undefined : deps.privacy.at('model', input.content).text;
+  const tools = input.tools && input.tools.length > 0 ? await toolContext(deps, input) : undefined;
   const request = await requestFromManifest(deps, tenantId, conversationId, manifest, model, deps.modelSettings, {
     userText,
+    ...tools?.overrides,
   });
   const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
   const call = await recordedModelCall(
@@ -68,6 +91,10 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     stream.delta,
   ).finally(() => stream.flush());
   deps.metrics.turnDuration.observe({ phase: 'model' }, call.result.latencyMs / 1000);
+  const toolCalls =
+    tools && call.result.stopReason === 'tool_use'
+      ? await saveToolStep(deps, input, call.result.model, call.result.content)
+      : undefined;
   return {
     content: call.result.text,
     model: call.result.model,
@@ -75,7 +102,69 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     llmCallId: call.callId,
     stopReason: call.result.stopReason,
     attempt: Context.current().info.attempt,
+    ...(toolCalls ? { toolCalls } : {}),
   };
+}
+
+/** The tool definitions and this turn's earlier steps, for a conversation with tools. */
+async function toolContext(deps: ActivityDeps, input: GenerateReplyInput) {
+  const tools = requireTools(deps);
+  const ref = { tenantId: input.tenantId, conversationId: input.conversationId, messageId: input.messageId };
+  const step = input.step ?? 0;
+  const [steps, calls] = await Promise.all([
+    step > 0 ? tools.calls.steps(ref, step) : [],
+    step > 0 ? tools.calls.list(ref.tenantId, ref.conversationId, ref.messageId) : [],
+  ]);
+  return {
+    overrides: { tools: tools.registry.definitions(input.tools ?? []), toolSteps: toolStepMessages(steps, calls) },
+  };
+}
+
+/** Stores the step's content and its calls; only references go back to the workflow. */
+async function saveToolStep(
+  deps: ActivityDeps,
+  input: GenerateReplyInput,
+  model: string,
+  content: Anthropic.ContentBlock[],
+): Promise<ToolCallRef[]> {
+  const tools = requireTools(deps);
+  const blocks = content.flatMap((b): StepBlock[] =>
+    b.type === 'text'
+      ? [{ type: 'text', text: b.text }]
+      : b.type === 'tool_use'
+        ? [{ type: 'tool_use', id: b.id, name: b.name, input: b.input }]
+        : [],
+  );
+  const uses = blocks.filter((b) => b.type === 'tool_use');
+  await tools.calls.saveStep(
+    { tenantId: input.tenantId, conversationId: input.conversationId, messageId: input.messageId },
+    { step: input.step ?? 0, model, content: blocks },
+    uses.map((u) => ({
+      toolUseId: u.id,
+      tool: u.name,
+      source: tools.registry.info(u.name)?.source ?? 'unknown',
+      input: u.input,
+    })),
+  );
+  return uses.map((u) => {
+    const info = tools.registry.info(u.name);
+    // A name the conversation was not given still gets a row and an is_error result (runTool says so).
+    const offered = info !== undefined && (input.tools ?? []).includes(u.name);
+    return {
+      toolUseId: u.id,
+      name: u.name,
+      needsApproval: offered && info.needsApproval,
+      idempotent: offered ? info.idempotent : true,
+      timeoutMs: info?.timeoutMs ?? 30_000,
+      maximumAttempts: offered ? info.retry.maximumAttempts : 1,
+      ...(info?.retry.initialIntervalMs ? { initialIntervalMs: info.retry.initialIntervalMs } : {}),
+    };
+  });
+}
+
+function requireTools(deps: ActivityDeps): NonNullable<ActivityDeps['tools']> {
+  if (!deps.tools) throw ApplicationFailure.nonRetryable('this worker has no tool registry', 'UnknownTool');
+  return deps.tools;
 }
 
 /**

@@ -6,12 +6,14 @@ import { conversationActivities } from './conversation';
 import type { ActivityDeps } from './deps';
 import { generateReplyActivities } from './generate-reply';
 import { memoryActivities } from './memory';
+import { toolActivities } from './tools';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...conversationActivities(deps),
     ...generateReplyActivities(deps),
     ...memoryActivities(deps),
+    ...toolActivities(deps),
   };
 }
 

@@ -176,6 +176,10 @@ export const SETTINGS = {
     mcpServersSetting.optional(),
     'MCP servers whose tools conversations may use: a JSON list of stdio or HTTP servers (see Tools).',
   ],
+  MEMOIR_TOOLS_MODULE: [
+    optionalText,
+    'Path of a JS/TS module exporting `tools` (made with defineTool) that conversations may call; see README "Tools".',
+  ],
   MEMOIR_SEMANTIC_STORE: [
     z.enum(['auto', 'weaviate', 'pgvector', 'off']).default('auto'),
     '`auto`: Weaviate when WEAVIATE_URL is set, pgvector on PGlite, off on a PostgreSQL server without Weaviate.',
@@ -302,6 +306,8 @@ export interface Config {
     burst: number;
   };
   pricingFile: string | undefined;
+  /** Where the worker's own tools come from (memory tools are always offered; MCP servers are configured apart). */
+  tools: { module: string | undefined };
   cache: { systemTtl: '5m' | '1h'; minimums: Record<string, number> | undefined };
   retry: { maxDelayMs: number; baseDelayMs: number };
   /** Daily USD limit by tenant; `*` applies to tenants without their own. */
@@ -408,6 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       burst: v.MEMOIR_RATE_BURST,
     },
     pricingFile: v.MEMOIR_PRICING_FILE,
+    tools: { module: v.MEMOIR_TOOLS_MODULE },
     cache: { systemTtl: v.MEMOIR_CACHE_TTL, minimums: v.MEMOIR_CACHE_MINIMUMS },
     retry: { maxDelayMs: v.MEMOIR_RETRY_MAX_DELAY, baseDelayMs: v.MEMOIR_RETRY_BASE_DELAY },
     dailyBudgets: v.MEMOIR_DAILY_BUDGET_USD,

@@ -221,6 +221,8 @@ export interface CarriedState {
   memory: MemoryState;
   /** Signalled messages not yet processed when the run continued as new. */
   pending: QueuedMessage[];
+  /** The conversation's tools (absent: none), so a continued run needs no read to know them. */
+  tools?: string[];
 }
 
 export interface ConversationInput {

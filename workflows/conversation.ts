@@ -6,9 +6,12 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { ToolApprovals } from './approvals';
 import { Background } from './background';
 import { lastTurnDetails } from './details';
 import {
+  approveToolCallUpdate,
+  denyToolCallUpdate,
   endConversationSignal,
   FailureTypes,
   getStateQuery,
@@ -21,6 +24,7 @@ import {
 } from './contract';
 import { addToTotals, carry, initialState, publishSearchAttributes, recordTurn } from './state';
 import { LOCAL_TURN_STEPS_PATCH, runTurn, type TurnOutcome } from './turn';
+import { failureType } from './model-chain';
 import { checkMessage } from './validate';
 
 const STORE_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' };
@@ -61,6 +65,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     return nextTicket++;
   };
   for (const message of input.carried?.pending ?? []) enqueue(message);
+  /** The conversation's tools, fixed at creation: known once it is opened (or carried by a continued run). */
+  let tools: string[] = input.carried?.tools ?? [];
+  const approvals = new ToolApprovals();
+  const carryTools = () => (tools.length > 0 ? { tools } : {});
   const background = new Background(
     scope,
     () => policy,
@@ -73,7 +81,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     () => state.turnCount,
   );
 
-  wf.setHandler(getStateQuery, () => ({ ...state, upkeepRunning: background.busy }));
+  wf.setHandler(getStateQuery, () => ({
+    ...state,
+    upkeepRunning: background.busy,
+    ...(tools.length > 0 ? { pendingApprovals: approvals.list() } : {}),
+  }));
+  wf.setHandler(approveToolCallUpdate, (d) => approvals.decide(d, true), { validator: (d) => approvals.check(d) });
+  wf.setHandler(denyToolCallUpdate, (d) => approvals.decide(d, false), { validator: (d) => approvals.check(d) });
   wf.setHandler(
     sendMessageUpdate,
     async (msg) => {
@@ -115,7 +129,29 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     void readPolicy().then((current) => (policy = current));
   } else {
     const open = wf.patched(LOCAL_TURN_STEPS_PATCH) ? local.openConversation : openConversation;
-    const seed = await open({ ...scope, userId: input.userId, systemPrompt: input.systemPrompt });
+    const opening = open({
+      ...scope,
+      userId: input.userId,
+      systemPrompt: input.systemPrompt,
+      ...(input.tools && input.tools.length > 0 ? { tools: input.tools } : {}),
+    });
+    const seed = await opening.catch((err: unknown) => {
+      // A tool this worker does not offer: nothing was stored; the messages that started the run are refused.
+      if (failureType(err) !== FailureTypes.unknownTool) throw err;
+      return { refused: err instanceof Error ? (err.cause ?? err) : err } as const;
+    });
+    if ('refused' in seed) {
+      const message = seed.refused instanceof Error ? seed.refused.message : 'unknown tool';
+      for (const t of queue.splice(0)) {
+        outcomes.set(t.id, {
+          ok: false,
+          error: { type: FailureTypes.unknownTool, message, at: new Date().toISOString() },
+        });
+      }
+      await wf.condition(wf.allHandlersFinished);
+      return { status: 'ended', turnCount: 0, totals: state.totals };
+    }
+    tools = seed.tools ?? [];
     userKey = seed.userKey;
     Object.assign(
       state,
@@ -160,7 +196,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       break;
     }
     const ticket = queue[0]!;
-    const outcome = await runTurn(scope, ticket.message, state.turnCount + 1, policy);
+    const outcome = await runTurn(
+      scope,
+      ticket.message,
+      state.turnCount + 1,
+      policy,
+      tools.length > 0 ? { tools, approvals } : undefined,
+    );
     queue.shift();
     state.pendingMessages = queue.length;
     recordTurn(state, outcome);
@@ -188,7 +230,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
           tenantId,
           conversationId,
           policy,
-          carried: carry(state, [], userKey),
+          carried: { ...carry(state, [], userKey), ...carryTools() },
         });
       }
     }
@@ -205,11 +247,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         tenantId,
         conversationId,
         policy,
-        carried: carry(
-          state,
-          queue.map((t) => t.message),
-          userKey,
-        ),
+        carried: {
+          ...carry(
+            state,
+            queue.map((t) => t.message),
+            userKey,
+          ),
+          ...carryTools(),
+        },
       });
     }
     publishSearchAttributes(state, userKey); // the totals now include the last summary and fact jobs

@@ -27,6 +27,10 @@ export interface ChainRequest {
    * stored (redacted, sealed) form.
    */
   content?: string;
+  /** The conversation's tools (tool loop only; absent otherwise, so requests stay as they were). */
+  tools?: string[];
+  /** Model step within the turn's tool loop. */
+  step?: number;
 }
 
 /** Below this much time left, another model would only time out. */
@@ -60,7 +64,7 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
             backoffCoefficient: 2,
             maximumInterval: '60s',
           },
-          summary: `reply · ${model} · turn ${req.turn}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
+          summary: `reply · ${model} · turn ${req.turn}${req.step ? ` · step ${req.step + 1}` : ''}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
         },
         [{ ...req, model }],
       );

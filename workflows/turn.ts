@@ -14,7 +14,15 @@ import {
   type TurnResult,
 } from './contract';
 import { persistSummary } from './details';
+import type { ToolApprovals } from './approvals';
 import { failureType, replyWithFallback, type ChainStep } from './model-chain';
+import { replyWithTools } from './tool-loop';
+
+/** A conversation's tools and where its calls wait for approval; absent for a conversation without tools. */
+export interface TurnTools {
+  tools: string[];
+  approvals: ToolApprovals;
+}
 
 /** Database activities wait out an outage: they retry until PostgreSQL is back, never failing the turn. */
 const store = proxyActivities<Activities>({
@@ -59,6 +67,7 @@ export async function runTurn(
   msg: QueuedMessage,
   turn: number,
   policy: ConversationPolicy,
+  toolUse?: TurnTools,
 ): Promise<TurnOutcome> {
   const steps = patched(LOCAL_TURN_STEPS_PATCH) ? localStore : store;
   try {
@@ -74,7 +83,12 @@ export async function runTurn(
       return { ok: true, result: loaded.result, fresh: false, steps: [], context: null, attempt: 0 };
     }
 
-    const chain = await replyWithFallback({ ...scope, messageId: msg.messageId, content: msg.content, turn }, policy);
+    const request = { ...scope, messageId: msg.messageId, content: msg.content, turn };
+    const chain = toolUse
+      ? await replyWithTools({ ...request, tools: toolUse.tools }, policy, toolUse.approvals)
+      : await replyWithFallback(request, policy);
+    // Every model step of a tool loop is part of the reply: all of them count as accepted.
+    const acceptedCallIds: string[] = 'acceptedCallIds' in chain ? (chain.acceptedCallIds as string[]) : [];
     const reply = chain.ok
       ? { messageId: uuid4(), content: chain.reply.content, model: chain.reply.model, degraded: false }
       : { messageId: uuid4(), content: policy.degradedReply, model: 'none', degraded: true };
@@ -94,6 +108,7 @@ export async function runTurn(
           reply,
           usage,
           ...(chain.ok ? { llmCallId: chain.reply.llmCallId } : {}),
+          ...(acceptedCallIds.length > 1 ? { acceptedCallIds } : {}),
         },
       ],
     );

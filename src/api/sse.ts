@@ -45,11 +45,6 @@ export async function streamReply(
   const write = (event: string, data: unknown, id?: string) =>
     res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   write('accepted', { messageId: msg.messageId });
-  /** Other events of the turn (`tool_approval_required`…) go out under their own type, with their fields as data. */
-  const relayAsIs = (event: { type: string }, id: string) => {
-    const { type, ...data } = event;
-    write(type, data, id);
-  };
 
   const done = new AbortController();
   // The response closing means the client went away ('close' on the request fires once its body is read).
@@ -63,9 +58,9 @@ export async function streamReply(
       ({ id, event }) => {
         lastEventAt = Date.now();
         if (event.type === 'delta') write('delta', { text: event.text }, id);
-        else if (event.type === 'attempt')
-          write(event.restart ? 'restart' : 'attempt', { attempt: event.attempt, model: event.model }, id);
-        else relayAsIs(event, id);
+        else if (event.type === 'tool_approval_required') {
+          write(event.type, { toolUseId: event.toolUseId, tool: event.tool, input: event.input }, id);
+        } else write(event.restart ? 'restart' : 'attempt', { attempt: event.attempt, model: event.model }, id);
       },
       done.signal,
     )

@@ -26,9 +26,9 @@ const BY_FAILURE_TYPE: Record<string, [code: string, status: number]> = {
   [FailureTypes.conversationBusy]: ['conversation_busy', 503],
   [FailureTypes.conversationNotFound]: ['not_found', 404],
   [FailureTypes.messageIdConflict]: ['message_id_conflict', 409],
-  [FailureTypes.toolCallNotPending]: ['tool_call_not_pending', 409],
-  [FailureTypes.unknownTool]: ['unknown_tool', 400],
   [ModelFailure.budgetExceeded]: ['budget_exceeded', 402],
+  [FailureTypes.unknownTool]: ['unknown_tool', 400],
+  [FailureTypes.toolCallNotPending]: ['tool_call_not_pending', 409],
 };
 
 export const notFound = (what: string) => new MemoirError('not_found', 404, `${what} not found`);

@@ -31,6 +31,7 @@ import type { ContextManifest, ManifestStore } from '../storage/manifests';
 import type { UserSearchKey } from '../security/user-search-key';
 import { fromFailureType, MemoirError, notFound, toMemoirError } from './errors';
 import type { ListToolCallsOptions, ToolCallReader, ToolCallView } from './tool-calls';
+import { TOOL_NAME_PATTERN } from '../tools/types';
 
 export interface MemoirClientOptions {
   client: Client;
@@ -55,6 +56,8 @@ export interface MemoirClientOptions {
   userSearchKey?: UserSearchKey;
   /** The `tool_calls` rows, for `listToolCalls`; absent in a client that only talks to Temporal. */
   toolCalls?: ToolCallReader;
+  /** Tool names the workers offer, to refuse unknown ones at creation; absent: the workflow refuses them. */
+  toolNames?: () => string[];
 }
 
 export interface ContextPreview {
@@ -111,6 +114,9 @@ export interface SendOptions {
   waitMs?: number;
 }
 
+/** Most tools one conversation may have (the Messages API's own limit is far higher; prompts stay small). */
+const MAX_TOOLS = 64;
+
 export class MemoirClient {
   constructor(private readonly opts: MemoirClientOptions) {}
 
@@ -118,13 +124,25 @@ export class MemoirClient {
   async startConversation(tenantId: string, input: StartConversationInput) {
     checkTenant(tenantId);
     const conversationId = input.conversationId ?? randomUUID();
-    const created = await this.opts.conversations?.create(tenantId, conversationId, input.userId, input.systemPrompt);
+    const tools = this.checkedTools(input.tools);
+    const created = await this.opts.conversations?.create(
+      tenantId,
+      conversationId,
+      input.userId,
+      input.systemPrompt,
+      tools,
+    );
     if (created === false)
       throw new MemoirError('conversation_exists', 409, `conversation ${conversationId} already exists`);
     try {
       const handle = await this.opts.client.workflow.start('conversationWorkflow', {
         ...this.startOptions(tenantId, conversationId, input.userId),
-        args: [this.input(tenantId, conversationId, input.userId, input.systemPrompt, input.tools)],
+        args: [
+          {
+            ...this.input(tenantId, conversationId, input.userId, input.systemPrompt),
+            ...(tools.length ? { tools } : {}),
+          },
+        ],
         workflowIdConflictPolicy: 'FAIL',
       });
       return { conversationId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
@@ -398,26 +416,32 @@ export class MemoirClient {
     return this.opts.conversations;
   }
 
+  /** Tool names checked before anything is stored: malformed, repeated or unknown names are refused (400). */
+  private checkedTools(tools: string[] | undefined): string[] {
+    if (tools === undefined) return [];
+    const bad = tools.filter((t) => typeof t !== 'string' || !TOOL_NAME_PATTERN.test(t));
+    if (bad.length > 0 || new Set(tools).size !== tools.length || tools.length > MAX_TOOLS) {
+      throw new MemoirError('invalid_tools', 400, `tools must be at most ${MAX_TOOLS} distinct valid tool names`);
+    }
+    const offered = this.opts.toolNames?.();
+    const unknown = offered ? tools.filter((t) => !offered.includes(t)) : [];
+    if (unknown.length > 0) throw new MemoirError('unknown_tool', 400, `unknown tool: ${unknown.join(', ')}`);
+    return tools;
+  }
+
   private validated(msg: MessageInput): string {
     const rejection = checkMessage(msg, this.opts.policy);
     if (rejection) throw fromFailureType(rejection.type, rejection.message)!;
     return msg.messageId ?? randomUUID();
   }
 
-  private input(
-    tenantId: string,
-    conversationId: string,
-    userId?: string,
-    systemPrompt?: string,
-    tools?: string[],
-  ): ConversationInput {
+  private input(tenantId: string, conversationId: string, userId?: string, systemPrompt?: string): ConversationInput {
     return {
       tenantId,
       conversationId,
       policy: this.opts.policy,
       ...(userId ? { userId } : {}),
       ...(systemPrompt ? { systemPrompt } : {}),
-      ...(tools && tools.length > 0 ? { tools } : {}),
     };
   }
 

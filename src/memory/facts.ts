@@ -198,4 +198,33 @@ export class FactStore {
       return result;
     });
   }
+
+  /**
+   * Stores one fact stated outside extraction (the `remember` tool): it supersedes the subject's other active
+   * facts as extraction does, and leaves the extraction watermark alone. Idempotent for the same text.
+   */
+  async remember(
+    scope: { tenantId: string; conversationId: string; userId: string },
+    fact: ExtractedFact,
+  ): Promise<FactView> {
+    const { tenantId, conversationId, userId } = scope;
+    const subject = normaliseSubject(fact.subject) || 'note';
+    const id = factId(conversationId, subject, fact.text);
+    return this.db.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE facts SET status = 'superseded', superseded_by = $4, updated_at = now()
+          WHERE tenant_id = $1 AND conversation_id = $2 AND subject = $3 AND status = 'active' AND fact_id <> $4`,
+        [tenantId, conversationId, subject, id],
+      );
+      const rows = await tx.query<Row>(
+        `INSERT INTO facts (tenant_id, conversation_id, fact_id, user_id, kind, subject, text, source_message_ids)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (tenant_id, conversation_id, fact_id)
+           DO UPDATE SET status = 'active', superseded_by = NULL, updated_at = now()
+         RETURNING fact_id, kind, subject, text, source_message_ids`,
+        [tenantId, conversationId, id, userId, fact.kind, subject, fact.text, fact.sourceMessageIds],
+      );
+      return toView(rows[0]!);
+    });
+  }
 }

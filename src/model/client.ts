@@ -8,6 +8,8 @@ import { InvalidModelResponse } from './errors';
 
 export interface ModelCallResult {
   text: string;
+  /** Every content block of the reply: text and, when the request offered tools, tool_use. */
+  content: Anthropic.ContentBlock[];
   model: string;
   stopReason: string | null;
   requestId: string | undefined;
@@ -46,12 +48,14 @@ export class ModelClient {
     if (opts.onText) stream.on('text', opts.onText);
     const message = await stream.finalMessage();
     const text = message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
-    if (message.content.length > 0 && !text && message.stop_reason !== 'max_tokens') {
+    const stoppedForTools = message.stop_reason === 'tool_use';
+    if (message.content.length > 0 && !text && message.stop_reason !== 'max_tokens' && !stoppedForTools) {
       throw new InvalidModelResponse('the model returned no text');
     }
     const tokens = tokenCounts(message.usage);
     return {
       text,
+      content: message.content,
       model: message.model || request.model,
       stopReason: message.stop_reason,
       requestId: stream.request_id ?? undefined,

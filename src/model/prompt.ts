@@ -29,6 +29,9 @@ export interface PromptParts {
   userText: string;
   /** Per-turn data rendered by `renderTurnData`; never cached. */
   turnData?: string | undefined;
+  /** This turn's tool exchange so far (assistant tool_use steps and user tool_result turns), after the newest user
+   * message; empty unless the conversation has tools. */
+  toolSteps?: Anthropic.MessageParam[] | undefined;
 }
 
 export interface CacheSettings {
@@ -55,7 +58,14 @@ export function buildRequest(parts: PromptParts, cache: CacheSettings): Anthropi
     return { type: 'text', text, cache_control: ttl ? { type: 'ephemeral', ttl } : { type: 'ephemeral' } };
   };
 
-  for (const tool of parts.tools ?? []) prefixTokens += estimateTokens(JSON.stringify(tool));
+  // Tools lead the prompt: the first breakpoint goes on the last tool definition when they are long enough alone.
+  const tools = (parts.tools ?? []).map((t) => ({ ...t }));
+  for (const tool of tools) prefixTokens += estimateTokens(JSON.stringify(tool));
+  const lastTool = tools.at(-1);
+  if (lastTool && prefixTokens >= cache.minimumTokens) {
+    breakpoints++;
+    lastTool.cache_control = cache.systemTtl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' };
+  }
   const system: TextBlock[] = [block(parts.system, true, cache.systemTtl === '1h' ? '1h' : undefined)];
   if (parts.memory) system.push(block(parts.memory, true));
 
@@ -71,8 +81,8 @@ export function buildRequest(parts: PromptParts, cache: CacheSettings): Anthropi
     model: parts.model,
     max_tokens: parts.maxTokens,
     system,
-    messages: mergeConsecutiveRoles(messages),
-    ...(parts.tools && parts.tools.length > 0 ? { tools: parts.tools } : {}),
+    messages: [...mergeConsecutiveRoles(messages), ...(parts.toolSteps ?? [])],
+    ...(tools.length > 0 ? { tools } : {}),
   };
 }
 

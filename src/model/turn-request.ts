@@ -21,6 +21,10 @@ export interface RequestOverrides {
   system?: string | undefined;
   /** The user's message for the model, when the caller has it (the manifest holds its stored form). */
   userText?: string | undefined;
+  /** The conversation's tool definitions (absent or empty: a text-only request, as before tools existed). */
+  tools?: Anthropic.Tool[] | undefined;
+  /** This turn's tool exchange so far, rebuilt from the stored steps. */
+  toolSteps?: Anthropic.MessageParam[] | undefined;
 }
 
 export interface RequestStores {
@@ -62,6 +66,8 @@ export async function requestFromManifest(
       history: history.map((m) => ({ role: m.role, text: m.content })),
       userText: overrides.userText ?? manifest.userContent,
       turnData,
+      tools: overrides.tools,
+      toolSteps: overrides.toolSteps,
     },
     { minimumTokens: cacheMinimum(settings.cacheMinimums, model), systemTtl: settings.systemCacheTtl },
   );

@@ -5,14 +5,33 @@
  */
 export interface ResponderInput {
   system: string;
-  /** Every message's text, oldest first. */
-  messages: { role: 'user' | 'assistant'; text: string }[];
+  /** Every message's text, oldest first (tool results and tool_use inputs as text). */
+  messages: { role: 'user' | 'assistant'; text: string; toolResults?: boolean }[];
 }
 
 const QUESTION = /\bwhat(?:'s| is| was)\s+my\s+([a-z][a-z ]{0,40}?)\s*\?/i;
 
+/** Questions about the past: with `search_memory` offered, the offline model looks before it answers. */
+const ABOUT_THE_PAST = /\b(remember|earlier|last time|before|previously|what did i|did i (?:tell|say|mention))\b/i;
+
+/**
+ * The tool calls the offline model makes unprompted: `search_memory` with the user's question when it asks about
+ * the past and the tool is offered. Never after tool results (it answers from them instead).
+ */
+export function offlineToolCalls(
+  input: ResponderInput,
+  offered: string[],
+): { name: string; input: object }[] | undefined {
+  const last = input.messages.at(-1);
+  if (!last || last.role !== 'user' || last.toolResults || !offered.includes('search_memory')) return undefined;
+  const question = last.text.split('<turn_data>')[0]!.trim();
+  return ABOUT_THE_PAST.test(question) ? [{ name: 'search_memory', input: { query: question } }] : undefined;
+}
+
 export function offlineReply(input: ResponderInput): string {
-  const last = input.messages.at(-1)?.text ?? '';
+  const lastMessage = input.messages.at(-1);
+  if (lastMessage?.toolResults) return answerFromToolResults(input);
+  const last = lastMessage?.text ?? '';
   if (input.system.includes('<memoir-task name="summarize"/>')) return summarize(last);
   if (input.system.includes('<memoir-task name="extract-facts"/>')) return extractFacts(last);
   const question = QUESTION.exec(last);
@@ -108,4 +127,18 @@ function extractFacts(prompt: string): string {
     }
   }
   return JSON.stringify({ facts });
+}
+
+/** After tool results: the question is the newest plain user message; the results are part of what it knows. */
+function answerFromToolResults(input: ResponderInput): string {
+  const question = [...input.messages].reverse().find((m) => m.role === 'user' && !m.toolResults)?.text ?? '';
+  const asked = QUESTION.exec(question);
+  const results = input.messages.at(-1)?.text ?? '';
+  if (asked) {
+    const subject = asked[1]!.trim();
+    const fact = recallFact(subject, [input.system, ...input.messages.map((m) => m.text)]);
+    if (fact) return `Your ${subject} is ${fact}.`;
+  }
+  const snippet = results.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return `(offline model) The tool said: ${snippet}`;
 }

@@ -17,6 +17,12 @@ const errorAction = z.object({
 const action = z.discriminatedUnion('kind', [
   errorAction,
   z.object({ kind: z.literal('reply'), text: z.string() }),
+  /** Stops for tool_use with these calls (ids are made up), after an optional text block. */
+  z.object({
+    kind: z.literal('tool_use'),
+    text: z.string().optional(),
+    calls: z.array(z.object({ name: z.string().min(1), input: z.record(z.string(), z.unknown()).default({}) })).min(1),
+  }),
   z.object({ kind: z.literal('delay'), ms: z.number().int().nonnegative() }),
   /** Sends headers and half a body, then drops the connection. */
   z.object({ kind: z.literal('truncate') }),
@@ -28,8 +34,10 @@ export const ruleSchema = z.object({
   action,
   /** Only requests for this model. */
   model: z.string().optional(),
-  /** Only requests whose last user message contains this text. */
+  /** Only requests whose last user message contains this text (tool results count as its text). */
   lastUserContains: z.string().optional(),
+  /** Only requests whose last user message is (true) or is not (false) tool results. */
+  afterToolResults: z.boolean().optional(),
   /** How many requests it applies to; absent: every matching request until reset. */
   times: z.number().int().positive().optional(),
   /** Applies to this share of matching requests, at random. */
@@ -49,6 +57,7 @@ export const scriptSchema = z.object({
 export interface RequestFacts {
   model: string;
   lastUserText: string;
+  lastIsToolResults?: boolean;
 }
 
 /** Rules in order; the first that matches a request decides what it gets (a delay also lets the next rule apply). */
@@ -76,6 +85,7 @@ export class Script {
       if (rule.times !== undefined && rule.used >= rule.times) continue;
       if (rule.model !== undefined && rule.model !== req.model) continue;
       if (rule.lastUserContains !== undefined && !req.lastUserText.includes(rule.lastUserContains)) continue;
+      if (rule.afterToolResults !== undefined && rule.afterToolResults !== (req.lastIsToolResults ?? false)) continue;
       if (rule.probability !== undefined && this.random() >= rule.probability) continue;
       rule.used++;
       actions.push(rule.action);

@@ -10,9 +10,9 @@ import { z } from 'zod';
 import { cacheMinimum, DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
 import { DEFAULT_PRICING } from '../model/pricing';
 import { PromptCache, type PromptBlock } from './prompt-cache';
-import { offlineReply, type ResponderInput } from './responder';
+import { offlineReply, offlineToolCalls, type ResponderInput } from './responder';
 import { Script, scriptSchema, type Action } from './script';
-import { sseEvents } from './sse';
+import { sseEvents, type OfflineBlock } from './sse';
 
 const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() }).optional();
 const block = z.looseObject({ type: z.string(), text: z.string().optional(), cache_control: cacheControl });
@@ -106,7 +106,12 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
       return sendError(reply, status, invalid ?? `model: ${body.model}`, requestId);
     }
     const input = responderInput(body);
-    const actions = script.next({ model: body.model, lastUserText: input.messages.at(-1)?.text ?? '' });
+    const last = input.messages.at(-1);
+    const actions = script.next({
+      model: body.model,
+      lastUserText: last?.text ?? '',
+      lastIsToolResults: last?.toolResults === true,
+    });
     await sleep(script.latencyMs + actions.reduce((t, a) => t + (a.kind === 'delay' ? a.ms : 0), 0));
     const decisive = actions.find((a) => a.kind !== 'delay');
     if (decisive?.kind === 'error') {
@@ -124,8 +129,32 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
       return reply.header('request-id', requestId).send({ unexpected: true });
     }
 
-    const text = truncateToTokens(decisive?.kind === 'reply' ? decisive.text : offlineReply(input), body.max_tokens);
-    const outputTokens = Math.max(1, offlineTokens(text.value));
+    const offered = (body.tools ?? []).map((t) => t.name);
+    const calls =
+      decisive?.kind === 'tool_use'
+        ? decisive.calls
+        : decisive?.kind === 'reply'
+          ? undefined
+          : offlineToolCalls(input, offered);
+    const toolBlocks: OfflineBlock[] = (calls ?? []).map((c) => ({
+      type: 'tool_use',
+      id: `toolu_offline_${++counter}`,
+      name: c.name,
+      input: c.input,
+    }));
+    const replyText =
+      decisive?.kind === 'reply'
+        ? decisive.text
+        : decisive?.kind === 'tool_use'
+          ? (decisive.text ?? '')
+          : calls
+            ? ''
+            : offlineReply(input);
+    const text = truncateToTokens(replyText, body.max_tokens);
+    const outputTokens = Math.max(
+      1,
+      offlineTokens(text.value) + (toolBlocks.length > 0 ? offlineTokens(JSON.stringify(toolBlocks)) : 0),
+    );
     const caching = cache.account(body.model, promptBlocks(body), cacheMinimum(minimums, body.model));
     const usage = {
       input_tokens: caching.inputTokens,
@@ -144,8 +173,11 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
       type: 'message',
       role: 'assistant',
       model: body.model,
-      content: [{ type: 'text' as const, text: text.value }],
-      stop_reason: text.truncated ? 'max_tokens' : 'end_turn',
+      content: [
+        ...(text.value || toolBlocks.length === 0 ? [{ type: 'text' as const, text: text.value }] : []),
+        ...toolBlocks,
+      ],
+      stop_reason: text.truncated ? 'max_tokens' : toolBlocks.length > 0 ? 'tool_use' : 'end_turn',
       stop_sequence: null,
       usage,
     };
@@ -238,15 +270,34 @@ function checkCacheControl(body: MessagesRequest): string | undefined {
   return undefined;
 }
 
+type Block = z.infer<typeof block>;
+
+/** A block's text as the responder reads it: a tool_result's content, a tool_use's input as JSON. */
+function blockText(b: Block): string {
+  if (b.type === 'tool_result') {
+    const c = (b as { content?: unknown }).content;
+    if (typeof c === 'string') return c;
+    return Array.isArray(c) ? c.map((x: { text?: string }) => x.text ?? '').join('\n') : '';
+  }
+  if (b.type === 'tool_use') return JSON.stringify((b as { input?: unknown }).input ?? {});
+  return b.text ?? '';
+}
+
 function textOf(c: z.infer<typeof content> | undefined): string {
   if (c === undefined) return '';
-  return typeof c === 'string' ? c : c.map((b) => b.text ?? '').join('\n');
+  return typeof c === 'string' ? c : c.map(blockText).join('\n');
 }
 
 function responderInput(body: MessagesRequest): ResponderInput {
   return {
     system: textOf(body.system),
-    messages: body.messages.map((m) => ({ role: m.role, text: textOf(m.content) })),
+    messages: body.messages.map((m) => ({
+      role: m.role,
+      text: textOf(m.content),
+      ...(typeof m.content !== 'string' && m.content.some((b) => b.type === 'tool_result')
+        ? { toolResults: true }
+        : {}),
+    })),
   };
 }
 

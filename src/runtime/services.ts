@@ -39,6 +39,10 @@ import {
 import { openMemory, type MemoryTiers } from './memory';
 import { openModel, type ModelEndpoint } from './model';
 import { openDatabase } from './storage';
+import { ToolCallStore } from '../storage/tool-calls';
+import { loadToolsModule, ToolRegistry } from '../tools/registry';
+import { memoryToolsProvider } from '../tools/memory-tools';
+import type { ToolProvider } from '../tools/types';
 
 export interface Services {
   config: Config;
@@ -69,6 +73,8 @@ export interface Services {
   userSearchKey: UserSearchKey;
   /** Reply deltas for streaming clients. */
   streams: StreamBus;
+  /** Every tool conversations may choose, and the record of their calls. */
+  tools: { registry: ToolRegistry; calls: ToolCallStore };
   /** One line per service: what was chosen. */
   choices: string[];
   close(): Promise<void>;
@@ -79,6 +85,8 @@ export interface OpenOptions {
   progress?: (message: string) => void;
   /** Keep the embedded Temporal running after close (`--keep`). */
   keepTemporal?: boolean;
+  /** Tool providers beside the tools module and the memory tools (MCP servers: src/tools/mcp.ts). */
+  toolProviders?: ToolProvider[];
 }
 
 export async function openServices(config: Config, log: Logger, opts: OpenOptions = {}): Promise<Services> {
@@ -153,6 +161,13 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
         tierTimeoutMs: config.memory.tierTimeoutMs,
       },
     });
+    const registry = await ToolRegistry.create([
+      ...(config.tools.module ? [await loadToolsModule(config.tools.module)] : []),
+      ...(opts.toolProviders ?? []),
+      memoryToolsProvider({ assembler, conversations, facts }),
+    ]);
+    closers.push(() => registry.close());
+    const tools = { registry, calls: new ToolCallStore(db, messageSealer(config, encryption.encryption)) };
     const memoir = new MemoirClient({
       client: temporal.client,
       taskQueue: config.temporal.taskQueue,
@@ -162,9 +177,11 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       assembler,
       storedForm: (text) => privacy.at('store', text).text,
       userSearchKey,
+      toolNames: () => registry.names(),
     });
     const streams: StreamBus = memory.redis ? new RedisStreamBus(memory.redis) : new MemoryStreamBus();
     return {
+      tools,
       config,
       log,
       db,

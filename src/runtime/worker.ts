@@ -45,6 +45,7 @@ export function activityDeps(s: Services): ActivityDeps {
     privacy: s.privacy,
     streams: s.streams,
     userSearchKey: s.userSearchKey,
+    tools: s.tools,
   };
 }
 

@@ -10,6 +10,8 @@ export interface ConversationRow {
   conversationId: string;
   userId: string;
   systemPrompt: string | null;
+  /** Tools the conversation may call (empty: text only). */
+  tools: string[];
   turnCount: number;
   degradedReplies: number;
   totals: Usage;
@@ -36,6 +38,8 @@ export interface TurnToPersist {
   usage: Usage;
   /** The model call whose reply is kept; absent for a degraded reply. */
   llmCallId?: string;
+  /** Every model call of a tool loop's steps (the last is `llmCallId`): all are accepted. */
+  acceptedCallIds?: string[];
   /** What redaction took out of these messages, for audit (kind and keyed hash only). */
   redactions?: { messageId: string; stage: string; piiType: string; hash: string }[];
 }
@@ -52,6 +56,7 @@ interface ConversationDbRow {
   conversation_id: string;
   user_id: string;
   system_prompt: string | null;
+  tools?: string[] | null;
   turn_count: number;
   degraded_replies: number;
   input_tokens: number;
@@ -87,6 +92,7 @@ const toConversation = (r: ConversationDbRow): ConversationRow => ({
   conversationId: r.conversation_id,
   userId: r.user_id,
   systemPrompt: r.system_prompt,
+  tools: r.tools ?? [],
   turnCount: r.turn_count,
   degradedReplies: r.degraded_replies,
   totals: usageOf(r),
@@ -143,11 +149,17 @@ export class ConversationStore {
   }
 
   /** Creates the conversation; returns false when it already exists. */
-  async create(tenantId: string, conversationId: string, userId: string, systemPrompt?: string): Promise<boolean> {
+  async create(
+    tenantId: string,
+    conversationId: string,
+    userId: string,
+    systemPrompt?: string,
+    tools: string[] = [],
+  ): Promise<boolean> {
     const rows = await this.db.query(
-      `INSERT INTO conversations (tenant_id, conversation_id, user_id, system_prompt) VALUES ($1, $2, $3, $4)
+      `INSERT INTO conversations (tenant_id, conversation_id, user_id, system_prompt, tools) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT DO NOTHING RETURNING 1`,
-      [tenantId, conversationId, userId, systemPrompt ?? null],
+      [tenantId, conversationId, userId, systemPrompt ?? null, tools],
     );
     return rows.length === 1;
   }
@@ -166,8 +178,9 @@ export class ConversationStore {
     conversationId: string,
     userId: string,
     systemPrompt?: string,
+    tools: string[] = [],
   ): Promise<ConversationRow> {
-    await this.create(tenantId, conversationId, userId, systemPrompt);
+    await this.create(tenantId, conversationId, userId, systemPrompt, tools);
     const row = await this.get(tenantId, conversationId);
     if (!row) throw new Error(`conversation ${tenantId}/${conversationId} vanished while opening`);
     return row;
@@ -332,7 +345,7 @@ export class ConversationStore {
              cost_usd = cost_usd + $14, degraded_replies = degraded_replies + $15, last_message_at = now()
            WHERE tenant_id = $1 AND conversation_id = $2 AND EXISTS (SELECT 1 FROM new_user)
          ), accepted AS (
-           UPDATE llm_calls SET accepted = true WHERE call_id = $16 AND EXISTS (SELECT 1 FROM new_user)
+           UPDATE llm_calls SET accepted = true WHERE call_id = ANY($16::text[]) AND EXISTS (SELECT 1 FROM new_user)
          ), audit AS (
            INSERT INTO redactions (tenant_id, conversation_id, message_id, stage, pii_type, value_hash)
            SELECT $1, $2, r.message_id, r.stage, r.pii_type, r.value_hash
@@ -356,7 +369,7 @@ export class ConversationStore {
           usage.cacheWriteTokens,
           usage.costUsd,
           reply.degraded ? 1 : 0,
-          turn.llmCallId ?? null,
+          turn.acceptedCallIds ?? (turn.llmCallId ? [turn.llmCallId] : []),
           redactions.map((r) => r.messageId),
           redactions.map((r) => r.stage),
           redactions.map((r) => r.piiType),

@@ -7,7 +7,10 @@
 
 export type StreamEvent =
   /** An attempt began; `restart` when text of an earlier attempt was already sent (the client discards it). */
-  { type: 'attempt'; attempt: number; model: string; restart: boolean } | { type: 'delta'; text: string };
+  | { type: 'attempt'; attempt: number; model: string; restart: boolean }
+  | { type: 'delta'; text: string }
+  /** A tool call of this turn waits for a person's decision (approveToolCall / denyToolCall). */
+  | { type: 'tool_approval_required'; toolUseId: string; tool: string; input: unknown };
 
 export interface ReceivedEvent {
   /** Opaque, increasing within a turn: the SSE event id. */
