@@ -15,6 +15,8 @@ import { openDatabase, redactUrl } from '../runtime/storage';
 import { redactionKey } from '../privacy/text-policy';
 import { userSearchKeyFrom } from '../security/user-search-key';
 import { ConversationStore } from '../storage/conversations';
+import { ToolCallStore } from '../storage/tool-calls';
+import { toolCallReader } from '../client/tool-calls';
 import type { Db } from '../storage/db';
 import { CliError } from './errors';
 import { pgliteHolders } from './pglite-guard';
@@ -98,6 +100,7 @@ export function memoirClient(config: Config, client: Client, db: Db): MemoirClie
     policy: config.policy,
     conversations: new ConversationStore(db),
     userSearchKey: userSearchKeyFrom(redactionKey(config.redaction.key, config.dataDir)),
+    toolCalls: toolCallReader(new ToolCallStore(db)),
   });
 }
 

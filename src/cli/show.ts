@@ -96,13 +96,16 @@ function formatToolCalls(calls: ToolCallView[]): string {
     .join('');
 }
 
-/** Tool calls when this client can read them; a deployment without the tool_calls store shows none. */
+/**
+ * Tool calls when this client can read them. A client without the tool_calls store shows none; rows it cannot open
+ * (sealed by encryption at rest, which this verb does not unseal) are left out rather than failing the whole page.
+ */
 async function toolCallsOf(deps: ShowDeps, tenantId: string, conversationId: string): Promise<ToolCallView[]> {
   try {
     return await deps.memoir.listToolCalls(tenantId, conversationId, { limit: 500 });
   } catch (err) {
-    if (err instanceof MemoirError && err.status === 501) return [];
-    throw err;
+    if (err instanceof MemoirError && err.status !== 501) throw err;
+    return [];
   }
 }
 

@@ -4,14 +4,7 @@
  * narrow `ToolCallReader`, so the API and the CLI do not depend on how the rows are stored.
  */
 import type { ToolCallOutcome } from '../../workflows/contract';
-
-export interface ToolCallApproval {
-  decision: 'approved' | 'denied' | 'timed_out';
-  /** Who decided (absent for a timeout). */
-  by: string | null;
-  reason: string | null;
-  decidedAt: string | null;
-}
+import type { ApprovalRecord, ToolCallStore } from '../storage/tool-calls';
 
 export interface ToolCallView {
   toolUseId: string;
@@ -23,8 +16,11 @@ export interface ToolCallView {
   /** Null while the call waits for approval or runs. */
   outcome: ToolCallOutcome | null;
   durationMs: number | null;
-  approval: ToolCallApproval | null;
-  startedAt: string;
+  /** The decision on a call that needed one: approved, denied, or timeout (then `by` is null). */
+  approval: ApprovalRecord | null;
+  createdAt: string;
+  /** When the tool first ran (null: it never ran — denied, timed out, or not reached). */
+  startedAt: string | null;
   /** Only with `includeIo`. */
   input?: unknown;
   /** Only with `includeIo`: what went back to the model as `tool_result`. */
@@ -46,4 +42,27 @@ export interface ToolCallReader {
     conversationId: string,
     options: { includeIo: boolean; messageId?: string | undefined; limit: number },
   ): Promise<ToolCallView[]>;
+}
+
+/** The reader over the `tool_calls` table. */
+export function toolCallReader(store: Pick<ToolCallStore, 'list'>): ToolCallReader {
+  return {
+    async list(tenantId, conversationId, options) {
+      const rows = await store.list(tenantId, conversationId, options.messageId);
+      return rows.slice(0, options.limit).map((r) => ({
+        toolUseId: r.toolUseId,
+        messageId: r.messageId,
+        tool: r.tool,
+        inputHash: r.inputHash,
+        outcome: r.outcome,
+        durationMs: r.durationMs,
+        approval: r.approval,
+        createdAt: r.createdAt.toISOString(),
+        startedAt: r.startedAt?.toISOString() ?? null,
+        ...(options.includeIo
+          ? { input: r.input, result: r.result === null ? null : { content: r.result, isError: r.isError } }
+          : {}),
+      }));
+    },
+  };
 }
