@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { ApiClient, type ApprovalRequest } from '../src/cli/api-client';
 import { approvalPrompt } from '../src/cli/chat';
+import { show } from '../src/cli/show';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
 
 const TOOLS_MODULE = path.join(__dirname, 'fixtures', 'test-tools.ts');
@@ -93,6 +94,24 @@ describe('approval over HTTP', () => {
       input: { path: '/tmp/a' },
       result: { content: 'deleted /tmp/a', isError: false },
     });
+
+    // `memoir show` lists the turn's call under its message.
+    const services = stack.serving.services;
+    const shown = await show(
+      {
+        memoir: services.memoir,
+        conversations: services.conversations,
+        connection: services.temporal.connection,
+        namespace: 'default',
+      },
+      id,
+      { tenant: stack.tenants.acme.id, limit: 50, json: false },
+    );
+    expect(shown).toMatch(
+      new RegExp(
+        `please delete /tmp/a\\n\\s+tool delete_file · ${asked[0]!.toolUseId} · ok · \\d+ ms · approved by configured key of ${stack.tenants.acme.id} \\(looks fine\\)`,
+      ),
+    );
 
     // The call no longer waits: deciding again is a conflict, as JSON.
     const again = await stack.http('POST', `/v1/conversations/${id}/tool-calls/${asked[0]!.toolUseId}/deny`, {});
