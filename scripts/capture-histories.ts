@@ -24,11 +24,13 @@ import { bundleWorkflows } from '../src/temporal/bundle';
 import type { Client } from '@temporalio/client';
 import type { MemoirClient } from '../src/client/memoir-client';
 import { eventTypeName, historyJson } from '../src/replay/history';
-import { conversationWorkflowId } from '../workflows/contract';
+import { approveToolCallUpdate, conversationWorkflowId, getStateQuery } from '../workflows/contract';
 import { settledHistory, startReplayStack, until, type ReplayStack } from '../test/replay/stack';
 
 const OUT_DIR = path.join(__dirname, '..', 'test', 'replay', 'histories');
 const ROOT = path.join(__dirname, '..');
+/** The demo tools module: the tool scenarios use its tools. */
+const EXAMPLE_TOOLS = 'examples/tools.ts'; // relative to the repository root, where this script runs
 
 interface ScenarioContext {
   stack: ReplayStack;
@@ -119,6 +121,66 @@ const SCENARIOS: Scenario[] = [
         return !s.upkeepRunning && s.memory.summaryVersion !== null ? s : undefined;
       }, 'a compaction');
       return { workflowId: conversationWorkflowId(tenantId, 'compaction') };
+    },
+  },
+  {
+    name: 'tool-loop',
+    description:
+      'A conversation with tools: the offline model calls search_memory when asked about the past, then answers ' +
+      'from its result (two model steps and a runTool activity in one turn).',
+    env: { MEMOIR_TOOLS_MODULE: EXAMPLE_TOOLS },
+    async run({ memoir, tenantId }) {
+      await memoir.startConversation(tenantId, {
+        conversationId: 'tools',
+        userId: 'ada',
+        tools: ['search_memory', 'current_time'],
+      });
+      await memoir.sendMessage(tenantId, 'tools', { content: 'My favourite colour is teal.', messageId: 'm1' });
+      const turn = await memoir.sendMessage(tenantId, 'tools', {
+        content: 'Do you remember what is my favourite colour?',
+        messageId: 'm2',
+      });
+      check(turn.reply.content.includes('teal'), `expected an answer from search_memory, got ${turn.reply.content}`);
+      return { workflowId: conversationWorkflowId(tenantId, 'tools') };
+    },
+  },
+  {
+    name: 'tool-approval',
+    description:
+      'A tool that needs approval: the turn waits for the approveToolCall update, then runs the call and answers.',
+    env: { MEMOIR_TOOLS_MODULE: EXAMPLE_TOOLS },
+    async run({ stack, memoir, client, tenantId }) {
+      await memoir.startConversation(tenantId, {
+        conversationId: 'approval',
+        userId: 'ada',
+        tools: ['create_reminder'],
+      });
+      await stack.offline.script([
+        {
+          afterToolResults: false,
+          times: 1,
+          action: {
+            kind: 'tool_use',
+            calls: [{ name: 'create_reminder', input: { text: 'call Bob', at: '2026-12-01T09:00:00Z' } }],
+          },
+        },
+      ]);
+      const reply = memoir.sendMessage(tenantId, 'approval', { content: 'Remind me to call Bob.', messageId: 'm1' });
+      const handle = client.workflow.getHandle(conversationWorkflowId(tenantId, 'approval'));
+      const pending = await until(async () => {
+        const state = await handle.query(getStateQuery);
+        return state.pendingApprovals?.[0];
+      }, 'a pending approval');
+      await handle.executeUpdate(approveToolCallUpdate, {
+        args: [{ toolUseId: pending.toolUseId, by: 'ada', reason: 'yes please' }],
+        updateId: 'approve-1',
+      });
+      const turn = await reply;
+      check(
+        turn.reply.content.includes('Reminder set'),
+        `expected the approved call's result, got ${turn.reply.content}`,
+      );
+      return { workflowId: conversationWorkflowId(tenantId, 'approval') };
     },
   },
 ];

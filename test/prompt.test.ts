@@ -97,4 +97,32 @@ describe('buildRequest', () => {
     expect(rendered.match(/<\/turn_data>/g)).toHaveLength(1);
     expect(rendered.match(/<\/memory>/g)).toHaveLength(1);
   });
+
+  it('puts tools first with the first breakpoint on the last tool, and never more than four breakpoints', () => {
+    const tool = (name: string): Anthropic.Tool => ({
+      name,
+      description: words(200),
+      input_schema: { type: 'object', properties: { q: { type: 'string' } } },
+    });
+    const req = buildRequest(
+      {
+        ...base,
+        tools: [tool('a'), tool('b')],
+        toolSteps: [
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'a', input: { q: 'x' } }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'found' }] },
+        ],
+      },
+      { minimumTokens: 1024, systemTtl: '1h' },
+    );
+    expect(req.tools!.map((t) => (t as Anthropic.Tool).cache_control)).toEqual([
+      undefined,
+      { type: 'ephemeral', ttl: '1h' },
+    ]);
+    // With the tool's, four in all (system, memory, new message); the tool steps come after them, unmarked.
+    expect(breakpoints(req)).toHaveLength(3);
+    expect(req.messages.slice(-2).map((m) => m.role)).toEqual(['assistant', 'user']);
+    // Without tools, no `tools` key at all: requests of conversations without tools are unchanged.
+    expect('tools' in buildRequest(base, { minimumTokens: 1024, systemTtl: '5m' })).toBe(false);
+  });
 });

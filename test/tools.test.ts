@@ -9,6 +9,7 @@ import { temporal } from '@temporalio/proto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
 import { approveToolCallUpdate, denyToolCallUpdate, type ConversationState } from '../workflows/contract';
+import { rerun } from '../src/cli/rerun';
 import type { ToolLogLine } from './fixtures/test-tools';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
 
@@ -111,6 +112,46 @@ describe('tool use', () => {
     await send(id, 'thanks');
     const last = (await stack.offline.requests()).at(-1)!.body;
     expect(JSON.stringify(last.messages)).not.toContain('tool_use');
+  });
+
+  it("memoir rerun replays the turn's tool results from the record instead of calling the tool", async () => {
+    const id = await start(['lookup_weather']);
+    const weatherCall = {
+      lastUserContains: 'weather',
+      afterToolResults: false,
+      times: 1,
+      action: { kind: 'tool_use' as const, calls: [{ name: 'lookup_weather', input: { city: 'Lima' } }] },
+    };
+    await stack.offline.script([weatherCall]);
+    const turn = await send(id, 'What is the weather in Lima?');
+    const runsBefore = toolLog(logFile).filter((l) => l.tool === 'lookup_weather').length;
+
+    await stack.offline.script([weatherCall]);
+    const s = stack.serving.services;
+    const out = await rerun(
+      {
+        conversations: s.conversations,
+        manifests: s.manifests,
+        summaries: s.summaries,
+        llmCalls: s.llmCalls,
+        model: s.model.client,
+        settings: { maxTokens: 1024, cacheMinimums: {}, systemCacheTtl: '5m' },
+        defaultModel: 'claude-sonnet-5-5',
+        timeoutMs: 30_000,
+        tools: {
+          definitions: (names) => s.tools.registry.definitions(names),
+          recorded: (t, c, m) => s.tools.calls.list(t, c, m),
+          maxSteps: 3,
+        },
+      },
+      id,
+      turn.messageId,
+      { tenant: stack.tenants.acme.id, json: true },
+    );
+    const report = JSON.parse(out);
+    expect(report.tools).toEqual({ steps: 2, replayed: 1, notRecorded: 0 });
+    expect(report.rerun.content).toBe(turn.reply.content);
+    expect(toolLog(logFile).filter((l) => l.tool === 'lookup_weather')).toHaveLength(runsBefore);
   });
 
   it('runs the calls of one step concurrently', async () => {

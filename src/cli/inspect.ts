@@ -26,6 +26,9 @@ import { ls, lsOptions } from './ls';
 import { replay, replaySource } from './replay';
 import { rerun, rerunOptions } from './rerun';
 import { show, showOptions } from './show';
+import { ToolCallStore } from '../storage/tool-calls';
+import { memoryToolsProvider } from '../tools/memory-tools';
+import { loadToolsModule, ToolRegistry } from '../tools/registry';
 
 export interface VerbContext {
   config: Config;
@@ -136,6 +139,11 @@ export async function runRerun(ctx: VerbContext, conversationId: string, message
   const { config } = ctx;
   await withDb(ctx, async (db) => {
     const model = await openModel(config);
+    // Definitions only: rerun never runs a tool (MCP servers are not started for it).
+    const registry = await ToolRegistry.create([
+      ...(config.tools.module ? [await loadToolsModule(config.tools.module)] : []),
+      memoryToolsProvider(),
+    ]);
     try {
       const text = await rerun(
         {
@@ -151,6 +159,11 @@ export async function runRerun(ctx: VerbContext, conversationId: string, message
           },
           defaultModel: config.policy.models[0]!,
           timeoutMs: config.policy.modelCallTimeoutMs,
+          tools: {
+            definitions: (names) => registry.definitions(names),
+            recorded: (t, c, m) => new ToolCallStore(db).list(t, c, m),
+            maxSteps: config.policy.maxToolSteps,
+          },
         },
         conversationId,
         messageId,

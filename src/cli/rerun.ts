@@ -5,12 +5,15 @@
  * nothing: no message, no manifest, no llm_calls row; the conversation and its workflow never see it.
  */
 import fs from 'node:fs';
+import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import type { ModelCallResult, ModelClient } from '../model/client';
 import { classifyModelError } from '../model/errors';
 import { requestFromManifest, type RequestSettings, type RequestStores } from '../model/turn-request';
 import type { LlmCallStore } from '../storage/llm-calls';
 import type { ContextManifest } from '../storage/manifests';
+import type { ToolCallRow } from '../storage/tool-calls';
+import { rerunWithRecordedTools, type ToolReplay } from './rerun-tools';
 import { ID_PATTERN, type TurnResult } from '../../workflows/contract';
 import { CliError } from './errors';
 import { indent, table, tokens, usd } from './format';
@@ -31,6 +34,12 @@ export interface RerunDeps extends RequestStores {
   /** The primary model, for a turn that has no recorded model (a degraded reply). */
   defaultModel: string;
   timeoutMs: number;
+  /** For conversations with tools: their definitions and the record their results are replayed from. */
+  tools?: {
+    definitions: (names: string[]) => Anthropic.Tool[];
+    recorded: (tenantId: string, conversationId: string, messageId: string) => Promise<ToolCallRow[]>;
+    maxSteps: number;
+  };
 }
 
 interface Side {
@@ -55,19 +64,26 @@ export async function rerun(
   const recorded = await deps.conversations.findTurn(tenant, conversationId, userMessageId);
   const model = opts.model ?? (recorded && !recorded.reply.degraded ? recorded.reply.model : deps.defaultModel);
   const system = opts.systemFile ? readSystemFile(opts.systemFile) : undefined;
-  const request = await requestFromManifest(
-    deps,
-    tenant,
-    conversationId,
-    manifest,
-    model,
-    deps.settings,
-    system !== undefined ? { system } : {},
-  );
+  const conversationTools = deps.tools ? ((await deps.conversations.get(tenant, conversationId))?.tools ?? []) : [];
+  const request = await requestFromManifest(deps, tenant, conversationId, manifest, model, deps.settings, {
+    ...(system !== undefined ? { system } : {}),
+    ...(conversationTools.length > 0 ? { tools: deps.tools!.definitions(conversationTools) } : {}),
+  });
 
   let result: ModelCallResult;
+  let toolReplay: ToolReplay | undefined;
   try {
-    result = await deps.model.call(request, { timeoutMs: deps.timeoutMs });
+    if (deps.tools && conversationTools.length > 0) {
+      const recordedCalls = await deps.tools.recorded(tenant, conversationId, userMessageId);
+      toolReplay = await rerunWithRecordedTools(
+        deps.model,
+        request,
+        recordedCalls,
+        deps.tools.maxSteps,
+        deps.timeoutMs,
+      );
+      result = toolReplay.result;
+    } else result = await deps.model.call(request, { timeoutMs: deps.timeoutMs });
   } catch (err) {
     const failure = classifyModelError(err);
     throw new CliError(`the rerun call to ${model} failed (${failure.type}): ${failure.message}`);
@@ -82,11 +98,20 @@ export async function rerun(
     turn: manifest.turn,
     historyMessages: manifest.historySeqs.length,
     systemPrompt: opts.systemFile ? `replaced from ${opts.systemFile}` : 'as recorded',
+    ...(toolReplay
+      ? { tools: { steps: toolReplay.steps, replayed: toolReplay.replayed, notRecorded: toolReplay.notRecorded } }
+      : {}),
   };
   if (opts.json) return JSON.stringify({ ...about, recorded: before ?? null, rerun: after }, null, 2);
   return [
     `Rerun of turn ${manifest.turn} (message ${userMessageId}) of conversation ${conversationId} · tenant ${tenant}`,
     `  context: ${about.historyMessages} earlier messages as recorded in its manifest · system prompt ${about.systemPrompt}`,
+    ...(toolReplay
+      ? [
+          `  tools: ${toolReplay.steps} model steps · ${toolReplay.replayed} tool results replayed from the record` +
+            (toolReplay.notRecorded > 0 ? ` · ${toolReplay.notRecorded} calls not recorded (answered as errors)` : ''),
+        ]
+      : []),
     '',
     comparison(before, after),
     '',

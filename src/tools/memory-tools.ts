@@ -21,7 +21,12 @@ const MAX_SEARCH_TOKENS = 4_000;
 
 export const MEMORY_TOOL_NAMES = ['search_memory', 'remember'] as const;
 
-export function memoryToolsProvider(deps: MemoryToolDeps): ToolProvider {
+/**
+ * The memory tools over the stores they search and write. Without stores (`memoir rerun`, which only needs their
+ * definitions) a call answers that memory is not reachable here.
+ */
+export function memoryToolsProvider(stores?: MemoryToolDeps): ToolProvider {
+  const unavailable = { content: 'memory is not reachable from here', isError: true };
   const searchMemory = defineTool({
     name: 'search_memory',
     description:
@@ -35,6 +40,8 @@ export function memoryToolsProvider(deps: MemoryToolDeps): ToolProvider {
     timeoutMs: 15_000,
     idempotent: true,
     async run({ query, budgetTokens }, ctx) {
+      if (!stores) return unavailable;
+      const deps = stores;
       const { manifest } = await deps.assembler.assemble({
         tenantId: ctx.tenantId,
         conversationId: ctx.conversationId,
@@ -72,6 +79,8 @@ export function memoryToolsProvider(deps: MemoryToolDeps): ToolProvider {
     // The fact's id is a hash of its subject and text: storing it again changes nothing.
     idempotent: true,
     async run({ fact, subject, source }, ctx) {
+      if (!stores) return unavailable;
+      const deps = stores;
       const conversation = await deps.conversations.get(ctx.tenantId, ctx.conversationId);
       if (!conversation) return { content: 'the conversation no longer exists', isError: true };
       const stored = await deps.facts.remember(
