@@ -178,6 +178,18 @@ describe('approval over HTTP', () => {
   });
 });
 
+describe('approval on a conversation whose workflow is closed', () => {
+  it('answers 409 tool_call_not_pending, as JSON', async () => {
+    const id = await create(['delete_file']);
+    const { memoir } = stack.serving.services;
+    await memoir.endConversation(stack.tenants.acme.id, id, 'test');
+    await memoir.handle(stack.tenants.acme.id, id).result();
+    const res = await stack.http('POST', `/v1/conversations/${id}/tool-calls/toolu_late/approve`, {});
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('tool_call_not_pending');
+  });
+});
+
 describe('MCP tools end to end', () => {
   it('calls an MCP tool from a turn, with the tool_use id as its idempotency key', async () => {
     const id = await create(['fx__echo']);
