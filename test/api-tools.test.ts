@@ -3,11 +3,14 @@
  * offline model, the fixture MCP server over stdio): creation with tools, the `tool_approval_required` SSE event,
  * approve / deny through HTTP and through the chat's prompt, the tool-call list, and the refusals.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ApiClient, type ApprovalRequest } from '../src/cli/api-client';
 import { approvalPrompt } from '../src/cli/chat';
 import { show } from '../src/cli/show';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { memoir } from './cli/run-cli';
 
 const TOOLS_MODULE = path.join(__dirname, 'fixtures', 'test-tools.ts');
 const MCP_FIXTURE = path.join(__dirname, 'fixtures', 'mcp-server.ts');
@@ -53,6 +56,26 @@ describe('creating a conversation with tools', () => {
       expect(res.status, JSON.stringify(tools)).toBe(400);
       expect(res.body.error.code).toBe(code);
     }
+  });
+});
+
+describe('memoir chat --tool', () => {
+  const cliEnv = () => ({
+    MEMOIR_API_URL: stack.serving.api!.url,
+    MEMOIR_API_KEY: stack.tenants.acme.key,
+    MEMOIR_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-chat-')),
+  });
+
+  it('creates the conversation with each tool named, and reports an unknown one', async () => {
+    const id = uniqueId('chat-tools');
+    // No terminal: the chat ends at once; the conversation was created first.
+    await memoir(['chat', id, '--tool', 'delete_file', '--tool', 'fx__echo'], cliEnv());
+    const row = await stack.serving.services.conversations.get(stack.tenants.acme.id, id);
+    expect(row?.tools).toEqual(['delete_file', 'fx__echo']);
+
+    const refused = await memoir(['chat', uniqueId('chat-tools'), '--tool', 'no_such_tool'], cliEnv());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('unknown tool: no_such_tool');
   });
 });
 
