@@ -8,7 +8,13 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
-import { approveToolCallUpdate, denyToolCallUpdate, type ConversationState } from '../workflows/contract';
+import {
+  approveToolCallUpdate,
+  conversationWorkflowId,
+  denyToolCallUpdate,
+  sendMessageUpdate,
+  type ConversationState,
+} from '../workflows/contract';
 import { rerun } from '../src/cli/rerun';
 import type { ToolLogLine } from './fixtures/test-tools';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
@@ -218,6 +224,23 @@ describe('tool use', () => {
       .startConversation(stack.tenants.acme.id, { userId: 'u1', tools: ['no_such_tool'] })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'unknown_tool', status: 400 });
+  });
+
+  it('a run started with an unknown tool stores nothing, refuses its message and ends', async () => {
+    const s = stack.serving.services;
+    const tenantId = stack.tenants.acme.id;
+    const conversationId = uniqueId('unknown');
+    const handle = await s.temporal.client.workflow.start('conversationWorkflow', {
+      taskQueue: s.config.temporal.taskQueue,
+      workflowId: conversationWorkflowId(tenantId, conversationId),
+      args: [{ tenantId, conversationId, userId: 'u1', policy: s.config.policy, tools: ['no_such_tool'] }],
+    });
+    const refused = await handle
+      .executeUpdate(sendMessageUpdate, { args: [{ content: 'hello' }] })
+      .catch((e: unknown) => e);
+    expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('UnknownTool');
+    expect(await handle.result()).toMatchObject({ status: 'ended', turnCount: 0 });
+    expect(await s.conversations.get(tenantId, conversationId)).toBeNull();
   });
 
   describe('approval', () => {

@@ -60,12 +60,13 @@ export async function replyWithTools(
         if (!c.needsApproval) return runCall(req, c, {});
         // Parked first, then announced: a client that answers the event at once finds the call waiting.
         const decided = approvals.wait(c, req.messageId, policy.toolApprovalTimeoutMs);
+        // Best effort, like every stream event: the pending approval is in the state and details regardless.
         await announceToolApproval({
           tenantId: req.tenantId,
           conversationId: req.conversationId,
           messageId: req.messageId,
           toolUseId: c.toolUseId,
-        });
+        }).catch((err: unknown) => log.warn('could not announce a pending approval', { error: String(err) }));
         return runCall(req, c, { approval: await decided });
       }),
     );
