@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
 import {
   approveToolCallUpdate,
@@ -47,7 +47,6 @@ describe('tool use', () => {
     logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-tools-')), 'calls.jsonl');
     process.env.MEMOIR_TEST_TOOL_LOG = logFile;
     stack = await startStack({
-      api: false,
       env: {
         MEMOIR_TOOLS_MODULE: TOOLS_MODULE,
         MEMOIR_TOOL_APPROVAL_TIMEOUT: '3s',
@@ -226,18 +225,29 @@ describe('tool use', () => {
     expect(err).toMatchObject({ code: 'unknown_tool', status: 400 });
   });
 
+  it('refuses an unknown tool at creation over HTTP with 400 unknown_tool', async () => {
+    const bad = await stack.http('POST', '/v1/conversations', { userId: 'u1', tools: ['no_such_tool'] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('unknown_tool');
+    const ok = await stack.http('POST', '/v1/conversations', { userId: 'u1', tools: ['lookup_weather'] });
+    expect(ok.status).toBeLessThan(300);
+  });
+
   it('a run started with an unknown tool stores nothing, refuses its message and ends', async () => {
     const s = stack.serving.services;
     const tenantId = stack.tenants.acme.id;
     const conversationId = uniqueId('unknown');
-    const handle = await s.temporal.client.workflow.start('conversationWorkflow', {
+    // Update-with-start, as clients send a first message: the update is in the run's first workflow task.
+    const start = new WithStartWorkflowOperation('conversationWorkflow', {
       taskQueue: s.config.temporal.taskQueue,
       workflowId: conversationWorkflowId(tenantId, conversationId),
+      workflowIdConflictPolicy: 'USE_EXISTING',
       args: [{ tenantId, conversationId, userId: 'u1', policy: s.config.policy, tools: ['no_such_tool'] }],
     });
-    const refused = await handle
-      .executeUpdate(sendMessageUpdate, { args: [{ content: 'hello' }] })
+    const refused = await s.temporal.client.workflow
+      .executeUpdateWithStart(sendMessageUpdate, { args: [{ content: 'hello' }], startWorkflowOperation: start })
       .catch((e: unknown) => e);
+    const handle = await start.workflowHandle();
     expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('UnknownTool');
     expect(await handle.result()).toMatchObject({ status: 'ended', turnCount: 0 });
     expect(await s.conversations.get(tenantId, conversationId)).toBeNull();

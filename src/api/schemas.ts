@@ -30,6 +30,7 @@ export const createConversationBody = z.strictObject({
   conversationId: id.optional(),
   userId: id,
   systemPrompt: text(64 * 1024).optional(),
+  /** Tools the conversation may call (unknown names: 400 `unknown_tool`). */
   tools: toolNames.optional(),
 });
 
