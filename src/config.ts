@@ -9,6 +9,7 @@ import { ID_PATTERN, type ConversationPolicy } from '../workflows/contract';
 import { parseDuration } from './duration';
 import { readSettings } from './settings';
 import { CODEC_SETTINGS, loadCodecSettings, type CodecSettings } from './codec/settings';
+import { mcpServersSetting, type McpServerConfig } from './tools/mcp-config';
 
 const duration = (fallback: string) =>
   z
@@ -180,6 +181,10 @@ export const SETTINGS = {
     duration('15m'),
     'How long a tool call that needs approval waits for a decision before the model is told it timed out.',
   ],
+  MEMOIR_MCP_SERVERS: [
+    mcpServersSetting.optional(),
+    'MCP servers whose tools conversations may use: a JSON list of stdio or HTTP servers (see Tools).',
+  ],
   MEMOIR_TOOLS_MODULE: [
     optionalText,
     'Path of a JS/TS module exporting `tools` (made with defineTool) that conversations may call; see README "Tools".',
@@ -344,6 +349,8 @@ export interface Config {
   serviceName: string;
   otlpEndpoint: string | undefined;
   encryption: CodecSettings;
+  /** MCP servers whose tools the worker offers (`<server>__<tool>`). */
+  mcpServers: McpServerConfig[];
 }
 
 export class ConfigError extends Error {
@@ -458,5 +465,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     serviceName: v.OTEL_SERVICE_NAME,
     otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
     encryption,
+    mcpServers: v.MEMOIR_MCP_SERVERS ?? [],
   };
 }

@@ -35,6 +35,8 @@ const SPELLINGS: [name: string, spell: (path: string) => string][] = [
   ['lower-case hex in the second segment', (p) => p.replace('/conversations', '/%63onversation%73')],
   ['encoded conversation id', (p) => p.replace('/target', '/%74arget')],
   ['encoded message id', (p) => p.replace('/m-1/', '/m%2D1/')],
+  ['encoded tool use id', (p) => p.replace('/toolu_1/', '/toolu%5F1/')],
+  ['upper-case hex in the tool-calls segment', (p) => p.replace('/tool-calls', '/tool%2Dcalls')],
 ];
 
 async function waitForLogLine(match: (line: any) => boolean, timeoutMs = 10_000): Promise<any> {
@@ -64,6 +66,9 @@ describe('authentication happens on the matched /v1 route, never on the raw URL'
         'GET /v1/conversations/:id/messages/:messageId/context',
         'POST /v1/conversations/:id/context',
         'DELETE /v1/conversations/:id',
+        'POST /v1/conversations/:id/tool-calls/:toolUseId/approve',
+        'POST /v1/conversations/:id/tool-calls/:toolUseId/deny',
+        'GET /v1/conversations/:id/tool-calls',
       ]),
     );
   });
@@ -71,7 +76,7 @@ describe('authentication happens on the matched /v1 route, never on the raw URL'
   it('answers 401 to every spelling of every /v1 route without a key or with a wrong one', async () => {
     const outcomes: string[] = [];
     for (const route of v1Routes()) {
-      const path = fillRoute(route.url, { id: 'target', messageId: 'm-1' });
+      const path = fillRoute(route.url, { id: 'target', messageId: 'm-1', toolUseId: 'toolu_1' });
       for (const [name, spell] of SPELLINGS) {
         const spelled = spell(path);
         for (const key of [undefined, 'mk_not_a_real_key_0000000000']) {
@@ -99,6 +104,42 @@ describe('authentication happens on the matched /v1 route, never on the raw URL'
     });
     expect(res.status).toBe(201);
     expect(JSON.parse(res.body).workflowId).toBe(`conversation/${stack.tenants.acme.id}/encoded-path`);
+  });
+});
+
+describe('tool-call routes through odd spellings', () => {
+  const spellings = [
+    '/v1/conversations/target/tool-calls',
+    '/%761/conversations/%74arget/tool%2Dcalls',
+    '/v%31/%63onversation%73/target/tool-calls?include=io',
+  ];
+
+  it("list the key's tenant's calls and hide another tenant's conversation", async () => {
+    for (const path of spellings) {
+      const own = await rawRequest(stack.serving.api!.url, 'GET', path, { key: stack.tenants.acme.key });
+      expect(own.status, path).toBe(200);
+      expect(JSON.parse(own.body)).toEqual({ toolCalls: [] });
+      const foreign = await rawRequest(stack.serving.api!.url, 'GET', path, { key: stack.tenants.globex.key });
+      expect(foreign.status, path).toBe(404);
+      expect(JSON.parse(foreign.body).error.code).toBe('not_found');
+    }
+  });
+
+  it("decide only in the key's tenant: a foreign key finds no conversation, the owner finds no pending call", async () => {
+    for (const path of [
+      '/v1/conversations/target/tool-calls/toolu_1/approve',
+      '/%761/conversations/%74arget/tool-calls/toolu%5F1/deny',
+      '/v1/conversations/target/tool%2Dcalls/toolu_1/%61pprove',
+    ]) {
+      const foreign = await rawRequest(stack.serving.api!.url, 'POST', path, {
+        key: stack.tenants.globex.key,
+        body: '{}',
+      });
+      expect(foreign.status, path).toBe(404);
+      const own = await rawRequest(stack.serving.api!.url, 'POST', path, { key: stack.tenants.acme.key, body: '{}' });
+      expect(own.status, path).toBe(409);
+      expect(JSON.parse(own.body).error.code).toBe('tool_call_not_pending');
+    }
   });
 });
 

@@ -8,6 +8,8 @@ import { isValidId } from '../../workflows/contract';
 export interface ApiKeyResolver {
   /** The tenant a key belongs to, or undefined. */
   resolve(key: string): Promise<string | undefined>;
+  /** A name for the key that people recognise (recorded as who approved a tool call), without revealing it. */
+  name?(key: string): Promise<string | undefined>;
 }
 
 /**
@@ -41,6 +43,11 @@ export class StaticApiKeys implements ApiKeyResolver {
     // Compare against every entry so the time taken does not depend on which one matched.
     for (const e of this.entries) if (timingSafeEqual(e.digest, candidate)) tenant = e.tenantId;
     return tenant;
+  }
+
+  async name(key: string): Promise<string | undefined> {
+    const tenant = await this.resolve(key);
+    return tenant === undefined ? undefined : `configured key of ${tenant}`;
   }
 }
 

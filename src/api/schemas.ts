@@ -3,8 +3,8 @@
  */
 import { z } from 'zod';
 import { ID_PATTERN } from '../../workflows/contract';
-import { hasInvalidText } from '../../workflows/validate';
 import { TOOL_NAME_PATTERN } from '../tools/types';
+import { hasInvalidText } from '../../workflows/validate';
 
 export const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._-]{1,128}');
 
@@ -18,12 +18,20 @@ const text = (max: number) =>
 
 export const conversationParams = z.object({ id });
 
+/** Most tools one conversation may have (each definition is sent with every model step). */
+export const MAX_CONVERSATION_TOOLS = 64;
+
+const toolNames = z
+  .array(z.string().regex(TOOL_NAME_PATTERN, 'tool names match [a-zA-Z0-9_-]{1,64}'))
+  .max(MAX_CONVERSATION_TOOLS)
+  .refine((names) => new Set(names).size === names.length, 'names a tool twice');
+
 export const createConversationBody = z.strictObject({
   conversationId: id.optional(),
   userId: id,
   systemPrompt: text(64 * 1024).optional(),
   /** Tools the conversation may call (unknown names: 400 `unknown_tool`). */
-  tools: z.array(z.string().regex(TOOL_NAME_PATTERN, 'must be a tool name')).max(64).optional(),
+  tools: toolNames.optional(),
 });
 
 export const sendMessageBody = z.strictObject({
@@ -51,4 +59,19 @@ export const previewContextBody = z.strictObject({
   recall: z
     .strictObject({ topK: z.number().int().min(0).max(500).optional(), share: z.number().min(0.05).max(1).optional() })
     .optional(),
+});
+
+export const toolCallParams = z.object({ id, toolUseId: id });
+
+export const toolDecisionBody = z.strictObject({
+  /** Who decided; defaults to the name of the API key that made the request. */
+  by: text(200).optional(),
+  reason: text(2000).optional(),
+});
+
+export const listToolCallsQuery = z.object({
+  /** `io` adds each call's input and result. */
+  include: z.enum(['io']).optional(),
+  messageId: id.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
 });

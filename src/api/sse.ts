@@ -1,6 +1,7 @@
 /**
- * A reply as Server-Sent Events: `accepted`, then `attempt` / `restart` and `delta` events as the model writes,
- * then `final` with the stored reply, usage and cost (or `error`). Event ids come from the stream bus, so a
+ * A reply as Server-Sent Events: `accepted`, then `attempt` / `restart` and `delta` events as the model writes (and
+ * `tool_approval_required` when the turn pauses on a tool call that needs a person's decision), then `final` with the
+ * stored reply, usage and cost (or `error`). Event ids come from the stream bus, so a
  * client that reconnects — same messageId, `Last-Event-ID` header — gets only what it missed; the same messageId
  * also means the same turn, never a second one.
  */

@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
 import { MemoirError } from '../client/errors';
 import { isValidId } from '../../workflows/contract';
 import type { MemoirClient } from '../client/memoir-client';
@@ -16,6 +15,8 @@ import type { RateLimiter } from '../security/rate-limit';
 import type { StreamBus } from '../streaming/bus';
 import { bearerKey, type ApiKeyResolver } from './auth';
 import { streamReply, wantsStream } from './sse';
+import { parse } from './parse';
+import { toolCallRoutes } from './tool-call-routes';
 import {
   conversationParams,
   createConversationBody,
@@ -41,13 +42,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     tenantId: string;
   }
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  throw new MemoirError('invalid_request', 400, `${issue.path.join('.') || 'body'}: ${issue.message}`);
 }
 
 const unauthorized = () =>
@@ -148,5 +142,7 @@ export function v1Routes(opts: V1Options): FastifyPluginAsync {
       req.log.info({ tenantId: req.tenantId, conversationId: id, ...report }, 'conversation erased');
       return reply.code(204).send();
     });
+
+    toolCallRoutes(v1, opts);
   };
 }

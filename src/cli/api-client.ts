@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConversationState, TurnResult } from '../../workflows/contract';
+import type { ToolCallView } from '../client/tool-calls';
 
 export class ApiError extends Error {
   constructor(
@@ -25,6 +26,26 @@ export interface StoredMessageView {
   degraded?: boolean;
 }
 
+/** A tool call the turn is paused on, as the `tool_approval_required` event carries it. */
+export interface ApprovalRequest {
+  toolUseId: string;
+  tool: string;
+  input?: unknown;
+  expiresAt?: string;
+}
+
+export interface StreamHandlers {
+  onDelta: (text: string) => void;
+  onRestart?: () => void;
+  /**
+   * The turn waits for a decision on this call (approve or deny it through `approveToolCall` / `denyToolCall`);
+   * `turnOver` aborts when the turn ended without one (the call timed out, the turn failed).
+   */
+  onApprovalRequired?: (request: ApprovalRequest, turnOver: AbortSignal) => unknown;
+}
+
+const enc = encodeURIComponent;
+
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
@@ -40,7 +61,7 @@ export class ApiClient {
     return new ApiClient(url, key);
   }
 
-  createConversation(body: { conversationId?: string; userId: string; systemPrompt?: string }) {
+  createConversation(body: { conversationId?: string; userId: string; systemPrompt?: string; tools?: string[] }) {
     return this.request<{ conversationId: string; workflowId: string; runId: string }>(
       'POST',
       '/v1/conversations',
@@ -57,13 +78,10 @@ export class ApiClient {
 
   /**
    * Sends a message and streams the reply: `onDelta` gets text as the model writes it (`onRestart` when an attempt
-   * is retried after text was shown); resolves with the stored turn.
+   * is retried after text was shown, `onApprovalRequired` when the turn waits for a decision on a tool call);
+   * resolves with the stored turn.
    */
-  async sendStreaming(
-    conversationId: string,
-    content: string,
-    handlers: { onDelta: (text: string) => void; onRestart?: () => void },
-  ): Promise<TurnResult> {
+  async sendStreaming(conversationId: string, content: string, handlers: StreamHandlers): Promise<TurnResult> {
     const res = await fetch(new URL(`/v1/conversations/${conversationId}/messages`, this.baseUrl), {
       method: 'POST',
       headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
@@ -74,6 +92,9 @@ export class ApiClient {
       throw new ApiError(res.status, err?.code ?? 'error', err?.message ?? res.statusText);
     }
     const decoder = new TextDecoder();
+    const decisions: Promise<unknown>[] = [];
+    // Aborted when the turn is over: a question still open then has no answer to wait for.
+    const turnOver = new AbortController();
     let buffer = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       buffer += decoder.decode(chunk, { stream: true });
@@ -89,12 +110,25 @@ export class ApiClient {
         };
         if (event === 'delta') handlers.onDelta(payload.text ?? '');
         else if (event === 'restart') handlers.onRestart?.();
-        else if (event === 'final') return payload as unknown as TurnResult;
-        else if (event === 'error' && payload.error) {
+        else if (event === 'tool_approval_required') {
+          // Not awaited: the stream keeps being read while a person decides (the turn may also time the call out).
+          const request = payload as unknown as ApprovalRequest;
+          decisions.push(
+            Promise.resolve()
+              .then(() => handlers.onApprovalRequired?.(request, turnOver.signal))
+              .catch(() => undefined),
+          );
+        } else if (event === 'final') {
+          turnOver.abort();
+          await Promise.all(decisions);
+          return payload as unknown as TurnResult;
+        } else if (event === 'error' && payload.error) {
+          turnOver.abort();
           throw new ApiError(payload.error.status, payload.error.code, payload.error.message);
         }
       }
     }
+    turnOver.abort();
     throw new ApiError(502, 'stream_ended', 'the stream ended before the reply');
   }
 
@@ -106,6 +140,33 @@ export class ApiClient {
     return this.request<{ messages: StoredMessageView[] }>(
       'GET',
       `/v1/conversations/${conversationId}/messages?limit=${limit}`,
+    );
+  }
+
+  approveToolCall(conversationId: string, toolUseId: string, decision: { by?: string; reason?: string } = {}) {
+    return this.request<{ toolUseId: string; decision: 'approved'; by: string }>(
+      'POST',
+      `/v1/conversations/${enc(conversationId)}/tool-calls/${enc(toolUseId)}/approve`,
+      decision,
+    );
+  }
+
+  denyToolCall(conversationId: string, toolUseId: string, decision: { by?: string; reason?: string } = {}) {
+    return this.request<{ toolUseId: string; decision: 'denied'; by: string }>(
+      'POST',
+      `/v1/conversations/${enc(conversationId)}/tool-calls/${enc(toolUseId)}/deny`,
+      decision,
+    );
+  }
+
+  toolCalls(conversationId: string, options: { includeIo?: boolean; messageId?: string } = {}) {
+    const query = new URLSearchParams({
+      ...(options.includeIo ? { include: 'io' } : {}),
+      ...(options.messageId ? { messageId: options.messageId } : {}),
+    }).toString();
+    return this.request<{ toolCalls: ToolCallView[] }>(
+      'GET',
+      `/v1/conversations/${enc(conversationId)}/tool-calls${query ? `?${query}` : ''}`,
     );
   }
 

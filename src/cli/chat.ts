@@ -5,7 +5,7 @@
  */
 import readline from 'node:readline/promises';
 import type { TurnResult } from '../../workflows/contract';
-import type { ApiClient } from './api-client';
+import type { ApiClient, ApprovalRequest } from './api-client';
 
 export interface ChatOptions {
   api: ApiClient;
@@ -40,6 +40,7 @@ export async function runScript(opts: ChatOptions, lines: string[]): Promise<num
 export async function runInteractive(opts: ChatOptions): Promise<void> {
   const out = opts.out ?? process.stdout;
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  const approvals = approvalPrompt(opts, (question, signal) => rl.question(question, { signal }));
   out.write('Type a message, or /state, /cost, /history, /quit.\n');
   try {
     for (;;) {
@@ -61,6 +62,7 @@ export async function runInteractive(opts: ChatOptions): Promise<void> {
           const result = await opts.api.sendStreaming(opts.conversationId, line, {
             onDelta: (text) => out.write(text),
             onRestart: () => out.write('\n         (the model was retried; the reply starts again)\nmemoir ▸ '),
+            onApprovalRequired: approvals,
           });
           out.write(`\n${formatTurn(result).split('\n').slice(1).join('\n')}`);
         }
@@ -71,4 +73,37 @@ export async function runInteractive(opts: ChatOptions): Promise<void> {
   } finally {
     rl.close();
   }
+}
+
+/** Asks one question; rejects when `signal` aborts (the turn ended without the answer). */
+export type Ask = (question: string, signal: AbortSignal) => Promise<string>;
+
+/**
+ * Asks a person about each tool call a turn pauses on (one at a time, when the model made several) and sends the
+ * decision: y approves, anything else denies; the reason is recorded with the call. A question the turn no longer
+ * waits for (the call timed out) is dropped.
+ */
+export function approvalPrompt(opts: ChatOptions, ask: Ask) {
+  const out = opts.out ?? process.stdout;
+  let queue: Promise<void> = Promise.resolve();
+  const decide = async (request: ApprovalRequest, turnOver: AbortSignal) => {
+    if (turnOver.aborted) return;
+    const input = request.input === undefined ? '' : ` with ${JSON.stringify(request.input)}`;
+    out.write(`\n         tool ${request.tool} asks to run${input} (${request.toolUseId})\n`);
+    const answer = (await ask('         approve? [y/n] ', turnOver)).trim().toLowerCase();
+    const reason = (await ask('         reason (enter for none): ', turnOver)).trim();
+    const decision = reason ? { reason } : {};
+    const approved = answer === 'y' || answer === 'yes';
+    try {
+      if (approved) await opts.api.approveToolCall(opts.conversationId, request.toolUseId, decision);
+      else await opts.api.denyToolCall(opts.conversationId, request.toolUseId, decision);
+      out.write(`         ${approved ? 'approved' : 'denied'}\nmemoir ▸ `);
+    } catch (err) {
+      out.write(`         could not send the decision: ${err instanceof Error ? err.message : String(err)}\nmemoir ▸ `);
+    }
+  };
+  return (request: ApprovalRequest, turnOver: AbortSignal): Promise<void> => {
+    queue = queue.then(() => decide(request, turnOver)).catch(() => undefined);
+    return queue;
+  };
 }

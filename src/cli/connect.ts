@@ -16,6 +16,8 @@ import { openDatabase, redactUrl } from '../runtime/storage';
 import { redactionKey } from '../privacy/text-policy';
 import { userSearchKeyFrom } from '../security/user-search-key';
 import { ConversationStore } from '../storage/conversations';
+import { ToolCallStore } from '../storage/tool-calls';
+import { toolCallReader } from '../storage/tool-calls';
 import type { Db } from '../storage/db';
 import { CliError } from './errors';
 import { pgliteHolders } from './pglite-guard';
@@ -93,13 +95,15 @@ export async function openCliDatabase(config: Config): Promise<Db> {
 }
 
 export function memoirClient(config: Config, client: Client, db: Db): MemoirClient {
+  // Messages, system prompts and tool calls sealed at rest are read (and written) with the server's keys.
+  const sealer = clientSealer(config, db);
   return new MemoirClient({
     client,
     taskQueue: config.temporal.taskQueue,
     policy: config.policy,
-    // Messages and system prompts sealed at rest are read (and written) with the server's keys.
-    conversations: new ConversationStore(db, clientSealer(config, db)),
+    conversations: new ConversationStore(db, sealer),
     userSearchKey: userSearchKeyFrom(redactionKey(config.redaction.key, config.dataDir)),
+    toolCalls: toolCallReader(new ToolCallStore(db, sealer)),
   });
 }
 

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../config';
 import type { Logger } from '../log';
 import { loggerFor } from '../runtime/privacy';
 import { adminVerbs } from './admin';
-import { ApiClient } from './api-client';
+import { ApiClient, ApiError } from './api-client';
 import { runInteractive } from './chat';
 import { demo } from './demo';
 import { runCost, runHistoryExport, runLs, runReplay, runRerun, runShow } from './inspect';
@@ -61,10 +61,11 @@ export function program(): Command {
     .description('chat with a conversation through a running API (MEMOIR_API_URL, MEMOIR_API_KEY)')
     .argument('<conversationId>')
     .option('--user <userId>', 'owner when the conversation is new', 'cli')
-    .action(async (conversationId: string, o: { user: string }) => {
+    .option('--tool <name>', 'a tool the conversation may call, when it is new (repeatable)', collect, [])
+    .action(async (conversationId: string, o: { user: string; tool: string[] }) => {
       const { config } = context(true);
       const api = ApiClient.fromEnv(config.dataDir, config.api.port);
-      await api.createConversation({ conversationId, userId: o.user }).catch(() => undefined);
+      await createForChat(api, { conversationId, userId: o.user, tools: o.tool });
       await runInteractive({ api, conversationId });
     });
   inspectionVerbs(cli);
@@ -73,6 +74,28 @@ export function program(): Command {
 }
 
 const TENANT = ['--tenant <tenantId>', 'tenant of the conversation', 'demo'] as const;
+
+/** Commander's way to repeat an option: each use adds to the list. */
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/**
+ * `chat` creates the conversation when it is new; an existing one is continued (its tools were fixed when it was
+ * created). Without `--tool`, any refusal is left for the first message to report, as before; with it, a refusal
+ * (an unknown tool, a bad name) is the user's to see.
+ */
+async function createForChat(api: ApiClient, body: { conversationId: string; userId: string; tools: string[] }) {
+  const { tools, ...rest } = body;
+  try {
+    await api.createConversation(tools.length > 0 ? { ...rest, tools } : rest);
+  } catch (err) {
+    if (tools.length === 0) return;
+    if (err instanceof ApiError && err.code === 'conversation_exists') {
+      process.stderr.write(`conversation ${body.conversationId} exists: its tools stay as created (--tool ignored)\n`);
+      return;
+    }
+    throw err;
+  }
+}
 
 /** Verbs that read what conversations did; they open only what they need and never start a service. */
 function inspectionVerbs(cli: Command): void {

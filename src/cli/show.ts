@@ -6,6 +6,7 @@ import type { Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { MemoirError } from '../client/errors';
 import type { MemoirClient } from '../client/memoir-client';
+import type { ToolCallView } from '../client/tool-calls';
 import type { ConversationStore, StoredMessage } from '../storage/conversations';
 import { cacheHitRatio, conversationWorkflowId, ID_PATTERN, type ConversationState } from '../../workflows/contract';
 import { count, indent, percent, tokens, usd, when } from './format';
@@ -18,7 +19,7 @@ export const showOptions = z.object({
 export type ShowOptions = z.infer<typeof showOptions>;
 
 export interface ShowDeps {
-  memoir: Pick<MemoirClient, 'getState' | 'messages'>;
+  memoir: Pick<MemoirClient, 'getState' | 'messages' | 'listToolCalls'>;
   conversations: Pick<ConversationStore, 'get'>;
   connection: Pick<Connection, 'withDeadline'>;
   /** Base URL of the Temporal UI, for a link to the workflow. */
@@ -45,8 +46,10 @@ type Shown = Pick<
 export async function show(deps: ShowDeps, conversationId: string, opts: ShowOptions): Promise<string> {
   const { state, live } = await stateOf(deps, opts.tenant, conversationId);
   const messages = await deps.memoir.messages(opts.tenant, conversationId, { limit: opts.limit });
+  const toolCalls = await toolCallsOf(deps, opts.tenant, conversationId);
   const workflowId = conversationWorkflowId(opts.tenant, conversationId);
-  if (opts.json) return JSON.stringify({ workflowId, live, state, messages }, null, 2);
+  if (opts.json) return JSON.stringify({ workflowId, live, state, messages, toolCalls }, null, 2);
+  const callsOf = (m: StoredMessage) => toolCalls.filter((c) => c.messageId === m.messageId);
   const t = state.totals;
   const lines = [
     `Conversation ${conversationId} · tenant ${opts.tenant} · user ${state.userId || '—'}`,
@@ -63,7 +66,9 @@ export async function show(deps: ShowDeps, conversationId: string, opts: ShowOpt
       ` / write ${tokens(t.cacheWriteTokens)} · hit ${percent(t.cacheHitRatio)} · cost ${usd(t.costUsd)}`,
     `  last      ${when(state.lastMessageAt)}${state.lastError ? ` · last error ${state.lastError.type}: ${state.lastError.message}` : ''}`,
     '',
-    messages.length === 0 ? '(no messages yet)' : messages.map(formatMessage).join('\n\n'),
+    messages.length === 0
+      ? '(no messages yet)'
+      : messages.map((m) => formatMessage(m) + formatToolCalls(callsOf(m))).join('\n\n'),
   ];
   return lines.join('\n');
 }
@@ -74,6 +79,34 @@ function formatMessage(m: StoredMessage): string {
       ? ` · ${m.model ?? '?'}${m.degraded ? ' · DEGRADED' : ''}${m.inReplyTo ? ` · reply to ${m.inReplyTo}` : ''}`
       : '';
   return `#${m.seq} ${m.role.padEnd(9)} ${m.messageId} · ${when(m.createdAt)}${about}\n${indent(m.content)}`;
+}
+
+/** A turn's tool calls, under its user message: tool, outcome, duration, approval. */
+function formatToolCalls(calls: ToolCallView[]): string {
+  return calls
+    .map((c) => {
+      const outcome = c.outcome ?? 'pending';
+      const took = c.durationMs === null ? '' : ` · ${c.durationMs} ms`;
+      const a = c.approval;
+      const approval = a
+        ? ` · ${a.decision.replace('_', ' ')}${a.by ? ` by ${a.by}` : ''}${a.reason ? ` (${a.reason})` : ''}`
+        : '';
+      return `\n    tool ${c.tool} · ${c.toolUseId} · ${outcome}${took}${approval} · input ${c.inputHash.slice(0, 12)}`;
+    })
+    .join('');
+}
+
+/**
+ * Tool calls when this client can read them. A client without the tool_calls store shows none; rows it cannot open
+ * (sealed by encryption at rest, which this verb does not unseal) are left out rather than failing the whole page.
+ */
+async function toolCallsOf(deps: ShowDeps, tenantId: string, conversationId: string): Promise<ToolCallView[]> {
+  try {
+    return await deps.memoir.listToolCalls(tenantId, conversationId, { limit: 500 });
+  } catch (err) {
+    if (err instanceof MemoirError && err.status !== 501) throw err;
+    return [];
+  }
 }
 
 /**

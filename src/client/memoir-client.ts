@@ -7,7 +7,9 @@ import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@t
 import { WorkflowNotFoundError } from '@temporalio/common';
 import {
   ANONYMOUS_USER,
+  approveToolCallUpdate,
   conversationWorkflowId,
+  denyToolCallUpdate,
   endConversationSignal,
   FailureTypes,
   getStateQuery,
@@ -19,6 +21,7 @@ import {
   type ConversationPolicy,
   type ConversationState,
   type ConversationStatus,
+  type ToolDecision,
   type TurnResult,
 } from '../../workflows/contract';
 import { SearchAttributes } from '../../workflows/search-attributes';
@@ -34,6 +37,7 @@ import type {
   StoredMessage,
   UserSearchKey,
 } from './ports';
+import type { ListToolCallsOptions, ToolCallReader, ToolCallView } from './tool-calls';
 
 export interface MemoirClientOptions {
   client: Client;
@@ -56,6 +60,8 @@ export interface MemoirClientOptions {
    * this client starts carry no `UserId` and listing by user is refused.
    */
   userSearchKey?: UserSearchKey;
+  /** The `tool_calls` rows, for `listToolCalls`; absent in a client that only talks to Temporal. */
+  toolCalls?: ToolCallReader;
   /** Tool names the workers offer, to refuse unknown ones at creation; absent: the workflow refuses them. */
   toolNames?: () => string[];
 }
@@ -71,8 +77,14 @@ export interface StartConversationInput {
   conversationId?: string | undefined;
   userId: string;
   systemPrompt?: string | undefined;
-  /** Tools the conversation may call, by name (default none: text only). Fixed at creation. */
+  /** Tools the conversation may call, by name (`search_memory`, `files__read`…); fixed at creation. None: text only. */
   tools?: string[] | undefined;
+}
+
+/** Who decides on a pending tool call, and why. */
+export interface ToolCallDecisionInput {
+  by: string;
+  reason?: string | undefined;
 }
 
 export interface MessageInput {
@@ -317,6 +329,57 @@ export class MemoirClient {
       blocks: blocks.map((b) => ({ tier: b.tier, tokens: b.tokens, text: b.text, sourceIds: b.sourceIds })),
       degradedTiers: manifest.degradedTiers,
     };
+  }
+
+  /** Lets a tool call the conversation's turn is paused on run; 409 `tool_call_not_pending` when none waits. */
+  approveToolCall(tenantId: string, conversationId: string, toolUseId: string, decision: ToolCallDecisionInput) {
+    return this.decide('approve', tenantId, conversationId, toolUseId, decision);
+  }
+
+  /** Refuses a pending tool call: the model is told it was denied, and why. */
+  denyToolCall(tenantId: string, conversationId: string, toolUseId: string, decision: ToolCallDecisionInput) {
+    return this.decide('deny', tenantId, conversationId, toolUseId, decision);
+  }
+
+  /** The conversation's tool calls, oldest first; inputs and results only with `includeIo`. */
+  async listToolCalls(
+    tenantId: string,
+    conversationId: string,
+    options: ListToolCallsOptions = {},
+  ): Promise<ToolCallView[]> {
+    checkTenant(tenantId);
+    if (!this.opts.toolCalls) throw new MemoirError('unavailable', 501, 'this client cannot read tool calls');
+    if (!(await this.store().get(tenantId, conversationId))) throw notFound('conversation');
+    return this.opts.toolCalls.list(tenantId, conversationId, {
+      includeIo: options.includeIo === true,
+      messageId: options.messageId,
+      limit: options.limit ?? 100,
+    });
+  }
+
+  private async decide(
+    verdict: 'approve' | 'deny',
+    tenantId: string,
+    conversationId: string,
+    toolUseId: string,
+    input: ToolCallDecisionInput,
+  ): Promise<void> {
+    checkTenant(tenantId);
+    // PostgreSQL says whether the conversation exists (an erased one's workflow may still answer).
+    const store = this.opts.conversations;
+    if (store && !(await store.get(tenantId, conversationId))) throw notFound('conversation');
+    const decision: ToolDecision = { toolUseId, by: input.by, ...(input.reason ? { reason: input.reason } : {}) };
+    try {
+      await this.handle(tenantId, conversationId).executeUpdate(
+        verdict === 'approve' ? approveToolCallUpdate : denyToolCallUpdate,
+        { args: [decision] },
+      );
+    } catch (err) {
+      // A conversation whose workflow is not running has no turn, so no call waiting for a decision.
+      if (err instanceof WorkflowNotFoundError && store)
+        throw fromFailureType(FailureTypes.toolCallNotPending, `no tool call ${toolUseId} is waiting for a decision`)!;
+      throw toMemoirError(err);
+    }
   }
 
   /** Asks the workflow to finish its current turn and complete. */

@@ -40,6 +40,8 @@ import { openMemory, type MemoryTiers } from './memory';
 import { openModel, type ModelEndpoint } from './model';
 import { openDatabase } from './storage';
 import { ToolCallStore } from '../storage/tool-calls';
+import { toolCallReader } from '../storage/tool-calls';
+import { McpToolProvider } from '../tools/mcp';
 import { loadToolsModule, ToolRegistry } from '../tools/registry';
 import { memoryToolsProvider } from '../tools/memory-tools';
 import type { ToolProvider } from '../tools/types';
@@ -161,8 +163,13 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
         tierTimeoutMs: config.memory.tierTimeoutMs,
       },
     });
+    // MCP servers are connected (stdio ones started) as the registry lists them: closed with it, or at once if the
+    // listing fails and the process does not start.
+    const mcp = config.mcpServers.length > 0 ? new McpToolProvider(config.mcpServers, log) : undefined;
+    closers.push(async () => mcp?.close());
     const registry = await ToolRegistry.create([
       ...(config.tools.module ? [await loadToolsModule(config.tools.module)] : []),
+      ...(mcp ? [mcp] : []),
       ...(opts.toolProviders ?? []),
       memoryToolsProvider({ assembler, conversations, facts }),
     ]);
@@ -178,6 +185,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       storedForm: (text) => privacy.at('store', text).text,
       userSearchKey,
       toolNames: () => registry.names(),
+      toolCalls: toolCallReader(tools.calls),
     });
     const streams: StreamBus = memory.redis ? new RedisStreamBus(memory.redis) : new MemoryStreamBus();
     return {

@@ -63,6 +63,15 @@ export class ApiKeyStore {
     return new ErasureTombstones(this.db).tenantErased(tenantId);
   }
 
+  /** A stored key's label, else its id. */
+  async nameOf(key: string): Promise<string | undefined> {
+    const rows = await this.db.query<{ key_id: string; label: string | null }>(
+      'SELECT key_id, label FROM api_keys WHERE digest = $1 AND revoked_at IS NULL',
+      [digest(key)],
+    );
+    return rows[0] ? (rows[0].label ?? rows[0].key_id) : undefined;
+  }
+
   async tenantOf(key: string): Promise<string | undefined> {
     const rows = await this.db.query<{ tenant_id: string }>(
       'SELECT tenant_id FROM api_keys WHERE digest = $1 AND revoked_at IS NULL',
@@ -97,5 +106,9 @@ export class CombinedApiKeys implements ApiKeyResolver {
           : configured;
     this.cache.set(id, { tenant: tenant ?? null });
     return tenant;
+  }
+
+  async name(key: string): Promise<string | undefined> {
+    return (await this.configured.name?.(key)) ?? this.store.nameOf(key);
   }
 }

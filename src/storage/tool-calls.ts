@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ToolCallOutcome } from '../../workflows/contract';
 import type { MessageSealer } from './conversations';
 import type { Db } from './db';
+import type { ApprovalRecord, ToolCallReader } from '../client/tool-calls';
 
 /** Most characters of a result kept in the row; longer results are cut (the model gets less still, see below). */
 export const STORED_RESULT_MAX_CHARS = 64_000;
@@ -27,12 +28,7 @@ export interface StoredStep {
   content: StepBlock[];
 }
 
-export interface ApprovalRecord {
-  decision: 'approved' | 'denied' | 'timeout';
-  by: string | null;
-  reason: string | null;
-  at: string;
-}
+export type { ApprovalRecord };
 
 export interface ToolCallRow {
   toolUseId: string;
@@ -255,4 +251,27 @@ export class ToolCallStore {
       completedAt: r.completed_at,
     };
   }
+}
+
+/** The reader over the `tool_calls` table. */
+export function toolCallReader(store: Pick<ToolCallStore, 'list'>): ToolCallReader {
+  return {
+    async list(tenantId, conversationId, options) {
+      const rows = await store.list(tenantId, conversationId, options.messageId);
+      return rows.slice(0, options.limit).map((r) => ({
+        toolUseId: r.toolUseId,
+        messageId: r.messageId,
+        tool: r.tool,
+        inputHash: r.inputHash,
+        outcome: r.outcome,
+        durationMs: r.durationMs,
+        approval: r.approval,
+        createdAt: r.createdAt.toISOString(),
+        startedAt: r.startedAt?.toISOString() ?? null,
+        ...(options.includeIo
+          ? { input: r.input, result: r.result === null ? null : { content: r.result, isError: r.isError } }
+          : {}),
+      }));
+    },
+  };
 }
