@@ -151,6 +151,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
         archiveShare: config.memory.archiveShare,
         recallCandidates: 60,
         tierTimeoutMs: config.memory.tierTimeoutMs,
+        recallGate: config.memory.recallGate,
       },
     });
     const memoir = new MemoirClient({
