@@ -16,7 +16,7 @@ import type { Logger } from '../src/log';
 import type { FactStore } from '../src/memory/facts';
 import type { HotTier } from '../src/memory/hot-tier';
 import type { SemanticTier } from '../src/memory/semantic-tier';
-import type { Summary, SummaryStore } from '../src/memory/summaries';
+import type { CachedArchive, SummaryStore } from '../src/memory/summaries';
 import type { TwoLevelCache } from '../src/memory/two-level-cache';
 import type { TextPolicy } from '../src/privacy/text-policy';
 import type { StreamBus } from '../src/streaming/bus';
@@ -48,8 +48,14 @@ export interface ActivityDeps {
   /** Undefined when the semantic tier is off (a PostgreSQL server without Weaviate). */
   semantic: SemanticTier | undefined;
   /** Invalidated when compaction writes a new summary version. */
-  summaryCache: TwoLevelCache<Summary | { none: true }>;
-  memorySettings: { summaryModel: string; summaryMaxTokens: number; indexBatch: number };
+  summaryCache: TwoLevelCache<CachedArchive>;
+  memorySettings: {
+    summaryModel: string;
+    summaryMaxTokens: number;
+    indexBatch: number;
+    /** A fold appends a summary segment until the segments would pass this; then they are consolidated into one. */
+    summaryArchiveTokens: number;
+  };
   /** Redaction by policy at each stage text passes through. */
   privacy: TextPolicy;
   /** Where reply deltas are published for streaming clients; absent: no streaming. */

@@ -146,10 +146,20 @@ export function memoryActivities(deps: ActivityDeps) {
 
       const version = (previous?.version ?? 0) + 1;
       const model = deps.memorySettings.summaryModel;
+      // Append a segment that summarises only this fold, so the cached prefix (system, earlier segments) is still
+      // read next turn; once the segments would pass their cap, rewrite them and the fold into one full summary.
+      const archive = previous ? await deps.summaries.archive(tenantId, conversationId, previous.version) : [];
+      const foldTokens = fold.reduce((t, m) => t + estimateTokens(m.content), 0);
+      const archiveTokens = archive.reduce((t, s) => t + s.tokens, 0);
+      const segment =
+        archive.length > 0 &&
+        archiveTokens + Math.min(foldTokens, deps.memorySettings.summaryMaxTokens) <=
+          deps.memorySettings.summaryArchiveTokens;
+      const priorText = archive.length > 0 ? archive.map((s) => s.text).join('\n\n') : null;
       const call = await recordedModelCall(
         deps,
         { tenantId, conversationId, messageId: `summary-v${version}`, turn: input.turn, purpose: 'summary' },
-        summaryRequest(model, previous?.text ?? null, fold, deps.memorySettings.summaryMaxTokens),
+        summaryRequest(model, segment ? null : priorText, fold, deps.memorySettings.summaryMaxTokens),
       );
       const text = call.result.text.trim();
       if (!text)
@@ -163,6 +173,7 @@ export function memoryActivities(deps: ActivityDeps) {
         sourceTokens,
         facts: await deps.facts.active(tenantId, conversationId, 50),
         model,
+        segment,
       };
       const inserted = await deps.summaries.save(tenantId, conversationId, summary, call.callId);
       await deps.summaryCache.delete(`${tenantId}/${conversationId}`);

@@ -20,12 +20,13 @@ import { bundleWorkflows, checkServices, forwardedEnv } from './lib/stack';
 import type { Mode, Suite, SuiteContext, SuiteResult } from './lib/suite';
 import { SuiteSkipped } from './lib/suite';
 import { costSuite } from './suites/cost';
+import { realisticCostSuite } from './suites/cost-realistic';
 import { locomoSuite } from './suites/locomo';
 import { overheadSuite } from './suites/overhead';
 import { peerSuite } from './suites/peer';
 import { scaleSuite } from './suites/scale';
 
-const SUITES: Suite[] = [overheadSuite, scaleSuite, costSuite, locomoSuite, peerSuite];
+const SUITES: Suite[] = [overheadSuite, scaleSuite, costSuite, realisticCostSuite, locomoSuite, peerSuite];
 /** Runs per figure. Quick runs 2 so that it stays under 5 minutes on 2 cores; the full suite 5. */
 const REPEATS: Record<Mode, number> = { smoke: 1, quick: 2, full: 5 };
 

@@ -55,6 +55,8 @@ const apiKeys = list.transform((pairs, ctx) =>
 );
 
 const fraction = z.coerce.number().min(0.05).max(1);
+/** The recall gate's default threshold, tuned on the LoCoMo development split (src/context/recall-gate.ts). */
+const GATE_DEFAULT = 4.5;
 const jsonRecord = z.string().transform((text, ctx) => {
   try {
     return z.record(z.string(), z.number().int().positive()).parse(JSON.parse(text));
@@ -155,6 +157,10 @@ export const SETTINGS = {
   MEMOIR_RECALL_SHARE: [
     fraction.default(0.5),
     'Share of the budget reserved for recall before the window since the last compaction is filled.',
+  ],
+  MEMOIR_RECALL_GATE: [
+    z.coerce.number().min(0).max(1000).default(GATE_DEFAULT),
+    'Recall gate: a turn recalls only when its best BM25 hit outside the context scores this much (0: always).',
   ],
   MEMOIR_ARCHIVE_SHARE: [
     fraction.default(0.1),
@@ -328,6 +334,7 @@ export interface Config {
     budgetTokens: number;
     recallTopK: number;
     recallShare: number;
+    recallGate: number;
     archiveShare: number;
     tierTimeoutMs: number;
     hotTtlMs: number;
@@ -440,6 +447,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       recallTopK: v.MEMOIR_RECALL_TOP_K,
       recallShare: v.MEMOIR_RECALL_SHARE,
       archiveShare: v.MEMOIR_ARCHIVE_SHARE,
+      recallGate: v.MEMOIR_RECALL_GATE,
       tierTimeoutMs: v.MEMOIR_TIER_TIMEOUT,
       hotTtlMs: v.MEMOIR_HOT_TTL,
       summaryModel: v.MEMOIR_SUMMARY_MODEL,

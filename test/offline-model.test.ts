@@ -112,6 +112,66 @@ describe('prompt caching', () => {
     expect((await ask({ system: sys('1h') })).usage.cache_read_input_tokens).toBeGreaterThan(1024);
   });
 
+  it('expires entries on a clock advanced through /_offline/clock, not on the wall clock', async () => {
+    const url = app.server.address() as { port: number };
+    const advance = (ms: number) =>
+      fetch(`http://127.0.0.1:${url.port}/_offline/clock`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ advanceMs: ms }),
+      });
+    const sys: Anthropic.TextBlockParam[] = [
+      { type: 'text', text: `${LONG_SYSTEM} (clock test)`, cache_control: { type: 'ephemeral' } },
+    ];
+    const written = (await ask({ system: sys })).usage.cache_creation_input_tokens!;
+    expect(written).toBeGreaterThan(1024);
+    expect((await advance(4 * 60_000)).status).toBe(200);
+    // Read at 4 minutes, which refreshes the entry for 5 more: still there 4 minutes later.
+    expect((await ask({ system: sys })).usage.cache_read_input_tokens).toBe(written);
+    await advance(4 * 60_000);
+    expect((await ask({ system: sys })).usage.cache_read_input_tokens).toBe(written);
+    // Past the TTL since the last use: gone, written again.
+    await advance(5 * 60_000 + 1);
+    const expired = await ask({ system: sys });
+    expect(expired.usage.cache_read_input_tokens).toBe(0);
+    expect(expired.usage.cache_creation_input_tokens).toBe(written);
+    expect((await advance(-1)).status).toBe(400);
+  });
+
+  it('looks back up to 20 block boundaries from a breakpoint for a cached prefix, not further', async () => {
+    const sys = (tag: string): Anthropic.TextBlockParam[] => [{ type: 'text', text: `${LONG_SYSTEM} (${tag})` }];
+    const turns = (n: number): Anthropic.MessageParam[] =>
+      Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `message ${i}` }));
+    // Writes the prefix system + first message, with its breakpoint on that message.
+    const first = (tag: string) =>
+      ask({
+        system: sys(tag),
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'message 0', cache_control: { type: 'ephemeral' } }] },
+        ],
+      });
+    // The same prefix and `more` blocks after it, with the only breakpoint on the last block.
+    const later = (tag: string, more: number) => {
+      const messages = turns(more + 1);
+      messages.push({
+        role: more % 2 ? 'user' : 'assistant',
+        content: [{ type: 'text', text: 'the end', cache_control: { type: 'ephemeral' } }],
+      });
+      if (messages.at(-1)!.role === 'assistant')
+        messages.push({ role: 'user', content: [{ type: 'text', text: 'the end' }] });
+      return ask({ system: sys(tag), messages });
+    };
+    const near = (await first('near')).usage.cache_creation_input_tokens!;
+    expect(near).toBeGreaterThan(1024);
+    // 18 blocks between the cached boundary and the breakpoint: read through the lookback.
+    expect((await later('near', 18)).usage.cache_read_input_tokens).toBe(near);
+    await first('far');
+    // 24 blocks between them: past the lookback, nothing is read (the whole prompt is written).
+    const far = await later('far', 24);
+    expect(far.usage.cache_read_input_tokens).toBe(0);
+    expect(far.usage.cache_creation_input_tokens).toBeGreaterThan(near);
+  });
+
   it('ignores a breakpoint below the model minimum', async () => {
     const short = await ask({ system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }] });
     const again = await ask({ system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }] });

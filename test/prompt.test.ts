@@ -25,7 +25,8 @@ const base = {
   model: 'claude-sonnet-5-5',
   maxTokens: 512,
   system: words(400), // ~2,700 tokens
-  memory: `Summary of earlier turns. ${words(100)}`,
+  summaries: [`Summary of earlier turns. ${words(100)}`, `A segment appended at the next fold. ${words(20)}`],
+  memory: '<known_facts>\n- [preference] likes tea\n</known_facts>',
   history: [
     { role: 'user' as const, text: 'first question' },
     { role: 'assistant' as const, text: 'first answer' },
@@ -35,14 +36,15 @@ const base = {
 };
 
 describe('buildRequest', () => {
-  it('orders system, memory, history, new message; marks system, memory and the new message', () => {
+  it('orders system, summary segments, facts, history, new message; marks system, the newest segment and the new message', () => {
     const req = buildRequest(base, { minimumTokens: 1024, systemTtl: '5m' });
     const system = req.system as Block[];
-    expect(system.map((b) => b.text)).toEqual([base.system, base.memory]);
+    expect(system.map((b) => b.text)).toEqual([base.system, ...base.summaries, base.memory]);
     expect(req.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    // Three breakpoints: one of the API's four is left for tool definitions.
     expect(breakpoints(req)).toEqual([
       { where: 'system[0]', ttl: undefined },
-      { where: 'system[1]', ttl: undefined },
+      { where: 'system[2]', ttl: undefined },
       { where: 'messages[2][0]', ttl: undefined },
     ]);
   });
@@ -57,7 +59,7 @@ describe('buildRequest', () => {
   });
 
   it('marks nothing whose prefix is below the model minimum', () => {
-    const small = { ...base, system: 'Be brief.', memory: '', turnData: undefined };
+    const small = { ...base, system: 'Be brief.', summaries: [], memory: '', turnData: undefined };
     expect(breakpoints(buildRequest(small, { minimumTokens: 1024, systemTtl: '5m' }))).toEqual([]);
     // The same prompt on a model with a lower minimum does get its breakpoints.
     expect(breakpoints(buildRequest(small, { minimumTokens: 1, systemTtl: '5m' }))).toHaveLength(2);

@@ -37,17 +37,23 @@ export interface NaiveOptions {
   turns: DialogueTurn[];
   cache: boolean;
   maxTokens: number;
+  /** Send each message as it is, scripting its reply by its text (it must then be unique), instead of marking it. */
+  unmarked?: boolean;
+  /** Runs before turn `i` is sent (the realistic cost suite advances the cache clock between sessions). */
+  beforeTurn?: (i: number) => Promise<void>;
 }
 
 export async function naiveConversation(opts: NaiveOptions): Promise<TurnUsage[]> {
   const client = new Anthropic({ apiKey: 'bench', baseURL: opts.bench.url, maxRetries: 0 });
   const history: Anthropic.MessageParam[] = [];
   const usage: TurnUsage[] = [];
-  for (const turn of opts.turns) {
+  for (const [i, turn] of opts.turns.entries()) {
+    await opts.beforeTurn?.(i);
     const id = nextMessageId('n');
-    const text = marked(id, turn.user);
+    const text = opts.unmarked ? turn.user : marked(id, turn.user);
+    const match = opts.unmarked ? turn.user : `[#${id}]`;
     await opts.bench.script([
-      { action: { kind: 'reply', text: turn.reply }, times: 1, lastUserContains: `[#${id}]`, model: opts.model },
+      { action: { kind: 'reply', text: turn.reply }, times: 1, lastUserContains: match, model: opts.model },
     ]);
     history.push({ role: 'user', content: text });
     const messages: Anthropic.MessageParam[] = opts.cache

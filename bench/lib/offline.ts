@@ -21,6 +21,8 @@ export interface BenchModel {
   /** How many requests carried this marker. */
   requestsFor(marker: string): number;
   script(rules: Rule[]): Promise<void>;
+  /** Moves the prompt cache's clock forward (entries expire as if that much time had passed). */
+  advanceClock(ms: number): Promise<void>;
   /** Forgets the prompt cache, the script and the stopwatch; keeps the configured latency. */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -73,6 +75,7 @@ export async function startBenchModel(latencyMs: number): Promise<BenchModel> {
     modelMs: (marker) => timings.get(marker)?.ms ?? 0,
     requestsFor: (marker) => timings.get(marker)?.requests ?? 0,
     script: (rules) => post('/_offline/script', { rules }),
+    advanceClock: (ms) => post('/_offline/clock', { advanceMs: ms }),
     async reset() {
       await post('/_offline/reset', {});
       await post('/_offline/script', { rules: [], latencyMs });

@@ -18,6 +18,7 @@ import {
   type LocomoConversation,
   type Recall,
 } from '../lib/locomo';
+import { gateTable, type GateSample } from '../lib/gate';
 import { promValue } from '../lib/prom';
 import { startBenchStack, type BenchStack } from '../lib/stack';
 import { fmt, mean } from '../lib/stats';
@@ -55,8 +56,13 @@ interface Item {
 
 /** User turns and replies: each of A's lines with the B line that follows; a session's first user turn is stamped. */
 export function exchanges(conv: LocomoConversation): { user: string; reply: string }[] {
-  const out: { user: string; reply: string }[] = [];
-  for (const s of conv.sessions) {
+  return sessionExchanges(conv).flat();
+}
+
+/** `exchanges`, session by session. */
+export function sessionExchanges(conv: LocomoConversation): { user: string; reply: string }[][] {
+  return conv.sessions.map((s) => {
+    const out: { user: string; reply: string }[] = [];
     let pending: string | undefined;
     s.turns.forEach((t, i) => {
       const text = i === 0 ? `[${s.dateTime}] ${t.text}` : t.text;
@@ -69,8 +75,8 @@ export function exchanges(conv: LocomoConversation): { user: string; reply: stri
       }
     });
     if (pending !== undefined) out.push({ user: pending, reply: NO_REPLY });
-  }
-  return out;
+    return out;
+  });
 }
 
 function select(all: LocomoConversation[], mode: Mode): LocomoConversation[] {
@@ -142,6 +148,16 @@ async function indexed(stack: BenchStack, maxMs = 180_000): Promise<void> {
 
 /** Tiers a preview had to go without, and how often: a recall figure measured without them is not Memoir's. */
 const degraded = new Map<string, number>();
+/** The recall gate's signal on every fed turn and every question (turn-mode preview), for its tuning table. */
+const gateTurns: GateSample[] = [];
+const gateQuestions: GateSample[] = [];
+let gateInUse = 0;
+
+/** The gate's signal of a fed turn, from its manifest. */
+async function turnGate(stack: BenchStack, id: string, messageId: string): Promise<number | undefined> {
+  const res = await stack.http('GET', `/v1/conversations/${id}/messages/${messageId}/context`);
+  return res.status === 200 ? (res.body.recallGate?.score as number | undefined) : undefined;
+}
 
 async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoConversation[]): Promise<Item[]> {
   const items: Item[] = [];
@@ -149,7 +165,11 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
     const id = await createConversation(stack, `locomo-${c.sampleId}`);
     const ex = exchanges(c);
     ctx.log(`locomo: feeding ${c.sampleId} (${c.turns.length} lines as ${ex.length} turns)`);
-    for (const e of ex) await sendTurn(stack, ctx.model, id, e.user, e.reply, { mark: false });
+    for (const e of ex) {
+      const turn = await sendTurn(stack, ctx.model, id, e.user, e.reply, { mark: false });
+      const score = await turnGate(stack, id, turn.messageId);
+      if (score !== undefined) gateTurns.push({ sampleId: c.sampleId, score });
+    }
     if (!(await stack.settled(id, 300_000)))
       ctx.log('locomo: memory upkeep still running after 5 minutes; asking anyway');
     await indexed(stack);
@@ -187,6 +207,19 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
     });
     if (loop.errors.length) throw new Error(`context previews failed: ${loop.errors.slice(0, 3).join('; ')}`);
     if (loop.results.length !== asks.length) throw new Error('context previews did not finish in time');
+    // Each question as a turn would see it (no explicit budget: gated, top k): the gate's signal and verdict.
+    for (const q of c.questions) {
+      const res = await stack.http('POST', `/v1/conversations/${id}/context`, { query: q.question });
+      const gate = res.body?.recallGate as { score: number; threshold: number } | undefined;
+      if (res.status !== 200 || !gate) continue;
+      gateInUse = gate.threshold;
+      const text = ((res.body.blocks ?? []) as { text?: string }[]).map((b) => b.text ?? '').join('\n');
+      const strict = evidenceRecall(
+        text,
+        q.evidence.map((e) => byId.get(e)!),
+      ).strict;
+      gateQuestions.push({ sampleId: c.sampleId, score: gate.score, category: q.category, strict });
+    }
   }
   return items;
 }
@@ -289,6 +322,31 @@ export const locomoSuite: Suite = {
         ...(out.notes ?? []),
         `Some previews ran without a memory tier (degradedTiers): ${[...degraded].map(([t, n]) => `${t} ×${n}`).join(', ')}.`,
       ];
+    }
+    if (gateQuestions.length > 0) {
+      const answerable = gateQuestions.filter((q) => (q.category ?? 5) <= 4);
+      const strictTurn = answerable.filter((q) => q.strict).length / Math.max(1, answerable.length);
+      out.sections.push(
+        {
+          kind: 'text',
+          text:
+            '**Recall gate** (`src/context/recall-gate.ts`): its signal — the best BM25 score outside the context — ' +
+            'for every fed turn (from the turn’s manifest) and for every question asked as a turn would see it ' +
+            `(no explicit budget: gated, top k). Threshold in use: ${gateInUse}. Strict recall of categories 1–4 ` +
+            `in that turn-mode context (default budget, top k only): ${pct(strictTurn)} %.`,
+        },
+        {
+          kind: 'table',
+          caption: 'Share of messages the gate lets through, by threshold',
+          table: gateTable(gateTurns, gateQuestions, gateInUse),
+        },
+      );
+      out.data.recallGate = {
+        threshold: gateInUse,
+        turns: gateTurns,
+        questions: gateQuestions,
+        strictTurnMode: strictTurn,
+      };
     }
     return memoirSkipped ? { skipped: memoirSkipped, partial: out } : out;
   },

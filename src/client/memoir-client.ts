@@ -71,6 +71,8 @@ export interface ContextPreview {
   usedTokens: number;
   blocks: { tier: string; tokens: number; text: string; sourceIds: string[] }[];
   degradedTiers: string[];
+  /** The recall gate's signal and verdict: `fill` previews (an explicit budget) are not gated. */
+  recallGate?: { score: number; threshold: number; open: boolean; mode: 'turn' | 'fill' };
 }
 
 export interface StartConversationInput {
@@ -322,12 +324,15 @@ export class MemoirClient {
       turn: 0,
       ...(budgetTokens ? { budgetTokens } : {}),
       ...(recall ? { recall } : {}),
+      // An explicit budget asks what recall could bring within it; without one, the preview is what a turn gets.
+      recallMode: budgetTokens ? 'fill' : 'turn',
     });
     return {
       budgetTokens: manifest.budgetTokens,
       usedTokens: manifest.usedTokens,
       blocks: blocks.map((b) => ({ tier: b.tier, tokens: b.tokens, text: b.text, sourceIds: b.sourceIds })),
       degradedTiers: manifest.degradedTiers,
+      ...(manifest.recallGate ? { recallGate: manifest.recallGate } : {}),
     };
   }
 

@@ -65,6 +65,14 @@ export interface ManifestReader {
   get(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifestView | null>;
 }
 
+/** The recall gate's signal and verdict on one assembly. */
+export interface RecallGateView {
+  score: number;
+  threshold: number;
+  open: boolean;
+  mode: 'turn' | 'fill';
+}
+
 /** Context assembly, for previews. */
 export interface ContextPreviewer {
   assemble(input: {
@@ -75,8 +83,15 @@ export interface ContextPreviewer {
     turn: number;
     budgetTokens?: number;
     recall?: { topK?: number | undefined; share?: number | undefined };
+    /** `fill`: recall fills the budget (a preview with an explicit budget); `turn`: gated, top k, as a turn gets. */
+    recallMode?: 'turn' | 'fill';
   }): Promise<{
-    manifest: { budgetTokens: number; usedTokens: number; degradedTiers: string[] };
+    manifest: {
+      budgetTokens: number;
+      usedTokens: number;
+      degradedTiers: string[];
+      recallGate?: RecallGateView;
+    };
     blocks: { tier: string; tokens: number; text: string; sourceIds: string[] }[];
   }>;
 }

@@ -8,9 +8,12 @@
  *      cached block holding them stays the same between compactions;
  *   3. a recall reserve — `recallShare` of the budget, and never less than what the top k recalled items need;
  *   4. the window since the last compaction (beyond the newest N), newest first, in what the reserve leaves;
- *   5. recall fills whatever is left — lexical BM25 and semantic hits fused by rank, expanded with neighbouring
- *      turns, diversified, de-duplicated against everything above — in that order, skipping an item that does
- *      not fit for a smaller one that does. `recallTopK` is a floor, not a cap.
+ *   5. recall, after the last cache breakpoint — lexical BM25 and semantic hits fused by rank, expanded with
+ *      neighbouring turns, diversified, de-duplicated against everything above. On a turn (`recallMode: 'turn'`)
+ *      recall is gated (`recall-gate.ts`): a message with nothing worth recalling gets none, one that has gets its
+ *      top k candidates, so a turn costs the cached prefix plus what is really relevant. A preview that asks what
+ *      a budget can hold (`recallMode: 'fill'`, the endpoint with an explicit budget) fills whatever is left, in
+ *      ranked order, skipping an item that does not fit for a smaller one that does; `recallTopK` is a floor there.
  *
  * The same code serves the preview endpoint and real turns. Tiers load concurrently; a tier that fails or is slow
  * is left out and flagged; only PostgreSQL is required (its failure fails the activity, which Temporal retries).
@@ -21,7 +24,7 @@ import { reciprocalRankFusion, semanticFusionWeight } from '../memory/fusion';
 import type { HotTier } from '../memory/hot-tier';
 import { searchMessages } from '../memory/lexical';
 import type { SemanticTier } from '../memory/semantic-tier';
-import type { Summary, SummaryStore } from '../memory/summaries';
+import type { CachedArchive, Summary, SummaryStore } from '../memory/summaries';
 import type { TwoLevelCache } from '../memory/two-level-cache';
 import type { SearchHit } from '../memory/types';
 import { ConversationMissingError, type ConversationStore, type StoredMessage } from '../storage/conversations';
@@ -29,6 +32,7 @@ import type { Queryable } from '../storage/db';
 import type { ContextManifest, ContextTier, ManifestBlock, ManifestStore } from '../storage/manifests';
 import { dataSection, wrapTurnData } from '../model/prompt';
 import { estimateTokens } from '../model/tokens';
+import { recallGate } from './recall-gate';
 import { diversify, expandNeighbours } from './recall-ranking';
 import { memorySections, messageLine, renderRecall } from './render';
 
@@ -47,6 +51,8 @@ export interface AssemblerSettings {
   recallCandidates: number;
   /** A tier slower than this is left out of the turn. */
   tierTimeoutMs: number;
+  /** The recall gate's threshold on a turn (best BM25 score outside the context); 0 keeps it open. */
+  recallGate: number;
 }
 
 export interface AssemblerDeps {
@@ -54,8 +60,8 @@ export interface AssemblerDeps {
   manifests: ManifestStore;
   summaries: SummaryStore;
   facts: FactStore;
-  /** The latest summary per conversation (`{ none: true }` when there is none yet). */
-  summaryCache: TwoLevelCache<Summary | { none: true }>;
+  /** The summary archive per conversation (`{ none: true }` when there is none yet). */
+  summaryCache: TwoLevelCache<CachedArchive>;
   hot: HotTier;
   semantic: SemanticTier | undefined;
   /** Lexical recall (BM25 over message text in SQL); undefined when that text is encrypted at rest. */
@@ -75,6 +81,8 @@ export interface AssembleInput {
   budgetTokens?: number;
   /** Overrides of the recall settings, for previews. */
   recall?: { topK?: number | undefined; share?: number | undefined };
+  /** `turn` (default): gated, top k. `fill`: ungated, recall fills the budget (previews with an explicit budget). */
+  recallMode?: 'turn' | 'fill';
 }
 
 /** A block as it is sent: for the preview endpoint and the manifest. */
@@ -126,9 +134,9 @@ export class ContextAssembler {
           ),
         )
       : Promise.resolve(undefined);
-    const [conversation, summary, lastSeq, lexical] = await Promise.all([
+    const [conversation, archive, lastSeq, lexical] = await Promise.all([
       timed('conversation', () => d.conversations.get(tenantId, conversationId)),
-      timed('summary', () => this.latestSummary(tenantId, conversationId)),
+      timed('summary', () => this.latestArchive(tenantId, conversationId)),
       timed('lastSeq', () => d.conversations.lastSeq(tenantId, conversationId)),
       timed('lexical', async () =>
         d.db
@@ -137,6 +145,8 @@ export class ContextAssembler {
       ),
     ]);
     if (!conversation) throw new ConversationMissingError(tenantId, conversationId);
+    // The newest version: where the window starts, and the facts known when it was written.
+    const summary = archive.at(-1);
     const system = conversation.systemPrompt ?? s.defaultSystemPrompt;
 
     // Wave 2: the window since the summary (hot tier first) and the older messages before it, while semantic
@@ -145,15 +155,13 @@ export class ContextAssembler {
     // between compactions. Raw estimates, not calibrated ones: calibration drifts, the selection must not.
     const from = Math.max(1, Math.min((summary?.toSeq ?? 0) + 1, lastSeq - s.recentMessages + 1));
     const archiveCap = s.archiveShare * budget;
-    const snapshot = memorySections({ summary: summary?.text ?? null, facts: summary?.facts ?? [], older: [] });
-    const summaryFits = estimateTokens(snapshot.summary ?? '') <= archiveCap;
-    const factsFit =
-      summaryFits && estimateTokens(snapshot.summary ?? '') + estimateTokens(snapshot.facts ?? '') <= archiveCap;
+    const snapshot = memorySections({ summaries: archive.map((s) => s.text), facts: summary?.facts ?? [], older: [] });
+    const summaryTokens = estimateTokens(snapshot.summaries.join('\n'));
+    const summaryFits = summaryTokens <= archiveCap;
+    const factsFit = summaryFits && summaryTokens + estimateTokens(snapshot.facts ?? '') <= archiveCap;
     const olderAllowance = Math.max(
       0,
-      archiveCap -
-        (summaryFits ? estimateTokens(snapshot.summary ?? '') : 0) -
-        (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
+      archiveCap - (summaryFits ? summaryTokens : 0) - (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
     );
     const [window, olderAll, semantic] = await Promise.all([
       timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
@@ -164,20 +172,25 @@ export class ContextAssembler {
     const systemPromptSha = await d.manifests.putSystemPrompt(tenantId, conversationId, conversation.userId, system);
     // Copies: shedding below must not touch the cached summary.
     const facts = factsFit ? [...(summary?.facts ?? [])] : [];
-    let summaryText = summaryFits ? (summary?.text ?? null) : null;
+    // The archive goes whole or not at all: dropping a segment would change the cached prefix before it.
+    let summaryTexts = summaryFits && archive.length > 0 ? archive.map((s) => s.text) : null;
     const older = [...olderAll];
     // The window since the summary: its newest N always go; the rest joins in step 4.
     const newest = window.slice(-Math.max(s.recentMessages, 1));
     const sinceFold = window.slice(0, window.length - newest.length);
     const recent = [...newest];
     const fixedBlocks = () => {
-      const memory = memorySections({ summary: summaryText, facts, older });
+      const memory = memorySections({ summaries: summaryTexts ?? [], facts, older });
       const list: RenderedBlock[] = [];
       const add = (tier: ContextTier, text: string | undefined, sourceIds: string[]) => {
         if (text) list.push({ tier, tokens: d.tokens(text), text, sourceIds });
       };
       add('system', system, [systemPromptSha.slice(0, 12)]);
-      add('summary', memory.summary, summary ? [`v${summary.version}`] : []);
+      add(
+        'summary',
+        memory.summaries.join('\n') || undefined,
+        archive.map((s) => `v${s.version}`),
+      );
       add(
         'facts',
         memory.facts,
@@ -205,7 +218,7 @@ export class ContextAssembler {
       () => recent.length > 2 && (recent.shift(), true),
       () => older.length > 0 && (older.shift(), true),
       () => facts.length > 0 && (facts.splice(0), true),
-      () => summaryText !== null && ((summaryText = null), true),
+      () => summaryTexts !== null && ((summaryTexts = null), true),
     ];
     for (const step of shed) {
       while (total(blocks) > budget && step()) blocks = fixedBlocks();
@@ -214,15 +227,17 @@ export class ContextAssembler {
     // Recall candidates, de-duplicated against everything the window and the archive may hold.
     const inContext = new Set([...window, ...olderAll].map((m) => m.seq));
     const archivedFacts = new Set(facts.map((f) => f.factId));
-    const candidates = (
-      await this.candidates(
-        tenantId,
-        conversationId,
-        lexical,
-        semantic ?? [],
-        (seq) => inContext.has(seq) || seq > lastSeq,
-      )
-    ).filter((c) => !c.fact || !archivedFacts.has(c.fact.factId));
+    const excluded = (seq: number) => inContext.has(seq) || seq > lastSeq;
+    const mode = input.recallMode ?? 'turn';
+    const gate = recallGate(d.db ? lexical : undefined, excluded, s.recallGate);
+    const gated = mode === 'turn' && !gate.open;
+    const candidates = gated
+      ? []
+      : (await this.candidates(tenantId, conversationId, lexical, semantic ?? [], excluded)).filter(
+          (c) => !c.fact || !archivedFacts.has(c.fact.factId),
+        );
+    // A turn recalls its top k only; a fill preview offers every candidate to the budget.
+    const offered = mode === 'turn' ? candidates.slice(0, s.recallTopK) : candidates;
     const recalledMessages: StoredMessage[] = [];
     const recalledFacts: FactView[] = [];
     const render = () => renderRecall({ recalledMessages, recalledFacts });
@@ -262,7 +277,7 @@ export class ContextAssembler {
       c.message ? d.tokens(`${c.message.role}: ${c.message.content}`) + ITEM_OVERHEAD : d.tokens(c.fact!.text) + 4;
     const taken = new Set<string>();
     let estimate = frame;
-    for (const c of candidates) {
+    for (const c of offered) {
       const cost = upperBound(c);
       if (estimate + cost > room) continue;
       take(c);
@@ -270,7 +285,7 @@ export class ContextAssembler {
       estimate += cost;
     }
     let slack = room - recallTokens();
-    for (const c of candidates) {
+    for (const c of offered) {
       if (slack < ITEM_OVERHEAD) break;
       if (taken.has(c.key) || upperBound(c) > slack + ITEM_OVERHEAD) continue;
       take(c);
@@ -301,11 +316,12 @@ export class ContextAssembler {
       turn: input.turn,
       systemPromptSha,
       summaryVersion: summary?.version ?? null,
-      memoryParts: { summary: summaryText !== null, facts: facts.length > 0 },
+      memoryParts: { summary: summaryTexts !== null, facts: facts.length > 0 },
       historySeqs: recent.map((m) => m.seq),
       olderSeqs: older.map((m) => m.seq),
       userContent: input.userContent,
       recall: { messageSeqs: recalledMessages.map((m) => m.seq), facts: recalledFacts },
+      recallGate: { ...gate, mode },
       blocks: blocks.map(({ text: _text, ...b }) => b),
       degradedTiers: degraded,
       budgetTokens: budget,
@@ -339,13 +355,13 @@ export class ContextAssembler {
     return chosen;
   }
 
-  /** The latest summary, through the two-level cache. */
-  private async latestSummary(tenantId: string, conversationId: string): Promise<Summary | null> {
+  /** The current summary archive (full summary, then segments), through the two-level cache. */
+  private async latestArchive(tenantId: string, conversationId: string): Promise<Summary[]> {
     const cached = await this.deps.summaryCache.getOrLoad(`${tenantId}/${conversationId}`, async () => {
-      const s = await this.deps.summaries.latest(tenantId, conversationId);
-      return s ?? { none: true as const };
+      const archive = await this.deps.summaries.archive(tenantId, conversationId);
+      return archive.length > 0 ? { archive } : { none: true as const };
     });
-    return cached && 'version' in cached ? { ...cached, createdAt: new Date(cached.createdAt) } : null;
+    return cached && 'archive' in cached ? cached.archive.map((s) => ({ ...s, createdAt: new Date(s.createdAt) })) : [];
   }
 
   /** Messages `from..lastSeq`: from the hot tier when it has them all, else PostgreSQL (and refill the tier). */

@@ -1,5 +1,7 @@
 /**
- * Rolling summaries in PostgreSQL, versioned by the sequence range they cover.
+ * Rolling summaries in PostgreSQL, versioned by the sequence range they cover. A version is either a full summary
+ * (everything up to `toSeq`) or a segment (only what follows the previous version): the archive at a version is the
+ * newest full summary at or before it plus every segment after that, oldest first (migration 011).
  */
 import type { Db } from '../storage/db';
 import type { FactView } from './facts';
@@ -16,7 +18,12 @@ export interface Summary {
   facts: FactView[];
   model: string;
   createdAt: Date;
+  /** A segment: summarises only the messages after the previous version (absent: a full summary). */
+  segment?: boolean;
 }
+
+/** What the summary cache holds for a conversation: its current archive, oldest first, or that it has none. */
+export type CachedArchive = { archive: Summary[] } | { none: true };
 
 interface Row {
   version: number;
@@ -27,6 +34,7 @@ interface Row {
   facts: FactView[];
   model: string;
   created_at: Date;
+  segment?: boolean;
 }
 
 const toSummary = (r: Row): Summary => ({
@@ -38,6 +46,7 @@ const toSummary = (r: Row): Summary => ({
   facts: r.facts,
   model: r.model,
   createdAt: r.created_at,
+  ...(r.segment ? { segment: true } : {}),
 });
 
 export class SummaryStore {
@@ -60,6 +69,23 @@ export class SummaryStore {
   }
 
   /**
+   * The archive at `version` (the newest when omitted): the newest full summary at or before it and the segments
+   * after it, oldest first; empty when the conversation has no summary.
+   */
+  async archive(tenantId: string, conversationId: string, version?: number): Promise<Summary[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM summaries s
+        WHERE tenant_id = $1 AND conversation_id = $2 AND ($3::int IS NULL OR version <= $3)
+          AND version >= coalesce((SELECT max(version) FROM summaries f
+                                    WHERE f.tenant_id = $1 AND f.conversation_id = $2 AND NOT f.segment
+                                      AND ($3::int IS NULL OR f.version <= $3)), 1)
+        ORDER BY version`,
+      [tenantId, conversationId, version ?? null],
+    );
+    return rows.map(toSummary);
+  }
+
+  /**
    * Stores a new version and marks the model call that wrote it as accepted, in one transaction. Returns false
    * when that version already exists (a retried activity): nothing is written twice.
    */
@@ -71,8 +97,9 @@ export class SummaryStore {
   ): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const inserted = await tx.query(
-        `INSERT INTO summaries (tenant_id, conversation_id, version, to_seq, text, tokens, source_tokens, facts, model)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING 1`,
+        `INSERT INTO summaries (tenant_id, conversation_id, version, to_seq, text, tokens, source_tokens, facts, model,
+                                segment)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING 1`,
         [
           tenantId,
           conversationId,
@@ -83,6 +110,7 @@ export class SummaryStore {
           s.sourceTokens,
           JSON.stringify(s.facts),
           s.model,
+          s.segment ?? false,
         ],
       );
       if (inserted.length === 0) return false;

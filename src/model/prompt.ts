@@ -2,10 +2,14 @@
  * The cache-first prompt layout. A request is ordered from most to least stable, with cache breakpoints where a
  * prefix will be sent again unchanged:
  *
- *   system prompt + tools ............ breakpoint 1 (optionally 1-hour TTL)
- *   summary + facts + older messages . breakpoint 2 (changes when compaction runs, or a tight budget drops some)
+ *   tools + system prompt ............ breakpoint 1 (optionally 1-hour TTL)
+ *   summary segments, one block each . breakpoint 2 on the newest (a fold appends a segment: the API's lookback
+ *                                      finds the previous one's cached prefix, so only the new segment is written)
+ *   facts + older messages ........... no breakpoint (they change with the fold that adds a segment)
  *   history, then the new user text .. breakpoint 3 (next turn, this message is history)
  *   per-turn data (recalled memories)  after every breakpoint, inside the newest user turn, delimited as data
+ *
+ * That leaves one of the API's four breakpoints free (for tool definitions, should they need their own).
  *
  * A breakpoint is set only where the prefix reaches the model's minimum cacheable length; below it the API
  * would ignore it anyway, and a wasted breakpoint is one fewer for later.
@@ -23,7 +27,9 @@ export interface PromptParts {
   maxTokens: number;
   system: string;
   tools?: Anthropic.Tool[] | undefined;
-  /** Rolling summary and facts, already rendered; empty when there are none. */
+  /** Summary segments, already rendered, oldest first: each its own block, the newest a breakpoint. */
+  summaries?: string[] | undefined;
+  /** Facts and older messages, already rendered; empty when there are none. */
   memory?: string | undefined;
   history: HistoryMessage[];
   userText: string;
@@ -67,7 +73,9 @@ export function buildRequest(parts: PromptParts, cache: CacheSettings): Anthropi
     lastTool.cache_control = cache.systemTtl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' };
   }
   const system: TextBlock[] = [block(parts.system, true, cache.systemTtl === '1h' ? '1h' : undefined)];
-  if (parts.memory) system.push(block(parts.memory, true));
+  const segments = parts.summaries ?? [];
+  segments.forEach((text, i) => system.push(block(text, i === segments.length - 1)));
+  if (parts.memory) system.push(block(parts.memory, false));
 
   const messages: Anthropic.MessageParam[] = parts.history.map((m) => ({
     role: m.role,

@@ -3,7 +3,7 @@
  * `memoir rerun` sends again with another model or system prompt.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import { renderMemoryBlock, renderRecall } from '../context/render';
+import { renderMemoryBlocks, renderRecall } from '../context/render';
 import type { SummaryStore } from '../memory/summaries';
 import type { ConversationStore } from '../storage/conversations';
 import type { ContextManifest, ManifestStore } from '../storage/manifests';
@@ -42,18 +42,18 @@ export async function requestFromManifest(
   settings: RequestSettings,
   overrides: RequestOverrides = {},
 ): Promise<Anthropic.MessageCreateParamsNonStreaming> {
-  const [system, summary, history, recalled, older] = await Promise.all([
+  const [system, archive, history, recalled, older] = await Promise.all([
     overrides.system ?? stores.manifests.systemPrompt(tenantId, conversationId, manifest.systemPromptSha),
-    manifest.summaryVersion === null
-      ? null
-      : stores.summaries.version(tenantId, conversationId, manifest.summaryVersion),
+    manifest.summaryVersion === null ? [] : stores.summaries.archive(tenantId, conversationId, manifest.summaryVersion),
     stores.conversations.bySeq(tenantId, conversationId, manifest.historySeqs),
     stores.conversations.bySeq(tenantId, conversationId, manifest.recall.messageSeqs),
     stores.conversations.bySeq(tenantId, conversationId, manifest.olderSeqs),
   ]);
-  const memory = renderMemoryBlock({
-    summary: summary && manifest.memoryParts.summary ? summary.text : null,
-    facts: summary && manifest.memoryParts.facts ? summary.facts : [],
+  // The archive at the manifest's version: a full summary and the segments after it (one block each).
+  const latest = archive.at(-1);
+  const memory = renderMemoryBlocks({
+    summaries: manifest.memoryParts.summary ? archive.map((s) => s.text) : [],
+    facts: latest && manifest.memoryParts.facts ? latest.facts : [],
     older,
   });
   const { turnData } = renderRecall({ recalledMessages: recalled, recalledFacts: manifest.recall.facts });
@@ -62,7 +62,8 @@ export async function requestFromManifest(
       model,
       maxTokens: settings.maxTokens,
       system: system ?? '',
-      memory,
+      summaries: memory.segments,
+      memory: memory.rest,
       history: history.map((m) => ({ role: m.role, text: m.content })),
       userText: overrides.userText ?? manifest.userContent,
       turnData,

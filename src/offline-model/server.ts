@@ -3,7 +3,9 @@
  * `POST /v1/messages/count_tokens`), with prompt caching, API-shaped errors and scripted faults. The real
  * `@anthropic-ai/sdk` talks to it through `baseURL`; nothing in Memoir knows it is not Claude.
  *
- * Control endpoints (not part of the API): `POST /_offline/script`, `POST /_offline/reset`, `GET /_offline/requests`.
+ * Control endpoints (not part of the API): `POST /_offline/script`, `POST /_offline/reset`, `GET /_offline/requests`,
+ * `POST /_offline/clock` (`{ advanceMs }`: moves the prompt cache's clock forward, so a benchmark can let cache entries
+ * expire between sessions without sleeping).
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -61,7 +63,10 @@ const ERROR_TYPES: Record<number, string> = {
 export function createOfflineModel(options: OfflineModelOptions = {}): FastifyInstance & { script: Script } {
   const models = new Set(options.models ?? Object.keys(DEFAULT_PRICING));
   const minimums = options.cacheMinimums ?? DEFAULT_CACHE_MINIMUMS;
-  const cache = new PromptCache(options.now);
+  // The cache's clock: the given one (or the wall clock) plus whatever /_offline/clock has advanced it by.
+  const clock = options.now ?? Date.now;
+  let advancedMs = 0;
+  const cache = new PromptCache(() => clock() + advancedMs);
   const script = new Script();
   const log: RecordedRequest[] = [];
   let counter = 0;
@@ -236,6 +241,12 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
     return { ok: true };
   });
   app.get('/_offline/requests', async () => ({ requests: log }));
+  app.post('/_offline/clock', async (req, reply) => {
+    const parsed = z.strictObject({ advanceMs: z.number().int().min(0) }).safeParse(req.body);
+    if (!parsed.success) return reply.code(400).send({ error: parsed.error.message });
+    advancedMs += parsed.data.advanceMs;
+    return { advancedMs };
+  });
 
   return app;
 }

@@ -15,7 +15,7 @@ import { NO_HOT_TIER, RedisHotTier, type HotTier } from '../memory/hot-tier';
 import { PgvectorStore } from '../memory/pgvector-store';
 import { connectRedis } from '../memory/redis';
 import { SemanticTier } from '../memory/semantic-tier';
-import type { Summary } from '../memory/summaries';
+import type { CachedArchive } from '../memory/summaries';
 import { TwoLevelCache } from '../memory/two-level-cache';
 import type { Embedder, SemanticStore } from '../memory/types';
 import { connectWeaviateStore } from '../memory/weaviate-store';
@@ -25,7 +25,7 @@ export interface MemoryTiers {
   redis: Redis | undefined;
   hot: HotTier;
   semantic: SemanticTier | undefined;
-  summaryCache: TwoLevelCache<Summary | { none: true }>;
+  summaryCache: TwoLevelCache<CachedArchive>;
   choices: string[];
   close(): Promise<void>;
 }
@@ -112,8 +112,9 @@ export async function openMemory(
     log.warn({ err }, 'semantic store is not ready; continuing without it until it answers');
   }
   const semantic = store ? new SemanticTier(store, embedder, forIndex) : undefined;
-  const summaryCache = new TwoLevelCache<Summary | { none: true }>(redis, {
-    name: 'summary',
+  const summaryCache = new TwoLevelCache<CachedArchive>(redis, {
+    // Named for its value's shape: entries cached under the old name (one summary, not an archive) are not read.
+    name: 'summary-archive',
     maxEntries: 10_000,
     l1TtlMs: 60_000,
     l2TtlSeconds: 3_600,

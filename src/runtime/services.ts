@@ -161,6 +161,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
         archiveShare: config.memory.archiveShare,
         recallCandidates: 60,
         tierTimeoutMs: config.memory.tierTimeoutMs,
+        recallGate: config.memory.recallGate,
       },
     });
     // MCP servers are connected (stdio ones started) as the registry lists them: closed with it, or at once if the

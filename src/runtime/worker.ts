@@ -43,7 +43,13 @@ export function activityDeps(s: Services): ActivityDeps {
     hot: s.memory.hot,
     semantic: s.memory.semantic,
     summaryCache: s.memory.summaryCache,
-    memorySettings: { summaryModel: config.memory.summaryModel, summaryMaxTokens: 1024, indexBatch: 100 },
+    memorySettings: {
+      summaryModel: config.memory.summaryModel,
+      summaryMaxTokens: 1024,
+      indexBatch: 100,
+      // Segments are consolidated only once they would pass the archive's cap (facts and older turns then give way).
+      summaryArchiveTokens: Math.floor(config.memory.archiveShare * config.memory.budgetTokens),
+    },
     privacy: s.privacy,
     streams: s.streams,
     userSearchKey: s.userSearchKey,

@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Encryption } from '../codec';
 import type { HotTier } from '../memory/hot-tier';
 import type { SemanticTier } from '../memory/semantic-tier';
-import type { Summary } from '../memory/summaries';
+import type { CachedArchive } from '../memory/summaries';
 import type { TwoLevelCache } from '../memory/two-level-cache';
 import type { StreamBus } from '../streaming/bus';
 import { checkTenantId } from '../api/auth';
@@ -37,7 +37,7 @@ export interface EraserDeps {
   temporal: Client;
   hot: HotTier;
   semantic: SemanticTier | undefined;
-  summaryCache: TwoLevelCache<Summary | { none: true }>;
+  summaryCache: TwoLevelCache<CachedArchive>;
   streams: StreamBus;
   encryption: Encryption | undefined;
 }

@@ -42,6 +42,8 @@ export interface ContextManifest {
   userContent: string;
   /** What went into the per-turn data block. Fact texts are kept: facts change, a manifest must not. */
   recall: { messageSeqs: number[]; facts: FactView[] };
+  /** The recall gate's signal and verdict (absent in manifests written before the gate). */
+  recallGate?: { score: number; threshold: number; open: boolean; mode: 'turn' | 'fill' };
   blocks: ManifestBlock[];
   /** Tiers that were down, so the turn went without them. */
   degradedTiers: string[];

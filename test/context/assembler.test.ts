@@ -74,6 +74,8 @@ describe('context fill order', () => {
         archiveShare: 0.15,
         recallCandidates: 60,
         tierTimeoutMs: 5000,
+        // The gate is tested end to end (cache-stable.test.ts); here it stays open to test the fill order.
+        recallGate: 0,
         ...settings,
       },
     });
@@ -84,7 +86,8 @@ describe('context fill order', () => {
       messageId: 'q',
       userContent: query,
       turn: 31,
-      ...(budgetTokens ? { budgetTokens } : {}),
+      // As the preview endpoint does: an explicit budget asks what recall can fill it with; none, what a turn gets.
+      ...(budgetTokens ? { budgetTokens, recallMode: 'fill' as const } : {}),
     });
   const tokensOf = (blocks: { tier: string; tokens: number }[], ...tiers: string[]) =>
     blocks.filter((b) => tiers.includes(b.tier)).reduce((t, b) => t + b.tokens, 0);
