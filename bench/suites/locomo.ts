@@ -14,6 +14,7 @@ import {
   evidenceRecall,
   loadLocomo,
   pool,
+  sessionTimestamp,
   type CategoryRecall,
   type LocomoConversation,
   type Recall,
@@ -53,22 +54,28 @@ interface Item {
   tokens: number;
 }
 
-/** User turns and replies: each of A's lines with the B line that follows; a session's first user turn is stamped. */
-export function exchanges(conv: LocomoConversation): { user: string; reply: string }[] {
-  const out: { user: string; reply: string }[] = [];
+/**
+ * User turns and replies: each of A's lines with the B line that follows, each dated with its session's time
+ * (`sentAt`), so Memoir knows when each line was said as the baselines' `[<session date>]` prefix does.
+ */
+export function exchanges(conv: LocomoConversation): { user: string; reply: string; sentAt?: string }[] {
+  const out: { user: string; reply: string; sentAt?: string }[] = [];
   for (const s of conv.sessions) {
+    const sentAt = sessionTimestamp(s.dateTime);
+    // Without a parseable date the session's first user turn carries the date as text, as before.
+    const dated = (text: string, i: number) => (sentAt || i !== 0 ? text : `[${s.dateTime}] ${text}`);
+    const push = (user: string, reply: string) => out.push({ user, reply, ...(sentAt ? { sentAt } : {}) });
     let pending: string | undefined;
     s.turns.forEach((t, i) => {
-      const text = i === 0 ? `[${s.dateTime}] ${t.text}` : t.text;
       if (t.speaker === conv.speakerA) {
-        if (pending !== undefined) out.push({ user: pending, reply: NO_REPLY });
-        pending = text;
+        if (pending !== undefined) push(pending, NO_REPLY);
+        pending = dated(t.text, i);
       } else {
-        out.push({ user: pending ?? (i === 0 ? `[${s.dateTime}]` : NO_REPLY), reply: t.text });
+        push(pending ?? (i === 0 ? dated(NO_REPLY, 0).trim() : NO_REPLY), t.text);
         pending = undefined;
       }
     });
-    if (pending !== undefined) out.push({ user: pending, reply: NO_REPLY });
+    if (pending !== undefined) push(pending, NO_REPLY);
   }
   return out;
 }
@@ -146,10 +153,15 @@ const degraded = new Map<string, number>();
 async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoConversation[]): Promise<Item[]> {
   const items: Item[] = [];
   for (const c of convs) {
-    const id = await createConversation(stack, `locomo-${c.sampleId}`);
+    // The speakers' names, as a user of the API would give them: recall labels lines with them (the baselines'
+    // lines carry them too) and a question naming one favours that speaker's lines.
+    const id = await createConversation(stack, `locomo-${c.sampleId}`, undefined, {
+      user: c.speakerA,
+      assistant: c.speakerB,
+    });
     const ex = exchanges(c);
     ctx.log(`locomo: feeding ${c.sampleId} (${c.turns.length} lines as ${ex.length} turns)`);
-    for (const e of ex) await sendTurn(stack, ctx.model, id, e.user, e.reply, { mark: false });
+    for (const e of ex) await sendTurn(stack, ctx.model, id, e.user, e.reply, { mark: false, sentAt: e.sentAt });
     if (!(await stack.settled(id, 300_000)))
       ctx.log('locomo: memory upkeep still running after 5 minutes; asking anyway');
     await indexed(stack);
@@ -335,9 +347,9 @@ function report(
         'Memoir’s recall varies slightly from run to run because its background compaction and fact extraction run ' +
         'beside the turns; “per-conversation range” is the spread of strict recall over the conversations. ' +
         'Each turn of the baselines is the line ' +
-        '`[<session date>] <speaker>: <text>`. Memoir is fed A’s lines as user messages (a session’s first one ' +
-        `stamped with its date) and answers with B’s lines; when A speaks twice in a row the first gets the reply “${NO_REPLY}”, ` +
-        'and a session that opens with B gets a user turn holding only the date stamp.',
+        '`[<session date>] <speaker>: <text>`. Memoir is fed A’s lines as user messages, each with its session’s date ' +
+        `as \`sentAt\`, and answers with B’s lines; when A speaks twice in a row the first gets the reply “${NO_REPLY}”, ` +
+        `and a session that opens with B gets a user turn “${NO_REPLY}”.`,
     },
   ];
   if (memoirSkipped) sections.push({ kind: 'text', text: `**Memoir not measured:** ${memoirSkipped}.` });

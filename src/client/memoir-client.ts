@@ -23,7 +23,12 @@ import type { conversationWorkflow } from '../../workflows/conversation';
 import { SearchAttributes } from '../../workflows/search-attributes';
 import { checkMessage } from '../../workflows/validate';
 import type { ContextAssembler } from '../context/assembler';
-import { ANONYMOUS_USER, type ConversationStore, type StoredMessage } from '../storage/conversations';
+import {
+  ANONYMOUS_USER,
+  type ConversationStore,
+  type Participants,
+  type StoredMessage,
+} from '../storage/conversations';
 import type { ContextManifest, ManifestStore } from '../storage/manifests';
 import type { UserSearchKey } from '../security/user-search-key';
 import { fromFailureType, MemoirError, notFound, toMemoirError } from './errors';
@@ -62,6 +67,8 @@ export interface StartConversationInput {
   conversationId?: string | undefined;
   userId: string;
   systemPrompt?: string | undefined;
+  /** Names of who speaks as the user and as the assistant (recall labels lines with them). */
+  participants?: { user?: string | undefined; assistant?: string | undefined } | undefined;
 }
 
 export interface MessageInput {
@@ -69,6 +76,8 @@ export interface MessageInput {
   messageId?: string | undefined;
   /** Owner of the conversation if this message creates it. */
   userId?: string | undefined;
+  /** When the message was said (ISO 8601 with a time zone), if not now: context dates it by this. */
+  sentAt?: string | undefined;
 }
 
 export interface ListFilter {
@@ -104,7 +113,13 @@ export class MemoirClient {
   async startConversation(tenantId: string, input: StartConversationInput) {
     checkTenant(tenantId);
     const conversationId = input.conversationId ?? randomUUID();
-    const created = await this.opts.conversations?.create(tenantId, conversationId, input.userId, input.systemPrompt);
+    const created = await this.opts.conversations?.create(
+      tenantId,
+      conversationId,
+      input.userId,
+      input.systemPrompt,
+      namesOf(input.participants),
+    );
     if (created === false)
       throw new MemoirError('conversation_exists', 409, `conversation ${conversationId} already exists`);
     try {
@@ -136,7 +151,7 @@ export class MemoirClient {
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
     const update = this.opts.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
-      args: [{ messageId, content: msg.content }],
+      args: [{ messageId, content: msg.content, ...(msg.sentAt ? { sentAt: msg.sentAt } : {}) }],
       updateId: messageId,
       startWorkflowOperation,
     });
@@ -158,7 +173,7 @@ export class MemoirClient {
         ...this.startOptions(tenantId, conversationId, msg.userId),
         args: [this.input(tenantId, conversationId, msg.userId)],
         signal: postMessageSignal,
-        signalArgs: [{ messageId, content: msg.content }],
+        signalArgs: [{ messageId, content: msg.content, ...(msg.sentAt ? { sentAt: msg.sentAt } : {}) }],
       });
       return { messageId };
     } catch (err) {
@@ -404,4 +419,9 @@ async function withDeadline<T>(work: Promise<T>, ms: number, messageId: string):
     clearTimeout(timer);
     work.catch(() => undefined);
   }
+}
+
+/** Participant names without the absent ones. */
+function namesOf(p: StartConversationInput['participants']): Participants {
+  return { ...(p?.user ? { user: p.user } : {}), ...(p?.assistant ? { assistant: p.assistant } : {}) };
 }

@@ -52,7 +52,11 @@ export async function requestFromManifest(
     facts: summary && manifest.memoryParts.facts ? summary.facts : [],
     older,
   });
-  const { turnData } = renderRecall({ recalledMessages: recalled, recalledFacts: manifest.recall.facts });
+  const { turnData } = renderRecall({
+    recalledMessages: recalled,
+    recalledFacts: manifest.recall.facts,
+    participants: manifest.participants,
+  });
   return buildRequest(
     {
       model,

@@ -15,6 +15,14 @@ export interface ConversationRow {
   totals: Usage;
   createdAt: Date;
   lastMessageAt: Date | null;
+  /** Names of who speaks as the user and as the assistant, when the conversation was given them. */
+  participants: Participants;
+}
+
+/** Display names of the two sides of a conversation; either may be unknown. */
+export interface Participants {
+  user?: string;
+  assistant?: string;
 }
 
 export interface StoredMessage {
@@ -23,6 +31,8 @@ export interface StoredMessage {
   role: 'user' | 'assistant';
   content: string;
   createdAt: Date;
+  /** When it was said, when the sender said so (`sentAt`); null means when it was stored (`createdAt`). */
+  sentAt?: Date | null;
   inReplyTo: string | null;
   model: string | null;
   degraded: boolean;
@@ -31,7 +41,8 @@ export interface StoredMessage {
 export interface TurnToPersist {
   tenantId: string;
   conversationId: string;
-  userMessage: { messageId: string; content: string };
+  /** `sentAt` (ISO 8601) dates the user message and its reply: the reply belongs to the exchange it answers. */
+  userMessage: { messageId: string; content: string; sentAt?: string | undefined };
   reply: Reply;
   usage: Usage;
   /** The model call whose reply is kept; absent for a degraded reply. */
@@ -61,6 +72,8 @@ interface ConversationDbRow {
   cost_usd: number;
   created_at: Date;
   last_message_at: Date | null;
+  user_name: string | null;
+  assistant_name: string | null;
 }
 
 interface MessageDbRow {
@@ -69,6 +82,7 @@ interface MessageDbRow {
   role: 'user' | 'assistant';
   content: string;
   created_at: Date;
+  sent_at: Date | null;
   in_reply_to: string | null;
   model: string | null;
   degraded: boolean;
@@ -92,6 +106,10 @@ const toConversation = (r: ConversationDbRow): ConversationRow => ({
   totals: usageOf(r),
   createdAt: r.created_at,
   lastMessageAt: r.last_message_at,
+  participants: {
+    ...(r.user_name ? { user: r.user_name } : {}),
+    ...(r.assistant_name ? { assistant: r.assistant_name } : {}),
+  },
 });
 
 const toMessage = (r: MessageDbRow): StoredMessage => ({
@@ -100,6 +118,7 @@ const toMessage = (r: MessageDbRow): StoredMessage => ({
   role: r.role,
   content: r.content,
   createdAt: r.created_at,
+  sentAt: r.sent_at,
   inReplyTo: r.in_reply_to,
   model: r.model,
   degraded: r.degraded,
@@ -116,7 +135,7 @@ type ReplyDbRow = MessageDbRow & {
 /** Owner of a conversation started by a message that named no user. */
 export const ANONYMOUS_USER = 'anonymous';
 
-const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, in_reply_to, model, degraded';
+const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, sent_at, in_reply_to, model, degraded';
 
 /**
  * How message text is stored: encrypted under the conversation's key scope when MEMOIR_ENCRYPT_AT_REST is on
@@ -143,11 +162,24 @@ export class ConversationStore {
   }
 
   /** Creates the conversation; returns false when it already exists. */
-  async create(tenantId: string, conversationId: string, userId: string, systemPrompt?: string): Promise<boolean> {
+  async create(
+    tenantId: string,
+    conversationId: string,
+    userId: string,
+    systemPrompt?: string,
+    participants: Participants = {},
+  ): Promise<boolean> {
     const rows = await this.db.query(
-      `INSERT INTO conversations (tenant_id, conversation_id, user_id, system_prompt) VALUES ($1, $2, $3, $4)
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      [tenantId, conversationId, userId, systemPrompt ?? null],
+      `INSERT INTO conversations (tenant_id, conversation_id, user_id, system_prompt, user_name, assistant_name)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1`,
+      [
+        tenantId,
+        conversationId,
+        userId,
+        systemPrompt ?? null,
+        participants.user ?? null,
+        participants.assistant ?? null,
+      ],
     );
     return rows.length === 1;
   }
@@ -268,6 +300,17 @@ export class ConversationStore {
     return rows[0] ? rows[0].next_seq - 1 : 0;
   }
 
+  /** Messages by id, oldest first; ids not found are left out. */
+  async byMessageIds(tenantId: string, conversationId: string, messageIds: string[]): Promise<StoredMessage[]> {
+    if (messageIds.length === 0) return [];
+    const rows = await this.db.query<MessageDbRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2
+          AND message_id = ANY($3::text[]) ORDER BY seq`,
+      [tenantId, conversationId, messageIds],
+    );
+    return this.messages(tenantId, rows);
+  }
+
   async bySeq(tenantId: string, conversationId: string, seqs: number[]): Promise<StoredMessage[]> {
     if (seqs.length === 0) return [];
     const rows = await this.db.query<MessageDbRow>(
@@ -317,14 +360,15 @@ export class ConversationStore {
       // The user message goes first; when an earlier attempt stored it already, nothing else is written.
       const written = await tx.query<{ inserted: number }>(
         `WITH new_user AS (
-           INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content)
-           VALUES ($1, $2, $3, $4, 'user', $5)
+           INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, sent_at)
+           VALUES ($1, $2, $3, $4, 'user', $5, $21::timestamptz)
            ON CONFLICT (tenant_id, conversation_id, message_id) DO NOTHING
            RETURNING seq
          ), new_reply AS (
            INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, in_reply_to, model,
-             degraded, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)
-           SELECT $1, $2, seq + 1, $6, 'assistant', $7, $4, $8, $9, $10, $11, $12, $13, $14 FROM new_user
+             degraded, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, sent_at)
+           SELECT $1, $2, seq + 1, $6, 'assistant', $7, $4, $8, $9, $10, $11, $12, $13, $14, $21::timestamptz
+             FROM new_user
          ), totals AS (
            UPDATE conversations SET next_seq = $3 + 2, turn_count = turn_count + 1,
              input_tokens = input_tokens + $10, output_tokens = output_tokens + $11,
@@ -361,6 +405,7 @@ export class ConversationStore {
           redactions.map((r) => r.stage),
           redactions.map((r) => r.piiType),
           redactions.map((r) => r.hash),
+          userMessage.sentAt ?? null,
         ],
       );
       if (written[0]?.inserted === 1) return { userSeq, replySeq, inserted: true };

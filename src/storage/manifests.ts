@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { FactView } from '../memory/facts';
-import type { MessageSealer } from './conversations';
+import type { MessageSealer, Participants } from './conversations';
 import type { Db } from './db';
 
 export type ContextTier = 'system' | 'summary' | 'facts' | 'recent' | 'semantic' | 'older' | 'current';
@@ -39,6 +39,8 @@ export interface ContextManifest {
   userContent: string;
   /** What went into the per-turn data block. Fact texts are kept: facts change, a manifest must not. */
   recall: { messageSeqs: number[]; facts: FactView[] };
+  /** Names recalled lines were labelled with; absent when the conversation has none (and in older manifests). */
+  participants?: Participants;
   blocks: ManifestBlock[];
   /** Tiers that were down, so the turn went without them. */
   degradedTiers: string[];
