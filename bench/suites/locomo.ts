@@ -10,6 +10,7 @@ import path from 'node:path';
 import { bm25Turns, lastTurns, turnDocs, Bm25, type BaselineContext } from '../lib/baselines';
 import { closedLoop, createConversation, sendTurn } from '../lib/load';
 import {
+  budgetTokens,
   CATEGORIES,
   evidenceRecall,
   loadLocomo,
@@ -52,6 +53,8 @@ interface Item {
   category: number;
   recall: Recall;
   tokens: number;
+  /** Memoir only: tokens of each tier of the assembled context (the preview's blocks). */
+  tiers?: Record<string, number>;
 }
 
 /**
@@ -183,7 +186,10 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
         ...(recall ? { recall } : {}),
       });
       if (res.status !== 200) throw new Error(`context preview: ${res.status} ${JSON.stringify(res.body)}`);
-      const blocks = (res.body.blocks ?? []) as { text?: string }[];
+      const blocks = (res.body.blocks ?? []) as { text?: string; tier?: string; tokens?: number }[];
+      const tiers: Record<string, number> = {};
+      for (const b of blocks) if (b.tier) tiers[b.tier] = (tiers[b.tier] ?? 0) + (b.tokens ?? 0);
+      const context = blocks.map((b) => b.text ?? '').join('\n');
       for (const tier of (res.body.degradedTiers ?? []) as string[]) degraded.set(tier, (degraded.get(tier) ?? 0) + 1);
       items.push({
         method,
@@ -191,10 +197,13 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
         sampleId: c.sampleId,
         category: q.category,
         recall: evidenceRecall(
-          blocks.map((b) => b.text ?? '').join('\n'),
+          context,
           q.evidence.map((e) => byId.get(e)!),
         ),
-        tokens: Number(res.body.usedTokens ?? NaN),
+        // Counted as the baselines are (characters / 4 of the text put in front of the model), not by Memoir's own
+        // (calibrated) estimate, so no method gets a larger budget than another.
+        tokens: budgetTokens(context),
+        tiers,
       });
     });
     if (loop.errors.length) throw new Error(`context previews failed: ${loop.errors.slice(0, 3).join('; ')}`);
@@ -206,6 +215,8 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
 interface Cell {
   recall: Record<string, CategoryRecall>;
   tokens: number;
+  /** Mean tokens per tier over the questions of categories 1-4 (Memoir only). */
+  tierTokens?: Record<string, number>;
   /** Strict recall (categories 1-4) of each conversation. */
   perConversation: Record<string, number>;
 }
@@ -220,10 +231,17 @@ function cells(items: Item[]): Partial<Record<Method, Record<number, Cell>>> {
       for (const sid of new Set(mine.map((i) => i.sampleId))) {
         perConversation[sid] = pool(mine.filter((i) => i.sampleId === sid))['all 1-4']!.strict;
       }
+      const answerable = mine.filter((i) => i.category !== 5);
+      const tierNames = [...new Set(answerable.flatMap((i) => Object.keys(i.tiers ?? {})))];
       (out[m] ??= {})[b] = {
         recall: pool(mine),
-        tokens: mean(mine.filter((i) => i.category !== 5).map((i) => i.tokens)),
+        tokens: mean(answerable.map((i) => i.tokens)),
         perConversation,
+        ...(tierNames.length > 0
+          ? {
+              tierTokens: Object.fromEntries(tierNames.map((t) => [t, mean(answerable.map((i) => i.tiers?.[t] ?? 0))])),
+            }
+          : {}),
       };
     }
   }
@@ -337,12 +355,23 @@ function report(
       return [`${label} @${b}`, `${pct(r?.strict)} / ${pct(r?.mean)}`, String(r?.n ?? 0)];
     }),
   );
+  const TIERS = ['system', 'summary', 'facts', 'older', 'recent', 'current', 'semantic'];
+  const tierRows = present.flatMap(([m, label]) =>
+    BUDGETS.flatMap((b) => {
+      const t = byMethod[m]![b]!.tierTokens;
+      return t
+        ? [[`${label} @${b}`, ...TIERS.map((tier) => fmt(t[tier] ?? 0, 0)), fmt(byMethod[m]![b]!.tokens, 0)]]
+        : [];
+    }),
+  );
   const sections: Section[] = [
     {
       kind: 'text',
       text:
         'Evidence recall: a question’s evidence turn is recalled when its text appears in the context (whitespace ' +
-        'ignored). Strict = every evidence turn of the question is there; mean = average share. Tokens = characters/4. ' +
+        'ignored). Strict = every evidence turn of the question is there; mean = average share. Tokens = characters/4 ' +
+        'of the text each method puts in front of the model, for Memoir as for the baselines (the per-tier table ' +
+        'shows Memoir’s own accounting, which also counts the frames around its blocks). ' +
         'Each conversation is fed once (feeding is most of the suite’s time): the baselines are deterministic, and ' +
         'Memoir’s recall varies slightly from run to run because its background compaction and fact extraction run ' +
         'beside the turns; “per-conversation range” is the spread of strict recall over the conversations. ' +
@@ -369,6 +398,13 @@ function report(
         ],
         rows: mainRows,
       },
+    },
+    {
+      kind: 'table',
+      caption:
+        'Where Memoir’s budget goes: mean tokens per tier of the assembled context, categories 1–4 (semantic = ' +
+        'recalled memories; recent = the window since the last compaction; older = verbatim messages in the archive)',
+      table: { columns: ['method @ budget', ...TIERS, 'total'], rows: tierRows },
     },
     {
       kind: 'table',
