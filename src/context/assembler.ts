@@ -217,11 +217,13 @@ export class ContextAssembler {
       while (total(blocks) > budget && step()) blocks = fixedBlocks();
     }
 
-    // Recall candidates, de-duplicated against everything the window and the archive may hold.
-    const inContext = new Set([...window, ...olderAll].map((m) => m.seq));
+    // Recall candidates, de-duplicated against what is surely in context: the newest N and the archive. The rest of
+    // the window since the fold is de-duplicated once step 4 has taken what fits of it — what it has no room for
+    // stays recallable.
+    const inContext = new Set([...newest, ...olderAll].map((m) => m.seq));
     const archivedFacts = new Set(facts.map((f) => f.factId));
     const participants = conversation.participants;
-    const candidates = (
+    let candidates = (
       await this.candidates(tenantId, conversationId, lexical, semantic ?? [], {
         exclude: (seq) => inContext.has(seq) || seq > lastSeq,
         speaker: namedRole(input.userContent, participants),
@@ -256,6 +258,8 @@ export class ContextAssembler {
       blocks = next;
     }
     blocks = fixedBlocks();
+    const inWindow = new Set(recent.map((m) => m.seq));
+    candidates = candidates.filter((c) => !c.message || !inWindow.has(c.message.seq));
 
     // 5. recall fills whatever is left, in ranked order; an item that does not fit makes way for later ones.
     //    Rendering the whole block per candidate would cost O(n²) on a large budget: a first pass adds up an upper
