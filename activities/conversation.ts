@@ -209,11 +209,22 @@ function recordTurn(deps: ActivityDeps, t: PersistTurnInput, persistSeconds: num
 /** Adds the stored turn to the hot tier; a Redis failure only costs a cache miss later. */
 async function writeThrough(deps: ActivityDeps, t: PersistTurnInput, userSeq: number, replySeq: number): Promise<void> {
   const now = new Date();
+  const sentAt = t.userMessage.sentAt ? new Date(t.userMessage.sentAt) : null;
   try {
     if (await erasedMeanwhile(deps, t)) return;
     await deps.hot.append(t.tenantId, t.conversationId, [
-      { ...t.userMessage, seq: userSeq, role: 'user', createdAt: now, inReplyTo: null, model: null, degraded: false },
-      { ...t.reply, seq: replySeq, role: 'assistant', createdAt: now, inReplyTo: t.userMessage.messageId },
+      {
+        messageId: t.userMessage.messageId,
+        content: t.userMessage.content,
+        seq: userSeq,
+        role: 'user',
+        createdAt: now,
+        sentAt,
+        inReplyTo: null,
+        model: null,
+        degraded: false,
+      },
+      { ...t.reply, seq: replySeq, role: 'assistant', createdAt: now, sentAt, inReplyTo: t.userMessage.messageId },
     ]);
   } catch {
     deps.metrics.tierErrors.inc({ tier: 'hot' });

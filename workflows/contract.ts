@@ -119,6 +119,12 @@ export interface SendMessageInput {
   /** Idempotency key: the same id always yields the same reply and one stored turn. Generated when absent. */
   messageId?: string;
   content: string;
+  /**
+   * When the message was said (ISO 8601 with a time zone), when that is not now: an imported conversation, a
+   * message written offline. Context shows it instead of the time it was stored. Optional, so histories recorded
+   * before it replay unchanged.
+   */
+  sentAt?: string;
 }
 
 export interface Reply {
@@ -211,6 +217,8 @@ export interface TurnContext {
 export interface QueuedMessage {
   messageId: string;
   content: string;
+  /** As in `SendMessageInput`; absent in histories recorded before it existed. */
+  sentAt?: string;
 }
 
 /** Counters that outlive a run; everything else is reloaded from PostgreSQL. */
@@ -229,6 +237,12 @@ export interface CarriedState {
   pending: QueuedMessage[];
   /** The conversation's tools (absent: none), so a continued run needs no read to know them. */
   tools?: string[];
+}
+
+/** Display names of the two sides of a conversation; either may be unknown. */
+export interface Participants {
+  user?: string;
+  assistant?: string;
 }
 
 export interface ConversationInput {

@@ -92,7 +92,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   wf.setHandler(
     sendMessageUpdate,
     async (msg) => {
-      const ticket = enqueue({ messageId: msg.messageId ?? wf.uuid4(), content: msg.content });
+      const ticket = enqueue({
+        messageId: msg.messageId ?? wf.uuid4(),
+        content: msg.content,
+        // Only when given: a message without it is queued exactly as before the field existed.
+        ...(msg.sentAt !== undefined ? { sentAt: msg.sentAt } : {}),
+      });
       await wf.condition(() => outcomes.has(ticket));
       const outcome = outcomes.get(ticket)!;
       outcomes.delete(ticket);
@@ -117,7 +122,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     // A signal cannot be refused; an invalid one is logged and dropped (the API validates before signalling).
     const rejection = checkMessage(msg, policy);
     if (rejection || ending) wf.log.warn('dropped a signalled message', { messageId: msg.messageId, ...rejection });
-    else enqueue({ messageId: msg.messageId, content: msg.content });
+    else
+      enqueue({
+        messageId: msg.messageId,
+        content: msg.content,
+        ...(msg.sentAt !== undefined ? { sentAt: msg.sentAt } : {}),
+      });
   });
   wf.setHandler(endConversationSignal, ({ reason }) => {
     wf.log.info('conversation ending', { reason });

@@ -31,9 +31,29 @@ export function hasInvalidText(text: string): boolean {
   return /[\u0000]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
 
+/** How far ahead of the receiver's clock a `sentAt` may be (clocks of senders drift; a date years ahead is a bug). */
+export const SENT_AT_MAX_AHEAD_MS = 10 * 60_000;
+/** `2023-05-08T13:56:00Z`, `2023-05-08T13:56:00.123+02:00`: a full timestamp with a time zone, nothing looser. */
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Why a `sentAt` is refused, or undefined when it is a valid timestamp no later than `now` (plus drift). */
+export function checkSentAt(sentAt: unknown, now: number): string | undefined {
+  if (typeof sentAt !== 'string' || !ISO_TIMESTAMP.test(sentAt) || Number.isNaN(Date.parse(sentAt))) {
+    return 'sentAt must be an ISO 8601 timestamp with a time zone, such as 2023-05-08T13:56:00Z';
+  }
+  if (Date.parse(sentAt) > now + SENT_AT_MAX_AHEAD_MS) {
+    return `sentAt ${sentAt} is in the future (more than ${SENT_AT_MAX_AHEAD_MS / 60_000} minutes ahead)`;
+  }
+  return undefined;
+}
+
+/**
+ * `now` is the caller's clock: the API's, or the workflow's (deterministic, the time of the workflow task).
+ */
 export function checkMessage(
-  msg: { messageId?: unknown; content?: unknown },
+  msg: { messageId?: unknown; content?: unknown; sentAt?: unknown },
   policy: Pick<ConversationPolicy, 'maxContentBytes'>,
+  now: number = Date.now(),
 ): Rejection | undefined {
   if (msg.messageId !== undefined && (typeof msg.messageId !== 'string' || !ID_PATTERN.test(msg.messageId))) {
     return { type: FailureTypes.invalidMessage, message: 'messageId must match [A-Za-z0-9._-]{1,128}' };
@@ -51,5 +71,7 @@ export function checkMessage(
       message: `content is ${bytes} bytes; the limit is ${policy.maxContentBytes}`,
     };
   }
+  const badSentAt = msg.sentAt === undefined ? undefined : checkSentAt(msg.sentAt, now);
+  if (badSentAt) return { type: FailureTypes.invalidMessage, message: badSentAt };
   return undefined;
 }

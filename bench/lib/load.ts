@@ -83,7 +83,7 @@ export async function sendTurn(
   conversationId: string,
   text: string,
   reply?: string,
-  opts: { mark?: boolean } = {},
+  opts: { mark?: boolean; sentAt?: string | undefined } = {},
 ): Promise<TimedTurn> {
   const messageId = nextMessageId();
   // Unmarked messages (LoCoMo's real lines) are matched by their text; they are sent one at a time.
@@ -96,7 +96,11 @@ export async function sendTurn(
       { action: { kind: 'reply', text: reply }, times: 1, lastUserContains: match, model: REPLY_MODEL },
     ]);
   }
-  const res = await stack.http('POST', `/v1/conversations/${conversationId}/messages`, { content, messageId });
+  const res = await stack.http('POST', `/v1/conversations/${conversationId}/messages`, {
+    content,
+    messageId,
+    ...(opts.sentAt ? { sentAt: opts.sentAt } : {}),
+  });
   if (res.status !== 200) throw new Error(`turn failed: ${res.status} ${JSON.stringify(res.body)}`);
   const modelMs = model.modelMs(messageId);
   return {
@@ -110,11 +114,17 @@ export async function sendTurn(
 }
 
 /** Creates a conversation; returns its id. */
-export async function createConversation(stack: BenchStack, conversationId: string, systemPrompt?: string) {
+export async function createConversation(
+  stack: BenchStack,
+  conversationId: string,
+  systemPrompt?: string,
+  participants?: { user: string; assistant: string },
+) {
   const res = await stack.http('POST', '/v1/conversations', {
     conversationId,
     userId: 'bench',
     ...(systemPrompt ? { systemPrompt } : {}),
+    ...(participants ? { participants } : {}),
   });
   if (res.status !== 201)
     throw new Error(`could not create ${conversationId}: ${res.status} ${JSON.stringify(res.body)}`);

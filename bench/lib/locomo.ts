@@ -123,6 +123,31 @@ export function loadLocomo(file: string): LocomoConversation[] {
   });
 }
 
+const MONTHS = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
+
+/** A session date as the dataset writes it (`1:56 pm on 8 May, 2023`) as an ISO timestamp (UTC), or undefined. */
+export function sessionTimestamp(dateTime: string): string | undefined {
+  const m = /^(\d{1,2}):(\d{2})\s*(am|pm)\s+on\s+(\d{1,2})\s+([A-Za-z]+),?\s+(\d{4})$/i.exec(dateTime.trim());
+  if (!m) return undefined;
+  const month = MONTHS.indexOf(m[5]!.toLowerCase());
+  if (month < 0) return undefined;
+  const hour = (Number(m[1]) % 12) + (m[3]!.toLowerCase() === 'pm' ? 12 : 0);
+  return new Date(Date.UTC(Number(m[6]), month, Number(m[4]), hour, Number(m[2]))).toISOString();
+}
+
 /** Tokens as the dataset's metric counts them. */
 export const budgetTokens = (text: string) => Math.ceil(text.length / 4);
 

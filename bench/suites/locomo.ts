@@ -10,10 +10,12 @@ import path from 'node:path';
 import { bm25Turns, lastTurns, turnDocs, Bm25, type BaselineContext } from '../lib/baselines';
 import { closedLoop, createConversation, sendTurn } from '../lib/load';
 import {
+  budgetTokens,
   CATEGORIES,
   evidenceRecall,
   loadLocomo,
   pool,
+  sessionTimestamp,
   type CategoryRecall,
   type LocomoConversation,
   type Recall,
@@ -52,29 +54,39 @@ interface Item {
   category: number;
   recall: Recall;
   tokens: number;
+  /** Memoir only: tokens of each tier of the assembled context (the preview's blocks). */
+  tiers?: Record<string, number>;
 }
 
-/** User turns and replies: each of A's lines with the B line that follows; a session's first user turn is stamped. */
-export function exchanges(conv: LocomoConversation): { user: string; reply: string }[] {
+/**
+ * User turns and replies: each of A's lines with the B line that follows, each dated with its session's time
+ * (`sentAt`), so Memoir knows when each line was said as the baselines' `[<session date>]` prefix does.
+ */
+export function exchanges(conv: LocomoConversation): Exchange[] {
   return sessionExchanges(conv).flat();
 }
 
+type Exchange = { user: string; reply: string; sentAt?: string };
+
 /** `exchanges`, session by session. */
-export function sessionExchanges(conv: LocomoConversation): { user: string; reply: string }[][] {
+export function sessionExchanges(conv: LocomoConversation): Exchange[][] {
   return conv.sessions.map((s) => {
-    const out: { user: string; reply: string }[] = [];
+    const out: Exchange[] = [];
+    const sentAt = sessionTimestamp(s.dateTime);
+    // Without a parseable date the session's first user turn carries the date as text, as before.
+    const dated = (text: string, i: number) => (sentAt || i !== 0 ? text : `[${s.dateTime}] ${text}`);
+    const push = (user: string, reply: string) => out.push({ user, reply, ...(sentAt ? { sentAt } : {}) });
     let pending: string | undefined;
     s.turns.forEach((t, i) => {
-      const text = i === 0 ? `[${s.dateTime}] ${t.text}` : t.text;
       if (t.speaker === conv.speakerA) {
-        if (pending !== undefined) out.push({ user: pending, reply: NO_REPLY });
-        pending = text;
+        if (pending !== undefined) push(pending, NO_REPLY);
+        pending = dated(t.text, i);
       } else {
-        out.push({ user: pending ?? (i === 0 ? `[${s.dateTime}]` : NO_REPLY), reply: t.text });
+        push(pending ?? (i === 0 ? dated(NO_REPLY, 0).trim() : NO_REPLY), t.text);
         pending = undefined;
       }
     });
-    if (pending !== undefined) out.push({ user: pending, reply: NO_REPLY });
+    if (pending !== undefined) push(pending, NO_REPLY);
     return out;
   });
 }
@@ -162,11 +174,16 @@ async function turnGate(stack: BenchStack, id: string, messageId: string): Promi
 async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoConversation[]): Promise<Item[]> {
   const items: Item[] = [];
   for (const c of convs) {
-    const id = await createConversation(stack, `locomo-${c.sampleId}`);
+    // The speakers' names, as a user of the API would give them: recall labels lines with them (the baselines'
+    // lines carry them too) and a question naming one favours that speaker's lines.
+    const id = await createConversation(stack, `locomo-${c.sampleId}`, undefined, {
+      user: c.speakerA,
+      assistant: c.speakerB,
+    });
     const ex = exchanges(c);
     ctx.log(`locomo: feeding ${c.sampleId} (${c.turns.length} lines as ${ex.length} turns)`);
     for (const e of ex) {
-      const turn = await sendTurn(stack, ctx.model, id, e.user, e.reply, { mark: false });
+      const turn = await sendTurn(stack, ctx.model, id, e.user, e.reply, { mark: false, sentAt: e.sentAt });
       const score = await turnGate(stack, id, turn.messageId);
       if (score !== undefined) gateTurns.push({ sampleId: c.sampleId, score });
     }
@@ -191,7 +208,10 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
         ...(recall ? { recall } : {}),
       });
       if (res.status !== 200) throw new Error(`context preview: ${res.status} ${JSON.stringify(res.body)}`);
-      const blocks = (res.body.blocks ?? []) as { text?: string }[];
+      const blocks = (res.body.blocks ?? []) as { text?: string; tier?: string; tokens?: number }[];
+      const tiers: Record<string, number> = {};
+      for (const b of blocks) if (b.tier) tiers[b.tier] = (tiers[b.tier] ?? 0) + (b.tokens ?? 0);
+      const context = blocks.map((b) => b.text ?? '').join('\n');
       for (const tier of (res.body.degradedTiers ?? []) as string[]) degraded.set(tier, (degraded.get(tier) ?? 0) + 1);
       items.push({
         method,
@@ -199,10 +219,13 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
         sampleId: c.sampleId,
         category: q.category,
         recall: evidenceRecall(
-          blocks.map((b) => b.text ?? '').join('\n'),
+          context,
           q.evidence.map((e) => byId.get(e)!),
         ),
-        tokens: Number(res.body.usedTokens ?? NaN),
+        // Counted as the baselines are (characters / 4 of the text put in front of the model), not by Memoir's own
+        // (calibrated) estimate, so no method gets a larger budget than another.
+        tokens: budgetTokens(context),
+        tiers,
       });
     });
     if (loop.errors.length) throw new Error(`context previews failed: ${loop.errors.slice(0, 3).join('; ')}`);
@@ -227,6 +250,8 @@ async function memoirItems(ctx: SuiteContext, stack: BenchStack, convs: LocomoCo
 interface Cell {
   recall: Record<string, CategoryRecall>;
   tokens: number;
+  /** Mean tokens per tier over the questions of categories 1-4 (Memoir only). */
+  tierTokens?: Record<string, number>;
   /** Strict recall (categories 1-4) of each conversation. */
   perConversation: Record<string, number>;
 }
@@ -241,10 +266,17 @@ function cells(items: Item[]): Partial<Record<Method, Record<number, Cell>>> {
       for (const sid of new Set(mine.map((i) => i.sampleId))) {
         perConversation[sid] = pool(mine.filter((i) => i.sampleId === sid))['all 1-4']!.strict;
       }
+      const answerable = mine.filter((i) => i.category !== 5);
+      const tierNames = [...new Set(answerable.flatMap((i) => Object.keys(i.tiers ?? {})))];
       (out[m] ??= {})[b] = {
         recall: pool(mine),
-        tokens: mean(mine.filter((i) => i.category !== 5).map((i) => i.tokens)),
+        tokens: mean(answerable.map((i) => i.tokens)),
         perConversation,
+        ...(tierNames.length > 0
+          ? {
+              tierTokens: Object.fromEntries(tierNames.map((t) => [t, mean(answerable.map((i) => i.tiers?.[t] ?? 0))])),
+            }
+          : {}),
       };
     }
   }
@@ -383,19 +415,30 @@ function report(
       return [`${label} @${b}`, `${pct(r?.strict)} / ${pct(r?.mean)}`, String(r?.n ?? 0)];
     }),
   );
+  const TIERS = ['system', 'summary', 'facts', 'older', 'recent', 'current', 'semantic'];
+  const tierRows = present.flatMap(([m, label]) =>
+    BUDGETS.flatMap((b) => {
+      const t = byMethod[m]![b]!.tierTokens;
+      return t
+        ? [[`${label} @${b}`, ...TIERS.map((tier) => fmt(t[tier] ?? 0, 0)), fmt(byMethod[m]![b]!.tokens, 0)]]
+        : [];
+    }),
+  );
   const sections: Section[] = [
     {
       kind: 'text',
       text:
         'Evidence recall: a question’s evidence turn is recalled when its text appears in the context (whitespace ' +
-        'ignored). Strict = every evidence turn of the question is there; mean = average share. Tokens = characters/4. ' +
+        'ignored). Strict = every evidence turn of the question is there; mean = average share. Tokens = characters/4 ' +
+        'of the text each method puts in front of the model, for Memoir as for the baselines (the per-tier table ' +
+        'shows Memoir’s own accounting, which also counts the frames around its blocks). ' +
         'Each conversation is fed once (feeding is most of the suite’s time): the baselines are deterministic, and ' +
         'Memoir’s recall varies slightly from run to run because its background compaction and fact extraction run ' +
         'beside the turns; “per-conversation range” is the spread of strict recall over the conversations. ' +
         'Each turn of the baselines is the line ' +
-        '`[<session date>] <speaker>: <text>`. Memoir is fed A’s lines as user messages (a session’s first one ' +
-        `stamped with its date) and answers with B’s lines; when A speaks twice in a row the first gets the reply “${NO_REPLY}”, ` +
-        'and a session that opens with B gets a user turn holding only the date stamp.',
+        '`[<session date>] <speaker>: <text>`. Memoir is fed A’s lines as user messages, each with its session’s date ' +
+        `as \`sentAt\`, and answers with B’s lines; when A speaks twice in a row the first gets the reply “${NO_REPLY}”, ` +
+        `and a session that opens with B gets a user turn “${NO_REPLY}”.`,
     },
   ];
   if (memoirSkipped) sections.push({ kind: 'text', text: `**Memoir not measured:** ${memoirSkipped}.` });
@@ -415,6 +458,13 @@ function report(
         ],
         rows: mainRows,
       },
+    },
+    {
+      kind: 'table',
+      caption:
+        'Where Memoir’s budget goes: mean tokens per tier of the assembled context, categories 1–4 (semantic = ' +
+        'recalled memories; recent = the window since the last compaction; older = verbatim messages in the archive)',
+      table: { columns: ['method @ budget', ...TIERS, 'total'], rows: tierRows },
     },
     {
       kind: 'table',

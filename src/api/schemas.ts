@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../../workflows/contract';
 import { TOOL_NAME_PATTERN } from '../tools/types';
-import { hasInvalidText } from '../../workflows/validate';
+import { checkSentAt, hasInvalidText } from '../../workflows/validate';
 
 export const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._-]{1,128}');
 
@@ -32,12 +32,21 @@ export const createConversationBody = z.strictObject({
   systemPrompt: text(64 * 1024).optional(),
   /** Tools the conversation may call (unknown names: 400 `unknown_tool`). */
   tools: toolNames.optional(),
+  /** Who speaks as the user and as the assistant: recall labels lines with these names and matches questions on them. */
+  participants: z.strictObject({ user: text(80).optional(), assistant: text(80).optional() }).optional(),
+});
+
+/** When a message was said: an ISO 8601 timestamp with a time zone, not ahead of the server's clock (a 400 if so). */
+const sentAt = z.string().superRefine((value, ctx) => {
+  const problem = checkSentAt(value, Date.now());
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 export const sendMessageBody = z.strictObject({
   content: z.string(),
   messageId: id.optional(),
   userId: id.optional(),
+  sentAt: sentAt.optional(),
 });
 
 export const sendMessageQuery = z.object({

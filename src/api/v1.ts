@@ -118,6 +118,7 @@ export function v1Routes(opts: V1Options): FastifyPluginAsync {
           role: m.role,
           content: m.content,
           createdAt: m.createdAt.toISOString(),
+          ...(m.sentAt ? { sentAt: m.sentAt.toISOString() } : {}),
           ...(m.role === 'assistant' ? { model: m.model, degraded: m.degraded, inReplyTo: m.inReplyTo } : {}),
         })),
       };

@@ -69,10 +69,11 @@ export class ApiClient {
     );
   }
 
-  send(conversationId: string, content: string, messageId?: string) {
+  send(conversationId: string, content: string, messageId?: string, sentAt?: string) {
     return this.request<TurnResult>('POST', `/v1/conversations/${conversationId}/messages`, {
       content,
       ...(messageId ? { messageId } : {}),
+      ...(sentAt ? { sentAt } : {}),
     });
   }
 

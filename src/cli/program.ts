@@ -8,7 +8,9 @@ import type { Logger } from '../log';
 import { loggerFor } from '../runtime/privacy';
 import { adminVerbs } from './admin';
 import { ApiClient, ApiError } from './api-client';
-import { runInteractive } from './chat';
+import { checkSentAt } from '../../workflows/validate';
+import { formatTurn, runInteractive } from './chat';
+import { CliError } from './errors';
 import { demo } from './demo';
 import { runCost, runHistoryExport, runLs, runReplay, runRerun, runShow } from './inspect';
 import { describeServing, serve, untilSignalled } from './serve';
@@ -67,6 +69,22 @@ export function program(): Command {
       const api = ApiClient.fromEnv(config.dataDir, config.api.port);
       await createForChat(api, { conversationId, userId: o.user, tools: o.tool });
       await runInteractive({ api, conversationId });
+    });
+  cli
+    .command('send')
+    .description('send one message through a running API and print the reply (MEMOIR_API_URL, MEMOIR_API_KEY)')
+    .argument('<conversationId>')
+    .argument('<text>')
+    .option('--user <userId>', 'owner when the conversation is new', 'cli')
+    .option('--message-id <messageId>', 'idempotency key (resending it returns the stored reply)')
+    .option('--sent-at <timestamp>', 'when it was said, ISO 8601 with a time zone (e.g. 2023-05-08T13:56:00Z)')
+    .action(async (conversationId: string, text: string, o: { user: string; messageId?: string; sentAt?: string }) => {
+      const problem = o.sentAt === undefined ? undefined : checkSentAt(o.sentAt, Date.now());
+      if (problem) throw new CliError(`--sent-at: ${problem}`);
+      const { config } = context(true);
+      const api = ApiClient.fromEnv(config.dataDir, config.api.port);
+      await api.createConversation({ conversationId, userId: o.user }).catch(() => undefined);
+      process.stdout.write(formatTurn(await api.send(conversationId, text, o.messageId, o.sentAt)));
     });
   inspectionVerbs(cli);
   adminVerbs(cli, () => context(true));

@@ -21,6 +21,7 @@ import {
   type ConversationPolicy,
   type ConversationState,
   type ConversationStatus,
+  type Participants,
   type ToolDecision,
   type TurnResult,
 } from '../../workflows/contract';
@@ -81,6 +82,8 @@ export interface StartConversationInput {
   systemPrompt?: string | undefined;
   /** Tools the conversation may call, by name (`search_memory`, `files__read`…); fixed at creation. None: text only. */
   tools?: string[] | undefined;
+  /** Names of who speaks as the user and as the assistant (recall labels lines with them). */
+  participants?: { user?: string | undefined; assistant?: string | undefined } | undefined;
 }
 
 /** Who decides on a pending tool call, and why. */
@@ -94,6 +97,8 @@ export interface MessageInput {
   messageId?: string | undefined;
   /** Owner of the conversation if this message creates it. */
   userId?: string | undefined;
+  /** When the message was said (ISO 8601 with a time zone), if not now: context dates it by this. */
+  sentAt?: string | undefined;
 }
 
 export interface ListFilter {
@@ -137,13 +142,10 @@ export class MemoirClient {
     checkTenant(tenantId);
     const conversationId = input.conversationId ?? randomUUID();
     const tools = this.checkedTools(input.tools);
-    const created = await this.opts.conversations?.create(
-      tenantId,
-      conversationId,
-      input.userId,
-      input.systemPrompt,
+    const created = await this.opts.conversations?.create(tenantId, conversationId, input.userId, input.systemPrompt, {
       tools,
-    );
+      participants: namesOf(input.participants),
+    });
     if (created === false)
       throw new MemoirError('conversation_exists', 409, `conversation ${conversationId} already exists`);
     try {
@@ -180,7 +182,7 @@ export class MemoirClient {
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
     const update = this.opts.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
-      args: [{ messageId, content: msg.content }],
+      args: [{ messageId, content: msg.content, ...(msg.sentAt ? { sentAt: msg.sentAt } : {}) }],
       updateId: messageId,
       startWorkflowOperation,
     });
@@ -202,7 +204,7 @@ export class MemoirClient {
         ...this.startOptions(tenantId, conversationId, msg.userId),
         args: [this.input(tenantId, conversationId, msg.userId)],
         signal: postMessageSignal,
-        signalArgs: [{ messageId, content: msg.content }],
+        signalArgs: [{ messageId, content: msg.content, ...(msg.sentAt ? { sentAt: msg.sentAt } : {}) }],
       });
       return { messageId };
     } catch (err) {
@@ -515,4 +517,9 @@ async function withDeadline<T>(work: Promise<T>, ms: number, messageId: string):
     clearTimeout(timer);
     work.catch(() => undefined);
   }
+}
+
+/** Participant names without the absent ones. */
+function namesOf(p: StartConversationInput['participants']): Participants {
+  return { ...(p?.user ? { user: p.user } : {}), ...(p?.assistant ? { assistant: p.assistant } : {}) };
 }

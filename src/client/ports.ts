@@ -5,6 +5,7 @@
  * structurally; an application with only a Temporal connection passes none of them.
  */
 import type { ConversationInput, ConversationOutcome, Usage } from '../../workflows/contract';
+import type { Participants } from '../../workflows/contract';
 
 /** The conversation workflow's signature, for typed handles (workflows/conversation.ts implements it). */
 export type ConversationWorkflow = (input: ConversationInput) => Promise<ConversationOutcome>;
@@ -19,6 +20,8 @@ export interface StoredMessage {
   role: 'user' | 'assistant';
   content: string;
   createdAt: Date;
+  /** When it was said, when the sender said so; null or absent: when it was stored. */
+  sentAt?: Date | null;
   inReplyTo: string | null;
   model: string | null;
   degraded: boolean;
@@ -41,7 +44,7 @@ export interface ConversationReader {
     conversationId: string,
     userId: string,
     systemPrompt?: string,
-    tools?: string[],
+    extra?: { tools?: string[] | undefined; participants?: Participants | undefined },
   ): Promise<boolean>;
   get(tenantId: string, conversationId: string): Promise<ConversationRecord | null>;
   page(tenantId: string, conversationId: string, limit: number, beforeSeq?: number): Promise<StoredMessage[]>;

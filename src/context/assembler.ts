@@ -33,8 +33,16 @@ import type { ContextManifest, ContextTier, ManifestBlock, ManifestStore } from 
 import { dataSection, wrapTurnData } from '../model/prompt';
 import { estimateTokens } from '../model/tokens';
 import { recallGate } from './recall-gate';
-import { diversify, expandNeighbours } from './recall-ranking';
-import { memorySections, messageLine, renderRecall } from './render';
+import {
+  DEFAULT_RANKING,
+  diversify,
+  expandNeighbours,
+  namedRole,
+  smoothBySession,
+  type RankingWeights,
+  type ScoredSeq,
+} from './recall-ranking';
+import { memorySections, messageDay, messageLine, renderRecall, speaker } from './render';
 
 export interface AssemblerSettings {
   defaultSystemPrompt: string;
@@ -53,6 +61,8 @@ export interface AssemblerSettings {
   tierTimeoutMs: number;
   /** The recall gate's threshold on a turn (best BM25 score outside the context); 0 keeps it open. */
   recallGate: number;
+  /** How hits are weighed (unset: `DEFAULT_RANKING`; the recall tuning harness tries others). */
+  ranking?: Partial<RankingWeights>;
 }
 
 export interface AssemblerDeps {
@@ -97,14 +107,10 @@ export interface Assembled {
 
 type Candidate = { key: string; message?: StoredMessage; fact?: FactView };
 
-/** Turns on each side of a recalled message that join the candidates. */
-const NEIGHBOUR_RADIUS = 1;
-/** Maximal marginal relevance trade-off: 1 keeps the fused order, lower favours variety. */
-const DIVERSITY_LAMBDA = 0.8;
-/** A neighbour's score as a share of its hit's: on the LoCoMo dev split, neighbours lift strict recall @4k from 74 % to 80 %. */
-const NEIGHBOUR_WEIGHT = 0.5;
 /** Most a recalled message adds beside its own line: a date header or `…`, and newlines. */
 const ITEM_OVERHEAD = 6;
+/** Most a recalled fact adds beside its text: `- [preference 2023-05-08] ` and a newline. */
+const FACT_OVERHEAD = 8;
 
 export class ContextAssembler {
   constructor(private readonly deps: AssemblerDeps) {}
@@ -224,23 +230,28 @@ export class ContextAssembler {
       while (total(blocks) > budget && step()) blocks = fixedBlocks();
     }
 
-    // Recall candidates, de-duplicated against everything the window and the archive may hold.
-    const inContext = new Set([...window, ...olderAll].map((m) => m.seq));
+    // Recall candidates, de-duplicated against what is surely in context: the newest N and the archive. The rest of
+    // the window since the fold is de-duplicated once step 4 has taken what fits of it — what it has no room for
+    // stays recallable.
+    const inContext = new Set([...newest, ...olderAll].map((m) => m.seq));
     const archivedFacts = new Set(facts.map((f) => f.factId));
     const excluded = (seq: number) => inContext.has(seq) || seq > lastSeq;
     const mode = input.recallMode ?? 'turn';
     const gate = recallGate(d.db ? lexical : undefined, excluded, s.recallGate);
     const gated = mode === 'turn' && !gate.open;
-    const candidates = gated
+    const participants = conversation.participants;
+    let candidates = gated
       ? []
-      : (await this.candidates(tenantId, conversationId, lexical, semantic ?? [], excluded)).filter(
-          (c) => !c.fact || !archivedFacts.has(c.fact.factId),
-        );
-    // A turn recalls its top k only; a fill preview offers every candidate to the budget.
-    const offered = mode === 'turn' ? candidates.slice(0, s.recallTopK) : candidates;
+      : (
+          await this.candidates(tenantId, conversationId, lexical, semantic ?? [], {
+            exclude: excluded,
+            speaker: namedRole(input.userContent, participants),
+            weights: { ...DEFAULT_RANKING, ...s.ranking },
+          })
+        ).filter((c) => !c.fact || !archivedFacts.has(c.fact.factId));
     const recalledMessages: StoredMessage[] = [];
     const recalledFacts: FactView[] = [];
-    const render = () => renderRecall({ recalledMessages, recalledFacts });
+    const render = () => renderRecall({ recalledMessages, recalledFacts, participants });
     const recallTokens = () => {
       const rendered = render().turnData;
       return rendered ? d.tokens(rendered) : 0;
@@ -266,6 +277,10 @@ export class ContextAssembler {
       blocks = next;
     }
     blocks = fixedBlocks();
+    const inWindow = new Set(recent.map((m) => m.seq));
+    candidates = candidates.filter((c) => !c.message || !inWindow.has(c.message.seq));
+    // A turn recalls its top k only; a fill preview offers every candidate to the budget.
+    const offered = mode === 'turn' ? candidates.slice(0, s.recallTopK) : candidates;
 
     // 5. recall fills whatever is left, in ranked order; an item that does not fit makes way for later ones.
     //    Rendering the whole block per candidate would cost O(n²) on a large budget: a first pass adds up an upper
@@ -274,7 +289,9 @@ export class ContextAssembler {
     const room = budget - total(blocks);
     const frame = d.tokens(wrapTurnData([dataSection('recalled_memories', '')])!);
     const upperBound = (c: Candidate) =>
-      c.message ? d.tokens(`${c.message.role}: ${c.message.content}`) + ITEM_OVERHEAD : d.tokens(c.fact!.text) + 4;
+      c.message
+        ? d.tokens(`${speaker(c.message.role, participants)}: ${c.message.content}`) + ITEM_OVERHEAD
+        : d.tokens(c.fact!.text) + FACT_OVERHEAD;
     const taken = new Set<string>();
     let estimate = frame;
     for (const c of offered) {
@@ -322,6 +339,7 @@ export class ContextAssembler {
       userContent: input.userContent,
       recall: { messageSeqs: recalledMessages.map((m) => m.seq), facts: recalledFacts },
       recallGate: { ...gate, mode },
+      ...(participants.user || participants.assistant ? { participants } : {}),
       blocks: blocks.map(({ text: _text, ...b }) => b),
       degradedTiers: degraded,
       budgetTokens: budget,
@@ -389,16 +407,19 @@ export class ContextAssembler {
 
   /**
    * Recall candidates in the order they fill the budget: lexical and semantic hits fused by rank (the semantic
-   * list weighted by what its embedder is worth), message hits expanded with their neighbouring turns, then
-   * diversified; facts keep their fused rank. Message hits resolve to whole stored messages.
+   * list weighted by what its embedder is worth); a fact hit brings its source turns; message hits expanded with
+   * their neighbouring turns, smoothed by session, lifted when they are the named participant's; then
+   * diversified. Message hits resolve to whole stored messages.
    */
   private async candidates(
     tenantId: string,
     conversationId: string,
     lexical: { seq: number }[],
     semantic: SearchHit[],
-    exclude: (seq: number) => boolean,
+    opts: { exclude: (seq: number) => boolean; speaker: 'user' | 'assistant' | undefined; weights: RankingWeights },
   ): Promise<Candidate[]> {
+    const { conversations } = this.deps;
+    const w = opts.weights;
     type Hit = { seq: number | null; kind?: string; sourceId?: string };
     const keyOf = (h: Hit) => (h.kind === 'fact' ? `fact:${h.sourceId}` : `seq:${h.seq}`);
     const fused = reciprocalRankFusion<Hit>(
@@ -411,40 +432,59 @@ export class ContextAssembler {
       ],
       { key: keyOf },
     );
-    const messageHits = fused.flatMap((f) =>
-      f.item.kind === 'fact' || f.item.seq === null ? [] : [{ seq: f.item.seq, score: f.score }],
-    );
-    const expanded = expandNeighbours(messageHits, {
-      radius: NEIGHBOUR_RADIUS,
-      neighbourWeight: NEIGHBOUR_WEIGHT,
-      exclude,
-    });
     const factHits = fused.filter((f) => f.item.kind === 'fact');
-    const [stored, active] = await Promise.all([
-      this.deps.conversations.bySeq(
-        tenantId,
-        conversationId,
-        expanded.map((e) => e.seq),
-      ),
-      factHits.length > 0 ? this.deps.facts.active(tenantId, conversationId) : Promise.resolve([]),
+    const active = factHits.length > 0 ? await this.deps.facts.active(tenantId, conversationId) : [];
+    const factsById = new Map(active.map((f) => [f.factId, f]));
+    const hitFacts = factHits.flatMap((f) => {
+      const fact = factsById.get(f.item.sourceId ?? '');
+      return fact ? [{ key: f.key, fact, score: f.score }] : [];
+    });
+    // Provenance: the turns a fact was drawn from join the message hits, so its date and wording come along.
+    const sources = await conversations.byMessageIds(tenantId, conversationId, [
+      ...new Set(hitFacts.flatMap((f) => f.fact.sourceMessageIds)),
     ]);
+    const seqOf = new Map(sources.map((m) => [m.messageId, m.seq]));
+    const best = new Map<number, number>();
+    const offer = (seq: number, score: number) => best.set(seq, Math.max(best.get(seq) ?? 0, score));
+    for (const f of fused) if (f.item.kind !== 'fact' && f.item.seq !== null) offer(f.item.seq, f.score);
+    for (const f of hitFacts) {
+      for (const id of f.fact.sourceMessageIds) {
+        const seq = seqOf.get(id);
+        if (seq !== undefined) offer(seq, f.score * w.factSourceWeight);
+      }
+    }
+    const messageHits: ScoredSeq[] = [...best].map(([seq, score]) => ({ seq, score }));
+    const expanded = expandNeighbours(messageHits, {
+      radius: w.neighbourRadius,
+      neighbourWeight: w.neighbourWeight,
+      exclude: opts.exclude,
+    });
+    const stored = await conversations.bySeq(
+      tenantId,
+      conversationId,
+      expanded.map((e) => e.seq),
+    );
     const messages = new Map(stored.map((m) => [m.seq, m]));
-    const facts = new Map(active.map((f) => [f.factId, f]));
+    const present = expanded.flatMap((e) => {
+      const message = messages.get(e.seq);
+      return message ? [{ ...e, message }] : [];
+    });
+    const smoothed = smoothBySession(present, (e) => messageDay(e.message), w.sessionWeight);
+    const lift = (role: StoredMessage['role']) => (opts.speaker === role ? 1 + w.speakerWeight : 1);
     const scored: (Candidate & { score: number; text: string })[] = [
-      ...expanded.flatMap((e) => {
-        const message = messages.get(e.seq);
-        return message ? [{ key: `seq:${e.seq}`, message, score: e.score, text: message.content }] : [];
-      }),
-      ...factHits.flatMap((f) => {
-        const fact = facts.get(f.item.sourceId ?? '');
-        return fact ? [{ key: f.key, fact, score: f.score, text: fact.text }] : [];
-      }),
+      ...smoothed.map((e) => ({
+        key: `seq:${e.seq}`,
+        message: e.message,
+        score: e.score * lift(e.message.role),
+        text: e.message.content,
+      })),
+      ...hitFacts.map((f) => ({ key: f.key, fact: f.fact, score: f.score, text: f.fact.text })),
     ].sort((a, b) => b.score - a.score);
     return diversify(
       scored,
       (c) => c.score,
       (c) => c.text,
-      DIVERSITY_LAMBDA,
+      w.diversityLambda,
     );
   }
 

@@ -8,7 +8,7 @@
  * Per-turn part (after the last cache breakpoint, quoted as data): recalled memories.
  */
 import { dataSection, escapeData, wrapTurnData } from '../model/prompt';
-import type { StoredMessage } from '../storage/conversations';
+import type { Participants, StoredMessage } from '../storage/conversations';
 import type { FactView } from '../memory/facts';
 
 export interface MemoryParts {
@@ -43,15 +43,21 @@ export function renderMemoryBlocks(parts: MemoryParts): { segments: string[]; re
   return { segments: [], rest: rest === undefined ? undefined : header + rest };
 }
 
-const factLine = (f: FactView) => `- [${f.kind}] ${f.text}`;
+/** A fact with its kind and, when known, the day it held (from its source messages). */
+const factLine = (f: FactView) => `- [${f.kind}${f.eventDate ? ` ${f.eventDate}` : ''}] ${f.text}`;
 
-/** A remembered message as one line: position, speaker, date, text. */
-export const messageLine = (m: Pick<StoredMessage, 'seq' | 'role' | 'content' | 'createdAt'>) =>
-  `(#${m.seq} ${m.role} ${m.createdAt.toISOString().slice(0, 10)}) ${m.content}`;
+/** Who said a message: the participant's name when the conversation has one, else the role. */
+export const speaker = (role: StoredMessage['role'], names: Participants = {}) => names[role] ?? role;
+
+/** A remembered message as one line: position, speaker, the day it was said, text. */
+export const messageLine = (m: Pick<StoredMessage, 'seq' | 'role' | 'content' | 'createdAt' | 'sentAt'>) =>
+  `(#${m.seq} ${m.role} ${messageDay(m)}) ${m.content}`;
 
 export interface RecallParts {
   recalledMessages: StoredMessage[];
   recalledFacts: FactView[];
+  /** Names to label lines with (absent: the roles). */
+  participants?: Participants | undefined;
 }
 
 export interface RenderedRecall {
@@ -61,15 +67,15 @@ export interface RenderedRecall {
 }
 
 /** The day a message belongs to: when it was said (`sentAt`), else when it was stored. */
-export const messageDay = (m: Pick<StoredMessage, 'createdAt'> & { sentAt?: Date | null }) =>
+export const messageDay = (m: Pick<StoredMessage, 'createdAt' | 'sentAt'>) =>
   (m.sentAt ?? m.createdAt).toISOString().slice(0, 10);
 
 /**
  * Recalled messages grouped by session (the day they were said), in conversation order: one date header per
- * session, a speaker label per line, and `…` where the recalled lines of a session are not consecutive. Headers
+ * session, a speaker label per line (the participant's name when known), and `…` where the recalled lines of a session are not consecutive. Headers
  * replace the per-line position and date of `messageLine`, so more memories fit the same budget.
  */
-export function recallLines(messages: StoredMessage[]): string[] {
+export function recallLines(messages: StoredMessage[], names: Participants = {}): string[] {
   const lines: string[] = [];
   let day: string | undefined;
   let lastSeq = -1;
@@ -77,7 +83,7 @@ export function recallLines(messages: StoredMessage[]): string[] {
     const d = messageDay(m);
     if (d !== day) lines.push(`[${d}]`);
     else if (m.seq !== lastSeq + 1) lines.push('…');
-    lines.push(`${m.role}: ${m.content}`);
+    lines.push(`${speaker(m.role, names)}: ${m.content}`);
     day = d;
     lastSeq = m.seq;
   }
@@ -86,7 +92,7 @@ export function recallLines(messages: StoredMessage[]): string[] {
 
 /** The per-turn data block: recalled facts, then recalled messages grouped by session. */
 export function renderRecall(parts: RecallParts): RenderedRecall {
-  const memories = [...parts.recalledFacts.map(factLine), ...recallLines(parts.recalledMessages)];
+  const memories = [...parts.recalledFacts.map(factLine), ...recallLines(parts.recalledMessages, parts.participants)];
   const semantic = memories.length > 0 ? dataSection('recalled_memories', memories.join('\n')) : undefined;
   return { ...(semantic ? { semantic } : {}), turnData: wrapTurnData(semantic ? [semantic] : []) };
 }

@@ -27,6 +27,11 @@ export interface FactView {
   subject: string;
   text: string;
   sourceMessageIds: string[];
+  /**
+   * The day (YYYY-MM-DD) of the newest message it came from, when it was said (`sentAt`) or else stored: when the
+   * fact held. Absent for facts merged before it was kept, or with no known source.
+   */
+  eventDate?: string;
 }
 
 export interface MergeResult {
@@ -66,6 +71,7 @@ interface Row {
   subject: string;
   text: string;
   source_message_ids: string[];
+  event_at: Date | null;
 }
 const toView = (r: Row): FactView => ({
   factId: r.fact_id,
@@ -73,7 +79,13 @@ const toView = (r: Row): FactView => ({
   subject: r.subject,
   text: r.text,
   sourceMessageIds: r.source_message_ids,
+  ...(r.event_at ? { eventDate: r.event_at.toISOString().slice(0, 10) } : {}),
 });
+
+const FACT_COLUMNS = 'fact_id, kind, subject, text, source_message_ids, event_at';
+/** When the newest of the messages `$4` (ids) was said: the event time of a fact drawn from them. */
+const SOURCE_EVENT_AT = `(SELECT max(coalesce(m.sent_at, m.created_at)) FROM messages m
+  WHERE m.tenant_id = $1 AND m.conversation_id = $2 AND m.message_id = ANY($4::text[]))`;
 
 /** Most messages one extraction reads. */
 export const FACTS_BATCH = 60;
@@ -95,7 +107,7 @@ export class FactStore {
 
   async active(tenantId: string, conversationId: string, limit = 200): Promise<FactView[]> {
     const rows = await this.db.query<Row>(
-      `SELECT fact_id, kind, subject, text, source_message_ids FROM facts
+      `SELECT ${FACT_COLUMNS} FROM facts
         WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'active' ORDER BY updated_at DESC LIMIT $3`,
       [tenantId, conversationId, limit],
     );
@@ -105,7 +117,7 @@ export class FactStore {
   /** Active facts not yet in the semantic index, oldest first. */
   async unindexed(tenantId: string, conversationId: string, limit: number): Promise<FactView[]> {
     const rows = await this.db.query<Row>(
-      `SELECT fact_id, kind, subject, text, source_message_ids FROM facts
+      `SELECT ${FACT_COLUMNS} FROM facts
         WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'active' AND indexed_at IS NULL
         ORDER BY created_at LIMIT $3`,
       [tenantId, conversationId, limit],
@@ -125,7 +137,7 @@ export class FactStore {
     conversationId: string,
   ): Promise<(FactView & { status: string; supersededBy: string | null })[]> {
     const rows = await this.db.query<Row & { status: string; superseded_by: string | null }>(
-      `SELECT fact_id, kind, subject, text, source_message_ids, status, superseded_by FROM facts
+      `SELECT ${FACT_COLUMNS}, status, superseded_by FROM facts
         WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY created_at`,
       [tenantId, conversationId],
     );
@@ -157,13 +169,14 @@ export class FactStore {
         if (!subject) continue;
         const id = factId(conversationId, subject, fact.text);
         const current = await tx.query<Row>(
-          `SELECT fact_id, kind, subject, text, source_message_ids FROM facts
+          `SELECT ${FACT_COLUMNS} FROM facts
             WHERE tenant_id = $1 AND conversation_id = $2 AND subject = $3 AND status = 'active'`,
           [tenantId, conversationId, subject],
         );
         if (current.some((c) => c.fact_id === id)) {
           await tx.query(
-            `UPDATE facts SET source_message_ids = ARRAY(SELECT DISTINCT unnest(source_message_ids || $4::text[])), updated_at = now()
+            `UPDATE facts SET source_message_ids = ARRAY(SELECT DISTINCT unnest(source_message_ids || $4::text[])),
+                  event_at = greatest(event_at, ${SOURCE_EVENT_AT}), updated_at = now()
               WHERE tenant_id = $1 AND conversation_id = $2 AND fact_id = $3`,
             [tenantId, conversationId, id, fact.sourceMessageIds],
           );
@@ -180,12 +193,13 @@ export class FactStore {
           result.superseded.push(toView(old));
         }
         const inserted = await tx.query<Row>(
-          `INSERT INTO facts (tenant_id, conversation_id, fact_id, user_id, kind, subject, text, source_message_ids)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+          `INSERT INTO facts (tenant_id, conversation_id, fact_id, user_id, kind, subject, text, source_message_ids,
+             event_at)
+           VALUES ($1, $2, $3, $5, $6, $7, $8, $4, ${SOURCE_EVENT_AT})
            ON CONFLICT (tenant_id, conversation_id, fact_id)
-             DO UPDATE SET status = 'active', superseded_by = NULL, updated_at = now()
-           RETURNING fact_id, kind, subject, text, source_message_ids`,
-          [tenantId, conversationId, id, userId, fact.kind, subject, fact.text, fact.sourceMessageIds],
+             DO UPDATE SET status = 'active', superseded_by = NULL, event_at = EXCLUDED.event_at, updated_at = now()
+           RETURNING ${FACT_COLUMNS}`,
+          [tenantId, conversationId, id, fact.sourceMessageIds, userId, fact.kind, subject, fact.text],
         );
         result.added.push(toView(inserted[0]!));
       }

@@ -36,6 +36,8 @@ interface Encoded {
   r: 'user' | 'assistant';
   c: string;
   t: string;
+  /** sentAt, only when the message has one. */
+  a?: string;
   i: string | null;
   o: string | null;
   d: boolean;
@@ -48,6 +50,7 @@ const encode = (m: StoredMessage): string =>
     r: m.role,
     c: m.content,
     t: m.createdAt.toISOString(),
+    ...(m.sentAt ? { a: m.sentAt.toISOString() } : {}),
     i: m.inReplyTo,
     o: m.model,
     d: m.degraded,
@@ -60,6 +63,7 @@ const decode = (raw: string): StoredMessage => {
     role: e.r,
     content: e.c,
     createdAt: new Date(e.t),
+    sentAt: e.a ? new Date(e.a) : null,
     inReplyTo: e.i,
     model: e.o,
     degraded: e.d,

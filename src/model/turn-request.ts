@@ -56,7 +56,11 @@ export async function requestFromManifest(
     facts: latest && manifest.memoryParts.facts ? latest.facts : [],
     older,
   });
-  const { turnData } = renderRecall({ recalledMessages: recalled, recalledFacts: manifest.recall.facts });
+  const { turnData } = renderRecall({
+    recalledMessages: recalled,
+    recalledFacts: manifest.recall.facts,
+    participants: manifest.participants,
+  });
   return buildRequest(
     {
       model,

@@ -17,7 +17,12 @@ export interface ConversationRow {
   totals: Usage;
   createdAt: Date;
   lastMessageAt: Date | null;
+  /** Names of who speaks as the user and as the assistant, when the conversation was given them. */
+  participants: Participants;
 }
+
+import type { Participants } from '../../workflows/contract';
+export type { Participants };
 
 export interface StoredMessage {
   messageId: string;
@@ -25,6 +30,8 @@ export interface StoredMessage {
   role: 'user' | 'assistant';
   content: string;
   createdAt: Date;
+  /** When it was said, when the sender said so (`sentAt`); null means when it was stored (`createdAt`). */
+  sentAt?: Date | null;
   inReplyTo: string | null;
   model: string | null;
   degraded: boolean;
@@ -33,7 +40,8 @@ export interface StoredMessage {
 export interface TurnToPersist {
   tenantId: string;
   conversationId: string;
-  userMessage: { messageId: string; content: string };
+  /** `sentAt` (ISO 8601) dates the user message and its reply: the reply belongs to the exchange it answers. */
+  userMessage: { messageId: string; content: string; sentAt?: string | undefined };
   reply: Reply;
   usage: Usage;
   /** The model call whose reply is kept; absent for a degraded reply. */
@@ -66,6 +74,8 @@ interface ConversationDbRow {
   cost_usd: number;
   created_at: Date;
   last_message_at: Date | null;
+  user_name: string | null;
+  assistant_name: string | null;
 }
 
 interface MessageDbRow {
@@ -74,6 +84,7 @@ interface MessageDbRow {
   role: 'user' | 'assistant';
   content: string;
   created_at: Date;
+  sent_at: Date | null;
   in_reply_to: string | null;
   model: string | null;
   degraded: boolean;
@@ -98,6 +109,10 @@ const toConversation = (r: ConversationDbRow): ConversationRow => ({
   totals: usageOf(r),
   createdAt: r.created_at,
   lastMessageAt: r.last_message_at,
+  participants: {
+    ...(r.user_name ? { user: r.user_name } : {}),
+    ...(r.assistant_name ? { assistant: r.assistant_name } : {}),
+  },
 });
 
 const toMessage = (r: MessageDbRow): StoredMessage => ({
@@ -106,6 +121,7 @@ const toMessage = (r: MessageDbRow): StoredMessage => ({
   role: r.role,
   content: r.content,
   createdAt: r.created_at,
+  sentAt: r.sent_at,
   inReplyTo: r.in_reply_to,
   model: r.model,
   degraded: r.degraded,
@@ -122,7 +138,7 @@ type ReplyDbRow = MessageDbRow & {
 /** Owner of a conversation started by a message that named no user. */
 export { ANONYMOUS_USER } from '../../workflows/contract';
 
-const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, in_reply_to, model, degraded';
+const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, sent_at, in_reply_to, model, degraded';
 
 /**
  * How message text is stored: encrypted under the conversation's key scope when MEMOIR_ENCRYPT_AT_REST is on
@@ -159,7 +175,7 @@ export class ConversationStore {
     conversationId: string,
     userId: string,
     systemPrompt?: string,
-    tools: string[] = [],
+    extra: { tools?: string[] | undefined; participants?: Participants | undefined } = {},
   ): Promise<boolean> {
     const stored =
       systemPrompt === undefined
@@ -167,10 +183,11 @@ export class ConversationStore {
         : this.sealer
           ? await this.sealer.seal(tenantId, userId, systemPrompt)
           : systemPrompt;
+    const { tools = [], participants = {} } = extra;
     const rows = await this.db.query(
-      `INSERT INTO conversations (tenant_id, conversation_id, user_id, system_prompt, tools) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      [tenantId, conversationId, userId, stored, tools],
+      `INSERT INTO conversations (tenant_id, conversation_id, user_id, system_prompt, tools, user_name, assistant_name)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING 1`,
+      [tenantId, conversationId, userId, stored, tools, participants.user ?? null, participants.assistant ?? null],
     );
     return rows.length === 1;
   }
@@ -203,7 +220,7 @@ export class ConversationStore {
     systemPrompt?: string,
     tools: string[] = [],
   ): Promise<ConversationRow> {
-    await this.create(tenantId, conversationId, userId, systemPrompt, tools);
+    await this.create(tenantId, conversationId, userId, systemPrompt, { tools });
     const row = await this.get(tenantId, conversationId);
     if (!row) throw new Error(`conversation ${tenantId}/${conversationId} vanished while opening`);
     return row;
@@ -304,6 +321,17 @@ export class ConversationStore {
     return rows[0] ? rows[0].next_seq - 1 : 0;
   }
 
+  /** Messages by id, oldest first; ids not found are left out. */
+  async byMessageIds(tenantId: string, conversationId: string, messageIds: string[]): Promise<StoredMessage[]> {
+    if (messageIds.length === 0) return [];
+    const rows = await this.db.query<MessageDbRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2
+          AND message_id = ANY($3::text[]) ORDER BY seq`,
+      [tenantId, conversationId, messageIds],
+    );
+    return this.messages(tenantId, rows);
+  }
+
   async bySeq(tenantId: string, conversationId: string, seqs: number[]): Promise<StoredMessage[]> {
     if (seqs.length === 0) return [];
     const rows = await this.db.query<MessageDbRow>(
@@ -353,14 +381,15 @@ export class ConversationStore {
       // The user message goes first; when an earlier attempt stored it already, nothing else is written.
       const written = await tx.query<{ inserted: number }>(
         `WITH new_user AS (
-           INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content)
-           VALUES ($1, $2, $3, $4, 'user', $5)
+           INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, sent_at)
+           VALUES ($1, $2, $3, $4, 'user', $5, $21::timestamptz)
            ON CONFLICT (tenant_id, conversation_id, message_id) DO NOTHING
            RETURNING seq
          ), new_reply AS (
            INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, in_reply_to, model,
-             degraded, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)
-           SELECT $1, $2, seq + 1, $6, 'assistant', $7, $4, $8, $9, $10, $11, $12, $13, $14 FROM new_user
+             degraded, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, sent_at)
+           SELECT $1, $2, seq + 1, $6, 'assistant', $7, $4, $8, $9, $10, $11, $12, $13, $14, $21::timestamptz
+             FROM new_user
          ), totals AS (
            UPDATE conversations SET next_seq = $3 + 2, turn_count = turn_count + 1,
              input_tokens = input_tokens + $10, output_tokens = output_tokens + $11,
@@ -397,6 +426,7 @@ export class ConversationStore {
           redactions.map((r) => r.stage),
           redactions.map((r) => r.piiType),
           redactions.map((r) => r.hash),
+          userMessage.sentAt ?? null,
         ],
       );
       if (written[0]?.inserted === 1) return { userSeq, replySeq, inserted: true };

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { FactView } from '../memory/facts';
-import type { MessageSealer } from './conversations';
+import type { MessageSealer, Participants } from './conversations';
 import type { Db } from './db';
 
 export type ContextTier = 'system' | 'summary' | 'facts' | 'recent' | 'semantic' | 'older' | 'current';
@@ -44,6 +44,8 @@ export interface ContextManifest {
   recall: { messageSeqs: number[]; facts: FactView[] };
   /** The recall gate's signal and verdict (absent in manifests written before the gate). */
   recallGate?: { score: number; threshold: number; open: boolean; mode: 'turn' | 'fill' };
+  /** Names recalled lines were labelled with; absent when the conversation has none (and in older manifests). */
+  participants?: Participants;
   blocks: ManifestBlock[];
   /** Tiers that were down, so the turn went without them. */
   degradedTiers: string[];

@@ -44,6 +44,11 @@ const cases: [string[], Record<string, string>, () => string][] = [
   [['api'], { MEMOIR_API_PORT: 'abc' }, () => badPort],
   [['demo'], { MEMOIR_API_PORT: 'abc' }, () => badPort],
   [['chat', 'c-1'], {}, () => 'no API key: set MEMOIR_API_KEY (or start `memoir serve`, which creates a demo key)'],
+  [
+    ['send', 'c-1', 'hello', '--sent-at', '8 May 2023'],
+    {},
+    () => '--sent-at: sentAt must be an ISO 8601 timestamp with a time zone, such as 2023-05-08T13:56:00Z',
+  ],
   [['ls'], {}, () => noTemporal],
   [['show', 'c-1'], {}, () => noTemporal],
   [['history', 'export', 'c-1'], {}, () => noTemporal],

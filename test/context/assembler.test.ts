@@ -154,6 +154,13 @@ describe('context fill order', () => {
     expect(roomy.manifest.recall.messageSeqs.length).toBeGreaterThan(10);
   });
 
+  it('recalls a message of the window since the fold that the window had no room for', async () => {
+    // Day 20 (message 41) is the window's oldest: at this budget the window keeps only its newest part.
+    const { manifest } = await ask(assembler({}), 'Which day did I try diving?', 500);
+    expect(manifest.historySeqs).not.toContain(41);
+    expect(manifest.recall.messageSeqs).toContain(41);
+  });
+
   it('brings a recalled message’s neighbouring turns along', async () => {
     // Only user message 3 (day 1) says "kayak"; its reply (4) and the turn before (2) do not.
     const { manifest, blocks } = await ask(assembler({ recentMessages: 2 }), 'kayak');

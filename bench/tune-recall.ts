@@ -1,0 +1,158 @@
+/**
+ * Recall tuning harness (a developer tool, not a benchmark figure): loads the LoCoMo dev split straight into a
+ * fresh PostgreSQL database and a Weaviate collection (no Temporal, no model: turns are stored as the turn path
+ * would store them, with the speakers' names and each session's date as `sentAt`), stands a summary in for
+ * compaction (folded up to 20 messages before the end, as the bench's feed leaves it), then assembles the context
+ * of every question with the real ContextAssembler under each ranking profile and prints strict evidence recall.
+ * It takes about a minute, where the benchmark's LoCoMo suite takes a quarter of an hour, so weights can be
+ * compared on all five conversations. The committed figures come from `bench/run.ts`, never from this.
+ *
+ *   npx tsx bench/tune-recall.ts                                   # defaults
+ *   TUNE='[{"sessionWeight":0},{"sessionWeight":0.5}]' npx tsx bench/tune-recall.ts
+ */
+import { randomBytes } from 'node:crypto';
+import weaviate from 'weaviate-client';
+import { ContextAssembler } from '../src/context/assembler';
+import type { RankingWeights } from '../src/context/recall-ranking';
+import { LocalEmbedder } from '../src/memory/embedders/local';
+import { FactStore } from '../src/memory/facts';
+import { NO_HOT_TIER } from '../src/memory/hot-tier';
+import { SemanticTier } from '../src/memory/semantic-tier';
+import { SummaryStore } from '../src/memory/summaries';
+import { TwoLevelCache } from '../src/memory/two-level-cache';
+import { WeaviateStore } from '../src/memory/weaviate-store';
+import { estimateTokens } from '../src/model/tokens';
+import { ConversationStore } from '../src/storage/conversations';
+import { openPostgres } from '../src/storage/db';
+import { ManifestStore } from '../src/storage/manifests';
+import { migrate } from '../src/storage/migrate';
+import { freshDatabase } from '../test/helpers/stack';
+import { TEST_SERVICES } from '../test/helpers/services';
+import { CATEGORIES, evidenceRecall, loadLocomo, pool, type Recall } from './lib/locomo';
+import { DEFAULT_LOCOMO_PATH, exchanges } from './suites/locomo';
+
+const BUDGETS = (process.env.TUNE_BUDGETS ?? '2000,4000').split(',').map(Number);
+const PROFILES: Partial<RankingWeights>[] = JSON.parse(process.env.TUNE ?? '[{}]');
+const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
+
+async function run(): Promise<void> {
+  const convs = loadLocomo(process.env.LOCOMO_PATH ?? DEFAULT_LOCOMO_PATH);
+  const database = await freshDatabase();
+  const db = openPostgres(database.url);
+  const client = await weaviate.connectToLocal(TEST_SERVICES.weaviate);
+  const collection = `MemoirTune_${randomBytes(5).toString('hex')}`;
+  const embedder = new LocalEmbedder();
+  const semantic = new SemanticTier(
+    new WeaviateStore(client, { collection, dimensions: embedder.dimensions }),
+    embedder,
+  );
+  try {
+    await migrate(db);
+    await semantic.store.ensureReady();
+    const conversations = new ConversationStore(db);
+    const summaries = new SummaryStore(db);
+    for (const c of convs) {
+      await conversations.create('tune', c.sampleId, 'u', undefined, {
+        participants: { user: c.speakerA, assistant: c.speakerB },
+      });
+      for (const [i, e] of exchanges(c).entries()) {
+        await conversations.persistTurn({
+          tenantId: 'tune',
+          conversationId: c.sampleId,
+          userMessage: { messageId: `${c.sampleId}-u${i}`, content: e.user, sentAt: e.sentAt },
+          reply: { messageId: `${c.sampleId}-a${i}`, content: e.reply, model: 'm', degraded: false },
+          usage,
+        });
+      }
+      const last = await conversations.lastSeq('tune', c.sampleId);
+      const all = await conversations.range('tune', c.sampleId, 1, last);
+      await semantic.indexMessages({ tenantId: 'tune', conversationId: c.sampleId, userId: 'u' }, all);
+      // The offline model's summary: first sentences of the folded messages, the newest 1,600 characters.
+      const folded = all.filter((m) => m.seq <= last - 20);
+      const text = folded
+        .map((m) => m.content.split(/(?<=[.!?])\s/)[0]!)
+        .join(' ')
+        .slice(-1600);
+      await summaries.save('tune', c.sampleId, {
+        version: 1,
+        toSeq: folded.at(-1)!.seq,
+        text,
+        tokens: estimateTokens(text),
+        sourceTokens: 0,
+        facts: [],
+        model: 'm',
+      });
+    }
+    console.log(`loaded ${convs.length} conversations in ${Math.round(performance.now() / 1000)} s`);
+    for (const ranking of PROFILES) {
+      const assembler = new ContextAssembler({
+        conversations,
+        manifests: new ManifestStore(db),
+        summaries,
+        facts: new FactStore(db),
+        summaryCache: new TwoLevelCache(undefined, {
+          name: 'summary',
+          maxEntries: 10,
+          l1TtlMs: 60_000,
+          l2TtlSeconds: 1,
+        }),
+        hot: NO_HOT_TIER,
+        semantic,
+        db,
+        tokens: estimateTokens,
+        settings: {
+          defaultSystemPrompt: 'You are a helpful assistant.',
+          recentMessages: 10,
+          budgetTokens: 4000,
+          // The configuration's defaults (src/config.ts).
+          recallTopK: 5,
+          recallShare: 0.5,
+          archiveShare: 0.1,
+          recallCandidates: 60,
+          tierTimeoutMs: 10_000,
+          recallGate: 0,
+          ranking,
+        },
+      });
+      for (const budget of BUDGETS) {
+        const items: { category: number; recall: Recall; sampleId: string }[] = [];
+        for (const c of convs) {
+          const byId = new Map(c.turns.map((t) => [t.diaId, t]));
+          for (const q of c.questions) {
+            const { blocks } = await assembler.assemble({
+              tenantId: 'tune',
+              conversationId: c.sampleId,
+              messageId: 'preview',
+              userContent: q.question,
+              turn: 0,
+              budgetTokens: budget,
+            });
+            const context = blocks.map((b) => b.text).join('\n');
+            const evidence = q.evidence.map((e) => byId.get(e)!);
+            items.push({ category: q.category, recall: evidenceRecall(context, evidence), sampleId: c.sampleId });
+          }
+        }
+        const p = pool(items);
+        const per = convs.map((c) =>
+          (pool(items.filter((i) => i.sampleId === c.sampleId))['all 1-4']!.strict * 100).toFixed(1),
+        );
+        const cats = Object.values(CATEGORIES).filter((g) => g !== 'adversarial' && p[g]);
+        console.log(
+          `${JSON.stringify(ranking)} @${budget}: all ${(p['all 1-4']!.strict * 100).toFixed(1)} · ` +
+            cats.map((g) => `${g} ${(p[g]!.strict * 100).toFixed(1)}`).join(' · ') +
+            ` · per conversation ${per.join(' ')}`,
+        );
+      }
+    }
+  } finally {
+    await client.collections.delete(collection).catch(() => undefined);
+    await client.close();
+    await db.close();
+    await database.drop();
+  }
+}
+
+run().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
