@@ -15,8 +15,12 @@ export const DEMO_SCRIPT = [
   'My budget is 3000 euros for two weeks, for two people.',
   'What should I pack for a week on a boat?',
   'Can you suggest three islands worth visiting?',
-  'Remind me, what is my budget?',
+  // Asked about the past, the model calls the conversation's `search_memory` tool before it answers.
+  'What budget did I mention earlier?',
 ];
+
+/** The demo conversation may search its own memory: a tool call runs as its own activity, visible in the UI. */
+const DEMO_TOOLS = ['search_memory'];
 
 export async function demo(config: Config, log: Logger, opts: { keep: boolean; interactive: boolean }): Promise<void> {
   const say = (m: string) => process.stdout.write(`${m}\n`);
@@ -31,7 +35,7 @@ export async function demo(config: Config, log: Logger, opts: { keep: boolean; i
     say(`\nReady:\n${describeServing(serving)}`);
     const api = new ApiClient(serving.api!.url, apiKeys(serving.services)[0]!.key);
     const conversationId = `demo-${randomUUID().slice(0, 8)}`;
-    const created = await api.createConversation({ conversationId, userId: 'ada' });
+    const created = await api.createConversation({ conversationId, userId: 'ada', tools: DEMO_TOOLS });
     say(`\nConversation ${conversationId}`);
     say(`  workflow ID: ${created.workflowId}`);
     if (serving.services.temporal.uiUrl) {
@@ -43,6 +47,8 @@ export async function demo(config: Config, log: Logger, opts: { keep: boolean; i
     if (opts.interactive) await runInteractive({ api, conversationId });
     else {
       const answered = await runScript({ api, conversationId }, DEMO_SCRIPT);
+      const { toolCalls } = await api.toolCalls(conversationId);
+      for (const c of toolCalls) say(`  tool call: ${c.tool} · ${c.outcome ?? 'pending'} · ${c.durationMs ?? 0} ms`);
       const state = await api.state(conversationId);
       say(
         `\n${answered} turns answered · total ${state.totals.inputTokens} in / ${state.totals.outputTokens} out tokens` +

@@ -54,7 +54,7 @@ export function offlineReply(input: ResponderInput): string {
 /** The newest "my <subject> is <value>" in the texts. */
 function recallFact(subject: string, texts: string[]): string | undefined {
   const escaped = subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const statement = new RegExp(`\\b(?:my|the user's)\\s+${escaped}\\s+(?:is|was)\\s+([^.,;!?\\n]+)`, 'gi');
+  const statement = new RegExp(`\\b(?:my|the user's)\\s+${escaped}\\s+(?:is|was)\\s+([^.,;!?"\\n]+)`, 'gi');
   let found: string | undefined;
   for (const text of texts) for (const m of text.matchAll(statement)) found = m[1]!.trim();
   return found;
