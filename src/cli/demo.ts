@@ -16,7 +16,7 @@ export const DEMO_SCRIPT = [
   'What should I pack for a week on a boat?',
   'Can you suggest three islands worth visiting?',
   // Asked about the past, the model calls the conversation's `search_memory` tool before it answers.
-  'What budget did I mention earlier?',
+  'I told you before: what was my budget?',
 ];
 
 /** The demo conversation may search its own memory: a tool call runs as its own activity, visible in the UI. */
