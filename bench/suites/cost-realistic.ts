@@ -15,6 +15,7 @@ import { startBenchStack, type BenchStack } from '../lib/stack';
 import { fmt, sum } from '../lib/stats';
 import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
 import { lineChart } from '../lib/svg-chart';
+import { METHODS, type Method } from './cost';
 import { DEFAULT_LOCOMO_PATH, sessionExchanges } from './locomo';
 
 /** The conversation fed: the dev split's with ~300 turns (328), all of it; smoke keeps its first sessions. */
@@ -25,13 +26,6 @@ const SYSTEM_TOKENS = 1_000;
 const PAUSE_MS = 6 * 60 * 60_000;
 const MAX_TOKENS = 1_024;
 const FILL_BUDGET = 4_000;
-
-const METHODS = [
-  ['naive', '(a) naive: full history, no caching'],
-  ['cached', '(b) full history + prompt caching'],
-  ['memoir', '(c) Memoir'],
-] as const;
-type Method = (typeof METHODS)[number][0];
 
 const zero = (): TurnUsage => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0, costUsd: 0 });
 const add = (t: TurnUsage, u: TurnUsage) => {

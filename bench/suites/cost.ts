@@ -17,12 +17,13 @@ const SYSTEM_TOKENS = 1_000;
 const MODEL = REPLY_MODEL;
 const MAX_TOKENS = 1_024;
 
-const METHODS = [
+/** The three agents both cost suites compare, with their labels. */
+export const METHODS = [
   ['naive', '(a) naive: full history, no caching'],
   ['cached', '(b) full history + prompt caching'],
   ['memoir', '(c) Memoir'],
 ] as const;
-type Method = (typeof METHODS)[number][0];
+export type Method = (typeof METHODS)[number][0];
 
 interface MethodRun {
   perTurn: TurnUsage[];

@@ -22,20 +22,11 @@ export interface ConversationRow {
 }
 
 import type { Participants } from '../../workflows/contract';
+import type { StoredMessage } from '../client/ports';
 export type { Participants };
 
-export interface StoredMessage {
-  messageId: string;
-  seq: number;
-  role: 'user' | 'assistant';
-  content: string;
-  createdAt: Date;
-  /** When it was said, when the sender said so (`sentAt`); null means when it was stored (`createdAt`). */
-  sentAt?: Date | null;
-  inReplyTo: string | null;
-  model: string | null;
-  degraded: boolean;
-}
+// A stored message is what the client package reads (its port); the store returns exactly that shape.
+export type { StoredMessage };
 
 export interface TurnToPersist {
   tenantId: string;
