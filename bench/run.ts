@@ -5,16 +5,19 @@
  *   npx tsx bench/run.ts --quick         a first look, under 5 minutes on 2 cores
  *   npx tsx bench/run.ts --smoke         the smallest case of each measurement, once (CI: proves the harness works)
  *   npx tsx bench/run.ts --only cost,locomo --repeats 3 --out /tmp/bench
+ *   npx tsx bench/run.ts --shared-services   latency suites on the test services instead of the durable configuration
  *
- * Environment: BENCH_MODEL_LATENCY_MS (simulated model time, default 0), LOCOMO_PATH (the LoCoMo JSON), and any
- * MEMOIR_* setting, which is passed to the Memoir processes under test. See bench/README.md.
+ * Environment: BENCH_MODEL_LATENCY_MS (simulated model time, default 0), BENCH_MODEL_PACE (the streaming pace,
+ * `FIRST_TOKEN_MS,TOKENS_PER_SECOND`, default 300,50), LOCOMO_PATH (the LoCoMo JSON), and any MEMOIR_* setting,
+ * which is passed to the Memoir processes under test. See bench/README.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { provenance } from './lib/machine';
-import { startBenchModel } from './lib/offline';
+import { durableInfra, sharedInfra, type BenchInfra } from './lib/infra';
+import { parsePace, startBenchModel } from './lib/offline';
 import { renderDocs, writeResults, type RunResult } from './lib/results';
 import { bundleWorkflows, checkServices, forwardedEnv } from './lib/stack';
 import type { Mode, Suite, SuiteContext, SuiteResult } from './lib/suite';
@@ -27,6 +30,8 @@ import { peerSuite } from './suites/peer';
 import { scaleSuite } from './suites/scale';
 
 const SUITES: Suite[] = [overheadSuite, scaleSuite, costSuite, realisticCostSuite, locomoSuite, peerSuite];
+/** The suites that run on the durable configuration (the others measure tokens and recall, not time). */
+const LATENCY_SUITES = ['overhead', 'scale', 'peer'];
 /** Runs per figure. Quick runs 2 so that it stays under 5 minutes on 2 cores; the full suite 5. */
 const REPEATS: Record<Mode, number> = { smoke: 1, quick: 2, full: 5 };
 
@@ -38,6 +43,9 @@ async function run(): Promise<void> {
       only: { type: 'string' },
       repeats: { type: 'string' },
       out: { type: 'string' },
+      // The latency suites on the test services (fsync off, shared in-memory Temporal): quicker to start, not what
+      // users run. The default is a file-backed Temporal and an fsync-on PostgreSQL of the run's own.
+      'shared-services': { type: 'boolean', default: false },
       // Regenerates latest.md and the README block from an existing latest.json (after a change to the writer).
       render: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -45,7 +53,7 @@ async function run(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      `usage: npx tsx bench/run.ts [--quick | --smoke] [--only ${SUITES.map((s) => s.id).join(',')}] [--repeats N] [--out DIR] [--render]\n`,
+      `usage: npx tsx bench/run.ts [--quick | --smoke] [--only ${SUITES.map((s) => s.id).join(',')}] [--repeats N] [--out DIR] [--shared-services] [--render]\n`,
     );
     return;
   }
@@ -59,6 +67,7 @@ async function run(): Promise<void> {
   const suites = SUITES.filter((s) => !only || only.includes(s.id));
   const latencyMs = Number(process.env.BENCH_MODEL_LATENCY_MS ?? 0);
   if (!Number.isInteger(latencyMs) || latencyMs < 0) throw new Error('BENCH_MODEL_LATENCY_MS must be an integer ≥ 0');
+  const pace = parsePace(process.env.BENCH_MODEL_PACE);
   // Smoke (CI) and partial runs never overwrite the committed results.
   const defaultOut =
     mode === 'smoke' || only
@@ -83,9 +92,14 @@ async function run(): Promise<void> {
   await checkServices();
   log(`mode ${mode}, ${repeats} run(s) per figure, model latency ${latencyMs} ms; bundling the workflow code`);
   const bundlePath = await bundleWorkflows();
-  const model = await startBenchModel(latencyMs);
+  const needsOwn = suites.some((s) => LATENCY_SUITES.includes(s.id));
+  const infra: BenchInfra = values['shared-services'] || !needsOwn ? await sharedInfra() : await durableInfra(log);
+  const model = await startBenchModel(latencyMs).catch(async (err: unknown) => {
+    await infra.stop();
+    throw err;
+  });
   const prov = provenance();
-  const ctx: SuiteContext = { mode, repeats, model, bundlePath, provenance: prov, log };
+  const ctx: SuiteContext = { mode, repeats, model, bundlePath, infra, pace, provenance: prov, log };
   const results: SuiteResult[] = [];
   try {
     for (const suite of suites) {
@@ -119,6 +133,7 @@ async function run(): Promise<void> {
     }
   } finally {
     await model.close();
+    await infra.stop();
   }
   const runResult: RunResult = {
     provenance: prov,
@@ -126,6 +141,9 @@ async function run(): Promise<void> {
     params: {
       repeats,
       modelLatencyMs: latencyMs,
+      modelPace: `${pace.firstTokenMs} ms,${pace.tokensPerSecond} tokens/s`,
+      services: infra.kind,
+      ...infra.settings,
       suites: suites.map((s) => s.id).join(','),
       memoirEnv: forwardedEnv(),
       loadAverageAtEnd: Math.round(os.loadavg()[0]! * 100) / 100,

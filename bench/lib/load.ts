@@ -47,6 +47,10 @@ export async function closedLoop<T>(opts: LoopOptions, task: (lane: number, i: n
   return { results, errors, elapsedMs: performance.now() - started } satisfies LoopResult<T>;
 }
 
+/** How the load generator sends a turn: through the HTTP API, or the in-process `MemoirClient` (no HTTP hop). */
+export type Transport = 'http' | 'client';
+export const TRANSPORT_LABEL: Record<Transport, string> = { client: 'in-process client', http: 'HTTP API' };
+
 export interface TimedTurn {
   conversationId: string;
   messageId: string;
@@ -83,7 +87,7 @@ export async function sendTurn(
   conversationId: string,
   text: string,
   reply?: string,
-  opts: { mark?: boolean; sentAt?: string | undefined } = {},
+  opts: { mark?: boolean; sentAt?: string | undefined; via?: Transport } = {},
 ): Promise<TimedTurn> {
   const messageId = nextMessageId();
   // Unmarked messages (LoCoMo's real lines) are matched by their text; they are sent one at a time.
@@ -95,6 +99,12 @@ export async function sendTurn(
     await model.script([
       { action: { kind: 'reply', text: reply }, times: 1, lastUserContains: match, model: REPLY_MODEL },
     ]);
+  }
+  if (opts.via === 'client') {
+    if (opts.sentAt) throw new Error('sentAt is only sent through the HTTP API in the benchmark');
+    const { result, ms } = await stack.inProcess(conversationId, content, messageId);
+    const modelMs = model.modelMs(messageId);
+    return { conversationId, messageId, totalMs: ms, modelMs, overheadMs: ms - modelMs, usage: result.usage };
   }
   const res = await stack.http('POST', `/v1/conversations/${conversationId}/messages`, {
     content,

@@ -10,6 +10,43 @@ import type { Rule } from '../../src/offline-model/script';
 
 const MARKER = /\[#([A-Za-z0-9_.-]+)\]/;
 
+/** A model that streams like a real one: the first text after `firstTokenMs`, then `tokensPerSecond`. */
+export interface ModelPace {
+  firstTokenMs: number;
+  tokensPerSecond: number;
+}
+
+/** The default streaming pace: about what a mid-size Claude model does through the Messages API. */
+export const DEFAULT_PACE: ModelPace = { firstTokenMs: 300, tokensPerSecond: 50 };
+
+// The offline model streams text in chunks of about 16 characters (src/offline-model/sse.ts, chunkText) and counts
+// 4 characters a token (offlineTokens): a chunk is 4 tokens. Before the first text delta it sends message_start,
+// content_block_start and ping, each followed by the chunk delay.
+const TOKENS_PER_CHUNK = 4;
+const EVENTS_BEFORE_FIRST_TEXT = 3;
+
+/**
+ * The offline model's knobs for a pace: a delay before the response and a delay after every streamed event. A
+ * non-streamed response (the memory upkeep's calls) gets the first delay only.
+ */
+export function paceSettings(pace: ModelPace): { latencyMs: number; streamChunkDelayMs: number } {
+  const streamChunkDelayMs = Math.round((TOKENS_PER_CHUNK / pace.tokensPerSecond) * 1000);
+  return {
+    latencyMs: Math.max(0, Math.round(pace.firstTokenMs - EVENTS_BEFORE_FIRST_TEXT * streamChunkDelayMs)),
+    streamChunkDelayMs,
+  };
+}
+
+/** Parses BENCH_MODEL_PACE, `FIRST_TOKEN_MS,TOKENS_PER_SECOND` (e.g. `300,50`); absent: the default pace. */
+export function parsePace(value: string | undefined): ModelPace {
+  if (value === undefined || value.trim() === '') return DEFAULT_PACE;
+  const m = /^\s*(\d+)\s*,\s*(\d+(?:\.\d+)?)\s*$/.exec(value);
+  const pace = m ? { firstTokenMs: Number(m[1]), tokensPerSecond: Number(m[2]) } : undefined;
+  if (!pace || pace.tokensPerSecond <= 0)
+    throw new Error(`BENCH_MODEL_PACE must be FIRST_TOKEN_MS,TOKENS_PER_SECOND (e.g. 300,50), got "${value}"`);
+  return pace;
+}
+
 /** `[#id] text`: a message the model-time stopwatch can attribute. */
 export const marked = (id: string, text: string) => `[#${id}] ${text}`;
 
@@ -21,9 +58,11 @@ export interface BenchModel {
   /** How many requests carried this marker. */
   requestsFor(marker: string): number;
   script(rules: Rule[]): Promise<void>;
+  /** Streams at this pace from now on (kept across reset); undefined: answers at once after `latencyMs` again. */
+  setPace(pace: ModelPace | undefined): Promise<void>;
   /** Moves the prompt cache's clock forward (entries expire as if that much time had passed). */
   advanceClock(ms: number): Promise<void>;
-  /** Forgets the prompt cache, the script and the stopwatch; keeps the configured latency. */
+  /** Forgets the prompt cache, the script and the stopwatch; keeps the configured latency and pace. */
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -68,17 +107,22 @@ export async function startBenchModel(latencyMs: number): Promise<BenchModel> {
     });
     if (!res.ok) throw new Error(`offline model ${route}: ${res.status} ${await res.text()}`);
   };
-  await post('/_offline/script', { rules: [], latencyMs });
+  let timing = { latencyMs, streamChunkDelayMs: 0 };
+  await post('/_offline/script', { rules: [], ...timing });
   return {
     url,
     latencyMs,
     modelMs: (marker) => timings.get(marker)?.ms ?? 0,
     requestsFor: (marker) => timings.get(marker)?.requests ?? 0,
     script: (rules) => post('/_offline/script', { rules }),
+    async setPace(pace) {
+      timing = pace ? paceSettings(pace) : { latencyMs, streamChunkDelayMs: 0 };
+      await post('/_offline/script', { rules: [], ...timing });
+    },
     advanceClock: (ms) => post('/_offline/clock', { advanceMs: ms }),
     async reset() {
       await post('/_offline/reset', {});
-      await post('/_offline/script', { rules: [], latencyMs });
+      await post('/_offline/script', { rules: [], ...timing });
       timings.clear();
     },
     close: () => app.close(),

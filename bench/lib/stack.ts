@@ -14,9 +14,12 @@ import readline from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflows as bundleWorkflowCode } from '../../src/temporal/bundle';
 import pg from 'pg';
+import { MemoirClient } from '../../src/client/memoir-client';
+import type { TurnResult } from '../../workflows/contract';
 import { dropWeaviateCollection, freshDatabase, uniqueId } from '../../test/helpers/stack';
 import { TEST_SERVICES } from '../../test/helpers/services';
 import type { ChildMemory, ChildReady } from './child';
+import type { BenchInfra } from './infra';
 
 const ROOT = path.join(__dirname, '..', '..');
 export const BUNDLE_PATH = path.join(ROOT, '.data', 'bench', 'workflow-bundle.js');
@@ -43,8 +46,15 @@ export interface BenchStack {
   worker: MemoirProcess;
   api: MemoirProcess;
   temporal: Client;
+  /**
+   * The in-process client: a `MemoirClient` on the runner's own Temporal connection, as an application that embeds
+   * the library runs it (no HTTP hop, no API process: the turn is an update-with-start from this process).
+   */
+  memoir: MemoirClient;
   /** Calls the API; `ms` is the client-side round trip. */
   http(method: string, route: string, body?: unknown): Promise<{ status: number; body: any; ms: number }>;
+  /** Sends one message through the in-process client; `ms` is the round trip. */
+  inProcess(conversationId: string, content: string, messageId: string): Promise<{ result: TurnResult; ms: number }>;
   /** Text of a process's /metrics. */
   metrics(which: 'worker' | 'api'): Promise<string>;
   /** Every model call of a conversation by turn and purpose, from the `llm_calls` ledger (successful calls). */
@@ -179,11 +189,14 @@ export interface StackOptions {
   bundlePath: string;
   /** Extra environment for both processes (after the forwarded MEMOIR_* settings). */
   env?: Record<string, string>;
+  /** Temporal and PostgreSQL to run on (default: the test services). */
+  infra?: BenchInfra;
 }
 
 export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoir-bench-'));
-  const database = await freshDatabase();
+  const database = await (opts.infra?.createDatabase() ?? freshDatabase());
+  const temporalAddress = opts.infra?.temporalAddress ?? TEST_SERVICES.temporalAddress;
   const tenantId = uniqueId('bench');
   const key = `mk_bench_${randomBytes(16).toString('hex')}`;
   const env: Record<string, string> = {
@@ -193,7 +206,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     MEMOIR_RATE_BURST: '1000000',
     ...forwardedEnv(),
     MEMOIR_DATA_DIR: dataDir,
-    TEMPORAL_ADDRESS: TEST_SERVICES.temporalAddress,
+    TEMPORAL_ADDRESS: temporalAddress,
     // The shared Temporal is external: plaintext on purpose unless the run brings keys.
     ...(process.env.MEMOIR_MASTER_KEYS || process.env.MEMOIR_MASTER_KEY_FILE
       ? {}
@@ -226,8 +239,11 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     started.push(worker);
     const api = await startProcess('api', env);
     started.push(api);
-    connection = await Connection.connect({ address: TEST_SERVICES.temporalAddress });
+    connection = await Connection.connect({ address: temporalAddress });
     const temporal = new Client({ connection });
+    // Payloads are plaintext in the benchmark (see MEMOIR_PAYLOAD_ENCRYPTION above) unless the run brings keys,
+    // which an in-process client would need too: then only the HTTP figures are meaningful.
+    const memoir = new MemoirClient({ client: temporal, taskQueue: env.MEMOIR_TASK_QUEUE! });
     const apiUrl = api.ready.apiUrl!;
     const conn = connection;
     const stack: BenchStack = {
@@ -239,6 +255,12 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
       worker,
       api,
       temporal,
+      memoir,
+      async inProcess(conversationId, content, messageId) {
+        const t0 = performance.now();
+        const result = await memoir.sendMessage(tenantId, conversationId, { content, messageId });
+        return { result, ms: performance.now() - t0 };
+      },
       async http(method, route, body) {
         const t0 = performance.now();
         const res = await fetch(`${apiUrl}${route}`, {

@@ -4,7 +4,8 @@
  */
 import type { Provenance } from './machine';
 import { provenanceLine } from './machine';
-import type { BenchModel } from './offline';
+import type { BenchInfra } from './infra';
+import type { BenchModel, ModelPace } from './offline';
 
 export type Mode = 'smoke' | 'quick' | 'full';
 
@@ -14,6 +15,13 @@ export interface SuiteContext {
   repeats: number;
   model: BenchModel;
   bundlePath: string;
+  /**
+   * Temporal and PostgreSQL for the latency suites (overhead, scale, peer): by default the durable configuration
+   * users run, of the run's own (bench/lib/infra.ts). The other suites keep the test services.
+   */
+  infra: BenchInfra;
+  /** The streaming pace of the "like a real model" measurements (BENCH_MODEL_PACE). */
+  pace: ModelPace;
   provenance: Provenance;
   /** Progress for the person waiting. */
   log(message: string): void;

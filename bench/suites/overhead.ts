@@ -1,21 +1,74 @@
 /**
- * 1. Turn overhead: the time from sending a message to the API to getting its reply, minus the model's own time,
- * at concurrency 1 and 32, split by phase using each turn's workflow history.
+ * 1. Turn overhead: the time from sending a message to getting its reply, minus the model's own time, through the
+ * in-process `MemoirClient` and through the HTTP API, at concurrency 1 and 32, with the model answering at once and
+ * streaming at a real model's pace; split by phase using each turn's workflow history.
  */
 import { dialogue } from '../lib/dialogue';
-import { closedLoop, createConversation, sendTurn, type TimedTurn } from '../lib/load';
+import { closedLoop, createConversation, sendTurn, TRANSPORT_LABEL, type TimedTurn, type Transport } from '../lib/load';
+import type { ModelPace } from '../lib/offline';
 import { conversationPhases, type TurnPhases } from '../lib/phases';
 import { promValue } from '../lib/prom';
 import { startBenchStack, type BenchStack } from '../lib/stack';
-import { fmtRepeated, mean, percentiles, repeated, type Repeated } from '../lib/stats';
+import { fmt, fmtRepeated, mean, percentiles, repeated, type Repeated } from '../lib/stats';
 import { footer, type Mode, type Suite, type SuiteContext, type SuiteOutput } from '../lib/suite';
 import { barChart, lineChart } from '../lib/svg-chart';
 
-const PARAMS: Record<Mode, { concurrency: number[]; turnsPerConversation: number[]; conversations: number[] }> = {
-  smoke: { concurrency: [1, 4], turnsPerConversation: [4, 2], conversations: [1, 4] },
-  quick: { concurrency: [1, 32], turnsPerConversation: [20, 2], conversations: [1, 32] },
-  full: { concurrency: [1, 32], turnsPerConversation: [200, 15], conversations: [1, 32] },
+/** One measured configuration: how turns are sent, how many at once, and how the model answers. */
+interface Case {
+  via: Transport;
+  concurrency: number;
+  conversations: number;
+  turnsPerConversation: number;
+  pace: 'instant' | 'paced';
+}
+
+interface OverheadParams {
+  /** Model answering at once: both transports at each concurrency. */
+  concurrency: number[];
+  turnsPerConversation: number[];
+  conversations: number[];
+  /** Model streaming at ctx.pace: one conversation per transport, this many measured turns. */
+  pacedTurns: number;
+}
+
+const PARAMS: Record<Mode, OverheadParams> = {
+  smoke: { concurrency: [1, 4], turnsPerConversation: [4, 2], conversations: [1, 4], pacedTurns: 2 },
+  quick: { concurrency: [1, 32], turnsPerConversation: [20, 2], conversations: [1, 32], pacedTurns: 4 },
+  full: { concurrency: [1, 32], turnsPerConversation: [200, 15], conversations: [1, 32], pacedTurns: 40 },
 };
+const TRANSPORTS: Transport[] = ['client', 'http'];
+/** Replies of a paced turn: shorter than the instant runs' (60–200 words) so that a paced turn takes ~2 s, not ~4. */
+const PACED_REPLY_WORDS: [number, number] = [40, 80];
+
+/** The issue's goals at concurrency 1 with the model answering at once (ms). */
+export const GOALS = { clientP50: 30, clientP99: 100, httpP50: 40 };
+
+/**
+ * The cases of one repeat, in the order they run: transports alternate so both see the same machine load, and
+ * which goes first alternates from one repeat to the next (the first case of a run also warms the stack up).
+ */
+export function overheadCases(p: OverheadParams, repeat = 0): Case[] {
+  const transports = repeat % 2 === 0 ? TRANSPORTS : [...TRANSPORTS].reverse();
+  const instant = p.concurrency.flatMap((concurrency, i) =>
+    transports.map((via): Case => ({
+      via,
+      concurrency,
+      conversations: p.conversations[i]!,
+      turnsPerConversation: p.turnsPerConversation[i]!,
+      pace: 'instant',
+    })),
+  );
+  const paced = transports.map((via): Case => ({
+    via,
+    concurrency: 1,
+    conversations: 1,
+    turnsPerConversation: p.pacedTurns,
+    pace: 'paced',
+  }));
+  return [...instant, ...paced];
+}
+
+const caseKey = (c: Case) => `${c.via}-${c.pace}-c${c.concurrency}`;
 
 const PHASES = [
   ['contextMs', 'context (loadContext)'],
@@ -23,7 +76,7 @@ const PHASES = [
   ['persistMs', 'persist (persistTurn)'],
   ['dispatchMs', 'Temporal: activity dispatch'],
   ['workflowMs', 'Temporal: workflow tasks'],
-  ['apiMs', 'API + update round trip'],
+  ['apiMs', 'client (+ API) + update round trip'],
 ] as const;
 type PhaseKey = (typeof PHASES)[number][0];
 
@@ -67,26 +120,30 @@ async function runOnce(
   ctx: SuiteContext,
   stack: BenchStack,
   run: string,
-  concurrency: number,
-  conversations: number,
-  turns: number,
+  c: Case,
 ): Promise<{ stats: RunStats; turns: MeasuredTurn[] }> {
-  const script = dialogue({ turns: turns + 1, seed: concurrency * 1000 + Number(run.replace(/\D/g, '') || 0) });
-  const ids = Array.from({ length: conversations }, (_, i) => `ovh-${run}-c${concurrency}-${i}`);
-  // The first turn of a conversation also starts its workflow: warm-up, not measured.
+  const { concurrency, conversations, turnsPerConversation: turns, via } = c;
+  const script = dialogue({
+    turns: turns + 1,
+    seed: concurrency * 1000 + Number(run.replace(/\D/g, '') || 0),
+    ...(c.pace === 'paced' ? { replyWords: PACED_REPLY_WORDS } : {}),
+  });
+  const ids = Array.from({ length: conversations }, (_, i) => `ovh-${run}-${caseKey(c)}-${i}`);
+  // The first turn of a conversation also starts its workflow: warm-up, not measured. Conversations are created
+  // through the API (it stores the conversation's row first, as an application's own create would).
   await closedLoop({ concurrency, total: ids.length, maxMs: 300_000 }, async (_l, i) => {
     await createConversation(stack, ids[i]!);
-    return sendTurn(stack, ctx.model, ids[i]!, script[0]!.user, script[0]!.reply);
+    return sendTurn(stack, ctx.model, ids[i]!, script[0]!.user, script[0]!.reply, { via });
   });
   const before = await histogram(stack);
   const next = new Array<number>(conversations).fill(1);
   const loop = await closedLoop({ concurrency, total: conversations * turns, maxMs: 600_000 }, async (lane) => {
     // A lane owns conversations lane, lane+concurrency, ...: a conversation's turns are sequential, as a user's are.
     const own = ids.map((_, i) => i).filter((i) => i % concurrency === lane);
-    const c = own.reduce((best, i) => (next[i]! < next[best]! ? i : best), own[0]!);
-    const n = next[c]!++;
+    const conv = own.reduce((best, i) => (next[i]! < next[best]! ? i : best), own[0]!);
+    const n = next[conv]!++;
     const t = script[Math.min(n, turns)]!;
-    return sendTurn(stack, ctx.model, ids[c]!, t.user, t.reply);
+    return sendTurn(stack, ctx.model, ids[conv]!, t.user, t.reply, { via });
   });
   if (loop.errors.length) throw new Error(`overhead run failed: ${loop.errors.slice(0, 3).join('; ')}`);
   const after = await histogram(stack);
@@ -136,75 +193,117 @@ export const overheadSuite: Suite = {
       concurrency: p.concurrency.join(','),
       conversations: p.conversations.join(','),
       measuredTurnsPerConversation: p.turnsPerConversation.join(','),
+      transports: TRANSPORTS.map((t) => TRANSPORT_LABEL[t]).join(' and '),
       modelLatencyMs: ctx.model.latencyMs,
+      pace: paceLabel(ctx.pace),
+      pacedTurns: p.pacedTurns,
+      pacedReplyWords: PACED_REPLY_WORDS.join('–'),
       repeats: ctx.repeats,
-      topology: 'API and worker as separate child processes; load generator and offline model in the runner',
+      services: ctx.infra.kind,
+      ...ctx.infra.settings,
+      topology:
+        'API and worker as separate child processes; load generator, in-process client and offline model in the runner',
     };
-    const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath });
-    const byConcurrency: Record<string, { runs: RunStats[]; turns: MeasuredTurn[] }> = {};
+    const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath, infra: ctx.infra });
+    const byCase = new Map<string, { c: Case; runs: RunStats[]; turns: MeasuredTurn[] }>();
     try {
       for (let r = 0; r < ctx.repeats; r++) {
-        for (const [i, c] of p.concurrency.entries()) {
-          ctx.log(`overhead: run ${r + 1}/${ctx.repeats}, concurrency ${c}`);
-          const res = await runOnce(ctx, stack, `r${r}`, c, p.conversations[i]!, p.turnsPerConversation[i]!);
-          const slot = (byConcurrency[c] ??= { runs: [], turns: [] });
+        for (const c of overheadCases(p, r)) {
+          ctx.log(`overhead: run ${r + 1}/${ctx.repeats}, ${caseLabel(c, ctx.pace)}`);
+          await ctx.model.setPace(c.pace === 'paced' ? ctx.pace : undefined);
+          const res = await runOnce(ctx, stack, `r${r}`, c);
+          const slot = byCase.get(caseKey(c)) ?? { c, runs: [], turns: [] };
+          byCase.set(caseKey(c), slot);
           slot.runs.push(res.stats);
           slot.turns.push(...res.turns);
         }
       }
     } finally {
+      await ctx.model.setPace(undefined);
       await stack.stop();
     }
-    return report(ctx, params, byConcurrency);
+    return report(ctx, params, [...byCase.values()]);
   },
 };
+
+const paceLabel = (pace: ModelPace) => `first token ${pace.firstTokenMs} ms then ${pace.tokensPerSecond} tokens/s`;
+const caseLabel = (c: Case, pace: ModelPace) =>
+  `${TRANSPORT_LABEL[c.via]}, concurrency ${c.concurrency}, model ${c.pace === 'paced' ? `streaming (${paceLabel(pace)})` : 'at once'}`;
+const shortLabel = (c: Case) =>
+  `${c.via === 'client' ? 'in-process' : 'HTTP'} c${c.concurrency}${c.pace === 'paced' ? ' paced' : ''}`;
+
+type CaseSummary = Record<keyof Omit<RunStats, 'phases'> | PhaseKey, Repeated>;
+
+function summarise(runs: RunStats[]): CaseSummary {
+  const fig = (f: (r: RunStats) => number) => repeated(runs.map(f));
+  return {
+    p50: fig((r) => r.p50),
+    p95: fig((r) => r.p95),
+    p99: fig((r) => r.p99),
+    mean: fig((r) => r.mean),
+    totalP50: fig((r) => r.totalP50),
+    modelP50: fig((r) => r.modelP50),
+    turnsPerSecond: fig((r) => r.turnsPerSecond),
+    serverTotalMeanMs: fig((r) => r.serverTotalMeanMs),
+    ...(Object.fromEntries(PHASES.map(([k]) => [k, fig((r) => r.phases[k])])) as Record<PhaseKey, Repeated>),
+  };
+}
+
+/** A goal line: the figure, the goal, and whether the median meets it. */
+const goalRow = (what: string, r: Repeated | undefined, goal: number) => [
+  what,
+  r ? fmtRepeated(r, 1) : '–',
+  `≤ ${goal}`,
+  !r || !Number.isFinite(r.median) ? '–' : r.median <= goal ? 'met' : `not met (×${fmt(r.median / goal, 2)})`,
+];
 
 function report(
   ctx: SuiteContext,
   params: Record<string, unknown>,
-  byConcurrency: Record<string, { runs: RunStats[]; turns: MeasuredTurn[] }>,
+  cases: { c: Case; runs: RunStats[]; turns: MeasuredTurn[] }[],
 ): SuiteOutput {
-  const rows: string[][] = [];
   const data: Record<string, unknown> = {};
-  const summary: Record<string, Record<string, Repeated>> = {};
-  for (const [c, { runs, turns }] of Object.entries(byConcurrency)) {
-    const fig = (f: (r: RunStats) => number) => repeated(runs.map(f));
-    const s = {
-      p50: fig((r) => r.p50),
-      p95: fig((r) => r.p95),
-      p99: fig((r) => r.p99),
-      totalP50: fig((r) => r.totalP50),
-      modelP50: fig((r) => r.modelP50),
-      turnsPerSecond: fig((r) => r.turnsPerSecond),
-      serverTotalMeanMs: fig((r) => r.serverTotalMeanMs),
-      ...Object.fromEntries(PHASES.map(([k]) => [k, fig((r) => r.phases[k])])),
-    };
-    summary[c] = s;
-    data[`concurrency${c}`] = {
+  const summary = new Map<string, CaseSummary>();
+  const rows: string[][] = [];
+  for (const { c, runs, turns } of cases) {
+    const s = summarise(runs);
+    summary.set(caseKey(c), s);
+    data[caseKey(c)] = {
+      ...c,
       ...s,
       turnsMeasured: turns.length,
       turnsWithPhases: turns.filter((t) => t.phases).length,
     };
     rows.push([
-      c,
+      TRANSPORT_LABEL[c.via],
+      c.pace === 'paced' ? 'streaming' : 'at once',
+      String(c.concurrency),
       fmtRepeated(s.p50, 1),
       fmtRepeated(s.p95, 1),
       fmtRepeated(s.p99, 1),
       fmtRepeated(s.totalP50, 1),
-      fmtRepeated(s.modelP50, 2),
+      fmtRepeated(s.modelP50, 1),
       fmtRepeated(s.turnsPerSecond, 1),
       String(turns.length),
     ]);
   }
-  const cs = Object.keys(byConcurrency);
-  const phaseRows = PHASES.map(([k, label]) => [label, ...cs.map((c) => fmtRepeated(summary[c]![k]!, 1))]);
+  const get = (via: Transport, concurrency: number, pace: Case['pace'] = 'instant') =>
+    summary.get(caseKey({ via, concurrency, pace, conversations: 0, turnsPerConversation: 0 }));
+  const [c1, cN] = [Math.min(...cases.map((x) => x.c.concurrency)), Math.max(...cases.map((x) => x.c.concurrency))];
+  const phaseRows = PHASES.map(([k, label]) => [
+    label,
+    ...cases.map(({ c }) => fmtRepeated(summary.get(caseKey(c))![k], 1)),
+  ]);
   const f = footer(ctx, params);
   const phasesSvg = barChart({
     title: 'Where a turn’s overhead goes (mean ms per turn, model time excluded)',
     subtitle: 'Phases from each turn’s workflow history; the bar’s height is the mean overhead',
     yLabel: 'ms per turn',
-    categories: cs.map((c) => `concurrency ${c}`),
-    series: PHASES.map(([k, label]) => ({ name: label, values: cs.map((c) => summary[c]![k]!.median) })),
+    categories: cases.map(({ c }) => shortLabel(c)),
+    series: PHASES.map(([k, label]) => ({
+      name: label,
+      values: cases.map(({ c }) => summary.get(caseKey(c))![k].median),
+    })),
     stacked: true,
     valueLabel: (v) => `${v.toFixed(1)} ms`,
     footer: f,
@@ -216,45 +315,80 @@ function report(
     yLabel: 'share of turns',
     xLog: true,
     yMax: 1,
-    series: cs.map((c) => {
-      const v = byConcurrency[c]!.turns.map((t) => Math.max(0.1, t.overheadMs)).sort((a, b) => a - b);
+    series: cases.map(({ c, turns }) => {
+      const v = turns.map((t) => Math.max(0.1, t.overheadMs)).sort((a, b) => a - b);
       return {
-        name: `concurrency ${c} (n=${v.length})`,
+        name: `${shortLabel(c)} (n=${v.length})`,
         points: v.flatMap((x, i): [number, number][] => [
           [x, i / v.length],
           [x, (i + 1) / v.length],
         ]),
         markers: false,
+        dashed: c.via === 'http',
       };
     }),
     footer: f,
   });
-  const c1 = summary[cs[0]!]!;
-  const cN = summary[cs.at(-1)!]!;
+  const pcts = (s: CaseSummary | undefined) =>
+    s ? `${fmtRepeated(s.p50, 1)} / ${fmtRepeated(s.p95, 1)} / ${fmtRepeated(s.p99, 1)} ms` : '–';
+  const clientC1 = get('client', c1);
+  const httpC1 = get('http', c1);
+  const pacedClient = get('client', 1, 'paced');
+  const pacedHttp = get('http', 1, 'paced');
   return {
     params,
-    data,
+    data: { ...data, goals: GOALS },
     headlines: [
       {
-        label: `Turn overhead p50 / p95, concurrency ${cs[0]}`,
-        value: `${fmtRepeated(c1.p50!, 1)} / ${fmtRepeated(c1.p95!, 1)} ms`,
+        label: `Turn overhead p50 / p95 / p99, concurrency ${c1}, in-process client (goal p50 ≤ ${GOALS.clientP50}, p99 ≤ ${GOALS.clientP99} ms)`,
+        value: pcts(clientC1),
       },
       {
-        label: `Turn overhead p50 / p95, concurrency ${cs.at(-1)}`,
-        value: `${fmtRepeated(cN.p50!, 1)} / ${fmtRepeated(cN.p95!, 1)} ms`,
+        label: `Turn overhead p50 / p95 / p99, concurrency ${c1}, HTTP API (goal p50 ≤ ${GOALS.httpP50} ms)`,
+        value: pcts(httpC1),
+      },
+      {
+        label: `Turn overhead p50 / p95, concurrency ${cN}, in-process client · HTTP API`,
+        value: [get('client', cN), get('http', cN)]
+          .map((s) => (s ? `${fmtRepeated(s.p50, 1)} / ${fmtRepeated(s.p95, 1)}` : '–'))
+          .join(' · ')
+          .concat(' ms'),
+      },
+      {
+        label: `Turn overhead p50, concurrency 1, model streaming (${paceLabel(ctx.pace)}), in-process · HTTP`,
+        value: `${pacedClient ? fmtRepeated(pacedClient.p50, 1) : '–'} · ${pacedHttp ? fmtRepeated(pacedHttp.p50, 1) : '–'} ms`,
       },
     ],
     sections: [
       {
         kind: 'text',
         text:
-          'Overhead = client-side round trip to the API minus the offline model’s own time for that turn (measured on ' +
-          'the model server). The first turn of each conversation (which also starts its workflow) is a warm-up and not measured.',
+          'Overhead = client-side round trip minus the offline model’s own time for that turn (measured on the model ' +
+          'server, streamed or not). Each case is measured through the in-process `MemoirClient` (the runner’s own ' +
+          'Temporal connection: an update-with-start, no HTTP hop) and through the HTTP API (a separate API process), ' +
+          'alternating in every repeat. The first turn of each conversation (which also starts its workflow) is a ' +
+          `warm-up and not measured. “Streaming” runs the model at ${paceLabel(ctx.pace)} with replies of ` +
+          `${PACED_REPLY_WORDS.join('–')} words; Memoir’s work that overlaps the stream (publishing deltas) then hides ` +
+          `inside the model time. Services: ${ctx.infra.kind === 'durable' ? 'the durable configuration (file-backed Temporal of the run’s own, PostgreSQL with fsync on)' : 'the shared test services'}.`,
+      },
+      {
+        kind: 'table',
+        caption: 'Goals (concurrency 1, model answering at once; median of the runs)',
+        table: {
+          columns: ['figure', 'measured (ms)', 'goal (ms)', 'verdict'],
+          rows: [
+            goalRow('in-process client, overhead p50', clientC1?.p50, GOALS.clientP50),
+            goalRow('in-process client, overhead p99', clientC1?.p99, GOALS.clientP99),
+            goalRow('HTTP API, overhead p50', httpC1?.p50, GOALS.httpP50),
+          ],
+        },
       },
       {
         kind: 'table',
         table: {
           columns: [
+            'transport',
+            'model',
             'concurrency',
             'overhead p50 (ms)',
             'p95 (ms)',
@@ -270,7 +404,7 @@ function report(
       {
         kind: 'table',
         caption: 'Mean ms per turn by phase',
-        table: { columns: ['phase', ...cs.map((c) => `concurrency ${c}`)], rows: phaseRows },
+        table: { columns: ['phase', ...cases.map(({ c }) => shortLabel(c))], rows: phaseRows },
       },
       { kind: 'chart', file: 'overhead-phases.svg', alt: 'Stacked bars: overhead per turn by phase' },
       { kind: 'chart', file: 'overhead-cdf.svg', alt: 'CDF of turn overhead' },
@@ -280,7 +414,10 @@ function report(
       { file: 'overhead-cdf.svg', svg: cdfSvg },
     ],
     notes: [
-      `API-side mean of memoir_turn_duration_seconds{phase="total"}: ${cs.map((c) => `${fmtRepeated(summary[c]!.serverTotalMeanMs!, 1)} ms at concurrency ${c}`).join(', ')} (the client round trip adds the loopback HTTP hop).`,
+      `API-side mean of memoir_turn_duration_seconds{phase="total"} (HTTP runs): ${cases
+        .filter(({ c }) => c.via === 'http')
+        .map(({ c }) => `${fmtRepeated(summary.get(caseKey(c))!.serverTotalMeanMs, 1)} ms (${shortLabel(c)})`)
+        .join(', ')} (the client round trip adds the loopback HTTP hop).`,
     ],
   };
 }

@@ -1,12 +1,12 @@
 /**
  * 5. A peer side by side: the same conversation loop on LangGraph JS (StateGraph + PostgresSaver, same offline
- * model), run in this process right after Memoir's. Per-turn overhead (round trip minus the model's own time) and
- * prompt tokens per turn, and their ratios Memoir ÷ peer.
+ * model, same PostgreSQL), run in this process right after Memoir's. Per-turn overhead (round trip minus the
+ * model's own time) and prompt tokens per turn, and their ratios Memoir ÷ peer. Like for like: Memoir through its
+ * in-process `MemoirClient` against the in-process graph; Memoir through its HTTP API is reported beside it.
  */
-import { freshDatabase } from '../../test/helpers/stack';
 import { createPeerAgent, peerMissing, peerVersions } from '../peers/langgraph/agent';
 import { dialogue, systemPrompt } from '../lib/dialogue';
-import { createConversation, nextMessageId, REPLY_MODEL, sendTurn } from '../lib/load';
+import { createConversation, nextMessageId, REPLY_MODEL, sendTurn, type Transport } from '../lib/load';
 import { marked } from '../lib/offline';
 import { startBenchStack, type BenchStack } from '../lib/stack';
 import { fmtRepeated, mean, median, percentiles, repeated, type Repeated } from '../lib/stats';
@@ -22,12 +22,29 @@ interface Side {
   promptTokens: number[];
 }
 
+/** One repeat: Memoir through the in-process client, the peer, Memoir through the HTTP API. */
+interface Run {
+  memoir: Side;
+  peer: Side;
+  http: Side;
+}
+
+/** The issue's goal: Memoir (in-process) no slower per turn than the in-process graph. */
+const GOAL_RATIO = 1.0;
+
 /** Memoir's prompt tokens per turn come from its ledger: the reply call plus the memory upkeep after that turn. */
-async function memoirSide(ctx: SuiteContext, stack: BenchStack, run: number, system: string, turns: number) {
-  const id = await createConversation(stack, `peer-${run}`, system);
+async function memoirSide(
+  ctx: SuiteContext,
+  stack: BenchStack,
+  run: number,
+  system: string,
+  turns: number,
+  via: Transport,
+) {
+  const id = await createConversation(stack, `peer-${run}-${via}`, system);
   const side: Side = { overheadMs: [], promptTokens: new Array<number>(turns).fill(0) };
   for (const t of dialogue({ turns, seed: 99 })) {
-    side.overheadMs.push((await sendTurn(stack, ctx.model, id, t.user, t.reply)).overheadMs);
+    side.overheadMs.push((await sendTurn(stack, ctx.model, id, t.user, t.reply, { via })).overheadMs);
   }
   if (!(await stack.settled(id))) throw new Error('memory upkeep did not finish within 2 minutes');
   for (const row of await stack.ledger(id)) {
@@ -37,7 +54,8 @@ async function memoirSide(ctx: SuiteContext, stack: BenchStack, run: number, sys
 }
 
 async function peerSide(ctx: SuiteContext, run: number, system: string, turns: number): Promise<Side> {
-  const db = await freshDatabase();
+  // The same PostgreSQL cluster as Memoir's (the run's durable one by default), a database of its own.
+  const db = await ctx.infra.createDatabase();
   const agent = await createPeerAgent({
     modelUrl: ctx.model.url,
     model: MODEL,
@@ -79,33 +97,44 @@ export const peerSuite: Suite = {
       model: MODEL,
       modelLatencyMs: ctx.model.latencyMs,
       repeats: ctx.repeats,
+      services: ctx.infra.kind,
+      ...ctx.infra.settings,
       peer: Object.entries(peerVersions())
         .map(([k, v]) => `${k}@${v}`)
         .join(' '),
     };
-    const runs: { memoir: Side; peer: Side }[] = [];
-    const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath });
+    const runs: Run[] = [];
+    const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath, infra: ctx.infra });
     try {
       for (let r = 0; r < ctx.repeats; r++) {
-        ctx.log(`peer: run ${r + 1}/${ctx.repeats}: Memoir, then LangGraph, ${turns} turns each`);
+        // The like-for-like pair (in-process client, in-process graph) runs back to back; HTTP after them.
+        ctx.log(
+          `peer: run ${r + 1}/${ctx.repeats}: Memoir in-process, LangGraph, Memoir over HTTP; ${turns} turns each`,
+        );
         await ctx.model.reset();
-        const memoir = await memoirSide(ctx, stack, r, system, turns);
+        const memoir = await memoirSide(ctx, stack, r, system, turns, 'client');
         await ctx.model.reset();
         const peer = await peerSide(ctx, r, system, turns);
-        runs.push({ memoir, peer });
+        await ctx.model.reset();
+        const http = await memoirSide(ctx, stack, r, system, turns, 'http');
+        runs.push({ memoir, peer, http });
       }
     } finally {
       await stack.stop();
     }
     // The first turn of each side is a warm-up (workflow start; graph and pool warm-up).
-    const stat = (pick: (r: { memoir: Side; peer: Side }) => number) => repeated(runs.map(pick));
+    const stat = (pick: (r: Run) => number) => repeated(runs.map(pick));
     const ov = (s: Side) => percentiles(s.overheadMs.slice(1));
+    const ratio = (a: Side, b: Side) => median(a.overheadMs.slice(1)) / median(b.overheadMs.slice(1));
     const fig = {
       memoirP50: stat((r) => ov(r.memoir).p50),
       memoirP95: stat((r) => ov(r.memoir).p95),
+      httpP50: stat((r) => ov(r.http).p50),
+      httpP95: stat((r) => ov(r.http).p95),
       peerP50: stat((r) => ov(r.peer).p50),
       peerP95: stat((r) => ov(r.peer).p95),
-      overheadRatio: stat((r) => median(r.memoir.overheadMs.slice(1)) / median(r.peer.overheadMs.slice(1))),
+      overheadRatio: stat((r) => ratio(r.memoir, r.peer)),
+      httpOverheadRatio: stat((r) => ratio(r.http, r.peer)),
       memoirTokens: stat((r) => mean(r.memoir.promptTokens)),
       peerTokens: stat((r) => mean(r.peer.promptTokens)),
       tokenRatio: stat((r) => mean(r.memoir.promptTokens) / mean(r.peer.promptTokens)),
@@ -117,15 +146,21 @@ export const peerSuite: Suite = {
     const mid = runs[Math.floor(runs.length / 2)]!;
     const overheadSvg = barChart({
       title: 'Per-turn overhead: Memoir vs LangGraph JS (ms, model time excluded)',
-      subtitle: 'Memoir through its HTTP API (separate API and worker processes); the peer called in-process',
+      subtitle: 'Memoir through its in-process client and through its HTTP API; the peer called in-process',
       yLabel: 'ms per turn',
       categories: ['p50', 'p95'],
       series: [
         {
-          name: 'Memoir',
+          name: 'Memoir, in-process client',
           values: [fig.memoirP50.median, fig.memoirP95.median],
           lo: [fig.memoirP50.min, fig.memoirP95.min],
           hi: [fig.memoirP50.max, fig.memoirP95.max],
+        },
+        {
+          name: 'Memoir, HTTP API',
+          values: [fig.httpP50.median, fig.httpP95.median],
+          lo: [fig.httpP50.min, fig.httpP95.min],
+          hi: [fig.httpP50.max, fig.httpP95.max],
         },
         {
           name: 'LangGraph JS + PostgresSaver',
@@ -162,8 +197,12 @@ export const peerSuite: Suite = {
       data: fig,
       headlines: [
         {
-          label: `Per-turn overhead, Memoir ÷ LangGraph JS (median of ${turns - 1} turns)`,
+          label: `Per-turn overhead, Memoir in-process ÷ LangGraph JS, like for like (median of ${turns - 1} turns; goal ≤ ${GOAL_RATIO.toFixed(1)}×)`,
           value: fmtRepeated(fig.overheadRatio, 2),
+        },
+        {
+          label: `Per-turn overhead, Memoir over HTTP ÷ LangGraph JS in-process (not like for like)`,
+          value: fmtRepeated(fig.httpOverheadRatio, 2),
         },
         {
           label: `Prompt tokens per turn, Memoir ÷ LangGraph JS (mean over ${turns} turns)`,
@@ -175,35 +214,57 @@ export const peerSuite: Suite = {
           kind: 'text',
           text:
             `The same ${turns}-turn conversation (seeded; ${SYSTEM_TOKENS}-token system prompt; the offline model scripted ` +
-            'to give both the same replies) through Memoir, then — in this same process, right after — through a ' +
-            'LangGraph JS StateGraph (messages channel, one node calling ChatAnthropic) checkpointed by PostgresSaver ' +
-            'on a fresh database of the same PostgreSQL. Not like for like: Memoir’s turn crosses HTTP, a separate API ' +
-            'process, the Temporal server and a worker process and is durable at every step; the peer runs in the ' +
-            'caller’s process and checkpoints once per step.',
+            'to give every side the same replies) through Memoir’s in-process `MemoirClient`, then — in this same ' +
+            'process, right after — through a LangGraph JS StateGraph (messages channel, one node calling ' +
+            'ChatAnthropic) checkpointed by PostgresSaver on a fresh database of the same PostgreSQL, then through ' +
+            'Memoir’s HTTP API. The first pair is like for like: both called from the measuring process, no HTTP hop ' +
+            '(Memoir’s turn still crosses the Temporal server and a worker process and is durable at every step; the ' +
+            'graph checkpoints once per step). The HTTP row adds the loopback hop and the API process. Services: ' +
+            `${ctx.infra.kind === 'durable' ? 'the run’s durable configuration (file-backed Temporal, PostgreSQL with fsync on) for Memoir and the peer' : 'the shared test services'}.`,
         },
         {
           kind: 'table',
           table: {
-            columns: ['figure', 'Memoir', 'LangGraph JS', 'Memoir ÷ LangGraph'],
+            columns: [
+              'figure',
+              'Memoir (in-process client)',
+              'LangGraph JS',
+              'Memoir ÷ LangGraph',
+              'Memoir (HTTP API)',
+              'HTTP ÷ LangGraph',
+            ],
             rows: [
               [
                 'overhead p50 (ms)',
                 fmtRepeated(fig.memoirP50, 1),
                 fmtRepeated(fig.peerP50, 1),
-                fmtRepeated(fig.overheadRatio, 2),
+                `${fmtRepeated(fig.overheadRatio, 2)} (goal ≤ ${GOAL_RATIO.toFixed(1)})`,
+                fmtRepeated(fig.httpP50, 1),
+                fmtRepeated(fig.httpOverheadRatio, 2),
               ],
-              ['overhead p95 (ms)', fmtRepeated(fig.memoirP95, 1), fmtRepeated(fig.peerP95, 1), ''],
+              [
+                'overhead p95 (ms)',
+                fmtRepeated(fig.memoirP95, 1),
+                fmtRepeated(fig.peerP95, 1),
+                '',
+                fmtRepeated(fig.httpP95, 1),
+                '',
+              ],
               [
                 'prompt tokens per turn (mean)',
                 fmtRepeated(fig.memoirTokens, 0),
                 fmtRepeated(fig.peerTokens, 0),
                 fmtRepeated(fig.tokenRatio, 3),
+                '',
+                '',
               ],
               [
                 'prompt tokens, last turn',
                 fmtRepeated(fig.memoirLastTokens, 0),
                 fmtRepeated(fig.peerLastTokens, 0),
                 fmtRepeated(fig.lastTurnTokenRatio, 3),
+                '',
+                '',
               ],
             ],
           },

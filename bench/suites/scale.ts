@@ -8,6 +8,7 @@ import { closedLoop, createConversation, sendTurn, type TimedTurn } from '../lib
 import { startBenchStack, type BenchStack, type MemoirProcess } from '../lib/stack';
 import { fmt, fmtRepeated, median, percentiles, repeated, slope, type Repeated } from '../lib/stats';
 import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
+import { nextConversation, type ThinkClock } from '../lib/think';
 import { lineChart } from '../lib/svg-chart';
 
 interface ScaleParams {
@@ -19,6 +20,8 @@ interface ScaleParams {
   /** Load under which latency is measured at each level. */
   probeConcurrency: number;
   probeTurns: number;
+  /** Least time between the end of a conversation's turn and its next one (BENCH_THINK_MS overrides). */
+  thinkMs: number;
 }
 
 const PARAMS: Record<Mode, ScaleParams> = {
@@ -29,6 +32,7 @@ const PARAMS: Record<Mode, ScaleParams> = {
     throughputSeconds: 2,
     probeConcurrency: 4,
     probeTurns: 8,
+    thinkMs: 200,
   },
   quick: {
     levels: [10, 30, 100],
@@ -37,6 +41,7 @@ const PARAMS: Record<Mode, ScaleParams> = {
     throughputSeconds: 5,
     probeConcurrency: 8,
     probeTurns: 24,
+    thinkMs: 1_000,
   },
   full: {
     levels: [10, 500, 2000],
@@ -45,6 +50,7 @@ const PARAMS: Record<Mode, ScaleParams> = {
     throughputSeconds: 60,
     probeConcurrency: 8,
     probeTurns: 200,
+    thinkMs: 5_000,
   },
 };
 
@@ -73,42 +79,72 @@ async function memorySamples(p: MemoirProcess, n = 3) {
 }
 
 /** Opens conversations until `target` are open, each with one turn (its workflow then waits, idle). */
-async function openUpTo(ctx: SuiteContext, stack: BenchStack, ids: string[], target: number) {
+async function openUpTo(ctx: SuiteContext, stack: BenchStack, ids: string[], clock: ThinkClock, target: number) {
   const from = ids.length;
   for (let i = from; i < target; i++) ids.push(`scale-${i}`);
   const loop = await closedLoop({ concurrency: 32, total: target - from, maxMs: 1_800_000 }, async (_l, i) => {
     const id = ids[from + i]!;
     await createConversation(stack, id);
     const t = TEXT[i % TEXT.length]!;
-    return sendTurn(stack, ctx.model, id, t.user, t.reply);
+    const turn = await sendTurn(stack, ctx.model, id, t.user, t.reply);
+    clock.lastEnded.set(id, performance.now());
+    return turn;
   });
   if (loop.errors.length) throw new Error(`opening conversations failed: ${loop.errors.slice(0, 3).join('; ')}`);
 }
 
-/** A closed loop over the open conversations; lane l only uses conversations i ≡ l (mod concurrency). */
+/**
+ * A closed loop over the open conversations; lane l only uses conversations i ≡ l (mod concurrency), at random
+ * among those whose think time has passed since their last turn.
+ */
 async function load(
   ctx: SuiteContext,
   stack: BenchStack,
   ids: string[],
+  clock: ThinkClock,
   concurrency: number,
   bound: { total?: number; durationMs?: number },
 ) {
   let k = 0;
-  return closedLoop({ concurrency, ...bound, maxMs: 900_000 }, async (lane): Promise<TimedTurn> => {
-    const own = Math.max(1, Math.floor((ids.length - lane - 1) / concurrency) + 1);
-    const id = ids[(lane + concurrency * Math.floor(Math.random() * own)) % ids.length]!;
-    const t = TEXT[k++ % TEXT.length]!;
-    return sendTurn(stack, ctx.model, id, t.user, t.reply);
+  const lanes = Array.from({ length: concurrency }, (_, lane) => {
+    const own = ids.filter((_, i) => i % concurrency === lane);
+    return own.length > 0 ? own : [ids[lane % ids.length]!];
   });
+  return closedLoop({ concurrency, ...bound, maxMs: 900_000 }, async (lane): Promise<TimedTurn> => {
+    const id = await nextConversation(clock, lanes[lane]!);
+    const t = TEXT[k++ % TEXT.length]!;
+    try {
+      return await sendTurn(stack, ctx.model, id, t.user, t.reply);
+    } finally {
+      clock.lastEnded.set(id, performance.now());
+    }
+  });
+}
+
+/** BENCH_THINK_MS, else the mode's think time. */
+function thinkTime(mode: Mode): number {
+  const env = process.env.BENCH_THINK_MS;
+  if (env === undefined || env === '') return PARAMS[mode].thinkMs;
+  const ms = Number(env);
+  if (!Number.isInteger(ms) || ms < 0) throw new Error(`BENCH_THINK_MS must be an integer ≥ 0, got "${env}"`);
+  return ms;
 }
 
 export const scaleSuite: Suite = {
   id: 'scale',
   title: 'Throughput and scale',
   async run(ctx) {
-    const p = PARAMS[ctx.mode];
-    const params = { ...p, levels: p.levels.join(','), modelLatencyMs: ctx.model.latencyMs, repeats: ctx.repeats };
-    const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath });
+    const p = { ...PARAMS[ctx.mode], thinkMs: thinkTime(ctx.mode) };
+    const params = {
+      ...p,
+      levels: p.levels.join(','),
+      modelLatencyMs: ctx.model.latencyMs,
+      repeats: ctx.repeats,
+      services: ctx.infra.kind,
+      ...ctx.infra.settings,
+    };
+    const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath, infra: ctx.infra });
+    const clock: ThinkClock = { lastEnded: new Map(), thinkMs: p.thinkMs };
     const ids: string[] = [];
     const levels: Level[] = [];
     let throughput: Repeated | undefined;
@@ -118,13 +154,13 @@ export const scaleSuite: Suite = {
     try {
       for (const level of p.levels) {
         ctx.log(`scale: opening conversations up to ${level}`);
-        await openUpTo(ctx, stack, ids, level);
+        await openUpTo(ctx, stack, ids, clock, level);
         const worker = await memorySamples(stack.worker);
         const api = await memorySamples(stack.api);
         const runs: { p50: number; p95: number; p99: number }[] = [];
         for (let r = 0; r < ctx.repeats; r++) {
           ctx.log(`scale: ${level} open, latency probe ${r + 1}/${ctx.repeats}`);
-          const res = await load(ctx, stack, ids, p.probeConcurrency, { total: p.probeTurns });
+          const res = await load(ctx, stack, ids, clock, p.probeConcurrency, { total: p.probeTurns });
           if (res.errors.length) throw new Error(`probe failed: ${res.errors.slice(0, 3).join('; ')}`);
           runs.push(percentiles(res.results.map((t) => t.overheadMs)));
         }
@@ -144,7 +180,7 @@ export const scaleSuite: Suite = {
           for (let r = 0; r < ctx.repeats; r++) {
             const cpuBefore = stack.worker.cpuMs();
             ctx.log(`scale: throughput at ${level} open, run ${r + 1}/${ctx.repeats}`);
-            const res = await load(ctx, stack, ids, p.throughputConcurrency, {
+            const res = await load(ctx, stack, ids, clock, p.throughputConcurrency, {
               durationMs: p.throughputSeconds * 1000,
             });
             if (res.errors.length) throw new Error(`throughput run failed: ${res.errors.slice(0, 3).join('; ')}`);
@@ -245,7 +281,7 @@ export const scaleSuite: Suite = {
           value: throughput ? fmtRepeated(throughput, 1) : '–',
         },
         {
-          label: `Worker CPU per turn at that load (user + system, /proc)`,
+          label: `Worker CPU per turn at that load (user + system, /proc; think time ${p.thinkMs} ms)`,
           value: workerCpuPerTurn ? `${fmtRepeated(workerCpuPerTurn, 1)} ms` : '–',
         },
         {
@@ -262,7 +298,8 @@ export const scaleSuite: Suite = {
           kind: 'text',
           text:
             `Each level adds conversations (created, one turn, then idle: a running workflow each) and then measures ` +
-            `${p.probeTurns} turns on random open conversations at concurrency ${p.probeConcurrency}. Memory is read ` +
+            `${p.probeTurns} turns on random open conversations at concurrency ${p.probeConcurrency}, each ` +
+            `conversation waiting at least ${p.thinkMs} ms (think time) after its last turn before its next. Memory is read ` +
             `from the worker and API child processes after a forced GC (median of 3 samples). Memory per idle ` +
             `conversation is the least-squares slope of worker memory over the levels (the start, before any conversation, is ` +
             `left out: the first conversations also pay one-time costs). ` +
@@ -288,14 +325,24 @@ export const scaleSuite: Suite = {
           kind: 'table',
           caption: 'Sustained throughput',
           table: {
-            columns: ['open conversations', 'concurrency', 'window', 'turns/s', 'round trip p95 (ms)'],
+            columns: [
+              'open conversations',
+              'concurrency',
+              'think time',
+              'window',
+              'turns/s (goal ≥ 60 at 500 open)',
+              'round trip p95 (ms)',
+              'worker CPU per turn (ms)',
+            ],
             rows: [
               [
                 String(p.throughputLevel),
                 String(p.throughputConcurrency),
+                `${p.thinkMs} ms`,
                 `${p.throughputSeconds} s`,
                 throughput ? fmtRepeated(throughput, 1) : '–',
                 throughputLatency ? fmtRepeated(throughputLatency, 0) : '–',
+                workerCpuPerTurn ? fmtRepeated(workerCpuPerTurn, 1) : '–',
               ],
             ],
           },
