@@ -5,7 +5,9 @@
  * marker found in the request's last user message. That is "the model's own time", subtracted from a turn's
  * latency to get Memoir's overhead.
  */
-import { createOfflineModel } from '../../src/offline-model/server';
+import { createOfflineModel, offlineTokens } from '../../src/offline-model/server';
+import { chunkText } from '../../src/offline-model/sse';
+import { dialogue } from './dialogue';
 import type { Rule } from '../../src/offline-model/script';
 
 const MARKER = /\[#([A-Za-z0-9_.-]+)\]/;
@@ -19,10 +21,13 @@ export interface ModelPace {
 /** The default streaming pace: about what a mid-size Claude model does through the Messages API. */
 export const DEFAULT_PACE: ModelPace = { firstTokenMs: 300, tokensPerSecond: 50 };
 
-// The offline model streams text in chunks of about 16 characters (src/offline-model/sse.ts, chunkText) and counts
-// 4 characters a token (offlineTokens): a chunk is 4 tokens. Before the first text delta it sends message_start,
-// content_block_start and ping, each followed by the chunk delay.
-const TOKENS_PER_CHUNK = 4;
+// The offline model streams text in chunks of about 16 characters cut at word boundaries (src/offline-model/sse.ts)
+// and counts 4 characters a token: the tokens a chunk carries, measured on the benchmark's own replies. Before the
+// first text delta it sends message_start, content_block_start and ping, each followed by the chunk delay.
+const SAMPLE = dialogue({ turns: 20, seed: 1 })
+  .map((t) => t.reply)
+  .join(' ');
+const TOKENS_PER_CHUNK = offlineTokens(SAMPLE) / chunkText(SAMPLE).length;
 const EVENTS_BEFORE_FIRST_TEXT = 3;
 
 /**
