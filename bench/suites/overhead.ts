@@ -33,8 +33,8 @@ interface OverheadParams {
 
 const PARAMS: Record<Mode, OverheadParams> = {
   smoke: { concurrency: [1, 4], turnsPerConversation: [4, 2], conversations: [1, 4], pacedTurns: 2 },
-  quick: { concurrency: [1, 32], turnsPerConversation: [20, 2], conversations: [1, 32], pacedTurns: 4 },
-  full: { concurrency: [1, 32], turnsPerConversation: [200, 15], conversations: [1, 32], pacedTurns: 40 },
+  quick: { concurrency: [1, 32], turnsPerConversation: [20, 2], conversations: [1, 32], pacedTurns: 3 },
+  full: { concurrency: [1, 32], turnsPerConversation: [200, 15], conversations: [1, 32], pacedTurns: 15 },
 };
 const TRANSPORTS: Transport[] = ['client', 'http'];
 /** Replies of a paced turn: shorter than the instant runs' (60–200 words) so that a paced turn takes ~2 s, not ~4. */

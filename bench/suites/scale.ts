@@ -20,7 +20,10 @@ interface ScaleParams {
   /** Load under which latency is measured at each level. */
   probeConcurrency: number;
   probeTurns: number;
-  /** Least time between the end of a conversation's turn and its next one (BENCH_THINK_MS overrides). */
+  /**
+   * Least time between the end of a conversation's turn and its next one in the throughput loop (BENCH_THINK_MS
+   * overrides). It caps the loop at (open conversations ÷ think time) turns/s: 100 in quick and full mode.
+   */
   thinkMs: number;
 }
 
@@ -145,6 +148,7 @@ export const scaleSuite: Suite = {
     };
     const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath, infra: ctx.infra });
     const clock: ThinkClock = { lastEnded: new Map(), thinkMs: p.thinkMs };
+    const noThink: ThinkClock = { lastEnded: clock.lastEnded, thinkMs: 0 };
     const ids: string[] = [];
     const levels: Level[] = [];
     let throughput: Repeated | undefined;
@@ -160,7 +164,8 @@ export const scaleSuite: Suite = {
         const runs: { p50: number; p95: number; p99: number }[] = [];
         for (let r = 0; r < ctx.repeats; r++) {
           ctx.log(`scale: ${level} open, latency probe ${r + 1}/${ctx.repeats}`);
-          const res = await load(ctx, stack, ids, clock, p.probeConcurrency, { total: p.probeTurns });
+          // No think time in the latency probe: at 10 open conversations and 8 lanes it would be all waiting.
+          const res = await load(ctx, stack, ids, noThink, p.probeConcurrency, { total: p.probeTurns });
           if (res.errors.length) throw new Error(`probe failed: ${res.errors.slice(0, 3).join('; ')}`);
           runs.push(percentiles(res.results.map((t) => t.overheadMs)));
         }
@@ -298,8 +303,9 @@ export const scaleSuite: Suite = {
           kind: 'text',
           text:
             `Each level adds conversations (created, one turn, then idle: a running workflow each) and then measures ` +
-            `${p.probeTurns} turns on random open conversations at concurrency ${p.probeConcurrency}, each ` +
-            `conversation waiting at least ${p.thinkMs} ms (think time) after its last turn before its next. Memory is read ` +
+            `${p.probeTurns} turns on random open conversations at concurrency ${p.probeConcurrency}. In the throughput ` +
+            `window each conversation waits at least ${p.thinkMs} ms (think time) after its last turn before its next ` +
+            `(${p.thinkMs > 0 ? `which caps the loop at ${fmt(p.throughputLevel / (p.thinkMs / 1000), 0)} turns/s` : 'none'}). Memory is read ` +
             `from the worker and API child processes after a forced GC (median of 3 samples). Memory per idle ` +
             `conversation is the least-squares slope of worker memory over the levels (the start, before any conversation, is ` +
             `left out: the first conversations also pay one-time costs). ` +
