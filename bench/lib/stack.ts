@@ -315,7 +315,9 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
         await pool.end();
         await dropWeaviateCollection(env.MEMOIR_WEAVIATE_COLLECTION!).catch(() => undefined);
         await database.drop().catch(() => undefined);
-        fs.rmSync(dataDir, { recursive: true, force: true });
+        // BENCH_KEEP_LOGS=1 keeps the processes' logs (api.log, worker.log) to read after a failed run.
+        if (process.env.BENCH_KEEP_LOGS === '1') process.stderr.write(`bench: logs kept in ${dataDir}\n`);
+        else fs.rmSync(dataDir, { recursive: true, force: true });
       },
     };
     return stack;
