@@ -207,6 +207,7 @@ export const overheadSuite: Suite = {
     const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath, infra: ctx.infra });
     const byCase = new Map<string, { c: Case; runs: RunStats[]; turns: MeasuredTurn[] }>();
     try {
+      await warmUp(ctx, stack);
       for (let r = 0; r < ctx.repeats; r++) {
         for (const c of overheadCases(p, r)) {
           ctx.log(`overhead: run ${r + 1}/${ctx.repeats}, ${caseLabel(c, ctx.pace)}`);
@@ -225,6 +226,18 @@ export const overheadSuite: Suite = {
     return report(ctx, params, [...byCase.values()]);
   },
 };
+
+/**
+ * Untimed turns through both transports before anything is measured: the first turns of a fresh stack pay for
+ * code paths compiling, connection pools filling and caches loading, which would land on whichever case runs first.
+ */
+async function warmUp(ctx: SuiteContext, stack: BenchStack, turns = 5) {
+  const script = dialogue({ turns, seed: 1 });
+  for (const via of TRANSPORTS) {
+    const id = await createConversation(stack, `ovh-warmup-${via}`);
+    for (const t of script) await sendTurn(stack, ctx.model, id, t.user, t.reply, { via });
+  }
+}
 
 const paceLabel = (pace: ModelPace) => `first token ${pace.firstTokenMs} ms then ${pace.tokensPerSecond} tokens/s`;
 const caseLabel = (c: Case, pace: ModelPace) =>
