@@ -15,7 +15,9 @@ import { startBenchStack, type BenchStack } from '../lib/stack';
 import { fmt, sum } from '../lib/stats';
 import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
 import { lineChart } from '../lib/svg-chart';
+import { DEFAULT_PRICING } from '../../src/model/pricing';
 import { METHODS, type Method } from './cost';
+import { BREAKDOWN_COLUMNS, breakdown, breakdownCells, replyRows, type UsageRow } from './cost-breakdown';
 import { DEFAULT_LOCOMO_PATH, sessionExchanges } from './locomo';
 
 /** The conversation fed: the dev split's with ~300 turns (328), all of it; smoke keeps its first sessions. */
@@ -49,6 +51,10 @@ interface MemoirRun {
   /** Reply calls plus the upkeep (summaries, facts) that ran after each turn. */
   perTurn: TurnUsage[];
   upkeep: TurnUsage;
+  /** The ledger's rows, for the breakdown by token class. */
+  rows: UsageRow[];
+  /** Tokens of recalled memories sent per turn (after the last breakpoint: billed at the full input price). */
+  recallTokens: number[];
   recall: { turnMode: number; fill: number; n: number; recalledTurns: number };
 }
 
@@ -61,6 +67,7 @@ async function memoirRun(
 ): Promise<MemoirRun> {
   const id = await createConversation(stack, `cost-locomo-${Date.now().toString(36)}`, system);
   let recalledTurns = 0;
+  const recallTokens: number[] = [];
   for (const [s, session] of sessions.entries()) {
     if (s > 0) await ctx.model.advanceClock(PAUSE_MS);
     for (const e of session) {
@@ -68,6 +75,8 @@ async function memoirRun(
       const manifest = await stack.http('GET', `/v1/conversations/${id}/messages/${turn.messageId}/context`);
       if ((manifest.body?.recall?.messageSeqs?.length ?? 0) + (manifest.body?.recall?.facts?.length ?? 0) > 0)
         recalledTurns++;
+      const blocks = (manifest.body?.blocks ?? []) as { tier: string; tokens: number }[];
+      recallTokens.push(sum(blocks.filter((b) => b.tier === 'semantic').map((b) => b.tokens)));
     }
   }
   if (!(await stack.settled(id, 300_000))) throw new Error('memory upkeep did not finish within 5 minutes');
@@ -75,7 +84,9 @@ async function memoirRun(
   const replies = Array.from({ length: turns }, zero);
   const perTurn = Array.from({ length: turns }, zero);
   const upkeep = zero();
-  for (const row of await stack.ledger(id)) {
+  const ledger = await stack.ledger(id);
+  const rows = ledger.map((r) => ({ ...r, cacheWrite5m: r.cacheWrite - r.cacheWrite1h }));
+  for (const row of ledger) {
     const i = Math.min(Math.max(row.turn, 1), turns) - 1;
     const u = {
       input: row.input,
@@ -119,6 +130,8 @@ async function memoirRun(
     replies,
     perTurn,
     upkeep,
+    rows,
+    recallTokens,
     recall: { turnMode: strict('turn'), fill: strict('fill'), n: questions.length, recalledTurns },
   };
 }
@@ -189,6 +202,14 @@ export const realisticCostSuite: Suite = {
       fmt(cost(k) / cost('cached'), 3),
       fmt(hit(k), 3),
     ]);
+    const classes = Object.fromEntries(
+      METHODS.map(([k]) => [k, breakdown(k === 'memoir' ? m.rows : replyRows(REPLY_MODEL, perTurn[k]!))]),
+    ) as Record<Method, ReturnType<typeof breakdown>>;
+    const breakdownRows = METHODS.map(([k, label]) => [label, ...breakdownCells(classes[k])]);
+    // Memoir's reply calls on a session's first turn (everything expired: the whole prefix is written) vs the rest.
+    const firstCost = sum(m.replies.filter((_, i) => firsts.has(i)).map((u) => u.costUsd));
+    const recallInput = sum(m.recallTokens);
+    const recallUsd = (recallInput * (DEFAULT_PRICING[REPLY_MODEL]?.input ?? 0)) / 1e6;
     const ratios = {
       memoirToNaive: cost('memoir') / cost('naive'),
       memoirToCached: cost('memoir') / cost('cached'),
@@ -218,6 +239,9 @@ export const realisticCostSuite: Suite = {
         ratios,
         cacheHitAfterFirst: Object.fromEntries(METHODS.map(([k]) => [k, hit(k)])),
         upkeepCostUsd: m.upkeep.costUsd,
+        costByClass: classes,
+        memoirFirstTurnsReplyCostUsd: firstCost,
+        memoirRecallTokens: recallInput,
         recall: m.recall,
         perTurn,
       },
@@ -257,10 +281,21 @@ export const realisticCostSuite: Suite = {
             rows,
           },
         },
+        {
+          kind: 'text',
+          text:
+            '**Where the money goes**, by token class (reply calls; Memoir’s summaries and fact extraction as memory ' +
+            'upkeep), priced by src/model/pricing.ts:',
+        },
+        { kind: 'table', table: { columns: ['method', ...BREAKDOWN_COLUMNS], rows: breakdownRows } },
         { kind: 'chart', file: 'cost-locomo-cumulative.svg', alt: 'Cumulative cost, LoCoMo conversation with pauses' },
       ],
       notes: [
         `Memoir's memory upkeep: ${fmt(m.upkeep.costUsd, 4)} USD, ${fmt(m.upkeep.costUsd / cost('memoir'), 3)} of its cost.`,
+        `Memoir's reply calls on the ${firsts.size} sessions' first turns (every cache entry expired): ` +
+          `${fmt(firstCost, 4)} USD, ${fmt(firstCost / cost('memoir'), 3)} of its cost.`,
+        `Recalled memories sent (after the last breakpoint, full input price): ${fmt(recallInput, 0)} tokens over ` +
+          `${turns.length} turns, ${fmt(recallUsd, 4)} USD, ${fmt(recallUsd / cost('memoir'), 3)} of Memoir's cost.`,
         `Turns that recalled anything (the gate open and a candidate found): ${m.recall.recalledTurns} of ${turns.length}.`,
         `Recall on the same feed (${m.recall.n} questions of categories 1–4, strict): as a turn would get it (gated, ` +
           `top k, default budget) ${pct(m.recall.turnMode)}; in a preview filling ${FILL_BUDGET} tokens ${pct(m.recall.fill)}.`,
