@@ -233,4 +233,28 @@ describe('idle upkeep', () => {
     // Fewer timers than turns: none is started and cancelled per turn.
     expect(events.filter((e) => e.timerStartedEventAttributes).length).toBeLessThan(4);
   }, 90_000);
+
+  it('runs again after every later pause, not only the first (the long timer armed after it is re-armed)', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir } = stack.serving.services;
+    const id = uniqueId('pauses');
+    const workflowId = `conversation/${tenant}/${id}`;
+    const factsRuns = async () =>
+      (await historyOf(stack, workflowId)).events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'extractFacts',
+      ).length;
+    const until = async (n: number) => {
+      for (let i = 0; i < 300; i++) {
+        if ((await factsRuns()) >= n) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`the idle upkeep ran ${await factsRuns()} times, not ${n}`);
+    };
+    await memoir.sendMessage(tenant, id, { content: 'My name is Bea.', userId: 'bea' });
+    await until(1);
+    // After the first idle upkeep the timer waits for the idle timeout (days); a new turn must bring the idle
+    // upkeep's deadline back.
+    await memoir.sendMessage(tenant, id, { content: 'I row.', userId: 'bea' });
+    await until(2);
+  }, 90_000);
 });

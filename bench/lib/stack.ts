@@ -72,6 +72,8 @@ export interface LedgerRow {
   output: number;
   cacheRead: number;
   cacheWrite: number;
+  /** The part of cacheWrite written with the 1-hour TTL (priced higher). */
+  cacheWrite1h: number;
   costUsd: number;
 }
 
@@ -283,7 +285,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
         const { rows } = await pool.query<Record<string, string | number>>(
           `SELECT turn, purpose, model, sum(input_tokens) AS input, sum(output_tokens) AS output,
                   sum(cache_read_tokens) AS cache_read, sum(cache_write_5m_tokens + cache_write_1h_tokens) AS cache_write,
-                  sum(cost_usd) AS cost
+                  sum(cache_write_1h_tokens) AS cache_write_1h, sum(cost_usd) AS cost
              FROM llm_calls WHERE tenant_id = $1 AND conversation_id = $2 AND outcome = 'ok'
             GROUP BY turn, purpose, model ORDER BY turn, purpose`,
           [tenantId, conversationId],
@@ -296,6 +298,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
           output: Number(r.output),
           cacheRead: Number(r.cache_read),
           cacheWrite: Number(r.cache_write),
+          cacheWrite1h: Number(r.cache_write_1h),
           costUsd: Number(r.cost),
         }));
       },

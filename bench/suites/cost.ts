@@ -10,6 +10,7 @@ import { startBenchStack, type BenchStack } from '../lib/stack';
 import { fmtRepeated, repeated, sum, type Repeated } from '../lib/stats';
 import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
 import { lineChart } from '../lib/svg-chart';
+import { BREAKDOWN_COLUMNS, breakdown, breakdownCells, replyRows, type UsageRow } from './cost-breakdown';
 
 const TURNS: Record<Mode, number> = { smoke: 8, quick: 60, full: 300 };
 const SYSTEM_TOKENS = 1_000;
@@ -29,6 +30,8 @@ interface MethodRun {
   perTurn: TurnUsage[];
   /** Memoir only: what memory upkeep (summaries, facts) added, included in perTurn. */
   upkeep?: TurnUsage;
+  /** Memoir only: the ledger's rows, for the breakdown by token class. */
+  rows?: UsageRow[];
 }
 
 /** Cache reads over all prompt tokens, in the second half of the conversation. */
@@ -50,7 +53,8 @@ async function memoirConversation(ctx: SuiteContext, stack: BenchStack, run: num
   const zero = (): TurnUsage => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0, costUsd: 0 });
   const perTurn = turns.map(zero);
   const upkeep = zero();
-  for (const row of await stack.ledger(id)) {
+  const ledger = await stack.ledger(id);
+  for (const row of ledger) {
     const turn = perTurn[Math.min(Math.max(row.turn, 1), turns.length) - 1]!;
     for (const target of row.purpose === 'reply' ? [turn] : [turn, upkeep]) {
       target.input += row.input;
@@ -60,7 +64,7 @@ async function memoirConversation(ctx: SuiteContext, stack: BenchStack, run: num
       target.costUsd += row.costUsd;
     }
   }
-  return { perTurn, upkeep };
+  return { perTurn, upkeep, rows: ledger.map((r) => ({ ...r, cacheWrite5m: r.cacheWrite - r.cacheWrite1h })) };
 }
 
 export const costSuite: Suite = {
@@ -163,6 +167,11 @@ export const costSuite: Suite = {
       }),
       footer: f,
     });
+    // Where the money goes in the median run, by token class.
+    const midRun = (m: Method) => runs[m][Math.floor(runs[m].length / 2)]!;
+    const classes = Object.fromEntries(
+      METHODS.map(([m]) => [m, breakdown(midRun(m).rows ?? replyRows(MODEL, midRun(m).perTurn))]),
+    ) as Record<Method, ReturnType<typeof breakdown>>;
     const rows = METHODS.map(([m, label]) => [
       label,
       fmtRepeated(totals[m].promptTokens, 0),
@@ -178,6 +187,7 @@ export const costSuite: Suite = {
       data: {
         totals,
         upkeepCostUsd: upkeepCost,
+        costByClass: classes,
         upkeepCostShare: upkeepShare,
         costRatioToNaive: costRatio,
         promptTokenRatioToNaive: tokenRatio,
@@ -215,6 +225,17 @@ export const costSuite: Suite = {
               'cache hit ratio, steady state',
             ],
             rows,
+          },
+        },
+        {
+          kind: 'text',
+          text: '**Where the money goes** (median run), by token class, priced by src/model/pricing.ts:',
+        },
+        {
+          kind: 'table',
+          table: {
+            columns: ['method', ...BREAKDOWN_COLUMNS],
+            rows: METHODS.map(([m, l]) => [l, ...breakdownCells(classes[m])]),
           },
         },
         { kind: 'chart', file: 'cost-tokens-per-turn.svg', alt: 'Prompt tokens per turn for (a), (b), (c)' },

@@ -237,18 +237,23 @@ export class ContextAssembler {
     const archivedFacts = new Set(facts.map((f) => f.factId));
     const excluded = (seq: number) => inContext.has(seq) || seq > lastSeq;
     const mode = input.recallMode ?? 'turn';
-    const gate = recallGate(d.db ? lexical : undefined, excluded, s.recallGate);
-    const gated = mode === 'turn' && !gate.open;
+    // The gate judges against everything a quiet turn has in front of it: with the gate closed nothing is reserved
+    // for recall, so the whole window since the fold joins the newest N and the archive (re-checked after step 4
+    // should the budget leave part of the window out). A hit already in context is not worth recalling.
+    const windowSeqs = new Set(window.map((m) => m.seq));
+    const gateOn = (shown: (seq: number) => boolean) => recallGate(d.db ? lexical : undefined, shown, s.recallGate);
+    let gate = gateOn((seq) => excluded(seq) || windowSeqs.has(seq));
+    let gated = mode === 'turn' && !gate.open;
     const participants = conversation.participants;
-    let candidates = gated
-      ? []
-      : (
-          await this.candidates(tenantId, conversationId, lexical, semantic ?? [], {
-            exclude: excluded,
-            speaker: namedRole(input.userContent, participants),
-            weights: { ...DEFAULT_RANKING, ...s.ranking },
-          })
-        ).filter((c) => !c.fact || !archivedFacts.has(c.fact.factId));
+    const findCandidates = async () =>
+      (
+        await this.candidates(tenantId, conversationId, lexical, semantic ?? [], {
+          exclude: excluded,
+          speaker: namedRole(input.userContent, participants),
+          weights: { ...DEFAULT_RANKING, ...s.ranking },
+        })
+      ).filter((c) => !c.fact || !archivedFacts.has(c.fact.factId));
+    let candidates = gated ? [] : await findCandidates();
     const recalledMessages: StoredMessage[] = [];
     const recalledFacts: FactView[] = [];
     const render = () => renderRecall({ recalledMessages, recalledFacts, participants });
@@ -264,7 +269,7 @@ export class ContextAssembler {
     const topK = recallTokens();
     recalledMessages.length = 0;
     recalledFacts.length = 0;
-    const reserve = Math.min(Math.max(s.recallShare * budget, topK), Math.max(0, budget - total(blocks)));
+    const reserve = gated ? 0 : Math.min(Math.max(s.recallShare * budget, topK), Math.max(0, budget - total(blocks)));
 
     // 4. the window since the last compaction, newest first, contiguous, in what the reserve leaves.
     for (let i = sinceFold.length - 1; i >= 0; i--) {
@@ -278,6 +283,12 @@ export class ContextAssembler {
     }
     blocks = fixedBlocks();
     const inWindow = new Set(recent.map((m) => m.seq));
+    if (gated && recent.length < window.length) {
+      // The budget left part of the window out: what it left out may be worth recalling after all.
+      gate = gateOn((seq) => excluded(seq) || inWindow.has(seq));
+      gated = !gate.open;
+      if (!gated) candidates = await findCandidates();
+    }
     candidates = candidates.filter((c) => !c.message || !inWindow.has(c.message.seq));
     // A turn recalls its top k only; a fill preview offers every candidate to the budget.
     const offered = mode === 'turn' ? candidates.slice(0, s.recallTopK) : candidates;

@@ -161,6 +161,19 @@ describe('context fill order', () => {
     expect(manifest.recall.messageSeqs).toContain(41);
   });
 
+  it('keeps the recall gate closed when the message’s best hit is already in the window since the fold', async () => {
+    // Only message 51 (day 25) says "harp", only message 3 (day 1) "kayak"; the window since the fold is 41–60,
+    // the archive keeps just a few older messages, the newest N are 59–60.
+    const gated = assembler({ recentMessages: 2, budgetTokens: 16_000, archiveShare: 0.01, recallGate: 2 });
+    const inWindow = await ask(gated, 'How was the harp?');
+    expect(inWindow.manifest.historySeqs).toContain(51);
+    expect(inWindow.manifest.recallGate?.open).toBe(false);
+    expect(inWindow.manifest.recall.messageSeqs).toEqual([]);
+    const outside = await ask(gated, 'How was the kayak?');
+    expect(outside.manifest.recallGate?.open).toBe(true);
+    expect(outside.manifest.recall.messageSeqs).toContain(3);
+  });
+
   it('brings a recalled message’s neighbouring turns along', async () => {
     // Only user message 3 (day 1) says "kayak"; its reply (4) and the turn before (2) do not.
     const { manifest, blocks } = await ask(assembler({ recentMessages: 2 }), 'kayak');
