@@ -15,7 +15,11 @@ import {
   MINILM_FILES,
   MiniLmEmbedder,
 } from '../../src/memory/embedders/minilm';
+import { PgvectorStore } from '../../src/memory/pgvector-store';
+import { SemanticTier } from '../../src/memory/semantic-tier';
 import { createEmbedder } from '../../src/runtime/memory';
+import { openPglite } from '../../src/storage/db';
+import { migrate } from '../../src/storage/migrate';
 
 const cosine = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 
@@ -66,6 +70,41 @@ describe('MiniLmEmbedder', () => {
     const [a, b, short] = await embedder.embed([long, `${long} Then a different topic: tax law.`, 'tax law'], 'query');
     expect(cosine(a!, b!)).toBeGreaterThan(0.99999);
     expect(cosine(a!, short!)).toBeLessThan(0.5);
+  });
+});
+
+describe('the minilm embedder in the embedded store (pgvector in PGlite)', () => {
+  it('indexes 384-dimensional vectors and finds a message by a paraphrase that shares none of its words', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'memoir-minilm-pg-'));
+    const db = await openPglite(path.join(dir, 'db'));
+    const embedder = new MiniLmEmbedder({ modelDir: DEFAULT_MINILM_DIR });
+    try {
+      await migrate(db);
+      const store = new PgvectorStore(db, { dimensions: embedder.dimensions, tablePrefix: 'memories_minilm' });
+      expect(store.table).toBe('memories_minilm_384');
+      const semantic = new SemanticTier(store, embedder);
+      await store.ensureReady();
+      const texts = ['The soup needs more salt.', 'I purchased an automobile recently.', 'Stocks fell today.'];
+      const messages = texts.map((content, i) => ({
+        messageId: `m${i}`,
+        seq: i + 1,
+        role: 'user' as const,
+        content,
+        createdAt: new Date(),
+        inReplyTo: null,
+        model: null,
+        degraded: false,
+      }));
+      const scope = { tenantId: 't', conversationId: 'c', userId: 'u' };
+      expect(await semantic.indexMessages(scope, messages)).toBe(3);
+      const [query] = await embedder.embed(['my new car'], 'query');
+      const hits = await store.searchVector({ tenantId: 't', conversationId: 'c', text: '', vector: query!, limit: 3 });
+      expect(hits[0]?.record.sourceId).toBe('m1');
+    } finally {
+      await embedder.close();
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

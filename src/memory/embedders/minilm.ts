@@ -109,7 +109,16 @@ export class MiniLmEmbedder implements Embedder {
 
   private async open(): Promise<Loaded> {
     // Loaded only when this embedder is chosen: other configurations never map onnxruntime's 45 MB library.
-    const [ort, { Tokenizer }] = await Promise.all([import('onnxruntime-node'), import('@huggingface/tokenizers')]);
+    // Optional dependencies: an install with `--omit=optional` leaves them out, and says so here.
+    const [ort, { Tokenizer }] = await Promise.all([
+      import('onnxruntime-node'),
+      import('@huggingface/tokenizers'),
+    ]).catch((err: unknown) => {
+      throw new Error(
+        'the minilm embedder needs the optional dependencies onnxruntime-node and @huggingface/tokenizers ' +
+          `(installed unless npm ran with --omit=optional): ${err instanceof Error ? err.message : String(err)}`,
+      );
+    });
     const json = async (f: string): Promise<object> =>
       JSON.parse(await readFile(path.join(this.modelDir, f), 'utf8')) as object;
     const tokenizer = new Tokenizer(await json('tokenizer.json'), await json('tokenizer_config.json'));
