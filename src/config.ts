@@ -210,14 +210,18 @@ export const SETTINGS = {
     'Weaviate collection (one per embedder dimension).',
   ],
   MEMOIR_EMBEDDER: [
-    z.enum(['auto', 'local', 'voyage', 'openai']).default('auto'),
-    '`auto`: Voyage when VOYAGE_API_KEY is set, else the built-in local embedder.',
+    z.enum(['auto', 'minilm', 'local', 'voyage', 'openai']).default('auto'),
+    '`auto`: Voyage when VOYAGE_API_KEY is set, else `local` (hashing); `minilm`: a neural model in process (docs/embedders.md).',
+  ],
+  MEMOIR_EMBEDDER_MODEL_DIR: [
+    z.string().trim().min(1).default('.memoir/models/minilm-l6-v2'),
+    'Files of the `minilm` embedder (all-MiniLM-L6-v2, ONNX, in process): `make setup` (scripts/models.sh) fetches them.',
   ],
   VOYAGE_API_KEY: [optionalText, 'Voyage AI key for embeddings.'],
   MEMOIR_EMBEDDING_MODEL: [optionalText, 'Embedding model (default voyage-3.5 for Voyage; required for `openai`).'],
   MEMOIR_EMBEDDING_DIMENSIONS: [
     z.coerce.number().int().min(8).max(4096).optional(),
-    'Vector size (512 local, 1024 Voyage; required for `openai`).',
+    'Vector size (512 local, 1024 Voyage, 384 minilm (fixed); required for `openai`).',
   ],
   MEMOIR_EMBEDDINGS_URL: [
     optionalText,
@@ -342,7 +346,9 @@ export interface Config {
     semanticStore: 'auto' | 'weaviate' | 'pgvector' | 'off';
     weaviate: { url: string | undefined; grpcPort: number; apiKey: string | undefined; collection: string };
     embedder: {
-      kind: 'auto' | 'local' | 'voyage' | 'openai';
+      kind: 'auto' | 'minilm' | 'local' | 'voyage' | 'openai';
+      /** Absolute. */
+      modelDir: string;
       voyageApiKey: string | undefined;
       model: string | undefined;
       dimensions: number | undefined;
@@ -460,6 +466,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       embedder: {
         kind: v.MEMOIR_EMBEDDER,
+        modelDir: path.resolve(v.MEMOIR_EMBEDDER_MODEL_DIR),
         voyageApiKey: v.VOYAGE_API_KEY,
         model: v.MEMOIR_EMBEDDING_MODEL,
         dimensions: v.MEMOIR_EMBEDDING_DIMENSIONS,

@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { BatchingEmbedder } from '../memory/embedders/batching';
 import { LocalEmbedder } from '../memory/embedders/local';
+import { MINILM_DIMENSIONS, MiniLmEmbedder } from '../memory/embedders/minilm';
 import { OpenAICompatibleEmbedder } from '../memory/embedders/openai-compatible';
 import { RedisEmbeddingCache } from '../memory/embedders/redis-cache';
 import { VoyageEmbedder } from '../memory/embedders/voyage';
@@ -21,6 +22,8 @@ import type { Embedder, SemanticStore } from '../memory/types';
 import { connectWeaviateStore } from '../memory/weaviate-store';
 import type { Db } from '../storage/db';
 
+const DEFAULT_COLLECTION = 'MemoirMemory';
+
 export interface MemoryTiers {
   redis: Redis | undefined;
   hot: HotTier;
@@ -30,11 +33,27 @@ export interface MemoryTiers {
   close(): Promise<void>;
 }
 
+/**
+ * `auto`: Voyage with a key, else lexical hashing. The neural local model is opt-in (`minilm`): it adds recall but
+ * costs ~20 ms of CPU and ~110 MB per worker to index with (docs/embedders.md has the figures).
+ */
+export function embedderKind(e: Config['memory']['embedder']): 'minilm' | 'local' | 'voyage' | 'openai' {
+  if (e.kind !== 'auto') return e.kind;
+  return e.voyageApiKey ? 'voyage' : 'local';
+}
+
 export function createEmbedder(config: Config, redis: Redis | undefined): Embedder {
   const e = config.memory.embedder;
-  const kind = e.kind === 'auto' ? (e.voyageApiKey ? 'voyage' : 'local') : e.kind;
+  const kind = embedderKind(e);
   let inner: Embedder;
-  if (kind === 'voyage') {
+  if (kind === 'minilm') {
+    if (e.dimensions !== undefined && e.dimensions !== MINILM_DIMENSIONS) {
+      throw new Error(
+        `MEMOIR_EMBEDDER=minilm makes ${MINILM_DIMENSIONS}-dimensional vectors: unset MEMOIR_EMBEDDING_DIMENSIONS`,
+      );
+    }
+    inner = new MiniLmEmbedder({ modelDir: e.modelDir });
+  } else if (kind === 'voyage') {
     if (!e.voyageApiKey) throw new Error('MEMOIR_EMBEDDER=voyage needs VOYAGE_API_KEY');
     inner = new VoyageEmbedder({
       apiKey: e.voyageApiKey,
@@ -60,7 +79,11 @@ export function createEmbedder(config: Config, redis: Redis | undefined): Embedd
   return new BatchingEmbedder(inner, redis ? { l2: new RedisEmbeddingCache(redis) } : {});
 }
 
-async function createStore(config: Config, db: Db, dimensions: number): Promise<SemanticStore | undefined> {
+async function createStore(config: Config, db: Db, embedder: Embedder): Promise<SemanticStore | undefined> {
+  const { dimensions } = embedder;
+  // Vectors of different models never share a table or collection, even at one dimension; the hash, Voyage and
+  // OpenAI-compatible embedders keep the names they always had (one per dimension).
+  const ownTable = embedder.id.startsWith('minilm') ? 'minilm' : undefined;
   const m = config.memory;
   const kind =
     m.semanticStore === 'auto'
@@ -74,7 +97,7 @@ async function createStore(config: Config, db: Db, dimensions: number): Promise<
   if (kind === 'pgvector') {
     if (db.kind !== 'pglite')
       throw new Error('MEMOIR_SEMANTIC_STORE=pgvector needs the embedded database (PGlite has pgvector)');
-    return new PgvectorStore(db, { dimensions });
+    return new PgvectorStore(db, { dimensions, ...(ownTable ? { tablePrefix: `memories_${ownTable}` } : {}) });
   }
   if (!m.weaviate.url) throw new Error('MEMOIR_SEMANTIC_STORE=weaviate needs WEAVIATE_URL');
   const url = new URL(m.weaviate.url);
@@ -84,7 +107,10 @@ async function createStore(config: Config, db: Db, dimensions: number): Promise<
     grpcPort: m.weaviate.grpcPort,
     secure: url.protocol === 'https:',
     ...(m.weaviate.apiKey ? { apiKey: m.weaviate.apiKey } : {}),
-    collection: m.weaviate.collection,
+    collection:
+      ownTable && m.weaviate.collection === DEFAULT_COLLECTION
+        ? `${DEFAULT_COLLECTION}_${ownTable}`
+        : m.weaviate.collection,
     dimensions,
   });
 }
@@ -103,7 +129,7 @@ export async function openMemory(
   const embedder = createEmbedder(config, redis);
   let store: SemanticStore | undefined;
   try {
-    store = await createStore(config, db, embedder.dimensions);
+    store = await createStore(config, db, embedder);
     await store?.ensureReady();
   } catch (err) {
     if (!store) throw err;
