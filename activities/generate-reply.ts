@@ -190,10 +190,7 @@ async function openStream(deps: ActivityDeps, channel: TurnChannel, model: strin
   if (!bus) return { delta: undefined, flush: async () => undefined };
   const failed = () => deps.metrics.tierErrors.inc({ tier: 'stream' });
   const attempt = Context.current().info.attempt;
-  let queue: Promise<void> = (async () => {
-    const restart = await bus.hasText(channel);
-    await bus.publish(channel, { type: 'attempt', attempt, model, restart });
-  })().catch(failed);
+  let queue: Promise<void> = bus.startAttempt(channel, attempt, model).catch(failed);
   let unsent = '';
   return {
     delta: (text: string) => {
