@@ -84,11 +84,19 @@ export function conversationActivities(deps: ActivityDeps) {
     async loadContext(input: LoadContextInput): Promise<LoadContextResult> {
       const started = performance.now();
       const { tenantId, conversationId, messageId } = input;
-      // Independent reads in one wave: the stored answer, the conversation, and the day's spend.
+      // Independent reads in one wave: the stored answer, the conversation, and the day's spend. Assembly starts in
+      // the same wave (its recall does not need them): a repeated or refused message wastes it, a turn saves a wave.
       const budget = deps.dailyBudgetUsd(tenantId);
+      const conversationRead = deps.conversations.get(tenantId, conversationId);
+      const assembling = deps.assembler.assemble({
+        ...input,
+        userContent: deps.privacy.at('model', input.content).text,
+        conversation: conversationRead,
+      });
+      assembling.catch(() => undefined); // awaited below only for a turn to answer
       const [answered, conversation, spent] = await Promise.all([
         deps.conversations.findTurn(tenantId, conversationId, messageId),
-        deps.conversations.get(tenantId, conversationId),
+        conversationRead,
         budget === undefined ? 0 : deps.llmCalls.spentToday(tenantId),
       ]);
       if (answered) {
@@ -117,11 +125,7 @@ export function conversationActivities(deps: ActivityDeps) {
           });
         }
       }
-      const { manifest, sources } = await deps.assembler.assemble({
-        ...input,
-        userContent: deps.privacy.at('model', input.content).text,
-        conversation,
-      });
+      const { manifest, sources } = await assembling;
       // Kept in the form the message row will have (redacted by the store policy, sealed at rest): the model's
       // copy is rebuilt from the message itself by generateReply.
       const storedContent = deps.privacy.at('store', input.content).text;

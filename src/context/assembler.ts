@@ -98,8 +98,8 @@ export interface AssembleInput {
   recall?: { topK?: number | undefined; share?: number | undefined };
   /** `turn` (default): gated, top k. `fill`: ungated, recall fills the budget (previews with an explicit budget). */
   recallMode?: 'turn' | 'fill';
-  /** The conversation's row, when the caller has just read it (a turn's loadContext): not read again. */
-  conversation?: ConversationRow;
+  /** The conversation's row as the caller reads it (a turn's loadContext), perhaps still on its way: not read again. */
+  conversation?: ConversationRow | Promise<ConversationRow | null>;
 }
 
 /** A block as it is sent: for the preview endpoint and the manifest. */
