@@ -84,11 +84,19 @@ export function conversationActivities(deps: ActivityDeps) {
     async loadContext(input: LoadContextInput): Promise<LoadContextResult> {
       const started = performance.now();
       const { tenantId, conversationId, messageId } = input;
-      // Independent reads in one wave: the stored answer, the conversation, and the day's spend.
+      // Independent reads in one wave: the stored answer, the conversation, and the day's spend. Assembly starts in
+      // the same wave (its recall does not need them): a repeated or refused message wastes it, a turn saves a wave.
       const budget = deps.dailyBudgetUsd(tenantId);
+      const conversationRead = deps.conversations.get(tenantId, conversationId);
+      const assembling = deps.assembler.assemble({
+        ...input,
+        userContent: deps.privacy.at('model', input.content).text,
+        conversation: conversationRead,
+      });
+      assembling.catch(() => undefined); // awaited below only for a turn to answer
       const [answered, conversation, spent] = await Promise.all([
         deps.conversations.findTurn(tenantId, conversationId, messageId),
-        deps.conversations.get(tenantId, conversationId),
+        conversationRead,
         budget === undefined ? 0 : deps.llmCalls.spentToday(tenantId),
       ]);
       if (answered) {
@@ -117,18 +125,17 @@ export function conversationActivities(deps: ActivityDeps) {
           });
         }
       }
-      const { manifest } = await deps.assembler.assemble({
-        ...input,
-        userContent: deps.privacy.at('model', input.content).text,
-      });
+      const { manifest, sources } = await assembling;
       // Kept in the form the message row will have (redacted by the store policy, sealed at rest): the model's
       // copy is rebuilt from the message itself by generateReply.
       const storedContent = deps.privacy.at('store', input.content).text;
+      // The texts go along to the model call when it runs in this process (it then reads none of them back).
       await deps.manifests.save(
         tenantId,
         conversationId,
         { ...manifest, userContent: storedContent },
         conversation.userId,
+        sources,
       );
       const tierTokens: Record<string, number> = {};
       for (const block of manifest.blocks) {
@@ -152,16 +159,21 @@ export function conversationActivities(deps: ActivityDeps) {
       return { kind: 'ready', contextTokens: manifest.usedTokens, tierTokens, degradedTiers: manifest.degradedTiers };
     },
 
-    /** Stores the user message and its reply in one transaction; a retry after a crash writes nothing twice. */
+    /** Stores the user message and its reply in one statement; a retry after a crash writes nothing twice. */
     async persistTurn(input: PersistTurnInput): Promise<{ userSeq: number; replySeq: number }> {
       const started = performance.now();
       const { turn, steps, ...unredacted } = input;
       const toStore = storedForm(deps, unredacted);
+      // The erasure fence of the write-through, read beside the write rather than after it: a round trip less on
+      // the turn's path. An erasure recorded after this read races the write-through either way (the eraser drops
+      // the hot tier after recording its tombstone).
+      const erased = erasedMeanwhile(deps, input);
+      erased.catch(() => undefined); // awaited below only when the turn was inserted
       try {
         const { userSeq, replySeq, inserted } = await deps.conversations.persistTurn(toStore);
         if (inserted) {
           recordTurn(deps, input, secondsSince(started));
-          await writeThrough(deps, { ...input, ...toStore }, userSeq, replySeq);
+          await writeThrough(deps, { ...input, ...toStore }, userSeq, replySeq, erased);
         }
         return { userSeq, replySeq };
       } catch (err) {
@@ -207,11 +219,17 @@ function recordTurn(deps: ActivityDeps, t: PersistTurnInput, persistSeconds: num
 }
 
 /** Adds the stored turn to the hot tier; a Redis failure only costs a cache miss later. */
-async function writeThrough(deps: ActivityDeps, t: PersistTurnInput, userSeq: number, replySeq: number): Promise<void> {
+async function writeThrough(
+  deps: ActivityDeps,
+  t: PersistTurnInput,
+  userSeq: number,
+  replySeq: number,
+  erased: Promise<boolean>,
+): Promise<void> {
   const now = new Date();
   const sentAt = t.userMessage.sentAt ? new Date(t.userMessage.sentAt) : null;
   try {
-    if (await erasedMeanwhile(deps, t)) return;
+    if (await erased) return;
     await deps.hot.append(t.tenantId, t.conversationId, [
       {
         messageId: t.userMessage.messageId,

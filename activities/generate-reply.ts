@@ -1,5 +1,6 @@
 /**
- * One attempt at one model: rebuild the request from the turn's manifest and call Claude. Every attempt is
+ * One attempt at one model: build the request from the turn's manifest (and the texts its loadContext read, when it
+ * ran in this process) and call Claude. Every attempt is
  * recorded; a failure is thrown as a classified `ApplicationFailure` for Temporal to retry or the chain to skip.
  */
 import type Anthropic from '@anthropic-ai/sdk';
@@ -72,17 +73,26 @@ export function generateReplyActivities(deps: ActivityDeps) {
 
 async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Promise<GeneratedReply> {
   const { tenantId, conversationId, messageId, model } = input;
-  const manifest = await deps.manifests.forModelCall(tenantId, conversationId, messageId);
-  if (!manifest) {
+  const handed = await deps.manifests.forModelCall(tenantId, conversationId, messageId);
+  if (!handed) {
     throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
   }
   // The manifest keeps the message only in its stored form; the model gets it as the model stage's policy says.
   const userText = input.content === undefined ? undefined : deps.privacy.at('model', input.content).text;
   const tools = input.tools && input.tools.length > 0 ? await toolContext(deps, input) : undefined;
-  const request = await requestFromManifest(deps, tenantId, conversationId, manifest, model, deps.modelSettings, {
-    userText,
-    ...tools?.overrides,
-  });
+  const request = await requestFromManifest(
+    deps,
+    tenantId,
+    conversationId,
+    handed.manifest,
+    model,
+    deps.modelSettings,
+    {
+      userText,
+      sources: handed.sources,
+      ...tools?.overrides,
+    },
+  );
   const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
   const call = await recordedModelCall(
     deps,
@@ -180,10 +190,7 @@ async function openStream(deps: ActivityDeps, channel: TurnChannel, model: strin
   if (!bus) return { delta: undefined, flush: async () => undefined };
   const failed = () => deps.metrics.tierErrors.inc({ tier: 'stream' });
   const attempt = Context.current().info.attempt;
-  let queue: Promise<void> = (async () => {
-    const restart = await bus.hasText(channel);
-    await bus.publish(channel, { type: 'attempt', attempt, model, restart });
-  })().catch(failed);
+  let queue: Promise<void> = bus.startAttempt(channel, attempt, model).catch(failed);
   let unsent = '';
   return {
     delta: (text: string) => {

@@ -81,6 +81,36 @@ describe.each(ENGINES)('storage on %s', (_name, open) => {
     expect(await store.findTurn('t1', 'c1', 'never')).toBeNull();
   });
 
+  it('persists a turn in one statement: one round trip on the turn path, none in a transaction', async () => {
+    await store.create('t1', 'one-trip', 'u1');
+    const sent: string[] = [];
+    const counting: Db = {
+      ...db,
+      query: (sql, params) => (sent.push(sql), db.query(sql, params)),
+      transaction: async (fn) => {
+        sent.push('BEGIN');
+        const out = await db.transaction((tx) =>
+          fn({ ...tx, query: (sql, params) => (sent.push(sql), tx.query(sql, params)) }),
+        );
+        sent.push('COMMIT');
+        return out;
+      },
+    };
+    const turn = {
+      tenantId: 't1',
+      conversationId: 'one-trip',
+      userMessage: { messageId: 'o1', content: 'hello' },
+      reply: reply('o1'),
+      usage,
+    };
+    expect(await new ConversationStore(counting).persistTurn(turn)).toEqual({
+      userSeq: 1,
+      replySeq: 2,
+      inserted: true,
+    });
+    expect(sent).toHaveLength(1);
+  });
+
   it('serialises concurrent writers on one conversation without gaps or duplicates', async () => {
     await store.create('t1', 'race', 'u1');
     const turns = Array.from({ length: 12 }, (_, i) => ({

@@ -174,8 +174,11 @@ export class MemoirClient {
   ): Promise<TurnResult> {
     checkTenant(tenantId);
     const messageId = this.validated(msg);
-    await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
-    await this.ownerFirst(tenantId, conversationId, msg.userId);
+    // Independent: a reused id can only be found in a conversation that exists, where creating it is a no-op.
+    await Promise.all([
+      this.refuseReusedId(tenantId, conversationId, messageId, msg.content),
+      this.ownerFirst(tenantId, conversationId, msg.userId),
+    ]);
     const startWorkflowOperation = new WithStartWorkflowOperation<ConversationWorkflow>('conversationWorkflow', {
       ...this.startOptions(tenantId, conversationId, msg.userId),
       args: [this.input(tenantId, conversationId, msg.userId)],
@@ -197,8 +200,11 @@ export class MemoirClient {
   async postMessage(tenantId: string, conversationId: string, msg: MessageInput): Promise<{ messageId: string }> {
     checkTenant(tenantId);
     const messageId = this.validated(msg);
-    await this.refuseReusedId(tenantId, conversationId, messageId, msg.content);
-    await this.ownerFirst(tenantId, conversationId, msg.userId);
+    // Independent: a reused id can only be found in a conversation that exists, where creating it is a no-op.
+    await Promise.all([
+      this.refuseReusedId(tenantId, conversationId, messageId, msg.content),
+      this.ownerFirst(tenantId, conversationId, msg.userId),
+    ]);
     try {
       await this.opts.client.workflow.signalWithStart('conversationWorkflow', {
         ...this.startOptions(tenantId, conversationId, msg.userId),

@@ -27,9 +27,14 @@ import type { SemanticTier } from '../memory/semantic-tier';
 import type { CachedArchive, Summary, SummaryStore } from '../memory/summaries';
 import type { TwoLevelCache } from '../memory/two-level-cache';
 import type { SearchHit } from '../memory/types';
-import { ConversationMissingError, type ConversationStore, type StoredMessage } from '../storage/conversations';
+import {
+  ConversationMissingError,
+  type ConversationRow,
+  type ConversationStore,
+  type StoredMessage,
+} from '../storage/conversations';
 import type { Queryable } from '../storage/db';
-import type { ContextManifest, ContextTier, ManifestBlock, ManifestStore } from '../storage/manifests';
+import type { ContextManifest, ContextTier, ManifestBlock, ManifestSources, ManifestStore } from '../storage/manifests';
 import { dataSection, wrapTurnData } from '../model/prompt';
 import { estimateTokens } from '../model/tokens';
 import { recallGate } from './recall-gate';
@@ -93,6 +98,8 @@ export interface AssembleInput {
   recall?: { topK?: number | undefined; share?: number | undefined };
   /** `turn` (default): gated, top k. `fill`: ungated, recall fills the budget (previews with an explicit budget). */
   recallMode?: 'turn' | 'fill';
+  /** The conversation's row as the caller reads it (a turn's loadContext), perhaps still on its way: not read again. */
+  conversation?: ConversationRow | Promise<ConversationRow | null>;
 }
 
 /** A block as it is sent: for the preview endpoint and the manifest. */
@@ -103,6 +110,8 @@ export interface RenderedBlock extends ManifestBlock {
 export interface Assembled {
   manifest: ContextManifest;
   blocks: RenderedBlock[];
+  /** The texts the manifest names, as read here: the model call of the turn builds its request from them. */
+  sources: ManifestSources;
 }
 
 type Candidate = { key: string; message?: StoredMessage; fact?: FactView };
@@ -140,10 +149,9 @@ export class ContextAssembler {
           ),
         )
       : Promise.resolve(undefined);
-    const [conversation, archive, lastSeq, lexical] = await Promise.all([
-      timed('conversation', () => d.conversations.get(tenantId, conversationId)),
+    const [conversation, archive, lexical] = await Promise.all([
+      input.conversation ?? timed('conversation', () => d.conversations.get(tenantId, conversationId)),
       timed('summary', () => this.latestArchive(tenantId, conversationId)),
-      timed('lastSeq', () => d.conversations.lastSeq(tenantId, conversationId)),
       timed('lexical', async () =>
         d.db
           ? searchMessages(d.db, { tenantId, conversationId, text: input.userContent, limit: s.recallCandidates })
@@ -151,9 +159,12 @@ export class ContextAssembler {
       ),
     ]);
     if (!conversation) throw new ConversationMissingError(tenantId, conversationId);
+    const lastSeq = conversation.lastSeq;
     // The newest version: where the window starts, and the facts known when it was written.
     const summary = archive.at(-1);
     const system = conversation.systemPrompt ?? s.defaultSystemPrompt;
+    // Stored while the messages load: nothing below waits for it until the manifest names it.
+    const systemPromptShaP = d.manifests.putSystemPrompt(tenantId, conversationId, conversation.userId, system);
 
     // Wave 2: the window since the summary (hot tier first) and the older messages before it, while semantic
     // recall may still be running. The archive's allowance for older messages depends only on what changes at
@@ -169,13 +180,12 @@ export class ContextAssembler {
       0,
       archiveCap - (summaryFits ? summaryTokens : 0) - (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
     );
-    const [window, olderAll, semantic] = await Promise.all([
+    const [window, olderAll, semantic, systemPromptSha] = await Promise.all([
       timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
       timed('older', () => this.olderHistory(tenantId, conversationId, from, olderAllowance)),
       semanticP,
+      systemPromptShaP,
     ]);
-
-    const systemPromptSha = await d.manifests.putSystemPrompt(tenantId, conversationId, conversation.userId, system);
     // Copies: shedding below must not touch the cached summary.
     const facts = factsFit ? [...(summary?.facts ?? [])] : [];
     // The archive goes whole or not at all: dropping a segment would change the cached prefix before it.
@@ -358,7 +368,14 @@ export class ContextAssembler {
       timings,
       createdAt: new Date().toISOString(),
     };
-    return { manifest, blocks };
+    const sources: ManifestSources = {
+      system,
+      archive,
+      history: recent,
+      recalled: recalledMessages,
+      older,
+    };
+    return { manifest, blocks, sources };
   }
 
   /**

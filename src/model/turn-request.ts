@@ -6,7 +6,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { renderMemoryBlocks, renderRecall } from '../context/render';
 import type { SummaryStore } from '../memory/summaries';
 import type { ConversationStore } from '../storage/conversations';
-import type { ContextManifest, ManifestStore } from '../storage/manifests';
+import type { ContextManifest, ManifestSources, ManifestStore } from '../storage/manifests';
 import { cacheMinimum } from './cache-minimums';
 import { buildRequest } from './prompt';
 
@@ -25,6 +25,8 @@ export interface RequestOverrides {
   tools?: Anthropic.Tool[] | undefined;
   /** This turn's tool exchange so far, rebuilt from the stored steps. */
   toolSteps?: Anthropic.MessageParam[] | undefined;
+  /** What the manifest names, as its assembler read it: nothing is read back (absent: read from the stores). */
+  sources?: ManifestSources | undefined;
 }
 
 export interface RequestStores {
@@ -42,13 +44,10 @@ export async function requestFromManifest(
   settings: RequestSettings,
   overrides: RequestOverrides = {},
 ): Promise<Anthropic.MessageCreateParamsNonStreaming> {
-  const [system, archive, history, recalled, older] = await Promise.all([
-    overrides.system ?? stores.manifests.systemPrompt(tenantId, conversationId, manifest.systemPromptSha),
-    manifest.summaryVersion === null ? [] : stores.summaries.archive(tenantId, conversationId, manifest.summaryVersion),
-    stores.conversations.bySeq(tenantId, conversationId, manifest.historySeqs),
-    stores.conversations.bySeq(tenantId, conversationId, manifest.recall.messageSeqs),
-    stores.conversations.bySeq(tenantId, conversationId, manifest.olderSeqs),
-  ]);
+  const { system, archive, history, recalled, older } = {
+    ...(overrides.sources ?? (await readSources(stores, tenantId, conversationId, manifest))),
+    ...(overrides.system !== undefined ? { system: overrides.system } : {}),
+  };
   // The archive at the manifest's version: a full summary and the segments after it (one block each).
   const latest = archive.at(-1);
   const memory = renderMemoryBlocks({
@@ -65,7 +64,7 @@ export async function requestFromManifest(
     {
       model,
       maxTokens: settings.maxTokens,
-      system: system ?? '',
+      system,
       summaries: memory.segments,
       memory: memory.rest,
       history: history.map((m) => ({ role: m.role, text: m.content })),
@@ -76,4 +75,21 @@ export async function requestFromManifest(
     },
     { minimumTokens: cacheMinimum(settings.cacheMinimums, model), systemTtl: settings.systemCacheTtl },
   );
+}
+
+/** The texts a manifest names, read back from the stores (another process assembled it, or a rerun). */
+async function readSources(
+  stores: RequestStores,
+  tenantId: string,
+  conversationId: string,
+  manifest: ContextManifest,
+): Promise<ManifestSources> {
+  const [system, archive, history, recalled, older] = await Promise.all([
+    stores.manifests.systemPrompt(tenantId, conversationId, manifest.systemPromptSha),
+    manifest.summaryVersion === null ? [] : stores.summaries.archive(tenantId, conversationId, manifest.summaryVersion),
+    stores.conversations.bySeq(tenantId, conversationId, manifest.historySeqs),
+    stores.conversations.bySeq(tenantId, conversationId, manifest.recall.messageSeqs),
+    stores.conversations.bySeq(tenantId, conversationId, manifest.olderSeqs),
+  ]);
+  return { system: system ?? '', archive, history, recalled, older };
 }

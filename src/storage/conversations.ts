@@ -19,6 +19,8 @@ export interface ConversationRow {
   lastMessageAt: Date | null;
   /** Names of who speaks as the user and as the assistant, when the conversation was given them. */
   participants: Participants;
+  /** Sequence number of the newest message (0 when there is none). */
+  lastSeq: number;
 }
 
 import type { Participants } from '../../workflows/contract';
@@ -65,6 +67,7 @@ interface ConversationDbRow {
   cost_usd: number;
   created_at: Date;
   last_message_at: Date | null;
+  next_seq: number;
   user_name: string | null;
   assistant_name: string | null;
 }
@@ -100,6 +103,7 @@ const toConversation = (r: ConversationDbRow): ConversationRow => ({
   totals: usageOf(r),
   createdAt: r.created_at,
   lastMessageAt: r.last_message_at,
+  lastSeq: r.next_seq - 1,
   participants: {
     ...(r.user_name ? { user: r.user_name } : {}),
     ...(r.assistant_name ? { assistant: r.assistant_name } : {}),
@@ -334,15 +338,14 @@ export class ConversationStore {
   }
 
   /**
-   * Stores a user message and its reply in one transaction, with the next two sequence numbers, and adds the
-   * turn to the conversation's totals. Idempotent: a second call for the same user message writes nothing.
-   * Four round trips on the turn's path: BEGIN, lock, one statement that writes everything, COMMIT.
+   * Stores a user message and its reply, with the next two sequence numbers, and adds the turn to the
+   * conversation's totals — in one statement, so one round trip on the turn's path (a statement is its own
+   * transaction). Idempotent: a second call for the same user message writes nothing.
    */
   async persistTurn(turn: TurnToPersist): Promise<PersistedTurn> {
     const { tenantId, conversationId, userMessage, reply, usage } = turn;
-    // Sealed before the transaction opens: sealing may fetch a data key from the database, and on PGlite (one
-    // connection) a query outside an open transaction waits for it forever. Without sealing (the default) the
-    // owner is not needed, so the turn's path keeps its four round trips.
+    // Sealed first: sealing may fetch a data key from the database. Without sealing (the default) the owner is not
+    // needed, and the turn's path keeps its one round trip.
     const sealer = this.sealer;
     let owner: string | undefined;
     let [userText, replyText] = [userMessage.content, reply.content];
@@ -355,76 +358,73 @@ export class ConversationStore {
         sealer.seal(tenantId, sealedFor, reply.content),
       ]);
     }
-    return this.db.transaction(async (tx) => {
-      // The row lock serialises writers of this conversation and hands out the sequence numbers.
-      const locked = await tx.query<{ next_seq: number; user_id: string }>(
-        'SELECT next_seq, user_id FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE',
-        [tenantId, conversationId],
-      );
-      const row = locked[0];
-      if (!row) throw new ConversationMissingError(tenantId, conversationId);
-      // Erased and recreated for someone else in between: the texts were sealed for the wrong owner; retry.
-      if (owner !== undefined && row.user_id !== owner)
-        throw new Error(`conversation ${tenantId}/${conversationId} changed owner`);
-      const userSeq = row.next_seq;
-      const replySeq = userSeq + 1;
-      const redactions = turn.redactions ?? [];
-      // The user message goes first; when an earlier attempt stored it already, nothing else is written.
-      const written = await tx.query<{ inserted: number }>(
-        `WITH new_user AS (
-           INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, sent_at)
-           VALUES ($1, $2, $3, $4, 'user', $5, $21::timestamptz)
-           ON CONFLICT (tenant_id, conversation_id, message_id) DO NOTHING
-           RETURNING seq
-         ), new_reply AS (
-           INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, in_reply_to, model,
-             degraded, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, sent_at)
-           SELECT $1, $2, seq + 1, $6, 'assistant', $7, $4, $8, $9, $10, $11, $12, $13, $14, $21::timestamptz
-             FROM new_user
-         ), totals AS (
-           UPDATE conversations SET next_seq = $3 + 2, turn_count = turn_count + 1,
-             input_tokens = input_tokens + $10, output_tokens = output_tokens + $11,
-             cache_read_tokens = cache_read_tokens + $12, cache_write_tokens = cache_write_tokens + $13,
-             cost_usd = cost_usd + $14, degraded_replies = degraded_replies + $15, last_message_at = now()
-           WHERE tenant_id = $1 AND conversation_id = $2 AND EXISTS (SELECT 1 FROM new_user)
-         ), accepted AS (
-           UPDATE llm_calls SET accepted = true WHERE call_id = ANY($16::text[]) AND EXISTS (SELECT 1 FROM new_user)
-         ), audit AS (
-           INSERT INTO redactions (tenant_id, conversation_id, message_id, stage, pii_type, value_hash)
-           SELECT $1, $2, r.message_id, r.stage, r.pii_type, r.value_hash
-             FROM unnest($17::text[], $18::text[], $19::text[], $20::text[]) AS r(message_id, stage, pii_type, value_hash)
-            WHERE EXISTS (SELECT 1 FROM new_user)
-         )
-         SELECT count(*)::int AS inserted FROM new_user`,
-        [
-          tenantId,
-          conversationId,
-          userSeq,
-          userMessage.messageId,
-          userText,
-          reply.messageId,
-          replyText,
-          reply.model,
-          reply.degraded,
-          usage.inputTokens,
-          usage.outputTokens,
-          usage.cacheReadTokens,
-          usage.cacheWriteTokens,
-          usage.costUsd,
-          reply.degraded ? 1 : 0,
-          turn.acceptedCallIds ?? (turn.llmCallId ? [turn.llmCallId] : []),
-          redactions.map((r) => r.messageId),
-          redactions.map((r) => r.stage),
-          redactions.map((r) => r.piiType),
-          redactions.map((r) => r.hash),
-          userMessage.sentAt ?? null,
-        ],
-      );
-      if (written[0]?.inserted === 1) return { userSeq, replySeq, inserted: true };
-      const existing = await existingTurn(tx, tenantId, conversationId, userMessage.messageId);
-      if (!existing) throw new Error(`turn ${userMessage.messageId} was neither written nor found`);
-      return { ...existing, inserted: false };
-    });
+    const redactions = turn.redactions ?? [];
+    // `conv` locks the conversation row: it serialises writers of this conversation and hands out the sequence
+    // numbers (a writer that waited reads the row as the one before it left it). The user message goes first; when
+    // an earlier attempt stored it already, nothing else is written. Texts sealed for another owner (erased and
+    // recreated in between) are not written at all.
+    const rows = await this.db.query<{ next_seq: number; user_id: string; inserted: number }>(
+      `WITH conv AS (
+         SELECT next_seq, user_id FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE
+       ), new_user AS (
+         INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, sent_at)
+         SELECT $1, $2, conv.next_seq, $3, 'user', $4, $20::timestamptz FROM conv
+          WHERE $21::text IS NULL OR conv.user_id = $21::text
+         ON CONFLICT (tenant_id, conversation_id, message_id) DO NOTHING
+         RETURNING seq
+       ), new_reply AS (
+         INSERT INTO messages (tenant_id, conversation_id, seq, message_id, role, content, in_reply_to, model,
+           degraded, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, sent_at)
+         SELECT $1, $2, seq + 1, $5, 'assistant', $6, $3, $7, $8, $9, $10, $11, $12, $13, $20::timestamptz
+           FROM new_user
+       ), totals AS (
+         UPDATE conversations SET next_seq = next_seq + 2, turn_count = turn_count + 1,
+           input_tokens = input_tokens + $9, output_tokens = output_tokens + $10,
+           cache_read_tokens = cache_read_tokens + $11, cache_write_tokens = cache_write_tokens + $12,
+           cost_usd = cost_usd + $13, degraded_replies = degraded_replies + $14, last_message_at = now()
+         WHERE tenant_id = $1 AND conversation_id = $2 AND EXISTS (SELECT 1 FROM new_user)
+       ), accepted AS (
+         UPDATE llm_calls SET accepted = true WHERE call_id = ANY($15::text[]) AND EXISTS (SELECT 1 FROM new_user)
+       ), audit AS (
+         INSERT INTO redactions (tenant_id, conversation_id, message_id, stage, pii_type, value_hash)
+         SELECT $1, $2, r.message_id, r.stage, r.pii_type, r.value_hash
+           FROM unnest($16::text[], $17::text[], $18::text[], $19::text[]) AS r(message_id, stage, pii_type, value_hash)
+          WHERE EXISTS (SELECT 1 FROM new_user)
+       )
+       SELECT conv.next_seq, conv.user_id, (SELECT count(*)::int FROM new_user) AS inserted FROM conv`,
+      [
+        tenantId,
+        conversationId,
+        userMessage.messageId,
+        userText,
+        reply.messageId,
+        replyText,
+        reply.model,
+        reply.degraded,
+        usage.inputTokens,
+        usage.outputTokens,
+        usage.cacheReadTokens,
+        usage.cacheWriteTokens,
+        usage.costUsd,
+        reply.degraded ? 1 : 0,
+        turn.acceptedCallIds ?? (turn.llmCallId ? [turn.llmCallId] : []),
+        redactions.map((r) => r.messageId),
+        redactions.map((r) => r.stage),
+        redactions.map((r) => r.piiType),
+        redactions.map((r) => r.hash),
+        userMessage.sentAt ?? null,
+        owner ?? null,
+      ],
+    );
+    const row = rows[0];
+    if (!row) throw new ConversationMissingError(tenantId, conversationId);
+    if (row.inserted === 1) return { userSeq: row.next_seq, replySeq: row.next_seq + 1, inserted: true };
+    // Erased and recreated for someone else in between: the texts were sealed for the wrong owner; retry.
+    if (owner !== undefined && row.user_id !== owner)
+      throw new Error(`conversation ${tenantId}/${conversationId} changed owner`);
+    const existing = await existingTurn(this.db, tenantId, conversationId, userMessage.messageId);
+    if (!existing) throw new Error(`turn ${userMessage.messageId} was neither written nor found`);
+    return { ...existing, inserted: false };
   }
 
   /** Whether the conversation, its owner or its tenant was erased at or after `since` (erasure tombstones). */

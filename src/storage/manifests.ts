@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { FactView } from '../memory/facts';
-import type { MessageSealer, Participants } from './conversations';
+import type { Summary } from '../memory/summaries';
+import type { MessageSealer, Participants, StoredMessage } from './conversations';
 import type { Db } from './db';
 
 export type ContextTier = 'system' | 'summary' | 'facts' | 'recent' | 'semantic' | 'older' | 'current';
@@ -56,6 +57,26 @@ export interface ContextManifest {
   createdAt: string;
 }
 
+/**
+ * What a manifest names, as the assembler read it: the texts the model request is built from. Handed from
+ * loadContext to the model call in the same process, they spare it reading them back (the system prompt, the
+ * summary archive, three message lists). Stored forms, like the rows they came from.
+ */
+export interface ManifestSources {
+  system: string;
+  /** The archive at the manifest's summary version, oldest first. */
+  archive: Pick<Summary, 'text' | 'facts'>[];
+  history: StoredMessage[];
+  recalled: StoredMessage[];
+  older: StoredMessage[];
+}
+
+/** A manifest handed to its model call, with its sources when the process that assembled it has them. */
+export interface HandedManifest {
+  manifest: ContextManifest;
+  sources?: ManifestSources;
+}
+
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export class ManifestStore {
@@ -63,7 +84,13 @@ export class ManifestStore {
    * Manifests this process saved and whose model call has not asked for them yet: generateReply usually runs on
    * the worker whose loadContext saved its manifest (eager activity dispatch), and then skips reading it back.
    */
-  private readonly saved = new LRUCache<string, ContextManifest>({ max: 1_000 });
+  private readonly saved = new LRUCache<string, HandedManifest>({
+    max: 1_000,
+    // A turn whose model call ran elsewhere leaves its entry here: no text lingers longer than a model call's
+    // start-to-close bound, past which it would not be asked for.
+    ttl: 60_000,
+    ttlAutopurge: true,
+  });
 
   constructor(
     private readonly db: Db,
@@ -79,7 +106,13 @@ export class ManifestStore {
    * Saves (or, for a retried activity, replaces) the manifest of one turn. `userContent` must already be in its
    * stored form (redacted by the store policy); it is sealed for `owner` here.
    */
-  async save(tenantId: string, conversationId: string, manifest: ContextManifest, owner: string): Promise<void> {
+  async save(
+    tenantId: string,
+    conversationId: string,
+    manifest: ContextManifest,
+    owner: string,
+    sources?: ManifestSources,
+  ): Promise<void> {
     const userContent = this.sealer
       ? await this.sealer.seal(tenantId, owner, manifest.userContent)
       : manifest.userContent;
@@ -88,19 +121,25 @@ export class ManifestStore {
        ON CONFLICT (tenant_id, conversation_id, message_id) DO UPDATE SET manifest = EXCLUDED.manifest`,
       [tenantId, conversationId, manifest.messageId, JSON.stringify({ ...manifest, userContent })],
     );
-    this.saved.set(ManifestStore.key(tenantId, conversationId, manifest.messageId), manifest);
+    this.saved.set(ManifestStore.key(tenantId, conversationId, manifest.messageId), {
+      manifest,
+      ...(sources ? { sources } : {}),
+    });
   }
 
   /**
    * The manifest of a turn for its model call: the one this process has just saved if it has it (handed over
    * once, so no message text lingers here), else the stored one.
    */
-  async forModelCall(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifest | null> {
+  async forModelCall(tenantId: string, conversationId: string, messageId: string): Promise<HandedManifest | null> {
     const key = ManifestStore.key(tenantId, conversationId, messageId);
     const saved = this.saved.get(key);
-    if (!saved) return this.get(tenantId, conversationId, messageId);
-    this.saved.delete(key);
-    return saved;
+    if (saved) {
+      this.saved.delete(key);
+      return saved;
+    }
+    const manifest = await this.get(tenantId, conversationId, messageId);
+    return manifest ? { manifest } : null;
   }
 
   async get(tenantId: string, conversationId: string, messageId: string): Promise<ContextManifest | null> {

@@ -29,6 +29,11 @@ export interface StreamBus {
   publish(channel: TurnChannel, event: StreamEvent): Promise<void>;
   /** Whether any text of this turn was published already (a new attempt then restarts the reply). */
   hasText(channel: TurnChannel): Promise<boolean>;
+  /**
+   * Publishes that an attempt began, as a restart when text of the turn was published already: `hasText` and
+   * `publish` in one step (on Redis, one round trip).
+   */
+  startAttempt(channel: TurnChannel, attempt: number, model: string): Promise<void>;
   /** Delivers events after `afterId` (all retained ones when absent) and new ones until `signal` aborts. */
   subscribe(
     channel: TurnChannel,

@@ -39,6 +39,10 @@ export class MemoryStreamBus implements StreamBus {
     return keys.length;
   }
 
+  async startAttempt(c: TurnChannel, attempt: number, model: string): Promise<void> {
+    await this.publish(c, { type: 'attempt', attempt, model, restart: await this.hasText(c) });
+  }
+
   async hasText(c: TurnChannel): Promise<boolean> {
     return this.channel(c).events.some((e) => e.event.type === 'delta');
   }

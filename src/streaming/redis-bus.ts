@@ -8,6 +8,17 @@ import { channelKey, RETAIN_MS, type ReceivedEvent, type StreamBus, type StreamE
 const MAX_EVENTS = 20_000;
 const BLOCK_MS = 5_000;
 
+/**
+ * An attempt's start, decided and appended in Redis: KEYS = the turn's stream and its text marker; ARGV = the event
+ * as a first attempt, the event as a restart, the stream's length cap, its retention in ms.
+ */
+const START_ATTEMPT = `
+local event = ARGV[1]
+if redis.call('EXISTS', KEYS[2]) == 1 then event = ARGV[2] end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', event)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`;
+
 export class RedisStreamBus implements StreamBus {
   readonly kind = 'redis';
 
@@ -25,6 +36,12 @@ export class RedisStreamBus implements StreamBus {
       .pexpire(key, RETAIN_MS);
     if (event.type === 'delta') tx.set(`${key}:text`, '1', 'PX', RETAIN_MS);
     await tx.exec();
+  }
+
+  async startAttempt(c: TurnChannel, attempt: number, model: string): Promise<void> {
+    const key = this.key(c);
+    const event = (restart: boolean) => JSON.stringify({ type: 'attempt', attempt, model, restart });
+    await this.redis.eval(START_ATTEMPT, 2, key, `${key}:text`, event(false), event(true), MAX_EVENTS, RETAIN_MS);
   }
 
   async dropConversation(tenantId: string, conversationId: string): Promise<number> {

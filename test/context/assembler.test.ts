@@ -8,6 +8,7 @@ import { NO_HOT_TIER } from '../../src/memory/hot-tier';
 import { SummaryStore } from '../../src/memory/summaries';
 import { TwoLevelCache } from '../../src/memory/two-level-cache';
 import { estimateTokens } from '../../src/model/tokens';
+import { requestFromManifest } from '../../src/model/turn-request';
 import { ConversationStore } from '../../src/storage/conversations';
 import { openPostgres, type Db } from '../../src/storage/db';
 import { ManifestStore } from '../../src/storage/manifests';
@@ -145,6 +146,31 @@ describe('context fill order', () => {
     // Nothing recalled is also in the window or the archive.
     const shown = new Set([...seqs, ...manifest.olderSeqs]);
     expect(manifest.recall.messageSeqs.filter((s) => shown.has(s))).toEqual([]);
+  });
+
+  it('hands its texts to the model call: the request built from them is the one rebuilt from the stores', async () => {
+    const manifests = new ManifestStore(db);
+    const { manifest, sources } = await ask(assembler({}), 'Which day did I walk the dog by the river?', 500);
+    // Every part of the request is there: system, summary, older messages, the window, recall.
+    expect(manifest.memoryParts.summary).toBe(true);
+    expect(manifest.olderSeqs.length).toBeGreaterThan(0);
+    expect(manifest.recall.messageSeqs.length).toBeGreaterThan(1);
+    // The texts the manifest names, as read for it.
+    const seqs = (ms: { seq: number }[]) => ms.map((m) => m.seq).sort((a, b) => a - b);
+    expect(seqs(sources.history)).toEqual(manifest.historySeqs);
+    expect(seqs(sources.older)).toEqual(manifest.olderSeqs);
+    expect(seqs(sources.recalled)).toEqual([...manifest.recall.messageSeqs].sort((a, b) => a - b));
+    await manifests.save('t', 'c', manifest, 'u', sources);
+    // Handed over once, in this process; asked again (a retry), it is read back without them.
+    const handed = await manifests.forModelCall('t', 'c', 'q');
+    expect(handed?.sources).toBe(sources);
+    expect((await manifests.forModelCall('t', 'c', 'q'))?.sources).toBeUndefined();
+
+    const stores = { conversations, manifests, summaries: new SummaryStore(db) };
+    const settings = { maxTokens: 100, cacheMinimums: {}, systemCacheTtl: '5m' as const };
+    const request = (extra: { sources?: typeof sources }) =>
+      requestFromManifest(stores, 't', 'c', manifest, 'claude-sonnet-5-5', settings, { userText: 'hi', ...extra });
+    expect(await request({ sources })).toEqual(await request({}));
   });
 
   it('treats top k as a floor: made room for with no reserve, exceeded when the budget allows', async () => {

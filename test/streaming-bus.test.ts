@@ -1,0 +1,65 @@
+/**
+ * The stream buses on their own: an attempt's start is announced as a restart exactly when text of the turn was
+ * published before it, in one step (on Redis, one round trip), and events come back in the order published.
+ */
+import { Redis } from 'ioredis';
+import type { ReceivedEvent, StreamBus, StreamEvent } from '../src/streaming/bus';
+import { MemoryStreamBus } from '../src/streaming/memory-bus';
+import { RedisStreamBus } from '../src/streaming/redis-bus';
+import { TEST_SERVICES } from './helpers/services';
+import { uniqueId } from './helpers/stack';
+
+/** Every event retained for the turn, read until `count` arrived. */
+async function events(bus: StreamBus, channel: Parameters<StreamBus['publish']>[0], count: number) {
+  const got: StreamEvent[] = [];
+  const stop = new AbortController();
+  await bus.subscribe(
+    channel,
+    undefined,
+    (e: ReceivedEvent) => {
+      got.push(e.event);
+      if (got.length >= count) stop.abort();
+    },
+    stop.signal,
+  );
+  return got;
+}
+
+type OpenBus = () => { bus: StreamBus; close: () => Promise<void> };
+
+describe.each<[string, OpenBus]>([
+  [
+    'Redis Streams',
+    () => {
+      const redis = new Redis(TEST_SERVICES.redisUrl);
+      return { bus: new RedisStreamBus(redis), close: async () => redis.disconnect() };
+    },
+  ],
+  ['in-process bus', () => ({ bus: new MemoryStreamBus(), close: async () => undefined })],
+])('stream bus on %s', (_name, open) => {
+  let bus: StreamBus;
+  let close: () => Promise<void>;
+  beforeAll(() => {
+    ({ bus, close } = open());
+  });
+  afterAll(async () => {
+    await bus.close();
+    await close();
+  });
+
+  it('announces a restart only when text of the turn was published before the attempt', async () => {
+    const channel = { tenantId: 't', conversationId: uniqueId('c'), messageId: 'm1' };
+    await bus.startAttempt(channel, 1, 'model-a');
+    await bus.startAttempt(channel, 2, 'model-a');
+    await bus.publish(channel, { type: 'delta', text: 'Hel' });
+    await bus.publish(channel, { type: 'delta', text: 'lo' });
+    await bus.startAttempt(channel, 3, 'model-b');
+    expect(await events(bus, channel, 5)).toEqual([
+      { type: 'attempt', attempt: 1, model: 'model-a', restart: false },
+      { type: 'attempt', attempt: 2, model: 'model-a', restart: false },
+      { type: 'delta', text: 'Hel' },
+      { type: 'delta', text: 'lo' },
+      { type: 'attempt', attempt: 3, model: 'model-b', restart: true },
+    ]);
+  });
+});
