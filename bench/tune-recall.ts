@@ -1,11 +1,13 @@
 /**
  * Recall tuning harness (a developer tool, not a benchmark figure): loads the LoCoMo dev split straight into a
  * fresh PostgreSQL database and a Weaviate collection (no Temporal, no model: turns are stored as the turn path
- * would store them, with the speakers' names and each session's date as `sentAt`), stands a summary in for
- * compaction (folded up to 20 messages before the end, as the bench's feed leaves it), then assembles the context
- * of every question with the real ContextAssembler under each ranking profile and prints strict evidence recall.
- * It takes about a minute, where the benchmark's LoCoMo suite takes a quarter of an hour, so weights can be
- * compared on all five conversations. The committed figures come from `bench/run.ts`, never from this.
+ * would store them, with the speakers' names and each session's date as `sentAt`), replays the turn path's memory
+ * upkeep after each turn (compaction into summary segments and fact extraction, by the workflow's triggers and the
+ * offline model's answers: `lib/upkeep-replay.ts`), then assembles the context of every question with the real
+ * ContextAssembler — the configuration's defaults, recall filling the budget as the preview endpoint does with an
+ * explicit budget — under each ranking profile and prints strict evidence recall. It takes minutes, where the
+ * benchmark's LoCoMo suite takes a quarter of an hour, so weights can be compared on all five conversations. The
+ * committed figures come from `bench/run.ts`, never from this.
  *
  *   npx tsx bench/tune-recall.ts                                   # defaults
  *   TUNE='[{"sessionWeight":0},{"sessionWeight":0.5}]' npx tsx bench/tune-recall.ts
@@ -15,6 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import weaviate from 'weaviate-client';
+import { loadConfig } from '../src/config';
 import { ContextAssembler } from '../src/context/assembler';
 import type { RankingWeights } from '../src/context/recall-ranking';
 import { LocalEmbedder } from '../src/memory/embedders/local';
@@ -34,6 +37,7 @@ import { freshDatabase } from '../test/helpers/stack';
 import { TEST_SERVICES } from '../test/helpers/services';
 import { CATEGORIES, evidenceRecall, loadLocomo, pool, type Recall } from './lib/locomo';
 import { DEFAULT_LOCOMO_PATH, exchanges } from './suites/locomo';
+import { UpkeepReplay } from './lib/upkeep-replay';
 
 const BUDGETS = (process.env.TUNE_BUDGETS ?? '2000,4000').split(',').map(Number);
 const PROFILES: Partial<RankingWeights>[] = JSON.parse(process.env.TUNE ?? '[{}]');
@@ -41,6 +45,8 @@ const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteT
 
 async function run(): Promise<void> {
   const convs = loadLocomo(process.env.LOCOMO_PATH ?? DEFAULT_LOCOMO_PATH);
+  // The deployment's defaults (MEMOIR_* in the environment apply, as they do to the suite's processes).
+  const config = loadConfig(process.env);
   const database = await freshDatabase();
   const db = openPostgres(database.url);
   const client = await weaviate.connectToLocal(TEST_SERVICES.weaviate);
@@ -58,10 +64,25 @@ async function run(): Promise<void> {
     await semantic.store.ensureReady();
     const conversations = new ConversationStore(db);
     const summaries = new SummaryStore(db);
+    const facts = new FactStore(db);
     for (const c of convs) {
       await conversations.create('tune', c.sampleId, 'u', undefined, {
         participants: { user: c.speakerA, assistant: c.speakerB },
       });
+      const upkeep = new UpkeepReplay(
+        {
+          conversations,
+          summaries,
+          facts,
+          semantic,
+          policy: config.policy,
+          // As src/runtime/worker.ts sets them.
+          summaryModel: config.memory.summaryModel,
+          summaryMaxTokens: 1024,
+          summaryArchiveTokens: Math.floor(config.memory.archiveShare * config.memory.budgetTokens),
+        },
+        { tenantId: 'tune', conversationId: c.sampleId, userId: 'u' },
+      );
       for (const [i, e] of exchanges(c).entries()) {
         await conversations.persistTurn({
           tenantId: 'tune',
@@ -70,6 +91,7 @@ async function run(): Promise<void> {
           reply: { messageId: `${c.sampleId}-a${i}`, content: e.reply, model: 'm', degraded: false },
           usage,
         });
+        await upkeep.afterTurn(e.user.length, e.reply.length);
       }
       const last = await conversations.lastSeq('tune', c.sampleId);
       const all = await conversations.range('tune', c.sampleId, 1, last);
@@ -77,21 +99,6 @@ async function run(): Promise<void> {
       await semantic.indexMessages({ tenantId: 'tune', conversationId: c.sampleId, userId: 'u' }, all);
       indexMs += performance.now() - started;
       indexedMessages += all.length;
-      // The offline model's summary: first sentences of the folded messages, the newest 1,600 characters.
-      const folded = all.filter((m) => m.seq <= last - 20);
-      const text = folded
-        .map((m) => m.content.split(/(?<=[.!?])\s/)[0]!)
-        .join(' ')
-        .slice(-1600);
-      await summaries.save('tune', c.sampleId, {
-        version: 1,
-        toSeq: folded.at(-1)!.seq,
-        text,
-        tokens: estimateTokens(text),
-        sourceTokens: 0,
-        facts: [],
-        model: 'm',
-      });
     }
     console.log(`loaded ${convs.length} conversations in ${Math.round(performance.now() / 1000)} s`);
     console.log(
@@ -103,7 +110,7 @@ async function run(): Promise<void> {
         conversations,
         manifests: new ManifestStore(db),
         summaries,
-        facts: new FactStore(db),
+        facts,
         summaryCache: new TwoLevelCache(undefined, {
           name: 'summary',
           maxEntries: 10,
@@ -116,21 +123,22 @@ async function run(): Promise<void> {
         db,
         tokens: estimateTokens,
         settings: {
-          defaultSystemPrompt: 'You are a helpful assistant.',
-          recentMessages: 10,
-          budgetTokens: 4000,
-          // The configuration's defaults (src/config.ts).
-          recallTopK: 5,
-          recallShare: 0.5,
-          archiveShare: 0.1,
+          // As src/runtime/services.ts builds them from the configuration; a slower tier is waited for here.
+          defaultSystemPrompt: config.defaultSystemPrompt,
+          recentMessages: config.recentMessages,
+          budgetTokens: config.memory.budgetTokens,
+          recallTopK: config.memory.recallTopK,
+          recallShare: config.memory.recallShare,
+          archiveShare: config.memory.archiveShare,
           recallCandidates: 60,
           tierTimeoutMs: 10_000,
-          recallGate: 0,
+          recallGate: config.memory.recallGate,
           ranking,
         },
       });
       for (const budget of BUDGETS) {
         const items: { category: number; recall: Recall; sampleId: string }[] = [];
+        const tiers = new Map<string, number>();
         for (const c of convs) {
           const byId = new Map(c.turns.map((t) => [t.diaId, t]));
           for (const q of c.questions) {
@@ -146,11 +154,13 @@ async function run(): Promise<void> {
               recallMode: process.env.TUNE_RECALL_MODE === 'turn' ? 'turn' : 'fill',
             });
             const context = blocks.map((b) => b.text).join('\n');
+            if (q.category <= 4) for (const b of blocks) tiers.set(b.tier, (tiers.get(b.tier) ?? 0) + b.tokens);
             const evidence = q.evidence.map((e) => byId.get(e)!);
             items.push({ category: q.category, recall: evidenceRecall(context, evidence), sampleId: c.sampleId });
           }
         }
         const p = pool(items);
+        const answerable = items.filter((i) => i.category <= 4).length;
         const per = convs.map((c) =>
           (pool(items.filter((i) => i.sampleId === c.sampleId))['all 1-4']!.strict * 100).toFixed(1),
         );
@@ -158,7 +168,8 @@ async function run(): Promise<void> {
         console.log(
           `${JSON.stringify(ranking)} @${budget}: all ${(p['all 1-4']!.strict * 100).toFixed(1)} · ` +
             cats.map((g) => `${g} ${(p[g]!.strict * 100).toFixed(1)}`).join(' · ') +
-            ` · per conversation ${per.join(' ')}`,
+            ` · per conversation ${per.join(' ')} · mean tokens per tier ` +
+            [...tiers].map(([t, n]) => `${t} ${Math.round(n / answerable)}`).join(' '),
         );
       }
     }

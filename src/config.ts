@@ -155,7 +155,7 @@ export const SETTINGS = {
     'Recalled memories always made room for each turn (a floor: recall fills whatever budget is left).',
   ],
   MEMOIR_RECALL_SHARE: [
-    fraction.default(0.5),
+    fraction.default(0.7),
     'Share of the budget reserved for recall before the window since the last compaction is filled.',
   ],
   MEMOIR_RECALL_GATE: [

@@ -20,7 +20,7 @@
  */
 import type { Metrics } from '../metrics';
 import type { FactStore, FactView } from '../memory/facts';
-import { reciprocalRankFusion, semanticFusionWeight } from '../memory/fusion';
+import { normalisedScoreFusion, reciprocalRankFusion, semanticFusionWeight } from '../memory/fusion';
 import type { HotTier } from '../memory/hot-tier';
 import { searchMessages } from '../memory/lexical';
 import type { SemanticTier } from '../memory/semantic-tier';
@@ -442,7 +442,7 @@ export class ContextAssembler {
   private async candidates(
     tenantId: string,
     conversationId: string,
-    lexical: { seq: number }[],
+    lexical: { seq: number; score: number }[],
     semantic: SearchHit[],
     opts: { exclude: (seq: number) => boolean; speaker: 'user' | 'assistant' | undefined; weights: RankingWeights },
   ): Promise<Candidate[]> {
@@ -450,16 +450,27 @@ export class ContextAssembler {
     const w = opts.weights;
     type Hit = { seq: number | null; kind?: string; sourceId?: string };
     const keyOf = (h: Hit) => (h.kind === 'fact' ? `fact:${h.sourceId}` : `seq:${h.seq}`);
-    const fused = reciprocalRankFusion<Hit>(
-      [
-        { items: lexical.map((l) => ({ seq: l.seq })) },
-        {
-          items: semantic.map((h) => ({ seq: h.record.seq, kind: h.record.kind, sourceId: h.record.sourceId })),
-          weight: semanticFusionWeight(this.deps.semantic?.embedder.id),
-        },
-      ],
-      { key: keyOf },
-    );
+    const semanticWeight = semanticFusionWeight(this.deps.semantic?.embedder.id);
+    type ScoredHit = Hit & { score: number };
+    const lexicalHits: ScoredHit[] = lexical.map((l) => ({ seq: l.seq, score: l.score }));
+    const semanticHits: ScoredHit[] = semantic.map((h) => ({
+      seq: h.record.seq,
+      kind: h.record.kind,
+      sourceId: h.record.sourceId,
+      score: h.score,
+    }));
+    const fused =
+      w.fusion === 'score'
+        ? normalisedScoreFusion<ScoredHit>(
+            [
+              { items: lexicalHits, score: (h) => h.score },
+              { items: semanticHits, score: (h) => h.score, weight: semanticWeight },
+            ],
+            { key: keyOf },
+          )
+        : reciprocalRankFusion<ScoredHit>([{ items: lexicalHits }, { items: semanticHits, weight: semanticWeight }], {
+            key: keyOf,
+          });
     const factHits = fused.filter((f) => f.item.kind === 'fact');
     const active = factHits.length > 0 ? await this.deps.facts.active(tenantId, conversationId) : [];
     const factsById = new Map(active.map((f) => [f.factId, f]));

@@ -27,21 +27,32 @@ export interface RankingWeights {
   speakerWeight: number;
   /** A fact's source turn, pulled in by a hit on the fact, at this share of the fact's score. */
   factSourceWeight: number;
+  /**
+   * How the lexical and semantic lists are fused: `score` (max-normalised scores, `normalisedScoreFusion`) keeps
+   * how much better one hit is than another, so the weights above act on relevance; `rank` (reciprocal rank
+   * fusion) flattens the scores to ranks.
+   */
+  fusion: 'score' | 'rank';
 }
 
 /**
  * Chosen with bench/tune-recall.ts on all five dev conversations (strict recall @2k / @4k / multi-hop @4k): session
  * smoothing 0 → 0.3 took 65.7 / 80.8 / 43.7 to 69.7 / 81.6 / 44.4 (0.6 was no better); the speaker lift 0.2 → 1
  * took 70.1 / 81.6 / 44.4 to 75.1 / 83.3 / 49.3 (2: 74.3 / 83.8 / 52.1; 4: 73.4 / 83.3 / 54.2). A lower neighbour
- * weight (0.3) and no diversity (lambda 1) were worse.
+ * weight (0.3) and no diversity (lambda 1) were worse. With the harness replaying the turn path's upkeep (so its
+ * figures match the suite's), fusing by score instead of rank took 74.5 / 83.4 / 50.0 to 76.7 / 83.4 / 49.3; under
+ * score fusion a speaker lift of 0.5 was worse (75.0 / 82.4 / 46.5), session smoothing 0.6 no better at 2k (76.7);
+ * with the recall share at 0.7, the speaker lift 1 → 2 took 77.9 / 83.6 / 49.3 to 78.3 / 84.3 / 52.8 (four of the
+ * five conversations up at each budget). Fused by score, a lift no longer lets a one-word hit jump a strong one.
  */
 export const DEFAULT_RANKING: RankingWeights = {
   neighbourRadius: 1,
   neighbourWeight: 0.5,
   diversityLambda: 0.8,
   sessionWeight: 0.3,
-  speakerWeight: 1,
+  speakerWeight: 2,
   factSourceWeight: 0.9,
+  fusion: 'score',
 };
 
 export interface ScoredSeq {

@@ -66,3 +66,39 @@ export function semanticFusionWeight(embedderId: string | undefined): number {
 }
 
 export const HASH_EMBEDDER_WEIGHT = 0.25;
+
+export interface ScoredList<T> {
+  /** Any order; scores higher-is-better, non-negative (a negative score counts as 0). */
+  items: T[];
+  score: (item: T) => number;
+  /** Default 1. */
+  weight?: number;
+}
+
+/**
+ * Convex combination of max-normalised scores (Bruch, Gai and Ingber, 2023, found it at least as good as reciprocal
+ * rank fusion and more robust to tune): each list's scores are divided by its best, weighted and summed per item.
+ * Unlike rank fusion it keeps how far apart the scores are — a BM25 hit at a fifth of the best score stays a weak
+ * hit, where RRF would rank it barely below the best — so later stages (neighbours, session smoothing, speaker
+ * lift) weigh real relevance.
+ */
+export function normalisedScoreFusion<T>(lists: ScoredList<T>[], opts: { key: (item: T) => string }): FusedItem<T>[] {
+  const fused = new Map<string, FusedItem<T>>();
+  lists.forEach((list, li) => {
+    const { items, score, weight = 1 } = list;
+    const max = Math.max(0, ...items.map(score));
+    if (max <= 0) return;
+    items.forEach((item, i) => {
+      const key = opts.key(item);
+      let entry = fused.get(key);
+      if (!entry) {
+        entry = { key, item, score: 0, ranks: lists.map(() => null) };
+        fused.set(key, entry);
+      }
+      if (entry.ranks[li] !== null) return;
+      entry.ranks[li] = i + 1;
+      entry.score += (weight * Math.max(0, score(item))) / max;
+    });
+  });
+  return [...fused.values()].sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

@@ -153,9 +153,11 @@ describe('recall provenance and ranking', () => {
     ]);
     const stray = messages.find((m) => m.content.startsWith('We walk the dog'))!;
     const session = messages.filter((m) => /^(The dog barked|The river was|It was a long walk)/.test(m.content));
+    // Fused by rank, where the lines' scores are close enough for smoothing to decide (fused by score, the line
+    // matching every word scores about three times each session line: a smoothing share cannot overturn that).
     const first = async (sessionWeight: number) =>
-      (await ask(assembler({ ranking: { sessionWeight } }, true), 'sessions', 'dog river walk')).manifest.recall
-        .messageSeqs[0];
+      (await ask(assembler({ ranking: { sessionWeight, fusion: 'rank' } }, true), 'sessions', 'dog river walk'))
+        .manifest.recall.messageSeqs[0];
     // Without smoothing the line matching every word wins; with it, the session that matches as a whole does.
     expect(await first(0)).toBe(stray.seq);
     expect(session.map((m) => m.seq)).toContain(await first(0.3));
@@ -165,6 +167,33 @@ describe('recall provenance and ranking', () => {
     const recalled = blocks.find((b) => b.tier === 'semantic')!.text;
     expect(recalled.match(/\[2023-04-05\]/g)).toHaveLength(1);
     expect(recalled.indexOf('[2023-04-01]')).toBeLessThan(recalled.indexOf('[2023-04-05]'));
+  });
+
+  it('keeps a strong hit ahead of a weak one that the speaker lift favours (hits fused by score, not rank)', async () => {
+    const messages = await feed(
+      'gaps',
+      [
+        ...FILLER.map((f): [string, string] => [f, '2023-06-01T09:00:00Z']),
+        ['A blue heron nested by the lake behind the ancient mill.', '2023-06-02T09:00:00Z', 'Lovely.'],
+        ...FILLER.map((f): [string, string] => [`Then: ${f}`, '2023-06-03T09:00:00Z']),
+        ['Any plans for the weekend?', '2023-06-04T09:00:00Z', 'Maybe a walk to the lake.'],
+        ...FILLER.map((f): [string, string] => [`After: ${f}`, '2023-06-05T09:00:00Z']),
+      ],
+      { user: 'Caroline', assistant: 'Melanie' },
+    );
+    const strong = messages.find((m) => m.content.startsWith('A blue heron'))!;
+    const weak = messages.find((m) => m.content.startsWith('Maybe a walk'))!;
+    const { manifest } = await ask(
+      assembler({ recallTopK: 10, ranking: { sessionWeight: 0, neighbourWeight: 0, diversityLambda: 1 } }, true),
+      'gaps',
+      'Did Melanie hear about the blue heron at the lake by the ancient mill?',
+    );
+    // The weak line shares one word and is Melanie's (lifted ×2); the strong one shares five. By rank alone the
+    // lift would put the weak line first (2/62 > 1/61); by score it stays a weak hit.
+    const seqs = manifest.recall.messageSeqs;
+    expect(seqs).toContain(weak.seq);
+    expect(seqs[0]).toBe(strong.seq);
+    expect(seqs.indexOf(strong.seq)).toBeLessThan(seqs.indexOf(weak.seq));
   });
 
   it('favours what a named participant said, and labels lines with the names', async () => {
@@ -190,7 +219,7 @@ describe('recall provenance and ranking', () => {
     // The user's line names Melanie and so matches one word more; the question is after what Melanie said.
     const plain = await order(0);
     expect(plain.indexOf(asked.seq)).toBeLessThan(plain.indexOf(answered.seq));
-    const lifted = await order(0.5);
+    const lifted = await order(1);
     expect(lifted.indexOf(answered.seq)).toBeLessThan(lifted.indexOf(asked.seq));
 
     const { blocks } = await ask(assembler({}, true), 'names', 'What does Melanie think of the pottery class?');

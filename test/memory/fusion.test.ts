@@ -1,7 +1,7 @@
 /**
- * Reciprocal rank fusion over known lists.
+ * Reciprocal rank fusion and max-normalised score fusion over known lists.
  */
-import { reciprocalRankFusion, semanticFusionWeight } from '../../src/memory/fusion';
+import { normalisedScoreFusion, reciprocalRankFusion, semanticFusionWeight } from '../../src/memory/fusion';
 
 const key = (s: string) => s;
 
@@ -65,5 +65,56 @@ describe('semanticFusionWeight', () => {
     expect(fused.slice(60).map((f) => f.key)).toEqual(['hash0', 'hash1', 'hash2']);
     expect(semanticFusionWeight('voyage-3.5-1024')).toBe(1);
     expect(semanticFusionWeight(undefined)).toBe(0);
+  });
+});
+
+describe('normalisedScoreFusion', () => {
+  type Hit = { id: string; score: number };
+  const byId = (h: Hit) => h.id;
+  const score = (h: Hit) => h.score;
+
+  it('keeps how far apart the scores are, where rank fusion flattens them', () => {
+    const lexical: Hit[] = [
+      { id: 'strong', score: 10 },
+      { id: 'weak', score: 2 },
+    ];
+    const fused = normalisedScoreFusion([{ items: lexical, score }], { key: byId });
+    expect(fused.map((f) => [f.key, f.score])).toEqual([
+      ['strong', 1],
+      ['weak', 0.2],
+    ]);
+    // Rank fusion gives the weak hit nearly the strong one's score: a later lift of 2 would put it first.
+    const rrf = reciprocalRankFusion([lexical], { key: byId });
+    expect(rrf[1]!.score * 2).toBeGreaterThan(rrf[0]!.score);
+  });
+
+  it('sums weighted shares of each list’s best, clamps negative scores and skips a list with nothing positive', () => {
+    const fused = normalisedScoreFusion<Hit>(
+      [
+        {
+          items: [
+            { id: 'a', score: 4 },
+            { id: 'b', score: 2 },
+          ],
+          score,
+        },
+        {
+          items: [
+            { id: 'b', score: 0.8 },
+            { id: 'c', score: -0.5 },
+          ],
+          score,
+          weight: 0.5,
+        },
+        { items: [{ id: 'd', score: 0 }], score },
+      ],
+      { key: byId },
+    );
+    expect(fused.map((f) => [f.key, f.score])).toEqual([
+      ['a', 1],
+      ['b', 1],
+      ['c', 0],
+    ]);
+    expect(fused.find((f) => f.key === 'b')!.ranks).toEqual([2, 1, null]);
   });
 });
