@@ -49,7 +49,18 @@ export interface PersistTurnInput extends TurnToPersist {
 
 export type LoadContextResult =
   | { kind: 'answered'; result: TurnResult }
-  | { kind: 'ready'; contextTokens: number; tierTokens?: Record<string, number>; degradedTiers: string[] };
+  | {
+      kind: 'ready';
+      contextTokens: number;
+      tierTokens?: Record<string, number>;
+      degradedTiers: string[];
+      /**
+       * The model's copy of the message differs from the manifest's (redacted for storage, not for the model):
+       * generateReply needs the message itself. Absent, the manifest's copy is the model's: the message travels
+       * through history once, in the update.
+       */
+      modelNeedsMessage?: true;
+    };
 
 export function conversationActivities(deps: ActivityDeps) {
   return {
@@ -117,10 +128,8 @@ export function conversationActivities(deps: ActivityDeps) {
           });
         }
       }
-      const { manifest } = await deps.assembler.assemble({
-        ...input,
-        userContent: deps.privacy.at('model', input.content).text,
-      });
+      const modelContent = deps.privacy.at('model', input.content).text;
+      const { manifest } = await deps.assembler.assemble({ ...input, userContent: modelContent });
       // Kept in the form the message row will have (redacted by the store policy, sealed at rest): the model's
       // copy is rebuilt from the message itself by generateReply.
       const storedContent = deps.privacy.at('store', input.content).text;
@@ -149,7 +158,13 @@ export function conversationActivities(deps: ActivityDeps) {
         },
         'context assembled',
       );
-      return { kind: 'ready', contextTokens: manifest.usedTokens, tierTokens, degradedTiers: manifest.degradedTiers };
+      return {
+        kind: 'ready',
+        contextTokens: manifest.usedTokens,
+        tierTokens,
+        degradedTiers: manifest.degradedTiers,
+        ...(modelContent !== storedContent ? { modelNeedsMessage: true as const } : {}),
+      };
     },
 
     /** Stores the user message and its reply in one transaction; a retry after a crash writes nothing twice. */

@@ -38,6 +38,13 @@ const store = proxyActivities<Activities>({
  */
 export const LOCAL_TURN_STEPS_PATCH = 'turn-steps-local';
 
+/**
+ * Runs with this marker pass the message to the model call only when `loadContext` says the model's copy differs
+ * from the manifest's (a message redacted for storage but not for the model): otherwise generateReply reads it
+ * from the manifest and the message enters history once, in the update, not again in the activity's input.
+ */
+export const MESSAGE_BY_REFERENCE_PATCH = 'model-call-message-by-reference';
+
 /** The same retry as `store`: a database outage is waited out, within the workflow task (heartbeated by the SDK). */
 const localStore = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -83,7 +90,8 @@ export async function runTurn(
       return { ok: true, result: loaded.result, fresh: false, steps: [], context: null, attempt: 0 };
     }
 
-    const request = { ...scope, messageId: msg.messageId, content: msg.content, turn };
+    const passMessage = !patched(MESSAGE_BY_REFERENCE_PATCH) || loaded.modelNeedsMessage === true;
+    const request = { ...scope, messageId: msg.messageId, turn, ...(passMessage ? { content: msg.content } : {}) };
     const chain = toolUse
       ? await replyWithTools({ ...request, tools: toolUse.tools }, policy, toolUse.approvals)
       : await replyWithFallback(request, policy);
