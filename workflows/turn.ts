@@ -77,6 +77,9 @@ export async function runTurn(
   toolUse?: TurnTools,
 ): Promise<TurnOutcome> {
   const steps = patched(LOCAL_TURN_STEPS_PATCH) ? localStore : store;
+  // Asked before the first await, like the patch above: asked after loadContext's result, the marker could land in
+  // a later workflow task than the result's (when other events were buffered meanwhile), which replay refuses.
+  const messageByReference = patched(MESSAGE_BY_REFERENCE_PATCH);
   try {
     const loaded = await steps.loadContext.executeWithOptions(
       {
@@ -90,7 +93,7 @@ export async function runTurn(
       return { ok: true, result: loaded.result, fresh: false, steps: [], context: null, attempt: 0 };
     }
 
-    const passMessage = !patched(MESSAGE_BY_REFERENCE_PATCH) || loaded.modelNeedsMessage === true;
+    const passMessage = !messageByReference || loaded.modelNeedsMessage === true;
     const request = { ...scope, messageId: msg.messageId, turn, ...(passMessage ? { content: msg.content } : {}) };
     const chain = toolUse
       ? await replyWithTools({ ...request, tools: toolUse.tools }, policy, toolUse.approvals)
