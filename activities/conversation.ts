@@ -49,7 +49,18 @@ export interface PersistTurnInput extends TurnToPersist {
 
 export type LoadContextResult =
   | { kind: 'answered'; result: TurnResult }
-  | { kind: 'ready'; contextTokens: number; tierTokens?: Record<string, number>; degradedTiers: string[] };
+  | {
+      kind: 'ready';
+      contextTokens: number;
+      tierTokens?: Record<string, number>;
+      degradedTiers: string[];
+      /**
+       * The model's copy of the message differs from the manifest's (redacted for storage, not for the model):
+       * generateReply needs the message itself. Absent, the manifest's copy is the model's: the message travels
+       * through history once, in the update.
+       */
+      modelNeedsMessage?: true;
+    };
 
 export function conversationActivities(deps: ActivityDeps) {
   return {
@@ -88,9 +99,10 @@ export function conversationActivities(deps: ActivityDeps) {
       // the same wave (its recall does not need them): a repeated or refused message wastes it, a turn saves a wave.
       const budget = deps.dailyBudgetUsd(tenantId);
       const conversationRead = deps.conversations.get(tenantId, conversationId);
+      const modelContent = deps.privacy.at('model', input.content).text;
       const assembling = deps.assembler.assemble({
         ...input,
-        userContent: deps.privacy.at('model', input.content).text,
+        userContent: modelContent,
         conversation: conversationRead,
       });
       assembling.catch(() => undefined); // awaited below only for a turn to answer
@@ -156,7 +168,13 @@ export function conversationActivities(deps: ActivityDeps) {
         },
         'context assembled',
       );
-      return { kind: 'ready', contextTokens: manifest.usedTokens, tierTokens, degradedTiers: manifest.degradedTiers };
+      return {
+        kind: 'ready',
+        contextTokens: manifest.usedTokens,
+        tierTokens,
+        degradedTiers: manifest.degradedTiers,
+        ...(modelContent !== storedContent ? { modelNeedsMessage: true as const } : {}),
+      };
     },
 
     /** Stores the user message and its reply in one statement; a retry after a crash writes nothing twice. */

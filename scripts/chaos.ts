@@ -6,6 +6,10 @@
  *   npx tsx scripts/chaos.ts --only worker-kill   # some scenarios (comma-separated names)
  *   npx tsx scripts/chaos.ts --fast               # the sizes of the fast subset
  *   npx tsx scripts/chaos.ts --soak               # the worker killed 500 times (hours; nothing else runs)
+ *   npx tsx scripts/chaos.ts --only worker-kill --kills 20   # a shorter worker-kill run while iterating
+ *   npx tsx scripts/chaos.ts --only worker-kill --merge       # full size; replaces its verdict in docs/ and keeps
+ *                                                             # the others (marked with the run they came from);
+ *                                                             # with --kills N the report's mode says so
  *
  * Partial and fast runs write to .data/chaos/ (or --out DIR) so they never overwrite the committed report.
  * Needs the test services: `scripts/services.sh start`.
@@ -35,11 +39,16 @@ function git(args: string[]): string {
   }
 }
 
+/** The code the run starts with (read before it starts: files may change while a long run goes on). */
+const startedAt = {
+  commit: git(['rev-parse', '--short=12', 'HEAD']) || 'unknown',
+  dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+};
+
 function provenance(mode: string, totalMs: number): Provenance {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   return {
-    commit: git(['rev-parse', '--short=12', 'HEAD']) || 'unknown',
-    dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+    ...startedAt,
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     machine: `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}`,
     node: process.versions.node,
@@ -48,7 +57,7 @@ function provenance(mode: string, totalMs: number): Provenance {
   };
 }
 
-async function runOne(scenario: Scenario, size: Size, soak = false): Promise<Verdict> {
+async function runOne(scenario: Scenario, size: Size, soak = false, kills?: number): Promise<Verdict> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   const limitMs = soak ? SOAK_HARD_LIMIT_MS : SCENARIO_HARD_LIMIT_MS;
@@ -56,7 +65,8 @@ async function runOne(scenario: Scenario, size: Size, soak = false): Promise<Ver
     timer = setTimeout(() => reject(new Error(`did not finish within ${limitMs / 60_000} min`)), limitMs);
   });
   try {
-    return await Promise.race([soak ? workerKill('soak') : scenario.run(size), limit]);
+    const run = soak || kills !== undefined ? workerKill(soak ? 'soak' : size, true, kills) : scenario.run(size);
+    return await Promise.race([run, limit]);
   } catch (err) {
     const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
     return {
@@ -87,16 +97,23 @@ async function run(): Promise<void> {
       only: { type: 'string' },
       fast: { type: 'boolean' },
       soak: { type: 'boolean' },
+      kills: { type: 'string' },
       out: { type: 'string' },
+      merge: { type: 'boolean' },
     },
   });
+  if (values.merge && (!values.only || values.fast || values.soak || values.out))
+    throw new Error('--merge goes with --only at full size (no --fast, --soak or --out)');
   if (values.soak && (values.fast || values.only)) throw new Error('--soak runs the worker-kill soak alone');
+  const kills = values.kills === undefined ? undefined : Number(values.kills);
+  if (kills !== undefined && !(Number.isInteger(kills) && kills > 0 && values.only === 'worker-kill'))
+    throw new Error('--kills N (a positive integer) goes with --only worker-kill');
   const only = values.soak ? ['worker-kill'] : values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
   if (unknown.length > 0)
     throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const size: Size = values.fast ? 'fast' : 'full';
-  const partial = !!only || size === 'fast';
+  const partial = (!!only && !values.merge) || size === 'fast';
   const outDir = values.out ?? (partial ? path.join(ROOT, '.data', 'chaos') : path.join(ROOT, 'docs'));
 
   await globalSetup(); // services up, workflow bundle built once for every stack
@@ -104,7 +121,7 @@ async function run(): Promise<void> {
   const verdicts: Verdict[] = [];
   for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
     process.stderr.write(`chaos: ${scenario.name} (${values.soak ? 'soak' : size})…\n`);
-    const verdict = await runOne(scenario, size, values.soak);
+    const verdict = await runOne(scenario, size, values.soak, kills);
     verdicts.push(verdict);
     process.stderr.write(
       `chaos: ${scenario.name}: ${verdict.passed ? 'pass' : 'FAIL'} — ${verdict.answered}/${verdict.attempted} answered, ` +
@@ -112,11 +129,17 @@ async function run(): Promise<void> {
         `${(verdict.durationMs / 1000).toFixed(0)} s${verdict.failures.length ? `\n  ${verdict.failures.join('\n  ')}` : ''}\n`,
     );
   }
-  const mode = values.soak ? 'soak (worker killed 500 times)' : `${size}${only ? ` (only ${only.join(', ')})` : ''}`;
+  const mode = values.soak
+    ? 'soak (worker killed 500 times)'
+    : `${size}${only ? ` (${values.merge ? 're-ran' : 'only'} ${only.join(', ')}${kills ? ` with ${kills} kills` : ''})` : ''}`;
   const prov = provenance(mode, Date.now() - started);
+  const report = values.merge ? mergedInto(path.join(outDir, 'reliability.json'), verdicts) : verdicts;
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'reliability.md'), renderReport(prov, verdicts));
-  fs.writeFileSync(path.join(outDir, 'reliability.json'), `${JSON.stringify({ ...prov, verdicts }, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'reliability.md'), renderReport(prov, report));
+  fs.writeFileSync(
+    path.join(outDir, 'reliability.json'),
+    `${JSON.stringify({ ...prov, verdicts: report }, null, 2)}\n`,
+  );
   process.stderr.write(`chaos: wrote ${path.relative(ROOT, outDir)}/reliability.md and reliability.json\n`);
   if (verdicts.some((v) => !v.passed)) process.exitCode = 1;
   if (size === 'full' && !only && prov.totalMs > SUITE_LIMIT_MS) {
@@ -125,6 +148,20 @@ async function run(): Promise<void> {
     );
     process.exitCode = 1;
   }
+}
+
+/**
+ * The committed report's verdicts with the fresh ones in their place, in suite order; each carried-over verdict
+ * keeps the date and commit of the run it came from.
+ */
+function mergedInto(file: string, fresh: Verdict[]): Verdict[] {
+  const previous = JSON.parse(fs.readFileSync(file, 'utf8')) as Provenance & { verdicts: Verdict[] };
+  return SCENARIOS.flatMap((s) => {
+    const v = fresh.find((f) => f.scenario === s.title) ?? previous.verdicts.find((p) => p.scenario === s.title);
+    if (!v) return [];
+    if (fresh.includes(v) || v.ranAt) return [v];
+    return [{ ...v, ranAt: { date: previous.date, commit: previous.commit } }];
+  });
 }
 
 run()

@@ -14,7 +14,8 @@ let stack: Stack;
 let connection: Connection;
 let memoir: MemoirClient;
 beforeAll(async () => {
-  stack = await startStack({ api: false });
+  // Search attributes (what listConversations reads) catch up on batched turns once a conversation is quiet this long.
+  stack = await startStack({ api: false, env: { MEMOIR_COMPACT_WHEN_IDLE: '1s' } });
   connection = await Connection.connect({ address: TEST_SERVICES.temporalAddress });
   memoir = new MemoirClient({
     client: new Client({ connection }),

@@ -190,6 +190,10 @@ describe('redaction by policy', () => {
       messageId: 'pii-1',
     });
     expect(res.status).toBe(200);
+    // Redacted for storage, not for the model: the model call was handed the message itself, since the context
+    // manifest holds only the stored (redacted) form.
+    const [call] = (await stack.offline.requests()).filter((r) => JSON.stringify(r.body).includes('charge my card'));
+    expect(JSON.stringify(call?.body.messages.at(-1))).toContain(card);
     const { messages } = (await stack.http('GET', `/v1/conversations/${conversationId}/messages`)).body;
     expect(messages[0].content).not.toContain(card);
     expect(messages[0].content).toMatch(/\[card:[0-9a-f]{16}\]/);

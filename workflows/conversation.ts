@@ -23,7 +23,14 @@ import {
   type QueuedMessage,
   withPolicyDefaults,
 } from './contract';
-import { addToTotals, carry, initialState, publishSearchAttributes, recordTurn } from './state';
+import {
+  addToTotals,
+  carry,
+  initialState,
+  recordTurn,
+  SEARCH_ATTRIBUTES_BATCHED_PATCH,
+  SearchAttributePublisher,
+} from './state';
 import { LOCAL_TURN_STEPS_PATCH, runTurn, type TurnOutcome } from './turn';
 import { failureType } from './model-chain';
 import { checkMessage } from './validate';
@@ -53,6 +60,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
   /** The `UserId` search attribute's value: a keyed hash from openConversation, never the id (see state.ts). */
   let userKey = input.carried?.userKey;
+  const visibility = new SearchAttributePublisher(wf.patched(SEARCH_ATTRIBUTES_BATCHED_PATCH), state, () => userKey);
   const queue: { id: number; message: QueuedMessage }[] = [];
   const outcomes = new Map<number, TurnOutcome>();
   let nextTicket = 0;
@@ -76,8 +84,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     state.memory,
     (usage) => {
       addToTotals(state, usage);
-      // Summary and fact costs show in the search attributes at once, not only after the next turn.
-      if (wf.patched(UPKEEP_SETTLES_PATCH)) publishSearchAttributes(state, userKey);
+      // Summary and fact costs show in the search attributes at once (batched: with the next publish).
+      if (wf.patched(UPKEEP_SETTLES_PATCH)) visibility.afterChange();
     },
     () => state.turnCount,
   );
@@ -172,7 +180,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     state.memory = background.counters;
     state.pendingMessages = queue.length;
   }
-  publishSearchAttributes(state, userKey);
+  visibility.publish();
   background.index(); // catch up on anything a previous run left unindexed
 
   let idleSince = Date.now();
@@ -184,6 +192,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     const wait = Math.max(1, Math.min(policy.idleTimeoutMs - quietFor, untilIdleUpkeep));
     const woke = await idle.waitFor(() => queue.length > 0 || ending, wait);
     if (!woke) {
+      // Quiet for a while: visibility catches up on turns a batched publish left out.
+      if (visibility.batched) visibility.publish();
       if (Date.now() - idleSince >= policy.idleTimeoutMs) {
         closing = wf.patched(UPKEEP_SETTLES_PATCH);
         break;
@@ -227,7 +237,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       turnsThisRun++;
       background.afterTurn(ticket.message.content.length, outcome.result.reply.content.length);
     }
-    publishSearchAttributes(state, userKey);
+    visibility.afterChange();
     idleSince = Date.now();
     idleUpkeepDone = false;
 
@@ -251,7 +261,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   }
 
   state.status = ending ? 'ended' : 'idle';
-  publishSearchAttributes(state, userKey);
+  visibility.publish();
   const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
   await wf.condition(() => wf.allHandlersFinished() && !(settleUpkeep && background.accounting));
   if (settleUpkeep) {
@@ -271,7 +281,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         },
       });
     }
-    publishSearchAttributes(state, userKey); // the totals now include the last summary and fact jobs
+    visibility.publish(); // the totals now include the last summary and fact jobs
   }
   return { status: state.status, turnCount: state.turnCount, totals: state.totals };
 }

@@ -36,7 +36,12 @@ export interface ChainRequest {
 /** Below this much time left, another model would only time out. */
 const MIN_USEFUL_MS = 1_000;
 const STORAGE_RETRY_PAUSE_MS = 2_000;
-const MODEL_HEARTBEAT_TIMEOUT = '5s';
+/**
+ * A worker killed mid-call is noticed this long after its last heartbeat. Workers send heartbeats every second
+ * (`maxHeartbeatThrottleInterval`, src/runtime/worker.ts), so 3 s leaves two of them to be late before a live call
+ * is taken for dead; it was 5 s, most of a killed turn's recovery.
+ */
+const MODEL_HEARTBEAT_TIMEOUT = '3s';
 const { generateReply } = proxyActivities<Activities>({ startToCloseTimeout: '60s' });
 
 export async function replyWithFallback(req: ChainRequest, policy: ConversationPolicy): Promise<ChainResult> {

@@ -132,3 +132,39 @@ function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
   return a === b;
 }
+
+/**
+ * Runs with this marker publish the counters that change with every turn (turn count, cost, cache hit ratio, last
+ * message time) every `SEARCH_ATTRIBUTES_EVERY_TURNS` turns while the conversation is busy — and after its first
+ * turn, whenever it pauses (the idle timer fires) and when the run ends. An upsert after every turn was one history
+ * event and 200–380 B per turn; visibility (the conversation list, `temporal workflow list`) now lags a busy
+ * conversation by at most that many turns and catches up when it goes quiet. `getState` is always current.
+ */
+export const SEARCH_ATTRIBUTES_BATCHED_PATCH = 'search-attributes-batched';
+export const SEARCH_ATTRIBUTES_EVERY_TURNS = 10;
+
+export class SearchAttributePublisher {
+  /** The turn count visibility shows: the run publishes everything when it starts. */
+  private publishedTurns: number;
+
+  /** `batched`: the value of `patched(SEARCH_ATTRIBUTES_BATCHED_PATCH)`, read once when the run starts. */
+  constructor(
+    readonly batched: boolean,
+    private readonly state: ConversationState,
+    private readonly userKey: () => string | undefined,
+  ) {
+    this.publishedTurns = state.turnCount;
+  }
+
+  /** Now (what changed since the last upsert, nothing when nothing did). */
+  publish(): void {
+    publishSearchAttributes(this.state, this.userKey());
+    this.publishedTurns = this.state.turnCount;
+  }
+
+  /** After a turn (or an upkeep job's usage): now when unbatched, else when enough turns went unpublished. */
+  afterChange(): void {
+    const behind = this.state.turnCount - this.publishedTurns;
+    if (!this.batched || this.publishedTurns === 0 || behind >= SEARCH_ATTRIBUTES_EVERY_TURNS) this.publish();
+  }
+}

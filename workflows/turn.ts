@@ -38,6 +38,13 @@ const store = proxyActivities<Activities>({
  */
 export const LOCAL_TURN_STEPS_PATCH = 'turn-steps-local';
 
+/**
+ * Runs with this marker pass the message to the model call only when `loadContext` says the model's copy differs
+ * from the manifest's (a message redacted for storage but not for the model): otherwise generateReply reads it
+ * from the manifest and the message enters history once, in the update, not again in the activity's input.
+ */
+export const MESSAGE_BY_REFERENCE_PATCH = 'model-call-message-by-reference';
+
 /** The same retry as `store`: a database outage is waited out, within the workflow task (heartbeated by the SDK). */
 const localStore = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -70,6 +77,9 @@ export async function runTurn(
   toolUse?: TurnTools,
 ): Promise<TurnOutcome> {
   const steps = patched(LOCAL_TURN_STEPS_PATCH) ? localStore : store;
+  // Asked before the first await, like the patch above: asked after loadContext's result, the marker could land in
+  // a later workflow task than the result's (when other events were buffered meanwhile), which replay refuses.
+  const messageByReference = patched(MESSAGE_BY_REFERENCE_PATCH);
   try {
     const loaded = await steps.loadContext.executeWithOptions(
       {
@@ -83,7 +93,8 @@ export async function runTurn(
       return { ok: true, result: loaded.result, fresh: false, steps: [], context: null, attempt: 0 };
     }
 
-    const request = { ...scope, messageId: msg.messageId, content: msg.content, turn };
+    const passMessage = !messageByReference || loaded.modelNeedsMessage === true;
+    const request = { ...scope, messageId: msg.messageId, turn, ...(passMessage ? { content: msg.content } : {}) };
     const chain = toolUse
       ? await replyWithTools({ ...request, tools: toolUse.tools }, policy, toolUse.approvals)
       : await replyWithFallback(request, policy);

@@ -496,8 +496,13 @@ function checkTenant(tenantId: string): void {
     throw new MemoirError('invalid_tenant', 400, 'tenant id must match [A-Za-z0-9._-]{1,128}', { tenantId });
 }
 
-/** Long enough for a loaded worker's workflow task; local activities past it are heartbeated by the SDK. */
-export const WORKFLOW_TASK_TIMEOUT = '5s';
+/**
+ * How long a workflow task taken by a worker that then died holds its turn before another worker gets it: with the
+ * model call's 3 s heartbeat timeout and the 1 s sticky queue timeout, what bounds recovery from a worker crash
+ * (docs/reliability.md). Long enough for a loaded worker's workflow task (a short history replays in milliseconds);
+ * local activities past 80% of it are heartbeated by the SDK (three history events each time).
+ */
+export const WORKFLOW_TASK_TIMEOUT = '3s';
 
 async function withDeadline<T>(work: Promise<T>, ms: number, messageId: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

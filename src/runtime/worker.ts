@@ -63,7 +63,13 @@ export type WorkflowSource = Pick<WorkerOptions, 'workflowBundle'> | Pick<Worker
 export const WORKFLOWS_PATH = WORKFLOWS_ENTRY;
 
 /** See the Worker.create call: how long a dead worker's sticky workflow task waits before another worker takes it. */
-const STICKY_SCHEDULE_TO_START_TIMEOUT = '2s';
+const STICKY_SCHEDULE_TO_START_TIMEOUT = '1s';
+/**
+ * See the Worker.create call: heartbeats reach the server at least this often. The SDK's default throttle is 80% of
+ * the heartbeat timeout, which leaves a heartbeat one fifth of the timeout to be late before a live call is taken
+ * for dead; sent every second, the model call's 3 s heartbeat timeout (workflows/model-chain.ts) has two seconds.
+ */
+const MAX_HEARTBEAT_THROTTLE_INTERVAL = '1s';
 
 /**
  * The compiled output loads the bundle `npm run build` made (what the replay tests ran against), so a worker
@@ -117,6 +123,9 @@ export async function startWorker(s: Services, given?: WorkflowSource): Promise<
     // worker has died, the task waits this long before any worker may take it: the default 10 s would dominate
     // recovery from a crash. A live worker picks up its sticky tasks in milliseconds.
     stickyQueueScheduleToStartTimeout: STICKY_SCHEDULE_TO_START_TIMEOUT,
+    // A heartbeat a second (generateReply beats that often), so a short heartbeat timeout notices a dead worker
+    // fast without taking a live one for dead.
+    maxHeartbeatThrottleInterval: MAX_HEARTBEAT_THROTTLE_INTERVAL,
     ...deployment.options,
   });
   const done = worker.run().finally(async () => {

@@ -50,13 +50,17 @@ export function buildIdOf(config: Config, code: WorkflowCode): string {
 /** The bundle's build id as `npm run build` records it. */
 export const bundleBuildId = (code: string | Buffer) => `bundle-${hash([code])}`;
 
-/** `Worker.create` options for this worker's version; none with versioning off. */
+/**
+ * `Worker.create` options for this worker's version. With versioning off, only the build id: the SDK's default
+ * (`@temporalio/worker@<version>+<64 hex>`) is written into every workflow task and activity start event, ~90 B
+ * each, about 500 B of history per turn; the short id names the same code.
+ */
 export function deploymentOptions(
   config: Config,
   code: WorkflowCode,
-): { version?: WorkerDeploymentVersion; options: Pick<WorkerOptions, 'workerDeploymentOptions'> } {
+): { version?: WorkerDeploymentVersion; options: Pick<WorkerOptions, 'workerDeploymentOptions' | 'buildId'> } {
   const { mode, deploymentName } = config.temporal.versioning;
-  if (mode === 'off') return { options: {} };
+  if (mode === 'off') return { options: { buildId: buildIdOf(config, code) } };
   const version = { deploymentName, buildId: buildIdOf(config, code) };
   return {
     version,

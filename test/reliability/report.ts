@@ -35,6 +35,7 @@ export function renderReport(p: Provenance, verdicts: Verdict[]): string {
       `mode **${p.mode}**, ${minutes(p.totalMs)} in all${p.totalMs > SUITE_LIMIT_MS ? ` — **over the ${minutes(SUITE_LIMIT_MS)} the suite may take**` : ''}. ` +
       `**${passed} of ${verdicts.length} scenarios passed.**`,
     '',
+    ...carriedOver(verdicts),
     'Every scenario runs the real stack on loopback — Temporal dev server, PostgreSQL 15, Redis, Weaviate, the ' +
       'worker and the HTTP API — with the offline model speaking the Messages API to the real SDK. Clients send ' +
       'through the HTTP API and re-send the same messageId until they get the reply, as the API documents; every ' +
@@ -75,6 +76,7 @@ export function renderReport(p: Provenance, verdicts: Verdict[]): string {
   lines.push('## Scenarios', '');
   for (const v of verdicts) {
     lines.push(`### ${v.scenario} — ${v.passed ? 'pass' : 'FAIL'}`, '');
+    if (v.ranAt) lines.push(`_From the run on ${v.ranAt.date} at commit \`${v.ranAt.commit}\`._`, '');
     if (v.failures.length > 0) lines.push(...v.failures.map((f) => `- **failed:** ${f}`), '');
     lines.push('| figure | value |', '| --- | --- |');
     for (const [k, val] of Object.entries(v.metrics)) lines.push(`| ${cell(k)} | ${cell(val)} |`);
@@ -84,4 +86,17 @@ export function renderReport(p: Provenance, verdicts: Verdict[]): string {
     if (v.notes.length > 0) lines.push(...v.notes.map((n) => `- ${n}`), '');
   }
   return lines.join('\n');
+}
+
+/** A merged report (`scripts/chaos.ts --merge`) says which scenarios it carried over from which earlier run. */
+function carriedOver(verdicts: Verdict[]): string[] {
+  const byRun = new Map<string, string[]>();
+  for (const v of verdicts) {
+    if (!v.ranAt) continue;
+    const key = `${v.ranAt.date} at commit \`${v.ranAt.commit}\``;
+    byRun.set(key, [...(byRun.get(key) ?? []), v.scenario]);
+  }
+  if (byRun.size === 0) return [];
+  const runs = [...byRun].map(([run, names]) => `${names.join(', ')} (run on ${run})`);
+  return [`This run re-ran only some scenarios; carried over from earlier full runs: ${runs.join('; ')}.`, ''];
 }

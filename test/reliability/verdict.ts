@@ -32,6 +32,11 @@ export interface Verdict {
   /** Parameters the scenario ran with (environment, sizes). */
   parameters: Record<string, number | string>;
   durationMs: number;
+  /**
+   * Set on a verdict carried over from an earlier run by `scripts/chaos.ts --merge` (which re-ran other scenarios):
+   * when and at which commit this one ran.
+   */
+  ranAt?: { date: string; commit: string };
 }
 
 /** Collects failed checks for a verdict: `check(ok, message)` records the message when `ok` is false. */
