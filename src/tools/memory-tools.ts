@@ -48,9 +48,11 @@ export function memoryToolsProvider(stores?: MemoryToolDeps): ToolProvider {
         messageId: `search-${ctx.toolUseId}`,
         userContent: query,
         turn: 0,
-        // The budget is what recall may fill: the whole of it goes to recall, none to the window.
+        // The budget is what recall may fill: the whole of it goes to recall, none to the window. A search the model
+        // asked for is never gated and fills its budget (a turn's gate and top k are for recall nobody asked for).
         budgetTokens: budgetTokens ?? DEFAULT_SEARCH_TOKENS,
         recall: { share: 1 },
+        recallMode: 'fill',
       });
       const messages = await deps.conversations.bySeq(ctx.tenantId, ctx.conversationId, manifest.recall.messageSeqs);
       const lines = [

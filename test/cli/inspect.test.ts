@@ -69,8 +69,9 @@ describe('memoir ls', () => {
     expect(all.find((c: any) => c.conversationId === 'trip')).toMatchObject({
       userId: 'ada',
       status: 'active',
-      turnCount: 2,
     });
+    // Published after the first turn, every 10th and when the conversation pauses: the second turn may not show yet.
+    expect(all.find((c: any) => c.conversationId === 'trip').turnCount).toBeOneOf([1, 2]);
 
     const ada = JSON.parse((await memoir(['ls', '--tenant', tenant, '--user', 'ada', '--json'], stack.env)).stdout);
     expect(ada.map((c: any) => c.conversationId)).toEqual(['trip']);
@@ -84,7 +85,7 @@ describe('memoir ls', () => {
     const text = await memoir(['ls', '--tenant', tenant], stack.env);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/CONVERSATION\s+USER\s+STATUS\s+TURNS\s+COST/);
-    expect(text.stdout).toMatch(/trip\s+ada\s+active\s+2\s+\$0\.\d{6}/);
+    expect(text.stdout).toMatch(/trip\s+ada\s+active\s+[12]\s+\$0\.\d{6}/);
     expect(text.stdout).toContain(`2 conversations of tenant ${tenant}`);
   });
 
