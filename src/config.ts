@@ -156,7 +156,7 @@ export const SETTINGS = {
   ],
   MEMOIR_RECALL_SHARE: [
     fraction.default(0.7),
-    'Share of the budget reserved for recall before the window since the last compaction is filled.',
+    "Share of a preview's budget reserved for recall before the window since the last compaction is filled (a turn reserves what its top k need).",
   ],
   MEMOIR_RECALL_GATE: [
     z.coerce.number().min(0).max(1000).default(GATE_DEFAULT),

@@ -6,7 +6,8 @@
  *   2. the archive, bounded by `archiveShare` of the budget — the rolling summary, the facts known when it was
  *      written, then older messages before the window (newest first), chosen without looking at the query so the
  *      cached block holding them stays the same between compactions;
- *   3. a recall reserve — `recallShare` of the budget, and never less than what the top k recalled items need;
+ *   3. a recall reserve — what the top k recalled items need; a preview filling a budget (`recallMode: 'fill'`)
+ *      reserves `recallShare` of the budget if that is more;
  *   4. the window since the last compaction (beyond the newest N), newest first, in what the reserve leaves;
  *   5. recall, after the last cache breakpoint — lexical BM25 and semantic hits fused by rank, expanded with
  *      neighbouring turns, diversified, de-duplicated against everything above. On a turn (`recallMode: 'turn'`)
@@ -274,12 +275,15 @@ export class ContextAssembler {
     const take = (c: Candidate) => (c.message ? recalledMessages.push(c.message) : recalledFacts.push(c.fact!));
     const untake = (c: Candidate) => (c.message ? recalledMessages.pop() : recalledFacts.pop());
 
-    // 3. the recall reserve: its share of the budget, and at least what the top k need.
+    // 3. the recall reserve: what the top k need; a preview filling its budget reserves its share of the budget if
+    // that is more. A turn recalls its top k only, so a larger reserve would only push the window's oldest lines out
+    // of the cached prefix, turn after turn.
     candidates.slice(0, s.recallTopK).forEach(take);
     const topK = recallTokens();
     recalledMessages.length = 0;
     recalledFacts.length = 0;
-    const reserve = gated ? 0 : Math.min(Math.max(s.recallShare * budget, topK), Math.max(0, budget - total(blocks)));
+    const wanted = mode === 'turn' ? topK : Math.max(s.recallShare * budget, topK);
+    const reserve = gated ? 0 : Math.min(wanted, Math.max(0, budget - total(blocks)));
 
     // 4. the window since the last compaction, newest first, contiguous, in what the reserve leaves.
     for (let i = sinceFold.length - 1; i >= 0; i--) {

@@ -180,6 +180,15 @@ describe('context fill order', () => {
     expect(roomy.manifest.recall.messageSeqs.length).toBeGreaterThan(10);
   });
 
+  it('reserves on a turn only what its top k need, so the window keeps what a preview gives to recall', async () => {
+    const query = 'Which day did I walk the dog by the river?';
+    const preview = await ask(assembler({}), query, 500);
+    const turn = await ask(assembler({ budgetTokens: 500 }), query);
+    expect(turn.manifest.recall.messageSeqs.length).toBeGreaterThan(0);
+    expect(turn.manifest.historySeqs.length).toBeGreaterThan(preview.manifest.historySeqs.length);
+    expect(turn.manifest.usedTokens).toBeLessThanOrEqual(500);
+  });
+
   it('recalls a message of the window since the fold that the window had no room for', async () => {
     // Day 20 (message 41) is the window's oldest: at this budget the window keeps only its newest part.
     const { manifest } = await ask(assembler({}), 'Which day did I try diving?', 500);
