@@ -31,22 +31,13 @@ export interface FusionOptions<T> {
 /** Fuses ranked lists; ties go to the item with the better best rank, then to the key, so the order is stable. */
 export function reciprocalRankFusion<T>(lists: (T[] | RankedList<T>)[], opts: FusionOptions<T>): FusedItem<T>[] {
   const k = opts.k ?? 60;
-  const fused = new Map<string, FusedItem<T>>();
-  lists.forEach((list, li) => {
-    const { items, weight = 1 } = Array.isArray(list) ? { items: list } : list;
-    items.forEach((item, i) => {
-      const key = opts.key(item);
-      let entry = fused.get(key);
-      if (!entry) {
-        entry = { key, item, score: 0, ranks: lists.map(() => null) };
-        fused.set(key, entry);
-      }
-      // A list that repeats an item counts it once, at its best rank.
-      if (entry.ranks[li] !== null) return;
-      entry.ranks[li] = i + 1;
-      entry.score += weight / (k + i + 1);
-    });
-  });
+  const fused = sumPerItem(
+    lists.map((list) => (Array.isArray(list) ? { items: list } : list)),
+    opts.key,
+    ({ weight = 1 }) =>
+      (_, i) =>
+        weight / (k + i + 1),
+  );
   const bestRank = (f: FusedItem<T>) => Math.min(...f.ranks.map((r) => r ?? Infinity));
   const sorted = [...fused.values()].sort(
     (a, b) => b.score - a.score || bestRank(a) - bestRank(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
@@ -83,13 +74,30 @@ export interface ScoredList<T> {
  * lift) weigh real relevance.
  */
 export function normalisedScoreFusion<T>(lists: ScoredList<T>[], opts: { key: (item: T) => string }): FusedItem<T>[] {
+  const fused = sumPerItem(lists, opts.key, ({ items, score, weight = 1 }) => {
+    const max = Math.max(0, ...items.map(score));
+    // A list with no positive score contributes nothing (not even its items' presence).
+    return max <= 0 ? undefined : (item) => (weight * Math.max(0, score(item))) / max;
+  });
+  return [...fused.values()].sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/**
+ * The union of the lists, each item's score the sum of what each list gives it. `contribution` returns, per list, what
+ * an item at a rank gets (undefined: the list is skipped). A list that repeats an item counts it once, at its best
+ * rank.
+ */
+function sumPerItem<T, L extends { items: T[] }>(
+  lists: L[],
+  keyOf: (item: T) => string,
+  contribution: (list: L) => ((item: T, index: number) => number) | undefined,
+): Map<string, FusedItem<T>> {
   const fused = new Map<string, FusedItem<T>>();
   lists.forEach((list, li) => {
-    const { items, score, weight = 1 } = list;
-    const max = Math.max(0, ...items.map(score));
-    if (max <= 0) return;
-    items.forEach((item, i) => {
-      const key = opts.key(item);
+    const give = contribution(list);
+    if (!give) return;
+    list.items.forEach((item, i) => {
+      const key = keyOf(item);
       let entry = fused.get(key);
       if (!entry) {
         entry = { key, item, score: 0, ranks: lists.map(() => null) };
@@ -97,8 +105,8 @@ export function normalisedScoreFusion<T>(lists: ScoredList<T>[], opts: { key: (i
       }
       if (entry.ranks[li] !== null) return;
       entry.ranks[li] = i + 1;
-      entry.score += (weight * Math.max(0, score(item))) / max;
+      entry.score += give(item, i);
     });
   });
-  return [...fused.values()].sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return fused;
 }
