@@ -15,12 +15,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { tsToMs } from '@temporalio/common/lib/time';
+import { freePort } from '../src/free-port';
 import { eventTypeName } from '../src/replay/history';
 import { findTemporalCli, startDevServer } from '../src/temporal/dev-server';
 
@@ -30,16 +30,6 @@ const CONFIG = JSON.parse(
 const ACTIVITIES = 30;
 /** Median wait for a workflow task after an activity, in ms: ~25 at the default poll rate, ~1–3 when raised. */
 const MAX_MEDIAN_DISPATCH_MS = 10;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

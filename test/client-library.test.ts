@@ -1,10 +1,10 @@
 /**
  * The client library as an application uses it: its own Temporal connection, no database, no HTTP.
  */
-import net from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { MemoirClient } from '../src';
+import { freePort } from '../src/free-port';
 import { toMemoirError } from '../src/client/errors';
 import { isDependencyUnavailable } from '../src/client/unavailable';
 import { TEST_SERVICES } from './helpers/services';
@@ -60,18 +60,9 @@ it('starts, messages, posts to and lists conversations through Temporal alone', 
 });
 
 describe('a dependency that cannot be reached', () => {
-  /** A loopback port nothing listens on. */
-  async function closedPort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
-
   it('the Temporal server down: 503 unavailable, telling the caller to re-send', async () => {
     // No retry interceptor, so the client's own gRPC retries do not stretch the test.
-    const dead = Connection.lazy({ address: `127.0.0.1:${await closedPort()}`, interceptors: [] });
+    const dead = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, interceptors: [] });
     const offline = new MemoirClient({
       client: new Client({ connection: dead }),
       taskQueue: 'nowhere',
@@ -88,7 +79,7 @@ describe('a dependency that cannot be reached', () => {
   });
 
   it('PostgreSQL down: the error the driver throws counts as unavailable; ordinary errors do not', async () => {
-    const pool = new pg.Pool({ host: '127.0.0.1', port: await closedPort(), user: 'x', database: 'x' });
+    const pool = new pg.Pool({ host: '127.0.0.1', port: await freePort(), user: 'x', database: 'x' });
     const refused = await pool.query('SELECT 1').catch((err: unknown) => err);
     await pool.end();
     expect(isDependencyUnavailable(refused)).toBe(true);

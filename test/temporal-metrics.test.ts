@@ -5,6 +5,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../src/free-port';
 import { startStack, type Stack } from './helpers/stack';
 import { WorkerProcess } from './helpers/worker-process';
 
@@ -12,17 +13,6 @@ import { WorkerProcess } from './helpers/worker-process';
 const external = Object.values(os.networkInterfaces())
   .flat()
   .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function connects(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

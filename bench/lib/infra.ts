@@ -8,11 +8,11 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from '../../src/free-port';
 import { dynamicConfigFlags, sqlitePragmaFlags, startDevServer } from '../../src/temporal/dev-server';
 import { uniqueId } from '../../test/helpers/stack';
 import { TEST_SERVICES } from '../../test/helpers/services';
@@ -52,17 +52,6 @@ export function describeSettings(
     temporalDynamicConfig: pairs('--dynamic-config-value').join(' '),
     postgres: RECORDED_PG_SETTINGS.map((k) => `${k}=${postgres[k] ?? '?'}`).join(' '),
   };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function readPgSettings(url: string): Promise<Record<string, string>> {
