@@ -114,7 +114,9 @@ async function startPostgres(dir: string, port: number, log: (m: string) => void
   if (process.getuid?.() === 0) await run('chown', ['postgres:postgres', dir]);
   await asOwner(path.join(PG_BIN, 'initdb'), ['-D', dir, '-U', 'memoir', '--auth=trust', '-E', 'UTF8']);
   log(`bench PostgreSQL: own cluster on 127.0.0.1:${port}, fsync on, in ${dir}`);
-  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=300 -c fsync=on -c synchronous_commit=on`;
+  // BENCH_PG_STATEMENTS=1 (scripts/cpu-per-turn.ts --pg-statements): per-statement totals, for profiling only.
+  const statements = process.env.BENCH_PG_STATEMENTS === '1' ? ' -c shared_preload_libraries=pg_stat_statements' : '';
+  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=300 -c fsync=on -c synchronous_commit=on${statements}`;
   await asOwner(path.join(PG_BIN, 'pg_ctl'), [
     '-D',
     dir,

@@ -118,10 +118,14 @@ export async function bundleWorkflows(): Promise<string> {
   return BUNDLE_PATH;
 }
 
+/** BENCH_NODE_ARGS: extra Node flags for the children, e.g. `--cpu-prof --cpu-prof-dir=DIR` (refused in NODE_OPTIONS). */
+const nodeArgs = (env: Record<string, string>) =>
+  (env.BENCH_NODE_ARGS ?? process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function startProcess(role: 'worker' | 'api', env: Record<string, string>, timeoutMs = 120_000) {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', '--expose-gc', path.join(__dirname, 'child.ts'), role],
+    [...nodeArgs(env), '--import', 'tsx', '--expose-gc', path.join(__dirname, 'child.ts'), role],
     { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   let stderr = '';
