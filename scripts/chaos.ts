@@ -6,6 +6,7 @@
  *   npx tsx scripts/chaos.ts --only worker-kill   # some scenarios (comma-separated names)
  *   npx tsx scripts/chaos.ts --fast               # the sizes of the fast subset
  *   npx tsx scripts/chaos.ts --soak               # the worker killed 500 times (hours; nothing else runs)
+ *   npx tsx scripts/chaos.ts --soak --kills 3     # the soak run's path on a few kills, to check it works
  *   npx tsx scripts/chaos.ts --only worker-kill --kills 20   # a shorter worker-kill run while iterating
  *   npx tsx scripts/chaos.ts --only worker-kill --merge       # full size; replaces its verdict in docs/ and keeps
  *                                                             # the others (marked with the run they came from);
@@ -22,14 +23,14 @@ import { parseArgs } from 'node:util';
 import globalSetup from '../test/global-setup';
 import { renderReport, SUITE_LIMIT_MS, type Provenance } from '../test/reliability/report';
 import { SCENARIOS, type Scenario } from '../test/reliability/scenarios';
-import { workerKill } from '../test/reliability/scenarios/worker-kill';
+import { workerKill, workerKillBudgetMs } from '../test/reliability/scenarios/worker-kill';
 import type { Size, Verdict } from '../test/reliability/verdict';
 
 const ROOT = path.join(__dirname, '..');
 /** No scenario may run longer than this; a stuck one is reported as failed and the run goes on. */
 const SCENARIO_HARD_LIMIT_MS = 60 * 60_000;
-/** The soak run (500 worker kills) has a limit of its own. */
-const SOAK_HARD_LIMIT_MS = 6 * 60 * 60_000;
+/** Past the worker-kill run's own budget (which grows with its kills): reconciliation and settling. */
+const WORKER_KILL_SLACK_MS = 20 * 60_000;
 
 function git(args: string[]): string {
   try {
@@ -60,7 +61,10 @@ function provenance(mode: string, totalMs: number): Provenance {
 async function runOne(scenario: Scenario, size: Size, soak = false, kills?: number): Promise<Verdict> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
-  const limitMs = soak ? SOAK_HARD_LIMIT_MS : SCENARIO_HARD_LIMIT_MS;
+  const killRun = soak || kills !== undefined || scenario.name === 'worker-kill';
+  const limitMs = killRun
+    ? Math.max(SCENARIO_HARD_LIMIT_MS, workerKillBudgetMs(soak ? 'soak' : size, kills) + WORKER_KILL_SLACK_MS)
+    : SCENARIO_HARD_LIMIT_MS;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`did not finish within ${limitMs / 60_000} min`)), limitMs);
   });
@@ -106,8 +110,8 @@ async function run(): Promise<void> {
     throw new Error('--merge goes with --only at full size (no --fast, --soak or --out)');
   if (values.soak && (values.fast || values.only)) throw new Error('--soak runs the worker-kill soak alone');
   const kills = values.kills === undefined ? undefined : Number(values.kills);
-  if (kills !== undefined && !(Number.isInteger(kills) && kills > 0 && values.only === 'worker-kill'))
-    throw new Error('--kills N (a positive integer) goes with --only worker-kill');
+  if (kills !== undefined && !(Number.isInteger(kills) && kills > 0 && (values.only === 'worker-kill' || values.soak)))
+    throw new Error('--kills N (a positive integer) goes with --only worker-kill or --soak');
   const only = values.soak ? ['worker-kill'] : values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
   if (unknown.length > 0)
@@ -130,7 +134,7 @@ async function run(): Promise<void> {
     );
   }
   const mode = values.soak
-    ? 'soak (worker killed 500 times)'
+    ? `soak (worker killed ${kills ?? 500} times)`
     : `${size}${only ? ` (${values.merge ? 're-ran' : 'only'} ${only.join(', ')}${kills ? ` with ${kills} kills` : ''})` : ''}`;
   const prov = provenance(mode, Date.now() - started);
   const report = values.merge ? mergedInto(path.join(outDir, 'reliability.json'), verdicts) : verdicts;
