@@ -3,7 +3,7 @@
  * count (a 40-kill run once ended with 38 kills: the clients ran out of turns before the last ones).
  */
 import fc from 'fast-check';
-import { laneMayStop, planKillLoad } from './kill-plan';
+import { clientsHeld, laneMayStop, planKillLoad } from './kill-plan';
 
 const kills = fc.integer({ min: 1, max: 500 });
 const conversations = fc.integer({ min: 1, max: 20 });
@@ -62,6 +62,18 @@ it('the hard bound still leaves room beyond the planned share', () => {
       const plan = planKillLoad(k, c);
       expect(plan.minTurns * c).toBeGreaterThanOrEqual(k);
       expect(plan.maxTurns).toBeGreaterThan(plan.minTurns);
+    }),
+  );
+});
+
+it('the clients are held only while a kill is due, and never while a kill waits for its moment', () => {
+  fc.assert(
+    fc.property(kills, conversations, fc.nat(), fc.nat(), fc.boolean(), (k, c, doneSeed, answered, awaitingMoment) => {
+      const plan = planKillLoad(k, c);
+      const killsDone = doneSeed % (k + 1);
+      const held = clientsHeld(plan, { killsDone, answered, awaitingMoment });
+      if (awaitingMoment || killsDone === k) expect(held).toBe(false);
+      else expect(held).toBe(answered >= plan.holdAt[killsDone]!);
     }),
   );
 });

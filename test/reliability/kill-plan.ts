@@ -37,9 +37,10 @@ export function planKillLoad(kills: number, conversations: number): KillPlan {
     conversations,
     kills,
     minTurns,
-    // Past its share a lane keeps going only while kills are outstanding; with the clients held at `holdAt`,
-    // that is at most a few turns each. Twice the share bounds the loop without ever being the reason it stops.
-    maxTurns: 2 * minTurns,
+    // Past its share a lane keeps going only while kills are outstanding. The clients are held at `holdAt` while
+    // a replacement worker starts, but run free while a kill waits for its moment, so the load can run ahead of
+    // the plan by a few turns per kill. Four times the share bounds the loop without being the reason it stops.
+    maxTurns: 4 * minTurns,
     killAt,
     holdAt: killAt.map((n) => n + conversations),
   };
@@ -48,4 +49,17 @@ export function planKillLoad(kills: number, conversations: number): KillPlan {
 /** Whether a lane that has sent `sent` turns may stop: every kill happened and it sent its share, or the bound. */
 export function laneMayStop(plan: KillPlan, sent: number, killsDone: number): boolean {
   return sent >= plan.maxTurns || (killsDone >= plan.kills && sent >= plan.minTurns);
+}
+
+/**
+ * Whether the clients hold back new turns: while the next kill is due and its replacement-worker start-up of the
+ * previous kill let the load run ahead (`holdAt`), but never while the kill waits for its moment — a reply call
+ * open, a persist — which only running turns bring (held clients made those kills wait out 20 s and land anywhere).
+ */
+export function clientsHeld(
+  plan: KillPlan,
+  state: { killsDone: number; answered: number; awaitingMoment: boolean },
+): boolean {
+  const next = plan.holdAt[state.killsDone];
+  return next !== undefined && !state.awaitingMoment && state.answered >= next;
 }
