@@ -114,10 +114,19 @@ export function recoveryTimes(
 }
 
 /**
- * `standbyWorker`: run a second worker that is never killed (two replicas, as deployed). Without it the turns a
- * kill caught wait for the replacement worker's start-up too.
+ * The second worker (two replicas, as deployed). `standby`: never killed. Once a kill has moved a conversation's
+ * workflow to it, the conversation stays on its sticky queue, so later kills mostly catch activities (model calls,
+ * compactions) rather than workflow tasks. `alternate`: the two are killed in turn, one always left running, so
+ * every kill also catches the workflows the killed worker held (sticky queue timeout, then a cold replay on the
+ * other). `none`: the turns a kill caught wait for the replacement worker's start-up too.
  */
-export async function workerKill(size: WorkerKillSize, standbyWorker = true, killCount?: number): Promise<Verdict> {
+export type SecondWorker = 'standby' | 'alternate' | 'none';
+
+export async function workerKill(
+  size: WorkerKillSize,
+  second: SecondWorker = 'standby',
+  killCount?: number,
+): Promise<Verdict> {
   const startedAt = Date.now();
   // `killCount`: a shorter (or longer) run (`scripts/chaos.ts --kills N`); the turns follow from the kills.
   const plan = planKillLoad(killCount ?? SIZES[size].kills, SIZES[size].conversations);
@@ -141,9 +150,10 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
   // A deployment runs more than one worker: the standby is never killed, and takes a killed worker's turns over
   // once Temporal notices (workflow task timeout, heartbeat timeout, sticky queue timeout) — without waiting for
   // the replacement to start, which costs seconds of CPU (10–25 s of wall time on a loaded 2-core machine).
-  const standby = standbyWorker
-    ? new WorkerProcess({ env: s.stack.env, logFile: path.join(LOG_DIR, `${uniqueId('worker-kill-standby')}.log`) })
-    : undefined;
+  const standby =
+    second !== 'none'
+      ? new WorkerProcess({ env: s.stack.env, logFile: path.join(LOG_DIR, `${uniqueId('worker-kill-standby')}.log`) })
+      : undefined;
   await standby?.start();
   const log = new TurnLog();
   // The machine is shared: recovery times read against the load they were taken under (sampled every 10 s).
@@ -179,10 +189,11 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
       if (lanesDone) break;
       const at = `${point} (reply calls open ${model.inFlight('reply')}, summary ${model.inFlight('summary')})`;
       const killedAt = Date.now();
-      const killed = await worker.kill();
+      const target = second === 'alternate' && k % 2 === 1 ? standby! : worker;
+      const killed = await target.kill();
       kills.push(killed ? at : `${at}: no worker was running`);
       awaitingMoment = false;
-      await worker.start();
+      await target.start();
       killTimes.push({ killedAt, readyAt: Date.now() });
     }
     await lanes;
@@ -209,7 +220,8 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
     const checks = new Checks();
     checks.check(kills.length === p.kills, `only ${kills.length} of ${p.kills} kills happened before the turns ended`);
     checks.check(kills.length === 0 || recovery.length > 0, 'no turn was caught by a kill: recovery was not measured');
-    checks.check(worker.kills === kills.length, `${kills.length - worker.kills} kills found no worker running`);
+    const landed = worker.kills + (second === 'alternate' ? standby!.kills : 0);
+    checks.check(landed === kills.length, `${kills.length - landed} kills found no worker running`);
     // At full size every kind of moment must have been hit; the fast subset reports where its kills landed.
     const planned = new Set(Array.from({ length: p.kills }, (_, k) => killPoint(size, k, p.kills)));
     const missed = [...planned].filter((pt) => !kills.some((k) => k.startsWith(pt)));
@@ -230,7 +242,9 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
         `kill), model 300–800 ms, compaction every ~2 turns`,
       faults:
         `${kills.length} × SIGKILL of the worker process, a new one started each time (${byPoint})` +
-        (standby ? '; a second worker kept running beside it' : ''),
+        { standby: '; a second worker kept running beside it', alternate: '; two workers, killed in turn', none: '' }[
+          second
+        ],
       parameters: {
         ...env,
         ANTHROPIC_BASE_URL: 'offline model',
@@ -250,8 +264,8 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
         'turns running when the worker died': inFlightMs.length,
         'their recovery p50 / p99 / max ms (kill to reply)': `${inFlightPct(50)} / ${inFlightPct(99)} / ${inFlightPct(100)}`,
         'replacement worker start-up p50 / max ms': `${Math.round(percentile(startups, 50))} / ${Math.round(percentile(startups, 100))}`,
-        'worker incarnations': worker.starts,
-        'standby worker (never killed)': standby ? 'yes' : 'no',
+        'worker incarnations': worker.starts + (second === 'alternate' ? standby!.starts : 0),
+        'second worker': { standby: 'yes, never killed', alternate: 'yes, the two killed in turn', none: 'no' }[second],
         [`machine load average (1 min) p50 / max, ${os.cpus().length} cores`]: `${percentile(loads, 50).toFixed(1)} / ${percentile(loads, 100).toFixed(1)}`,
         'model calls (failed) by purpose': calls.map((c) => `${c.purpose} ${c.n} (${c.failed})`).join(', '),
       },
