@@ -44,7 +44,7 @@ bench: setup ## benchmark suite on the local services (QUICK=1: a first look in 
 	@npm ci --prefix bench/peers/langgraph --no-audit --no-fund --loglevel=error
 	@npx tsx bench/run.ts $(if $(QUICK),--quick) $(ARGS)
 
-chaos: setup ## reliability suite at full size (~25 min): writes docs/reliability.md (ONLY=worker-kill,...: some, to .data/chaos)
+chaos: setup ## reliability suite at full size (~1.5 h; 100 worker kills): writes docs/reliability.md (ONLY=worker-kill,...: some, to .data/chaos)
 	@scripts/services.sh start
 	@npx tsx scripts/chaos.ts $(if $(ONLY),--only $(ONLY)) $(ARGS)
 

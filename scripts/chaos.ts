@@ -6,6 +6,8 @@
  *   npx tsx scripts/chaos.ts --only worker-kill   # some scenarios (comma-separated names)
  *   npx tsx scripts/chaos.ts --fast               # the sizes of the fast subset
  *   npx tsx scripts/chaos.ts --soak               # the worker killed 500 times (hours; nothing else runs)
+ *   npx tsx scripts/chaos.ts --soak --kills 3     # the soak run's path on a few kills, to check it works
+ *   npx tsx scripts/chaos.ts --only worker-kill --alternate   # kill the two workers in turn (see SecondWorker)
  *   npx tsx scripts/chaos.ts --only worker-kill --kills 20   # a shorter worker-kill run while iterating
  *   npx tsx scripts/chaos.ts --only worker-kill --merge       # full size; replaces its verdict in docs/ and keeps
  *                                                             # the others (marked with the run they came from);
@@ -22,14 +24,14 @@ import { parseArgs } from 'node:util';
 import globalSetup from '../test/global-setup';
 import { renderReport, SUITE_LIMIT_MS, type Provenance } from '../test/reliability/report';
 import { SCENARIOS, type Scenario } from '../test/reliability/scenarios';
-import { workerKill } from '../test/reliability/scenarios/worker-kill';
+import { workerKill, workerKillBudgetMs, type SecondWorker } from '../test/reliability/scenarios/worker-kill';
 import type { Size, Verdict } from '../test/reliability/verdict';
 
 const ROOT = path.join(__dirname, '..');
 /** No scenario may run longer than this; a stuck one is reported as failed and the run goes on. */
 const SCENARIO_HARD_LIMIT_MS = 60 * 60_000;
-/** The soak run (500 worker kills) has a limit of its own. */
-const SOAK_HARD_LIMIT_MS = 6 * 60 * 60_000;
+/** Past the worker-kill run's own budget (which grows with its kills): reconciliation and settling. */
+const WORKER_KILL_SLACK_MS = 20 * 60_000;
 
 function git(args: string[]): string {
   try {
@@ -57,15 +59,27 @@ function provenance(mode: string, totalMs: number): Provenance {
   };
 }
 
-async function runOne(scenario: Scenario, size: Size, soak = false, kills?: number): Promise<Verdict> {
+async function runOne(
+  scenario: Scenario,
+  size: Size,
+  soak = false,
+  kills?: number,
+  second: SecondWorker = 'standby',
+): Promise<Verdict> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
-  const limitMs = soak ? SOAK_HARD_LIMIT_MS : SCENARIO_HARD_LIMIT_MS;
+  const killRun = soak || kills !== undefined || scenario.name === 'worker-kill';
+  const limitMs = killRun
+    ? Math.max(SCENARIO_HARD_LIMIT_MS, workerKillBudgetMs(soak ? 'soak' : size, kills) + WORKER_KILL_SLACK_MS)
+    : SCENARIO_HARD_LIMIT_MS;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`did not finish within ${limitMs / 60_000} min`)), limitMs);
   });
   try {
-    const run = soak || kills !== undefined ? workerKill(soak ? 'soak' : size, true, kills) : scenario.run(size);
+    const run =
+      soak || kills !== undefined || second !== 'standby'
+        ? workerKill(soak ? 'soak' : size, second, kills)
+        : scenario.run(size);
     return await Promise.race([run, limit]);
   } catch (err) {
     const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
@@ -100,14 +114,19 @@ async function run(): Promise<void> {
       kills: { type: 'string' },
       out: { type: 'string' },
       merge: { type: 'boolean' },
+      alternate: { type: 'boolean' },
     },
   });
   if (values.merge && (!values.only || values.fast || values.soak || values.out))
     throw new Error('--merge goes with --only at full size (no --fast, --soak or --out)');
   if (values.soak && (values.fast || values.only)) throw new Error('--soak runs the worker-kill soak alone');
   const kills = values.kills === undefined ? undefined : Number(values.kills);
-  if (kills !== undefined && !(Number.isInteger(kills) && kills > 0 && values.only === 'worker-kill'))
-    throw new Error('--kills N (a positive integer) goes with --only worker-kill');
+  if (kills !== undefined && !(Number.isInteger(kills) && kills > 0 && (values.only === 'worker-kill' || values.soak)))
+    throw new Error('--kills N (a positive integer) goes with --only worker-kill or --soak');
+  if (values.alternate && values.merge) throw new Error('--alternate runs are not merged into the committed report');
+  if (values.alternate && !(values.only === 'worker-kill' || values.soak))
+    throw new Error('--alternate goes with --only worker-kill or --soak');
+  const second: SecondWorker = values.alternate ? 'alternate' : 'standby';
   const only = values.soak ? ['worker-kill'] : values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
   if (unknown.length > 0)
@@ -121,7 +140,7 @@ async function run(): Promise<void> {
   const verdicts: Verdict[] = [];
   for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
     process.stderr.write(`chaos: ${scenario.name} (${values.soak ? 'soak' : size})…\n`);
-    const verdict = await runOne(scenario, size, values.soak, kills);
+    const verdict = await runOne(scenario, size, values.soak, kills, second);
     verdicts.push(verdict);
     process.stderr.write(
       `chaos: ${scenario.name}: ${verdict.passed ? 'pass' : 'FAIL'} — ${verdict.answered}/${verdict.attempted} answered, ` +
@@ -130,8 +149,8 @@ async function run(): Promise<void> {
     );
   }
   const mode = values.soak
-    ? 'soak (worker killed 500 times)'
-    : `${size}${only ? ` (${values.merge ? 're-ran' : 'only'} ${only.join(', ')}${kills ? ` with ${kills} kills` : ''})` : ''}`;
+    ? `soak (worker killed ${kills ?? 500} times)`
+    : `${size}${only ? ` (${values.merge ? 're-ran' : 'only'} ${only.join(', ')}${kills ? ` with ${kills} kills` : ''}${values.alternate ? ', workers killed in turn' : ''})` : ''}`;
   const prov = provenance(mode, Date.now() - started);
   const report = values.merge ? mergedInto(path.join(outDir, 'reliability.json'), verdicts) : verdicts;
   fs.mkdirSync(outDir, { recursive: true });

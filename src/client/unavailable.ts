@@ -6,6 +6,13 @@
 /** gRPC status codes the Temporal client reports: the server is unreachable, or did not answer in time. */
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
+/**
+ * FAILED_PRECONDITION with this message: the server refuses updates while a conversation's workflow task is being
+ * retried — its worker was killed, or starved past the task timeout — until a worker completes it (seconds). A task
+ * that fails for good (a code bug) also answers this; it shows in the worker's logs and alerts, not as a 500 here.
+ */
+const GRPC_FAILED_PRECONDITION = 9;
+const WORKFLOW_TASK_FAILING = /Workflow Task in failed state/;
 /** Node socket errors: nothing listening, the connection dropped, no route. */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
 /** PostgreSQL SQLSTATEs: the server is shutting down, starting up, or out of connections. */
@@ -19,6 +26,7 @@ export function isDependencyUnavailable(err: unknown): boolean {
   for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
     const code = (current as { code?: unknown }).code;
     if (code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED) return true;
+    if (code === GRPC_FAILED_PRECONDITION && WORKFLOW_TASK_FAILING.test(current.message)) return true;
     if (typeof code === 'string' && (SOCKET_CODES.has(code) || PG_CODES.has(code) || code.startsWith('08')))
       return true;
     if (PG_MESSAGES.test(current.message)) return true;

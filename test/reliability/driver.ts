@@ -113,7 +113,13 @@ export function turnContent(conversationId: string, i: number): string {
 }
 
 export interface LanesOptions extends TurnOptions {
+  /** Turns each lane sends; with `mayStop`, the most it sends. */
   turnsPerConversation: number;
+  /**
+   * Asked before each turn with the number the lane has sent: true ends the lane early. A scenario whose faults
+   * must meet running turns keeps its lanes going with it until the last fault has happened.
+   */
+  mayStop?: (sent: number) => boolean;
   /** Index of each lane's first turn (a later phase of the same conversations continues the numbering). */
   startIndex?: number;
   /** Pause between the turns of one conversation, ms. */
@@ -132,6 +138,7 @@ export async function runLanes(sender: Sender, log: TurnLog, conversations: stri
       const stopAt = Math.min(opts.deadline, opts.stopStartingAt ?? Infinity);
       for (let i = first; i < first + opts.turnsPerConversation && Date.now() < stopAt; i++) {
         await opts.beforeTurn?.();
+        if (opts.mayStop?.(i - first)) return;
         const turn: TurnRecord = {
           conversationId,
           messageId: `${conversationId}-m${i}`,

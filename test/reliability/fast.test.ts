@@ -22,10 +22,11 @@ function expectPassed(v: Verdict): void {
   expect(v.duplicated).toBe(0);
 }
 
-it('worker killed 3 times during 30 turns: every turn answered exactly once, totals reconcile', async () => {
+it('worker killed 3 times during 30+ turns: every turn answered exactly once, totals reconcile', async () => {
   const v = await workerKill('fast');
   expectPassed(v);
-  expect(v.attempted).toBe(30);
+  // Five conversations × six turns at least; lanes go on past that only while a kill is outstanding.
+  expect(v.attempted).toBeGreaterThanOrEqual(30);
 }, 480_000);
 
 it('Redis down and back: turns answered and flagged, hot tier and index catch up', async () => {

@@ -16,10 +16,11 @@ export interface Provenance {
 }
 
 /**
- * The whole suite must fit in this: 30 minutes at first, 60 since the worker is killed 100 times (issue 14), each
- * kill waiting for a replacement worker to start.
+ * The whole suite must fit in this: 30 minutes at first, 60 since the worker is killed 100 times (issue 14), 120
+ * since its clients go on until the last kill has happened: each kill waits for a replacement worker to start,
+ * 15–55 s on the shared 2-core machine, so the 100 kills alone take about an hour.
  */
-export const SUITE_LIMIT_MS = 60 * 60_000;
+export const SUITE_LIMIT_MS = 120 * 60_000;
 
 const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
 const cell = (text: string | number) => String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ');

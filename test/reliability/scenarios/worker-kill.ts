@@ -6,24 +6,33 @@
 import { sleep, TurnLog, runLanes, waitUntil, type TurnRecord } from '../driver';
 import { judge, percentile } from '../judge';
 import { reconcile } from '../reconcile';
+import os from 'node:os';
 import path from 'node:path';
 import { uniqueId } from '../../helpers/stack';
 import { WorkerProcess } from '../../helpers/worker-process';
 import { conversationIds, LOG_DIR, scenarioStack } from '../setup';
 import { startTrackedModel, type TrackedModel } from '../tracked-model';
+import { clientsHeld, laneMayStop, planKillLoad, TURNS_PER_KILL } from '../kill-plan';
 import { Checks, type Size, type Verdict } from '../verdict';
 
 /**
- * Full: at least 100 kills (issue 14); soak (`scripts/chaos.ts --soak`): 500, for a long run by hand. Six turns per
- * kill: with four, the clients ran out of turns while replacement workers were still starting on a loaded machine
- * (38 of 40 kills happened).
+ * Full: at least 100 kills (issue 14); soak (`scripts/chaos.ts --soak`): 500, for a long run by hand. The turns
+ * follow from the kills (`planKillLoad`): the clients go on sending until the last kill has happened.
  */
 const SIZES = {
-  full: { conversations: 10, turns: 60, kills: 100, budgetMs: 60 * 60_000 },
-  soak: { conversations: 10, turns: 300, kills: 500, budgetMs: 5 * 60 * 60_000 },
-  fast: { conversations: 5, turns: 6, kills: 3, budgetMs: 150_000 },
+  full: { conversations: 10, kills: 100 },
+  soak: { conversations: 10, kills: 500 },
+  fast: { conversations: 5, kills: 3 },
 };
 export type WorkerKillSize = keyof typeof SIZES;
+
+/**
+ * How long the clients may go on: a kill costs a replacement worker's start-up (10–55 s on a loaded 2-core
+ * machine) plus the turns it waits for, so the budget grows with the kills. The fast subset has a fixed one.
+ */
+export function workerKillBudgetMs(size: WorkerKillSize, kills = SIZES[size].kills): number {
+  return size === 'fast' ? 150_000 : 10 * 60_000 + kills * 60_000;
+}
 
 /** Turns a kill caught must be answered within this of the kill, at the 99th percentile (issue 14). */
 export const RECOVERY_GOAL_MS = 10_000;
@@ -39,6 +48,12 @@ const POINTS: Record<WorkerKillSize, KillPoint[]> = {
   full: ['mid-model-call', 'mid-persist', 'mid-compaction', 'compaction-commit'],
   soak: ['mid-model-call', 'mid-persist', 'mid-compaction', 'compaction-commit'],
 };
+
+/** The moment kill `k` of `kills` aims at: the kinds in turn, the last one `mid-persist`. */
+function killPoint(size: WorkerKillSize, k: number, kills: number): KillPoint {
+  const points = POINTS[size];
+  return k === kills - 1 ? 'mid-persist' : points[k % points.length]!;
+}
 
 /** Waits (bounded) for the moment a kill point names; returns what was actually going on when it came. */
 async function reach(point: KillPoint, model: TrackedModel): Promise<string> {
@@ -99,20 +114,23 @@ export function recoveryTimes(
 }
 
 /**
- * `standbyWorker`: run a second worker that is never killed (two replicas, as deployed). Without it the turns a
- * kill caught wait for the replacement worker's start-up too.
+ * The second worker (two replicas, as deployed). `standby`: never killed. Once a kill has moved a conversation's
+ * workflow to it, the conversation stays on its sticky queue, so later kills mostly catch activities (model calls,
+ * compactions) rather than workflow tasks. `alternate`: the two are killed in turn, one always left running, so
+ * every kill also catches the workflows the killed worker held (sticky queue timeout, then a cold replay on the
+ * other). `none`: the turns a kill caught wait for the replacement worker's start-up too.
  */
-export async function workerKill(size: WorkerKillSize, standbyWorker = true, killCount?: number): Promise<Verdict> {
+export type SecondWorker = 'standby' | 'alternate' | 'none';
+
+export async function workerKill(
+  size: WorkerKillSize,
+  second: SecondWorker = 'standby',
+  killCount?: number,
+): Promise<Verdict> {
   const startedAt = Date.now();
-  // `killCount`: a shorter (or longer) run while iterating (`scripts/chaos.ts --kills N`); turns scale with it.
-  const p =
-    killCount === undefined
-      ? SIZES[size]
-      : {
-          ...SIZES[size],
-          kills: killCount,
-          turns: Math.max(6, Math.ceil((SIZES[size].turns * killCount) / SIZES[size].kills)),
-        };
+  // `killCount`: a shorter (or longer) run (`scripts/chaos.ts --kills N`); the turns follow from the kills.
+  const plan = planKillLoad(killCount ?? SIZES[size].kills, SIZES[size].conversations);
+  const p = { conversations: plan.conversations, kills: plan.kills, budgetMs: workerKillBudgetMs(size, plan.kills) };
   // The verdict's size: a soak run is a long full run.
   const verdictSize: Size = size === 'fast' ? 'fast' : 'full';
   const model = await startTrackedModel();
@@ -132,25 +150,31 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
   // A deployment runs more than one worker: the standby is never killed, and takes a killed worker's turns over
   // once Temporal notices (workflow task timeout, heartbeat timeout, sticky queue timeout) — without waiting for
   // the replacement to start, which costs seconds of CPU (10–25 s of wall time on a loaded 2-core machine).
-  const standby = standbyWorker
-    ? new WorkerProcess({ env: s.stack.env, logFile: path.join(LOG_DIR, `${uniqueId('worker-kill-standby')}.log`) })
-    : undefined;
+  const standby =
+    second !== 'none'
+      ? new WorkerProcess({ env: s.stack.env, logFile: path.join(LOG_DIR, `${uniqueId('worker-kill-standby')}.log`) })
+      : undefined;
   await standby?.start();
   const log = new TurnLog();
+  // The machine is shared: recovery times read against the load they were taken under (sampled every 10 s).
+  const loads: number[] = [];
+  const loadSampler = setInterval(() => loads.push(os.loadavg()[0]!), 10_000).unref();
   const kills: string[] = [];
   const killTimes: KillTime[] = [];
   try {
     const conversations = conversationIds('wk', p.conversations);
-    const total = p.conversations * p.turns;
     const deadline = Date.now() + p.budgetMs;
-    // Spread the kills over the run: kill k once k/(kills+1) of the turns are answered. A recovered worker
-    // answers the turns that waited for it in a burst, so the clients are held back (one more round at most)
-    // while the next kill is due: every kill lands while turns are still running.
-    const target = (k: number) => Math.floor((total * (k + 1)) / (p.kills + 1));
-    const killsDue = () => kills.length < p.kills && log.answered >= target(kills.length) + p.conversations;
+    // Kills are spread over the planned turns (kill k once plan.killAt[k] are answered), and the lanes go on past
+    // their share until every kill has happened: however long replacement workers take to start, the last kill
+    // still meets turns in flight. A recovered worker answers the turns that waited for it in a burst, so the
+    // clients are also held back while the next kill is due: the kills keep pace with the load. They are let go
+    // while the kill waits for its moment (a reply call open, a persist...), which only running turns bring.
+    let awaitingMoment = false;
+    const killsDue = () => clientsHeld(plan, { killsDone: kills.length, answered: log.answered, awaitingMoment });
     let lanesDone = false;
     const lanes = runLanes(s.sender, log, conversations, {
-      turnsPerConversation: p.turns,
+      turnsPerConversation: plan.maxTurns,
+      mayStop: (sent) => laneMayStop(plan, sent, kills.length),
       thinkMs: 200,
       deadline,
       beforeTurn: () => waitUntil(() => !killsDue() || lanesDone, 90_000),
@@ -158,19 +182,22 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
     void lanes.finally(() => (lanesDone = true));
 
     for (let k = 0; k < p.kills && !lanesDone; k++) {
-      await waitUntil(() => lanesDone || log.answered >= target(k), 120_000);
+      await waitUntil(() => lanesDone || log.answered >= plan.killAt[k]!, 120_000);
       if (lanesDone) break;
-      const points = POINTS[size];
-      const point = await reach(k === p.kills - 1 ? 'mid-persist' : points[k % points.length]!, model);
+      awaitingMoment = true;
+      const point = await reach(killPoint(size, k, p.kills), model);
       if (lanesDone) break;
       const at = `${point} (reply calls open ${model.inFlight('reply')}, summary ${model.inFlight('summary')})`;
       const killedAt = Date.now();
-      const killed = await worker.kill();
+      const target = second === 'alternate' && k % 2 === 1 ? standby! : worker;
+      const killed = await target.kill();
       kills.push(killed ? at : `${at}: no worker was running`);
-      await worker.start();
+      awaitingMoment = false;
+      await target.start();
       killTimes.push({ killedAt, readyAt: Date.now() });
     }
     await lanes;
+    clearInterval(loadSampler);
     const rec = await reconcile(s.stack.serving.services, s.tenantId, log.turns);
     const calls = await s.stack.serving.services.db.query<{ purpose: string; n: number; failed: number }>(
       `SELECT purpose, count(*)::int AS n, count(*) FILTER (WHERE outcome <> 'ok')::int AS failed
@@ -192,9 +219,12 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
       );
     const checks = new Checks();
     checks.check(kills.length === p.kills, `only ${kills.length} of ${p.kills} kills happened before the turns ended`);
-    checks.check(worker.kills === kills.length, `${kills.length - worker.kills} kills found no worker running`);
+    checks.check(kills.length === 0 || recovery.length > 0, 'no turn was caught by a kill: recovery was not measured');
+    const landed = worker.kills + (second === 'alternate' ? standby!.kills : 0);
+    checks.check(landed === kills.length, `${kills.length - landed} kills found no worker running`);
     // At full size every kind of moment must have been hit; the fast subset reports where its kills landed.
-    const missed = POINTS[size].filter((pt) => !kills.some((k) => k.startsWith(pt)));
+    const planned = new Set(Array.from({ length: p.kills }, (_, k) => killPoint(size, k, p.kills)));
+    const missed = [...planned].filter((pt) => !kills.some((k) => k.startsWith(pt)));
     if (size !== 'fast') {
       checks.check(missed.length === 0, `no kill landed ${missed.join(', ')}`);
       // The fast subset runs beside other tests on a busy machine: it reports recovery, the full run holds it.
@@ -207,11 +237,21 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
     return judge({
       scenario: 'worker killed',
       size: verdictSize,
-      load: `${p.conversations} conversations × ${p.turns} turns (${total}), model 300–800 ms, compaction every ~2 turns`,
+      load:
+        `${p.conversations} conversations, ${log.turns.length} turns (${TURNS_PER_KILL} per kill, sent until the last ` +
+        `kill), model 300–800 ms, compaction every ~2 turns`,
       faults:
         `${kills.length} × SIGKILL of the worker process, a new one started each time (${byPoint})` +
-        (standby ? '; a second worker kept running beside it' : ''),
-      parameters: { ...env, ANTHROPIC_BASE_URL: 'offline model', conversations: p.conversations, turns: p.turns },
+        { standby: '; a second worker kept running beside it', alternate: '; two workers, killed in turn', none: '' }[
+          second
+        ],
+      parameters: {
+        ...env,
+        ANTHROPIC_BASE_URL: 'offline model',
+        conversations: p.conversations,
+        kills: p.kills,
+        'turns per conversation (at least / at most)': `${plan.minTurns} / ${plan.maxTurns}`,
+      },
       startedAt,
       log,
       rec,
@@ -224,12 +264,14 @@ export async function workerKill(size: WorkerKillSize, standbyWorker = true, kil
         'turns running when the worker died': inFlightMs.length,
         'their recovery p50 / p99 / max ms (kill to reply)': `${inFlightPct(50)} / ${inFlightPct(99)} / ${inFlightPct(100)}`,
         'replacement worker start-up p50 / max ms': `${Math.round(percentile(startups, 50))} / ${Math.round(percentile(startups, 100))}`,
-        'worker incarnations': worker.starts,
-        'standby worker (never killed)': standby ? 'yes' : 'no',
+        'worker incarnations': worker.starts + (second === 'alternate' ? standby!.starts : 0),
+        'second worker': { standby: 'yes, never killed', alternate: 'yes, the two killed in turn', none: 'no' }[second],
+        [`machine load average (1 min) p50 / max, ${os.cpus().length} cores`]: `${percentile(loads, 50).toFixed(1)} / ${percentile(loads, 100).toFixed(1)}`,
         'model calls (failed) by purpose': calls.map((c) => `${c.purpose} ${c.n} (${c.failed})`).join(', '),
       },
     });
   } finally {
+    clearInterval(loadSampler);
     await standby?.stop();
     await s.stop();
     await model.close();
