@@ -68,7 +68,8 @@ function countWriteCommit(client: object, who: string, sql: string): void {
   } else if (head.startsWith('ROLLBACK')) inTransaction.delete(client);
   else if (WRITES.test(sql)) {
     if (tx) tx.wrote = true;
-    else bump(`commit ${who}`, 0);
+    // A statement that turns synchronous_commit off for its transaction (ASYNC_COMMIT) does not wait for a flush.
+    else bump(/synchronous_commit/.test(sql) ? `commit (async) ${who}` : `commit ${who}`, 0);
   }
 }
 
