@@ -2,7 +2,10 @@
  * Where a turn's time goes inside Memoir, on the test services (scripts/services.sh): an in-process worker, API and
  * client (test/helpers/stack.ts), N sequential turns on one conversation, and per turn
  *   - the PostgreSQL statements and Redis commands each step sent (counted by wrapping `pg` and `ioredis` here),
- *   - their summed time, and the phases read from the workflow history (bench/lib/phases.ts).
+ *   - their summed time, and the phases read from the workflow history (bench/lib/phases.ts),
+ *   - the commits per turn: write commits by step (a writing statement outside a transaction, or the COMMIT of a
+ *     transaction that wrote; on a server with fsync on each waits for a WAL flush unless it commits asynchronously)
+ *     and all commits of the database (`xact_commit`, read-only ones included; statistics reach it ~1 s late).
  * A profiling aid, not a benchmark (bench/ owns the figures); compare runs taken in the same minute.
  *
  *   npx tsx scripts/profile-turn.ts [--turns 40] [--via client|http] [--concurrency 1] [--sql]
@@ -51,6 +54,25 @@ const bump = (key: string, ms: number) => {
 };
 const shortSql = (sql: string) => sql.replace(/\s+/g, ' ').trim().slice(0, 90);
 
+/** Clients inside BEGIN … COMMIT, and whether their transaction wrote. */
+const inTransaction = new WeakMap<object, { wrote: boolean }>();
+const WRITES = /\b(INSERT|UPDATE|DELETE)\b/i;
+/** Tallies `commit <step>` once per commit that writes (a no-op upsert is counted too: an upper bound). */
+function countWriteCommit(client: object, who: string, sql: string): void {
+  const head = sql.trim().slice(0, 8).toUpperCase();
+  const tx = inTransaction.get(client);
+  if (head.startsWith('BEGIN')) inTransaction.set(client, { wrote: false });
+  else if (head.startsWith('COMMIT')) {
+    inTransaction.delete(client);
+    if (tx?.wrote) bump(`commit ${who}`, 0);
+  } else if (head.startsWith('ROLLBACK')) inTransaction.delete(client);
+  else if (WRITES.test(sql)) {
+    if (tx) tx.wrote = true;
+    // A statement that turns synchronous_commit off for its transaction (ASYNC_COMMIT) does not wait for a flush.
+    else bump(/synchronous_commit/.test(sql) ? `commit (async) ${who}` : `commit ${who}`, 0);
+  }
+}
+
 // Every statement of every pool client goes through Client.prototype.query.
 // eslint-disable-next-line @typescript-eslint/unbound-method -- re-bound with apply() below
 const pgQuery = pg.Client.prototype.query as (this: pg.Client, ...a: unknown[]) => unknown;
@@ -58,6 +80,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
   const who = caller();
   const text = typeof a[0] === 'string' ? a[0] : ((a[0] as { text?: string })?.text ?? '?');
   const started = performance.now();
+  countWriteCommit(this, who, text);
   const done = () => {
     const ms = performance.now() - started;
     bump(`pg ${who}`, ms);
@@ -123,6 +146,17 @@ async function main(): Promise<void> {
     const rtts: number[] = [];
     const ids = new Map<string, Set<string>>(conversations.map((c) => [c, new Set()]));
     tally = new Map();
+    const stats = new pg.Client({ connectionString: stack.databaseUrl });
+    await stats.connect();
+    const commits = async () => {
+      const r = await stats.query<{ commits: string }>(
+        'SELECT xact_commit::text AS commits FROM pg_stat_database WHERE datname = current_database()',
+      );
+      return { commits: Number(r.rows[0]!.commits) };
+    };
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 1_500)); // statistics flush at most every 1 s
+    await settle();
+    const before = await commits();
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     await Promise.all(
@@ -139,11 +173,31 @@ async function main(): Promise<void> {
     const measured = tally;
     tally = new Map();
     const n = rtts.length;
+    await settle();
+    const after = await commits();
+    // The assembler's own spans (each tier's [start, end] in ms from the start of assembly), from the manifests.
+    const spans = new Map<string, number[]>();
+    const manifests = await stats.query<{ timings: Record<string, [number, number]> }>(
+      `SELECT manifest->'timings' AS timings FROM context_manifests ORDER BY created_at DESC LIMIT $1`,
+      [n],
+    );
+    for (const { timings } of manifests.rows)
+      for (const [tier, [from, to]] of Object.entries(timings ?? {})) {
+        spans.set(`${tier} start`, [...(spans.get(`${tier} start`) ?? []), from]);
+        spans.set(`${tier} end`, [...(spans.get(`${tier} end`) ?? []), to]);
+      }
+    await stats.end();
     console.log(`\n${n} turns via ${args.via}, concurrency ${CONCURRENCY}`);
     console.log(
       `round trip p50 ${median(rtts).toFixed(1)} ms, p95 ${pct(rtts, 0.95).toFixed(1)}, p99 ${pct(rtts, 0.99).toFixed(1)}; ` +
         `${((n / wall) * 1000).toFixed(1)} turns/s; CPU of this process ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} ms/turn`,
     );
+    console.log(
+      `all commits per turn ${((after.commits - before.commits) / n).toFixed(2)} (read-only, upkeep and API included)`,
+    );
+    console.log('\nassembly spans, ms from its start (median):');
+    for (const [k, v] of [...spans].sort((a, b) => a[0].localeCompare(b[0])))
+      console.log(`  ${k.padEnd(28)} ${median(v).toFixed(1)}`);
     console.log('\nround trips per turn (count, summed ms per turn):');
     for (const [k, v] of [...measured].sort((a, b) => a[0].localeCompare(b[0])))
       console.log(

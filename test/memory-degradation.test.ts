@@ -19,6 +19,8 @@ beforeAll(async () => {
       WEAVIATE_URL: weaviate.url,
       WEAVIATE_GRPC_PORT: String(weaviate.grpcPort),
       MEMOIR_TIER_TIMEOUT: '1500ms',
+      // Every turn consults the semantic tier (a closed gate skips it, and a tier not consulted is not degraded).
+      MEMOIR_RECALL_GATE: '0',
     },
   });
 });

@@ -143,21 +143,35 @@ export class ContextAssembler {
     };
 
     // Wave 1: everything that does not depend on the summary, concurrently.
-    const semanticP = d.semantic
-      ? this.optional('semantic', degraded, () =>
-          timed('semantic', () =>
-            d.semantic!.recall({ tenantId, conversationId, text: input.userContent, limit: s.recallCandidates }),
-          ),
-        )
-      : Promise.resolve(undefined);
+    const mode = input.recallMode ?? 'turn';
+    // Semantic recall (embedding the message, the vector search) starts once: at once for a fill; on a turn as soon
+    // as the lexical hits leave the gate a chance to open. Leaving hits out only lowers the gate's signal, so when
+    // the best of all hits is below the threshold the gate stays closed, and a quiet turn neither embeds its
+    // message nor waits for the vector store.
+    let semanticP: Promise<SearchHit[] | undefined> | undefined;
+    const semanticRecall = () =>
+      (semanticP ??= d.semantic
+        ? this.optional('semantic', degraded, () =>
+            timed('semantic', () =>
+              d.semantic!.recall({ tenantId, conversationId, text: input.userContent, limit: s.recallCandidates }),
+            ),
+          )
+        : Promise.resolve(undefined));
+    if (mode === 'fill') void semanticRecall();
+    const lexicalP = timed('lexical', async () =>
+      d.db
+        ? searchMessages(d.db, { tenantId, conversationId, text: input.userContent, limit: s.recallCandidates })
+        : [],
+    );
+    lexicalP
+      .then((hits) => {
+        if (recallGate(d.db ? hits : undefined, () => false, s.recallGate).open) void semanticRecall();
+      })
+      .catch(() => undefined); // a lexical failure fails the assembly below
     const [conversation, archive, lexical] = await Promise.all([
       input.conversation ?? timed('conversation', () => d.conversations.get(tenantId, conversationId)),
       timed('summary', () => this.latestArchive(tenantId, conversationId)),
-      timed('lexical', async () =>
-        d.db
-          ? searchMessages(d.db, { tenantId, conversationId, text: input.userContent, limit: s.recallCandidates })
-          : [],
-      ),
+      lexicalP,
     ]);
     if (!conversation) throw new ConversationMissingError(tenantId, conversationId);
     const lastSeq = conversation.lastSeq;
@@ -165,7 +179,9 @@ export class ContextAssembler {
     const summary = archive.at(-1);
     const system = conversation.systemPrompt ?? s.defaultSystemPrompt;
     // Stored while the messages load: nothing below waits for it until the manifest names it.
-    const systemPromptShaP = d.manifests.putSystemPrompt(tenantId, conversationId, conversation.userId, system);
+    const systemPromptShaP = timed('system', () =>
+      d.manifests.putSystemPrompt(tenantId, conversationId, conversation.userId, system),
+    );
 
     // Wave 2: the window since the summary (hot tier first) and the older messages before it, while semantic
     // recall may still be running. The archive's allowance for older messages depends only on what changes at
@@ -181,10 +197,9 @@ export class ContextAssembler {
       0,
       archiveCap - (summaryFits ? summaryTokens : 0) - (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
     );
-    const [window, olderAll, semantic, systemPromptSha] = await Promise.all([
+    const [window, olderAll, systemPromptSha] = await Promise.all([
       timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
       timed('older', () => this.olderHistory(tenantId, conversationId, from, olderAllowance)),
-      semanticP,
       systemPromptShaP,
     ]);
     // Copies: shedding below must not touch the cached summary.
@@ -247,7 +262,6 @@ export class ContextAssembler {
     const inContext = new Set([...newest, ...olderAll].map((m) => m.seq));
     const archivedFacts = new Set(facts.map((f) => f.factId));
     const excluded = (seq: number) => inContext.has(seq) || seq > lastSeq;
-    const mode = input.recallMode ?? 'turn';
     // The gate judges against everything a quiet turn has in front of it: with the gate closed nothing is reserved
     // for recall, so the whole window since the fold joins the newest N and the archive (re-checked after step 4
     // should the budget leave part of the window out). A hit already in context is not worth recalling.
@@ -258,11 +272,13 @@ export class ContextAssembler {
     const participants = conversation.participants;
     const findCandidates = async () =>
       (
-        await this.candidates(tenantId, conversationId, lexical, semantic ?? [], {
-          exclude: excluded,
-          speaker: namedRole(input.userContent, participants),
-          weights: { ...DEFAULT_RANKING, ...s.ranking },
-        })
+        await timed('candidates', async () =>
+          this.candidates(tenantId, conversationId, lexical, (await semanticRecall()) ?? [], {
+            exclude: excluded,
+            speaker: namedRole(input.userContent, participants),
+            weights: { ...DEFAULT_RANKING, ...s.ranking },
+          }),
+        )
       ).filter((c) => !c.fact || !archivedFacts.has(c.fact.factId));
     let candidates = gated ? [] : await findCandidates();
     const recalledMessages: StoredMessage[] = [];
@@ -366,10 +382,11 @@ export class ContextAssembler {
       recallGate: { ...gate, mode },
       ...(participants.user || participants.assistant ? { participants } : {}),
       blocks: blocks.map(({ text: _text, ...b }) => b),
-      degradedTiers: degraded,
+      // A copy: a semantic search left running by a closed gate may still fail after this, and was not used.
+      degradedTiers: [...degraded],
       budgetTokens: budget,
       usedTokens: total(blocks),
-      timings,
+      timings: { ...timings, assembled: [0, Math.round(performance.now() - started)] },
       createdAt: new Date().toISOString(),
     };
     const sources: ManifestSources = {

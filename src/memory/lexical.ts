@@ -1,7 +1,7 @@
 /**
  * Lexical recall over stored messages with PostgreSQL full-text search; the same SQL runs on a PostgreSQL server
- * and on PGlite. Migration 002_message_search adds the GIN index on `to_tsvector('english', content)` that the
- * `@@` below uses (the expression must stay identical for the planner to pick it).
+ * and on PGlite. Migration 012_message_tsv stores each message's `to_tsvector('english', content)` as `content_tsv`
+ * (GIN-indexed): a turn's search reads the lexemes rather than re-running the parser over every message.
  *
  * The query is an OR of the question's content words, not `plainto_tsquery`'s AND: a question ("what did I say
  * about the quokka at the zoo?") shares only a word or two with the message it is after, and AND recalls nothing.
@@ -73,18 +73,18 @@ export async function searchMessages(db: Queryable, q: LexicalQuery): Promise<Le
   const rows = await db.query<LexicalRow>(
     `WITH terms AS (SELECT array_agg(DISTINCT lexeme) AS lexemes FROM unnest(to_tsvector('english', $7))),
      candidates AS (
-       SELECT m.message_id, m.conversation_id, m.seq, m.role, m.content, m.content_tokens,
-              to_tsvector('english', m.content) AS tsv
+       SELECT m.message_id, m.conversation_id, m.seq, m.role, m.content, m.content_tokens, m.content_tsv AS tsv
          FROM messages m
-        WHERE ${filters} AND to_tsvector('english', m.content) @@ to_tsquery('english', $2)),
+        WHERE ${filters} AND m.content_tsv @@ to_tsquery('english', $2)),
      scope AS (
        SELECT count(*)::float8 AS n, greatest(avg(m.content_tokens), 1)::float8 AS avgdl
          FROM messages m WHERE ${filters}),
      matches AS (
        SELECT c.conversation_id, c.seq, u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf,
               c.content_tokens::float8 AS dl
-         FROM candidates c, unnest(c.tsv) u, terms
-        WHERE u.lexeme = ANY(terms.lexemes)),
+         -- Only the query's lexemes of each candidate, with their positions: marked (weight A, all others keep D)
+         -- and kept by ts_filter, rather than unnesting every lexeme of every candidate and comparing each.
+         FROM candidates c, terms, unnest(ts_filter(setweight(c.tsv, 'A', terms.lexemes), '{a}')) u),
      df AS (SELECT lexeme, count(*)::float8 AS df FROM matches GROUP BY lexeme),
      scored AS (
        SELECT m.conversation_id, m.seq,

@@ -1,7 +1,7 @@
 /**
  * Token calibration kept across restarts: each model's running ratio of reported to estimated prompt tokens.
  */
-import type { Db } from './db';
+import { ASYNC_COMMIT, type Db } from './db';
 
 export class CalibrationStore {
   constructor(private readonly db: Db) {}
@@ -12,8 +12,10 @@ export class CalibrationStore {
   }
 
   async save(model: string, ratio: number, samples: number): Promise<void> {
+    // A learned ratio: losing the last update to a crash costs nothing, so it never waits for a WAL flush.
     await this.db.query(
-      `INSERT INTO token_calibration (model, ratio, samples) VALUES ($1, $2, $3)
+      `INSERT INTO token_calibration (model, ratio, samples)
+       SELECT $1::text, $2::float8, $3::int FROM ${ASYNC_COMMIT}
        ON CONFLICT (model) DO UPDATE SET ratio = EXCLUDED.ratio, samples = token_calibration.samples + EXCLUDED.samples,
          updated_at = now()`,
       [model, ratio, samples],

@@ -25,6 +25,16 @@ const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 const toNumber = (value: string): number => Number(value);
 
+/**
+ * A FROM item that makes the statement's own transaction commit asynchronously (`synchronous_commit = off` for that
+ * transaction only): the commit returns without waiting for its WAL to reach disk, so it costs no fsync. The write
+ * is visible at once and reaches disk with the WAL writer's next flush (within about 3 × `wal_writer_delay`) or
+ * with the next synchronous commit on the server, whichever is first; only a crash of PostgreSQL or of the machine
+ * in that window loses it. For derived records only, never for what exactly-once or the cost ledger rest on.
+ * `INSERT … SELECT … FROM ${ASYNC_COMMIT}`.
+ */
+export const ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit";
+
 export function openPostgres(connectionString: string, poolSize = 10): Db {
   const pool = new pg.Pool({
     connectionString,

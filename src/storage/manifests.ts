@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import type { FactView } from '../memory/facts';
 import type { Summary } from '../memory/summaries';
 import type { MessageSealer, Participants, StoredMessage } from './conversations';
-import type { Db } from './db';
+import { ASYNC_COMMIT, type Db } from './db';
 
 export type ContextTier = 'system' | 'summary' | 'facts' | 'recent' | 'semantic' | 'older' | 'current';
 
@@ -116,8 +116,11 @@ export class ManifestStore {
     const userContent = this.sealer
       ? await this.sealer.seal(tenantId, owner, manifest.userContent)
       : manifest.userContent;
+    // Committed without waiting for its WAL flush (see ASYNC_COMMIT): the turn's persist, a synchronous commit
+    // later in the same WAL, makes it durable with the turn, and the model call of this process has it in memory.
     await this.db.query(
-      `INSERT INTO context_manifests (tenant_id, conversation_id, message_id, manifest) VALUES ($1, $2, $3, $4)
+      `INSERT INTO context_manifests (tenant_id, conversation_id, message_id, manifest)
+       SELECT $1::text, $2::text, $3::text, $4::jsonb FROM ${ASYNC_COMMIT}
        ON CONFLICT (tenant_id, conversation_id, message_id) DO UPDATE SET manifest = EXCLUDED.manifest`,
       [tenantId, conversationId, manifest.messageId, JSON.stringify({ ...manifest, userContent })],
     );
@@ -166,8 +169,10 @@ export class ManifestStore {
       ? await sealer.digest(tenantId, owner, text)
       : sha256(`${tenantId}\n${conversationId}\n${text}`);
     const stored = sealer ? await sealer.seal(tenantId, owner, text) : text;
+    // Committed like the manifests that name it (see `save`), and before them in the WAL.
     await this.db.query(
-      `INSERT INTO conversation_system_prompts (tenant_id, conversation_id, digest, text) VALUES ($1, $2, $3, $4)
+      `INSERT INTO conversation_system_prompts (tenant_id, conversation_id, digest, text)
+       SELECT $1::text, $2::text, $3::text, $4::text FROM ${ASYNC_COMMIT}
        ON CONFLICT DO NOTHING`,
       [tenantId, conversationId, digest, stored],
     );

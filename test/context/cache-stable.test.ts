@@ -99,10 +99,15 @@ describe('cache-stable prompt', () => {
     const quiet = await manifest('quiet');
     expect(quiet.recallGate.open).toBe(false);
     expect(quiet.blocks.map((b: { tier: string }) => b.tier)).not.toContain('semantic');
+    // A closed gate is known from the lexical hits alone: the quiet turn never embedded its message nor searched
+    // the vector store (the manifest times each tier it ran).
+    expect(quiet.timings).toHaveProperty('lexical');
+    expect(quiet.timings).not.toHaveProperty('semantic');
     const asks = await manifest('asks');
     expect(asks.recallGate.open).toBe(true);
     // The detail's message (the conversation's first) is recalled, in the per-turn block.
     expect(asks.recall.messageSeqs).toContain(1);
     expect(asks.blocks.map((b: { tier: string }) => b.tier)).toContain('semantic');
+    expect(asks.timings).toHaveProperty('semantic');
   });
 });

@@ -32,6 +32,7 @@ describe.each(ENGINES)('lexical search on %s', (name, open) => {
     ({ db, cleanup } = await open());
     const applied = await migrate(db);
     expect(applied).toContain('002_message_search');
+    expect(applied).toContain('012_message_tsv');
     // The vector extension migration is for the embedded engine only.
     expect(applied.includes('002_memory_vectors.pglite')).toBe(name === 'PGlite');
     const store = new ConversationStore(db);
@@ -153,7 +154,26 @@ describe.each(ENGINES)('lexical search on %s', (name, open) => {
       throw rollback;
     });
     await expect(outcome).rejects.toBe(rollback);
-    expect(plans.join('\n')).toMatch(/Bitmap Index Scan on messages_content_fts/);
+    expect(plans.join('\n')).toMatch(/Bitmap Index Scan on messages_content_tsv/);
     expect((await searchMessages(db, { tenantId: 'acme', text: 'filler', limit: 5 })).length).toBe(0);
+  });
+
+  it('reads each message’s stored lexemes rather than parsing its text again on every search', async () => {
+    const plans: string[] = [];
+    await searchMessages(
+      {
+        query: async (sql, params) => {
+          const rows = await db.query<Record<string, string>>(`EXPLAIN VERBOSE ${sql}`, params);
+          plans.push(...rows.map((r) => Object.values(r)[0]!));
+          return [];
+        },
+        exec: (sql) => db.exec(sql),
+      },
+      { tenantId: 'acme', conversationId: 'trip', text: 'quokka zoo Lisbon', limit: 5 },
+    );
+    const plan = plans.join('\n');
+    expect(plan).toMatch(/content_tsv/);
+    // The query's own text is parsed once; a message's content never is.
+    expect(plan).not.toMatch(/to_tsvector\([^)]*content\)/);
   });
 });
