@@ -7,7 +7,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
-import { conversationOfWorkflowId, type TurnResult, type Usage } from '../workflows/contract';
+import type { TurnResult, Usage } from '../workflows/contract';
 import type { ChainStep } from '../workflows/model-chain';
 import { isDependencyUnavailable } from '../src/client/unavailable';
 import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
@@ -175,6 +175,13 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     attempt: Context.current().info.attempt,
     ...(toolCalls ? { toolCalls } : {}),
   };
+}
+
+/** The tenant and conversation a conversation workflow id names (`conversationWorkflowId`; ids never hold `/`). */
+function conversationOfWorkflowId(workflowId: string): { tenantId: string; conversationId: string } | null {
+  const [kind, tenantId, conversationId, ...rest] = workflowId.split('/');
+  if (kind !== 'conversation' || !tenantId || !conversationId || rest.length > 0) return null;
+  return { tenantId, conversationId };
 }
 
 function withScope(call: GenerateReplyCall): GenerateReplyInput {

@@ -22,13 +22,6 @@ export function conversationWorkflowId(tenantId: string, conversationId: string)
   return `conversation/${tenantId}/${conversationId}`;
 }
 
-/** The tenant and conversation a conversation workflow id names (ids never contain `/`); null for any other id. */
-export function conversationOfWorkflowId(workflowId: string): { tenantId: string; conversationId: string } | null {
-  const [kind, tenantId, conversationId, ...rest] = workflowId.split('/');
-  if (kind !== 'conversation' || !tenantId || !conversationId || rest.length > 0) return null;
-  return { tenantId, conversationId };
-}
-
 /** What a run needs to decide on its own; refreshed from the worker's configuration at every continue-as-new. */
 export interface ConversationPolicy {
   /** Model chain: the first is the primary, the rest are fallbacks in order. */
