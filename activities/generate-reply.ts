@@ -11,6 +11,7 @@ import type { TurnResult, Usage } from '../workflows/contract';
 import type { ChainStep } from '../workflows/model-chain';
 import { isDependencyUnavailable } from '../src/client/unavailable';
 import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
+import { conversationOfWorkflowId } from '../src/codec/scope';
 import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
 import { recordedModelCall } from './model-call';
@@ -175,13 +176,6 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     attempt: Context.current().info.attempt,
     ...(toolCalls ? { toolCalls } : {}),
   };
-}
-
-/** The tenant and conversation a conversation workflow id names (`conversationWorkflowId`; ids never hold `/`). */
-function conversationOfWorkflowId(workflowId: string): { tenantId: string; conversationId: string } | null {
-  const [kind, tenantId, conversationId, ...rest] = workflowId.split('/');
-  if (kind !== 'conversation' || !tenantId || !conversationId || rest.length > 0) return null;
-  return { tenantId, conversationId };
 }
 
 function withScope(call: GenerateReplyCall): GenerateReplyInput {
