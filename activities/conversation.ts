@@ -45,6 +45,11 @@ export interface PersistTurnInput extends TurnToPersist {
   turn: number;
   /** Models the chain moved past before this reply, and why (for metrics and logs). */
   steps: ChainStep[];
+  /**
+   * A model call of this turn may have stored it already (it stores the turn it answers, and its result can be lost
+   * to a crash before the chain gave up): if so, answer with that turn, the one PostgreSQL keeps.
+   */
+  answerIfStored?: true;
 }
 
 export type LoadContextResult =
@@ -186,9 +191,14 @@ export function conversationActivities(deps: ActivityDeps) {
     },
 
     /** Stores the user message and its reply in one statement; a retry after a crash writes nothing twice. */
-    async persistTurn(input: PersistTurnInput): Promise<{ userSeq: number; replySeq: number }> {
-      const { userSeq, replySeq } = await storeTurn(deps, input);
-      return { userSeq, replySeq };
+    async persistTurn(
+      input: PersistTurnInput,
+    ): Promise<{ userSeq: number; replySeq: number; stored?: TurnResult }> {
+      const { answerIfStored, ...turn } = input;
+      const { userSeq, replySeq, inserted } = await storeTurn(deps, turn);
+      if (inserted || !answerIfStored) return { userSeq, replySeq };
+      const stored = await deps.conversations.findTurn(turn.tenantId, turn.conversationId, turn.userMessage.messageId);
+      return { userSeq, replySeq, ...(stored ? { stored } : {}) };
     },
 
     /** The worker's current policy, for the next run. */

@@ -122,8 +122,9 @@ export async function runTurn(
       ? { messageId: storedAs ?? uuid4(), content: chain.reply.content, model: chain.reply.model, degraded: false }
       : { messageId: uuid4(), content: policy.degradedReply, model: 'none', degraded: true };
     const usage = chain.ok ? chain.reply.usage : ZERO_USAGE;
+    let result: TurnResult = { messageId: msg.messageId, reply, usage };
     if (storedAs === undefined) {
-      await steps.persistTurn.executeWithOptions(
+      const persisted = await steps.persistTurn.executeWithOptions(
         {
           startToCloseTimeout: '30s',
           retry: { initialInterval: '1s', maximumInterval: '30s' },
@@ -139,13 +140,16 @@ export async function runTurn(
             usage,
             ...(chain.ok && chain.reply.llmCallId ? { llmCallId: chain.reply.llmCallId } : {}),
             ...(acceptedCallIds.length > 1 ? { acceptedCallIds } : {}),
+            ...(storeInCall ? { answerIfStored: true as const } : {}),
           },
         ],
       );
+      // A model call had stored the turn before the chain gave up: the stored reply is the answer.
+      if (persisted.stored) result = persisted.stored;
     }
     return {
       ok: true,
-      result: { messageId: msg.messageId, reply, usage },
+      result,
       fresh: true,
       steps: chain.steps,
       context: {

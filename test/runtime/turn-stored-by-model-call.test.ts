@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { StoredReply } from '../../activities/generate-reply';
 import { activityDeps } from '../../src/runtime/worker';
-import { conversationWorkflowId } from '../../workflows/contract';
+import { conversationWorkflowId, type TurnResult } from '../../workflows/contract';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
 
 let stack: Stack;
@@ -100,4 +100,22 @@ it('an attempt retried after the write answers with the stored reply, without ca
   expect(turn?.reply).toMatchObject({ messageId: answered.messageId, content: answered.content });
   const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
   expect(stored.map((m) => m.content)).toEqual(['Hello, I sail.', expect.any(String), content, answered.content]);
+
+  // Had the chain given up after that write (its deadline passed), the workflow would store a degraded reply: the
+  // turn PostgreSQL keeps is the answer, not the degraded one.
+  const degraded = {
+    tenantId,
+    conversationId,
+    turn: 2,
+    steps: [],
+    userMessage: { messageId, content },
+    reply: { messageId: uniqueId('r'), content: 'sorry', model: 'none', degraded: true },
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 },
+  };
+  const persist = (input: typeof degraded & { answerIfStored?: true }): Promise<{ stored?: TurnResult }> =>
+    env(1).run((i: typeof input) => activities.persistTurn(i), input);
+  const kept = await persist({ ...degraded, answerIfStored: true });
+  expect(kept.stored?.reply).toMatchObject({ messageId: answered.messageId, content: answered.content });
+  expect((await persist(degraded)).stored).toBeUndefined();
+  expect(await memoir.messages(tenantId, conversationId, { limit: 10 })).toHaveLength(4);
 });
