@@ -191,9 +191,7 @@ export function conversationActivities(deps: ActivityDeps) {
     },
 
     /** Stores the user message and its reply in one statement; a retry after a crash writes nothing twice. */
-    async persistTurn(
-      input: PersistTurnInput,
-    ): Promise<{ userSeq: number; replySeq: number; stored?: TurnResult }> {
+    async persistTurn(input: PersistTurnInput): Promise<{ userSeq: number; replySeq: number; stored?: TurnResult }> {
       const { answerIfStored, ...turn } = input;
       const { userSeq, replySeq, inserted } = await storeTurn(deps, turn);
       if (inserted || !answerIfStored) return { userSeq, replySeq };
