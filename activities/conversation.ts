@@ -45,21 +45,33 @@ export interface PersistTurnInput extends TurnToPersist {
   turn: number;
   /** Models the chain moved past before this reply, and why (for metrics and logs). */
   steps: ChainStep[];
+  /**
+   * A model call of this turn may have stored it already (it stores the turn it answers, and its result can be lost
+   * to a crash before the chain gave up): if so, answer with that turn, the one PostgreSQL keeps.
+   */
+  answerIfStored?: true;
 }
 
 export type LoadContextResult =
   | { kind: 'answered'; result: TurnResult }
   | {
       kind: 'ready';
-      contextTokens: number;
+      /** Absent when `tierTokens` is given: the context's size is their sum. */
+      contextTokens?: number;
       tierTokens?: Record<string, number>;
-      degradedTiers: string[];
+      /** Tiers that were down; absent when none was (most turns: a few bytes of history less). */
+      degradedTiers?: string[];
       /**
        * The model's copy of the message differs from the manifest's (redacted for storage, not for the model):
        * generateReply needs the message itself. Absent, the manifest's copy is the model's: the message travels
        * through history once, in the update.
        */
       modelNeedsMessage?: true;
+      /**
+       * The store policy redacted the message: the manifest's copy is not the message, so the model call cannot
+       * store the turn from it (the workflow's persistTurn does, from the message). Absent: the copies are equal.
+       */
+      storeRedacted?: true;
     };
 
 export function conversationActivities(deps: ActivityDeps) {
@@ -170,36 +182,21 @@ export function conversationActivities(deps: ActivityDeps) {
       );
       return {
         kind: 'ready',
-        contextTokens: manifest.usedTokens,
+        // The tiers' tokens sum to the context's (usedTokens is their total): the sum need not travel too.
         tierTokens,
-        degradedTiers: manifest.degradedTiers,
+        ...(manifest.degradedTiers.length > 0 ? { degradedTiers: manifest.degradedTiers } : {}),
         ...(modelContent !== storedContent ? { modelNeedsMessage: true as const } : {}),
+        ...(storedContent !== input.content ? { storeRedacted: true as const } : {}),
       };
     },
 
     /** Stores the user message and its reply in one statement; a retry after a crash writes nothing twice. */
-    async persistTurn(input: PersistTurnInput): Promise<{ userSeq: number; replySeq: number }> {
-      const started = performance.now();
-      const { turn, steps, ...unredacted } = input;
-      const toStore = storedForm(deps, unredacted);
-      // The erasure fence of the write-through, read beside the write rather than after it: a round trip less on
-      // the turn's path. An erasure recorded after this read races the write-through either way (the eraser drops
-      // the hot tier after recording its tombstone).
-      const erased = erasedMeanwhile(deps, input);
-      erased.catch(() => undefined); // awaited below only when the turn was inserted
-      try {
-        const { userSeq, replySeq, inserted } = await deps.conversations.persistTurn(toStore);
-        if (inserted) {
-          recordTurn(deps, input, secondsSince(started));
-          await writeThrough(deps, { ...input, ...toStore }, userSeq, replySeq, erased);
-        }
-        return { userSeq, replySeq };
-      } catch (err) {
-        if (err instanceof ConversationMissingError) {
-          throw ApplicationFailure.nonRetryable(err.message, FailureTypes.conversationNotFound);
-        }
-        throw err;
-      }
+    async persistTurn(input: PersistTurnInput): Promise<{ userSeq: number; replySeq: number; stored?: TurnResult }> {
+      const { answerIfStored, ...turn } = input;
+      const { userSeq, replySeq, inserted } = await storeTurn(deps, turn);
+      if (inserted || !answerIfStored) return { userSeq, replySeq };
+      const stored = await deps.conversations.findTurn(turn.tenantId, turn.conversationId, turn.userMessage.messageId);
+      return { userSeq, replySeq, ...(stored ? { stored } : {}) };
     },
 
     /** The worker's current policy, for the next run. */
@@ -207,6 +204,37 @@ export function conversationActivities(deps: ActivityDeps) {
       return deps.policy();
     },
   };
+}
+
+/**
+ * Stores a turn (persistTurn, or the model call that answered it): redacted as the store policy says, then written
+ * through to the hot tier. `inserted` is false when an earlier attempt had stored it already (nothing was written).
+ */
+export async function storeTurn(
+  deps: ActivityDeps,
+  input: PersistTurnInput,
+): Promise<{ userSeq: number; replySeq: number; inserted: boolean }> {
+  const started = performance.now();
+  const { turn: _turn, steps: _steps, ...unredacted } = input;
+  const toStore = storedForm(deps, unredacted);
+  // The erasure fence of the write-through, read beside the write rather than after it: a round trip less on
+  // the turn's path. An erasure recorded after this read races the write-through either way (the eraser drops
+  // the hot tier after recording its tombstone).
+  const erased = erasedMeanwhile(deps, input);
+  erased.catch(() => undefined); // awaited below only when the turn was inserted
+  try {
+    const { userSeq, replySeq, inserted } = await deps.conversations.persistTurn(toStore);
+    if (inserted) {
+      recordTurn(deps, input, secondsSince(started));
+      await writeThrough(deps, { ...input, ...toStore }, userSeq, replySeq, erased);
+    }
+    return { userSeq, replySeq, inserted };
+  } catch (err) {
+    if (err instanceof ConversationMissingError) {
+      throw ApplicationFailure.nonRetryable(err.message, FailureTypes.conversationNotFound);
+    }
+    throw err;
+  }
 }
 
 /** Metrics and the one log line of a stored turn; called once per turn (only by the write that inserted it). */

@@ -6,12 +6,16 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Usage } from '../workflows/contract';
+import { randomUUID } from 'node:crypto';
+import type { TurnResult, Usage } from '../workflows/contract';
+import type { ChainStep } from '../workflows/model-chain';
 import { isDependencyUnavailable } from '../src/client/unavailable';
 import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
+import { conversationOfWorkflowId } from '../src/codec/scope';
 import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
 import { recordedModelCall } from './model-call';
+import { storeTurn } from './conversation';
 import type { TurnChannel } from '../src/streaming/bus';
 import type { StepBlock } from '../src/storage/tool-calls';
 import { toolStepMessages } from '../src/tools/transcript';
@@ -28,6 +32,19 @@ export interface GenerateReplyInput {
   tools?: string[];
   /** Model step of the turn (0 first); earlier steps and their tool results are read from PostgreSQL. */
   step?: number;
+  /**
+   * Store the turn once the model has answered (runs with the `model-call-persists-turn` patch): the user message
+   * as the manifest holds it and the reply, so the workflow needs no persist step. Absent: the workflow persists.
+   */
+  persist?: StoreHere;
+}
+
+/** What storing the turn in the model call needs besides the manifest. */
+export interface StoreHere {
+  /** When the user sent the message, if the caller said so. */
+  sentAt?: string;
+  /** Models the chain moved past before this call (for metrics and logs); absent when none. */
+  steps?: ChainStep[];
 }
 
 /** A tool call the model asked for, by reference: its input stays in PostgreSQL. */
@@ -46,18 +63,36 @@ export interface GeneratedReply {
   content: string;
   model: string;
   usage: Usage;
-  llmCallId: string;
-  stopReason: string | null;
+  /** The ledger row of this call; absent when the call stored the turn itself (the row is marked accepted). */
+  llmCallId?: string;
+  /** Absent when the call stored the turn itself (only tool loops read it). */
+  stopReason?: string | null;
   attempt: number;
+  /** The stored reply's id: present when this call stored the turn (`persist`), or found it stored by a retry. */
+  messageId?: string;
   /** Present when the reply stopped for tool_use: the calls to run before the next step. */
   toolCalls?: ToolCallRef[];
 }
 
+/**
+ * What the workflow sends: a call that stores the turn leaves out the tenant and conversation, which its workflow id
+ * names (~70 B of history per turn).
+ */
+export type GenerateReplyCall = Omit<GenerateReplyInput, 'tenantId' | 'conversationId'> &
+  Partial<Pick<GenerateReplyInput, 'tenantId' | 'conversationId'>>;
+
+/**
+ * What a call that stored the turn sends back: the model and attempt only when they differ from the model asked for
+ * and the first attempt (the chain fills them in), ~40 B of history per turn less.
+ */
+export type StoredReply = Omit<GeneratedReply, 'model' | 'attempt'> &
+  Partial<Pick<GeneratedReply, 'model' | 'attempt'>>;
+
 export function generateReplyActivities(deps: ActivityDeps) {
   return {
-    async generateReply(input: GenerateReplyInput): Promise<GeneratedReply> {
+    async generateReply(call: GenerateReplyCall): Promise<StoredReply> {
       try {
-        return await replyAttempt(deps, input);
+        return await replyAttempt(deps, withScope(call));
       } catch (err) {
         // Model failures arrive classified; an unreachable database must not count against the model.
         if (err instanceof ApplicationFailure || !isDependencyUnavailable(err)) throw err;
@@ -71,9 +106,15 @@ export function generateReplyActivities(deps: ActivityDeps) {
   };
 }
 
-async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Promise<GeneratedReply> {
+async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Promise<StoredReply> {
   const { tenantId, conversationId, messageId, model } = input;
-  const handed = await deps.manifests.forModelCall(tenantId, conversationId, messageId);
+  // A call that stores the turn first looks for it stored: an attempt after a crash that followed the write (or a
+  // second call after a storage error) answers from PostgreSQL, without calling the model again.
+  const [handed, stored] = await Promise.all([
+    deps.manifests.forModelCall(tenantId, conversationId, messageId),
+    input.persist ? deps.conversations.findTurn(tenantId, conversationId, messageId) : null,
+  ]);
+  if (stored) return brief(input, storedReply(stored));
   if (!handed) {
     throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
   }
@@ -105,6 +146,27 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     tools && call.result.stopReason === 'tool_use'
       ? await saveToolStep(deps, input, call.result.model, call.result.content)
       : undefined;
+  if (input.persist && !toolCalls) {
+    const reply = { messageId: randomUUID(), content: call.result.text, model: call.result.model, degraded: false };
+    const { sentAt, steps = [] } = input.persist;
+    const userMessage = { messageId, content: handed.manifest.userContent, ...(sentAt ? { sentAt } : {}) };
+    const written = await storeTurn(deps, {
+      tenantId,
+      conversationId,
+      turn: input.turn,
+      steps,
+      userMessage,
+      reply,
+      usage: call.usage,
+      llmCallId: call.callId,
+    });
+    if (!written.inserted) {
+      // Another attempt stored its reply first: that one is the turn's answer.
+      const first = await deps.conversations.findTurn(tenantId, conversationId, messageId);
+      if (first) return brief(input, storedReply(first));
+    }
+    return brief(input, { content: reply.content, model: reply.model, usage: call.usage, messageId: reply.messageId });
+  }
   return {
     content: call.result.text,
     model: call.result.model,
@@ -114,6 +176,27 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     attempt: Context.current().info.attempt,
     ...(toolCalls ? { toolCalls } : {}),
   };
+}
+
+function withScope(call: GenerateReplyCall): GenerateReplyInput {
+  const { tenantId, conversationId } = call;
+  if (tenantId !== undefined && conversationId !== undefined) return { ...call, tenantId, conversationId };
+  const scope = conversationOfWorkflowId(Context.current().info.workflowExecution?.workflowId ?? '');
+  if (!scope) throw ApplicationFailure.nonRetryable('generateReply needs a tenant and conversation', 'InvalidInput');
+  return { ...call, ...scope };
+}
+
+/** A turn stored before this attempt, as the model call's result. */
+function storedReply(stored: TurnResult): Omit<GeneratedReply, 'attempt'> {
+  const { reply, usage } = stored;
+  return { content: reply.content, model: reply.model, usage, messageId: reply.messageId };
+}
+
+/** Leaves out the model when it is the one asked for and the attempt when it is the first. */
+function brief(input: GenerateReplyInput, reply: Omit<GeneratedReply, 'attempt'>): StoredReply {
+  const { model, ...rest } = reply;
+  const attempt = Context.current().info.attempt;
+  return { ...rest, ...(model !== input.model ? { model } : {}), ...(attempt > 1 ? { attempt } : {}) };
 }
 
 /** The tool definitions and this turn's earlier steps, for a conversation with tools. */

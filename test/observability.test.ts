@@ -103,7 +103,7 @@ it('logs one JSON line per turn that carries its workflow id and token counts, n
     level: 30,
     workflowId: `conversation/${stack.tenants.acme.id}/${conversationId}`,
     runId: expect.any(String),
-    activity: 'persistTurn',
+    activity: 'generateReply', // the model call stores the turn it answers (workflows/turn.ts)
     attempt: 1,
     tenantId: stack.tenants.acme.id,
     inputTokens: expect.any(Number),

@@ -163,19 +163,21 @@ describe('history size', () => {
     }));
     // The message travels in once (the update; the model call reads it from the context manifest) and the reply
     // out (the model call's result, the update's result); context and persisted rows stay in PostgreSQL, local
-    // activities' inputs never enter history. What must not appear is anything that grows with the
-    // conversation. The rest is per-turn bookkeeping: event headers, a short build id, local activity markers,
-    // step summaries, search attributes every few turns. About 3.2 KB besides the text (4.2 KB before the
-    // message went by reference, the build id got short and search attributes were batched).
+    // activities' inputs never enter history, and the model call stores the turn itself (no persist step). What
+    // must not appear is anything that grows with the conversation. The rest is per-turn bookkeeping: event
+    // headers, a short build id, the context step's marker, step summaries, upkeep, search attributes every few
+    // turns. About 2.55–2.6 KB besides twice the text (3.4 KB before the model call stored the turn, 4.2 KB
+    // before the message went by reference, the build id got short and search attributes were batched). The goal
+    // is 2 KB: docs/operations.md ("History per turn") lists where the rest goes.
     process.stdout.write(
       `history per turn, all runs: ${(all.events / all.turns).toFixed(1)} events, ${Math.round(all.bytes / all.turns)} B\n`,
     );
-    expect(all.bytes / all.turns).toBeLessThan(2 * messageBytes + 3_400);
-    // Per turn: two workflow tasks (accept and assemble; persist and answer), the model call's three events, two
-    // local activity markers, the update's two: 13. Upkeep beside: facts every 4 turns (6 events each),
-    // compaction when due, indexing in batches. No timer per turn (workflows/idle-timer.ts), no search
-    // attribute upsert per turn (workflows/state.ts). About 15.4 in all (16.4 with an upsert every turn).
-    expect(all.events / all.turns).toBeLessThan(16);
+    expect(all.bytes / all.turns).toBeLessThan(2 * messageBytes + 2_700);
+    // Per turn: two workflow tasks (accept and assemble; answer), the model call's three events, the context
+    // step's marker, the update's two: 12. Upkeep beside: facts every 4 turns (6 events each), compaction when
+    // due, indexing in batches. No timer per turn (workflows/idle-timer.ts), no search attribute upsert per turn
+    // (workflows/state.ts). About 14.3–14.4 in all (15.5 with a persist step, 16.4 with an upsert every turn).
+    expect(all.events / all.turns).toBeLessThanOrEqual(15);
     const first = perRun[0]!;
     const last = perRun.filter((r) => r.turns > 20).at(-1)!;
     expect(last.bytes / last.turns).toBeLessThan((first.bytes / first.turns) * 1.25);

@@ -6,9 +6,9 @@
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, log, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { GeneratedReply } from '../activities/generate-reply';
+import type { GeneratedReply, GenerateReplyCall, StoreHere } from '../activities/generate-reply';
 import { REQUEST_REJECTED, STORAGE_UNAVAILABLE } from '../src/model/failure-types';
-import type { ConversationPolicy } from './contract';
+import { FailureTypes, type ConversationPolicy } from './contract';
 
 export interface ChainStep {
   model: string;
@@ -31,6 +31,8 @@ export interface ChainRequest {
   tools?: string[];
   /** Model step within the turn's tool loop. */
   step?: number;
+  /** The model call stores the turn (workflows/turn.ts, PERSIST_IN_MODEL_CALL_PATCH); a fallback call adds the steps. */
+  persist?: StoreHere;
 }
 
 /** Below this much time left, another model would only time out. */
@@ -71,9 +73,9 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
           },
           summary: `reply · ${model} · turn ${req.turn}${req.step ? ` · step ${req.step + 1}` : ''}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
         },
-        [{ ...req, model }],
+        [callInput(req, model, steps)],
       );
-      return { ok: true, reply, steps };
+      return { ok: true, reply: { ...reply, model: reply.model ?? model, attempt: reply.attempt ?? 1 }, steps };
     } catch (err) {
       const failure = failureType(err);
       if (failure === STORAGE_UNAVAILABLE) {
@@ -82,6 +84,8 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
         await sleep(STORAGE_RETRY_PAUSE_MS);
         continue;
       }
+      // The conversation is gone (a call that stores the turn finds out): no other model would do better.
+      if (failure === FailureTypes.conversationNotFound) throw err;
       i++;
       steps.push({ model, failure });
       log.warn('model chain moving on', { model, failure, turn: req.turn });
@@ -89,6 +93,16 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
     }
   }
   return { ok: false, steps };
+}
+
+/**
+ * A call that stores the turn names no tenant or conversation (the workflow id does) and carries the steps the
+ * chain moved past; other calls are as they always were.
+ */
+function callInput(req: ChainRequest, model: string, steps: ChainStep[]): GenerateReplyCall {
+  if (!req.persist) return { ...req, model };
+  const { tenantId: _t, conversationId: _c, ...call } = req;
+  return { ...call, model, ...(steps.length > 0 ? { persist: { ...req.persist, steps: [...steps] } } : {}) };
 }
 
 /** The stable type behind an activity failure: the ApplicationFailure type, or the kind of timeout. */

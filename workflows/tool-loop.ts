@@ -47,7 +47,7 @@ export async function replyWithTools(
     steps.push(...chain.steps);
     if (!chain.ok) return { ok: false, steps, acceptedCallIds };
     usage = addUsage(usage, chain.reply.usage);
-    acceptedCallIds.push(chain.reply.llmCallId);
+    if (chain.reply.llmCallId) acceptedCallIds.push(chain.reply.llmCallId);
     const calls = chain.reply.toolCalls ?? [];
     const limitReached = step + 1 >= policy.maxToolSteps;
     if (calls.length === 0 || limitReached) {

@@ -45,6 +45,14 @@ export const LOCAL_TURN_STEPS_PATCH = 'turn-steps-local';
  */
 export const MESSAGE_BY_REFERENCE_PATCH = 'model-call-message-by-reference';
 
+/**
+ * Runs with this marker have the model call store the turn when it answers (a turn without tools whose message the
+ * store policy left as it is): no persistTurn step, so no local activity marker (~500 B) and one history event
+ * less per turn. The call looks for the turn stored before it calls the model, so an attempt after a crash that
+ * followed the write answers from PostgreSQL. A degraded reply is still stored by persistTurn.
+ */
+export const PERSIST_IN_MODEL_CALL_PATCH = 'model-call-persists-turn';
+
 /** The same retry as `store`: a database outage is waited out, within the workflow task (heartbeated by the SDK). */
 const localStore = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -80,6 +88,7 @@ export async function runTurn(
   // Asked before the first await, like the patch above: asked after loadContext's result, the marker could land in
   // a later workflow task than the result's (when other events were buffered meanwhile), which replay refuses.
   const messageByReference = patched(MESSAGE_BY_REFERENCE_PATCH);
+  const persistInCall = patched(PERSIST_IN_MODEL_CALL_PATCH);
   try {
     const loaded = await steps.loadContext.executeWithOptions(
       {
@@ -94,44 +103,59 @@ export async function runTurn(
     }
 
     const passMessage = !messageByReference || loaded.modelNeedsMessage === true;
-    const request = { ...scope, messageId: msg.messageId, turn, ...(passMessage ? { content: msg.content } : {}) };
+    const storeInCall = persistInCall && !toolUse && loaded.storeRedacted !== true;
+    const request = {
+      ...scope,
+      messageId: msg.messageId,
+      turn,
+      ...(passMessage ? { content: msg.content } : {}),
+      ...(storeInCall ? { persist: msg.sentAt !== undefined ? { sentAt: msg.sentAt } : {} } : {}),
+    };
     const chain = toolUse
       ? await replyWithTools({ ...request, tools: toolUse.tools }, policy, toolUse.approvals)
       : await replyWithFallback(request, policy);
     // Every model step of a tool loop is part of the reply: all of them count as accepted.
     const acceptedCallIds: string[] = 'acceptedCallIds' in chain ? (chain.acceptedCallIds as string[]) : [];
+    // The reply's id when the model call stored the turn itself; otherwise it is stored here.
+    const storedAs = chain.ok ? chain.reply.messageId : undefined;
     const reply = chain.ok
-      ? { messageId: uuid4(), content: chain.reply.content, model: chain.reply.model, degraded: false }
+      ? { messageId: storedAs ?? uuid4(), content: chain.reply.content, model: chain.reply.model, degraded: false }
       : { messageId: uuid4(), content: policy.degradedReply, model: 'none', degraded: true };
     const usage = chain.ok ? chain.reply.usage : ZERO_USAGE;
-    await steps.persistTurn.executeWithOptions(
-      {
-        startToCloseTimeout: '30s',
-        retry: { initialInterval: '1s', maximumInterval: '30s' },
-        summary: persistSummary(turn, reply, usage),
-      },
-      [
+    let result: TurnResult = { messageId: msg.messageId, reply, usage };
+    if (storedAs === undefined) {
+      const persisted = await steps.persistTurn.executeWithOptions(
         {
-          ...scope,
-          turn,
-          steps: chain.steps,
-          userMessage: msg,
-          reply,
-          usage,
-          ...(chain.ok ? { llmCallId: chain.reply.llmCallId } : {}),
-          ...(acceptedCallIds.length > 1 ? { acceptedCallIds } : {}),
+          startToCloseTimeout: '30s',
+          retry: { initialInterval: '1s', maximumInterval: '30s' },
+          summary: persistSummary(turn, reply, usage),
         },
-      ],
-    );
+        [
+          {
+            ...scope,
+            turn,
+            steps: chain.steps,
+            userMessage: msg,
+            reply,
+            usage,
+            ...(chain.ok && chain.reply.llmCallId ? { llmCallId: chain.reply.llmCallId } : {}),
+            ...(acceptedCallIds.length > 1 ? { acceptedCallIds } : {}),
+            ...(storeInCall ? { answerIfStored: true as const } : {}),
+          },
+        ],
+      );
+      // A model call had stored the turn before the chain gave up: the stored reply is the answer.
+      if (persisted.stored) result = persisted.stored;
+    }
     return {
       ok: true,
-      result: { messageId: msg.messageId, reply, usage },
+      result,
       fresh: true,
       steps: chain.steps,
       context: {
-        tokens: loaded.contextTokens,
+        tokens: loaded.contextTokens ?? sumOf(loaded.tierTokens),
         ...(loaded.tierTokens ? { tierTokens: loaded.tierTokens } : {}),
-        degradedTiers: loaded.degradedTiers,
+        degradedTiers: loaded.degradedTiers ?? [],
       },
       attempt: chain.ok ? chain.reply.attempt : 0,
     };
@@ -149,3 +173,5 @@ export async function runTurn(
     };
   }
 }
+
+const sumOf = (counts: Record<string, number> = {}) => Object.values(counts).reduce((a, b) => a + b, 0);

@@ -14,7 +14,10 @@ export interface TurnPhases {
   contextMs: number;
   /** generateReply, started → completed (includes the model's own time; subtract it). */
   modelActivityMs: number;
-  /** persistTurn, started → completed. */
+  /**
+   * persistTurn, started → completed. Zero for turns whose model call stored them (patch `model-call-persists-turn`):
+   * the write is then inside `modelActivityMs`.
+   */
   persistMs: number;
   /** Activities scheduled → started, summed: Temporal handing the tasks to the worker. */
   activityDispatchMs: number;

@@ -1,0 +1,121 @@
+/**
+ * The model call stores the turn it answers (patch `model-call-persists-turn`): no persistTurn step in history,
+ * and still exactly once — an attempt retried after its write answers from PostgreSQL without calling the model.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import type { StoredReply } from '../../activities/generate-reply';
+import { activityDeps } from '../../src/runtime/worker';
+import { conversationWorkflowId, type TurnResult } from '../../workflows/contract';
+import { startStack, uniqueId, type Stack } from '../helpers/stack';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ api: false, env: { MEMOIR_FACTS_EVERY: '1000' } });
+});
+afterAll(() => stack?.stop());
+
+const decoded = (p: { data?: Uint8Array | null }) => Buffer.from(p.data ?? []).toString();
+
+it('a turn is stored by its model call: no persist step, no scope or message in the call, one row each', async () => {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('stored');
+  const { memoir, llmCalls, temporal } = stack.serving.services;
+  const first = await memoir.sendMessage(tenantId, conversationId, { content: 'My boat is the Vela.', userId: 'u' });
+  const second = await memoir.sendMessage(tenantId, conversationId, { content: 'What is my boat called?' });
+
+  const history = await temporal.client.workflow
+    .getHandle(conversationWorkflowId(tenantId, conversationId))
+    .fetchHistory();
+  const events = history.events ?? [];
+  const localSteps = events.flatMap((e) =>
+    e.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? [e] : [],
+  );
+  const stepNames = localSteps.map((e) => decoded(e.markerRecordedEventAttributes!.details!.data!.payloads![0]!));
+  expect(stepNames.filter((d) => d.includes('"persistTurn"'))).toEqual([]);
+  expect(stepNames.filter((d) => d.includes('"loadContext"'))).toHaveLength(2);
+  const calls = events.flatMap((e) =>
+    e.activityTaskScheduledEventAttributes?.activityType?.name === 'generateReply'
+      ? [decoded(e.activityTaskScheduledEventAttributes.input!.payloads![0]!)]
+      : [],
+  );
+  expect(calls).toHaveLength(2);
+  for (const call of calls) {
+    // The workflow id names the scope; the manifest holds the message.
+    expect(call).not.toContain(tenantId);
+    expect(call).not.toContain('boat');
+  }
+
+  const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
+  expect(stored.map((m) => [m.role, m.messageId])).toEqual([
+    ['user', first.messageId],
+    ['assistant', first.reply.messageId],
+    ['user', second.messageId],
+    ['assistant', second.reply.messageId],
+  ]);
+  expect(stored[3]!.content).toBe(second.reply.content);
+  const state = await memoir.getState(tenantId, conversationId);
+  expect(state.turnCount).toBe(2);
+  expect(state.lastContext?.tokens).toBeGreaterThan(0);
+  const accepted = await llmCalls.acceptedTotals(tenantId, conversationId);
+  expect(accepted.calls).toBe(2);
+  expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
+});
+
+it('an attempt retried after the write answers with the stored reply, without calling the model again', async () => {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('retried');
+  const { memoir, conversations } = stack.serving.services;
+  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I sail.', userId: 'u' });
+  const activities = createActivities(activityDeps(stack.serving.services));
+  const env = (attempt: number) =>
+    new MockActivityEnvironment({
+      activityId: 'reply-1',
+      attempt,
+      workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId: 'run-retried' },
+    });
+  const messageId = uniqueId('m');
+  const content = 'Where do I sail?';
+  const loaded = await env(1).run(activities.loadContext.bind(activities), {
+    tenantId,
+    conversationId,
+    messageId,
+    content,
+    turn: 2,
+  });
+  expect(loaded).toMatchObject({ kind: 'ready' });
+  const call = { messageId, turn: 2, model: 'claude-sonnet-5-5', persist: {} };
+  const generateReply = (n: number): Promise<StoredReply> =>
+    env(n).run((input: typeof call) => activities.generateReply(input), call);
+
+  const answered = await generateReply(1);
+  expect(answered.messageId).toBeDefined();
+  const requests = (await stack.offline.requests()).length;
+  // The first attempt's result was lost (its worker died after the write): the retry finds the turn stored.
+  const retried = await generateReply(2);
+  expect(retried).toMatchObject({ messageId: answered.messageId, content: answered.content, attempt: 2 });
+  expect((await stack.offline.requests()).length).toBe(requests);
+
+  const turn = await conversations.findTurn(tenantId, conversationId, messageId);
+  expect(turn?.reply).toMatchObject({ messageId: answered.messageId, content: answered.content });
+  const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
+  expect(stored.map((m) => m.content)).toEqual(['Hello, I sail.', expect.any(String), content, answered.content]);
+
+  // Had the chain given up after that write (its deadline passed), the workflow would store a degraded reply: the
+  // turn PostgreSQL keeps is the answer, not the degraded one.
+  const degraded = {
+    tenantId,
+    conversationId,
+    turn: 2,
+    steps: [],
+    userMessage: { messageId, content },
+    reply: { messageId: uniqueId('r'), content: 'sorry', model: 'none', degraded: true },
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 },
+  };
+  const persist = (input: typeof degraded & { answerIfStored?: true }): Promise<{ stored?: TurnResult }> =>
+    env(1).run((i: typeof input) => activities.persistTurn(i), input);
+  const kept = await persist({ ...degraded, answerIfStored: true });
+  expect(kept.stored?.reply).toMatchObject({ messageId: answered.messageId, content: answered.content });
+  expect((await persist(degraded)).stored).toBeUndefined();
+  expect(await memoir.messages(tenantId, conversationId, { limit: 10 })).toHaveLength(4);
+});
