@@ -68,7 +68,7 @@ async function reach(point: KillPoint, model: TrackedModel): Promise<string> {
   const seen = await waitUntil(moment[point], 20_000);
   if (!seen) return 'random (the moment did not come within 20 s)';
   if (point === 'mid-model-call') await sleep(Math.random() * 150);
-  // persistTurn follows the reply within milliseconds: its activity task, then one transaction.
+  // The turn is stored within milliseconds of the reply: the ledger row, then one transaction in the same attempt.
   if (point === 'mid-persist') await sleep(5 + Math.random() * 40);
   // The summary is stored in one short transaction right after the call, then the activity reports back.
   if (point === 'compaction-commit') await sleep(Math.random() * 30);
