@@ -23,7 +23,12 @@ export interface CompactInput extends MemoryScope {
   keepRecent: number;
   afterMessages: number;
   afterTokens: number;
-  /** Compact whatever is unsummarised beyond the recent messages, thresholds or not (the idle timer). */
+  /**
+   * The conversation has paused (the idle timer): fold everything unsummarised, the recent messages too, thresholds
+   * or not. By the time a pause has lasted the idle threshold every 5-minute cache entry has expired, so the next
+   * session writes its whole prefix again: starting it from the system prompt and the archive (whose older-messages
+   * block keeps the newest lines before the pause verbatim, as room allows) writes the least.
+   */
   force: boolean;
   turn: number;
 }
@@ -114,7 +119,8 @@ export function memoryActivities(deps: ActivityDeps) {
       return { indexed };
     },
 
-    /** Folds all but the newest `keepRecent` messages into a new summary version when over a threshold. */
+    /** Folds all but the newest `keepRecent` messages into a new summary version when over a threshold; all of
+     * them when the conversation has paused (`force`). */
     async compactHistory(input: CompactInput): Promise<CompactResult> {
       const { tenantId, conversationId } = input;
       const previous = await deps.summaries.latest(tenantId, conversationId);
@@ -141,7 +147,7 @@ export function memoryActivities(deps: ActivityDeps) {
         return remaining(true, previous?.version ?? null, pending, committed);
       }
       const due = pending.length > input.afterMessages || tokens > input.afterTokens;
-      const fold = pending.slice(0, Math.max(0, pending.length - input.keepRecent));
+      const fold = pending.slice(0, Math.max(0, pending.length - (input.force ? 0 : input.keepRecent)));
       if (fold.length === 0 || !(due || input.force)) return remaining(false, previous?.version ?? null, pending);
 
       const version = (previous?.version ?? 0) + 1;

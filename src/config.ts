@@ -160,10 +160,10 @@ export const SETTINGS = {
   ],
   MEMOIR_RECALL_GATE: [
     z.coerce.number().min(0).max(1000).default(GATE_DEFAULT),
-    'Recall gate: a turn recalls only when its best BM25 hit outside the context scores this much (0: always).',
+    'Recall gate: a turn recalls when its best BM25 hit outside the context scores this much if it asks, 3× if it states (0: always).',
   ],
   MEMOIR_ARCHIVE_SHARE: [
-    fraction.default(0.1),
+    z.coerce.number().min(0.01).max(1).default(0.03),
     'Cap of the archive (summary, facts, older messages) as a share of the budget.',
   ],
   MEMOIR_TIER_TIMEOUT: [duration('2s'), 'A memory tier slower than this is left out of the turn (and flagged).'],

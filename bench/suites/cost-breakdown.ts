@@ -3,7 +3,7 @@
  * calls, and (Memoir) the memory upkeep calls (summaries, fact extraction) as one more class. Each class is priced
  * with the row's model from `src/model/pricing.ts`, so the classes add up to the method's cost.
  */
-import { DEFAULT_PRICING, priceOf, type Rates } from '../../src/model/pricing';
+import { classCostsUsd, costUsd, DEFAULT_PRICING, priceOf, type TokenCounts } from '../../src/model/pricing';
 import type { TurnUsage } from '../lib/naive-agent';
 import { fmt, sum } from '../lib/stats';
 
@@ -23,38 +23,40 @@ export const COST_CLASSES = ['uncached input', 'cache writes', 'cache reads', 'o
 export type CostClass = (typeof COST_CLASSES)[number];
 export type Breakdown = Record<CostClass, { tokens: number; usd: number }>;
 
-/** The rates a row is billed at (the long-prompt tier when its prompt passes the threshold, as `costUsd` does). */
-function ratesOf(row: UsageRow): Rates {
-  const price = priceOf(DEFAULT_PRICING, row.model);
-  if (!price) throw new Error(`no price for ${row.model}`);
-  const prompt = row.input + row.cacheRead + row.cacheWrite5m + row.cacheWrite1h;
-  return price.longPrompt && prompt > price.longPrompt.thresholdTokens ? price.longPrompt : price;
+/** A row's tokens as the ledger prices them. */
+function tokenCounts(row: UsageRow): TokenCounts {
+  return {
+    inputTokens: row.input,
+    outputTokens: row.output,
+    cacheReadTokens: row.cacheRead,
+    cacheWrite5mTokens: row.cacheWrite5m,
+    cacheWrite1hTokens: row.cacheWrite1h,
+  };
 }
 
+/**
+ * Adds rows up by class, each priced by `src/model/pricing.ts` as the ledger prices a call (`costUsd`: the
+ * long-prompt tier, the rounding to a nano-dollar), so the classes add up to what the ledger says the calls cost.
+ */
 export function breakdown(rows: UsageRow[]): Breakdown {
   const out = Object.fromEntries(COST_CLASSES.map((c) => [c, { tokens: 0, usd: 0 }])) as Breakdown;
-  const addTo = (c: CostClass, tokens: number, perMillion: number) => {
+  const addTo = (c: CostClass, tokens: number, usd: number) => {
     out[c].tokens += tokens;
-    out[c].usd += (tokens * perMillion) / 1e6;
+    out[c].usd += usd;
   };
   for (const row of rows) {
-    const r = ratesOf(row);
+    if (!priceOf(DEFAULT_PRICING, row.model)) throw new Error(`no price for ${row.model}`);
+    const t = tokenCounts(row);
     if (row.purpose !== 'reply') {
-      const upkeep =
-        row.input * r.input +
-        row.output * r.output +
-        row.cacheRead * r.cacheRead +
-        row.cacheWrite5m * r.cacheWrite5m +
-        row.cacheWrite1h * r.cacheWrite1h;
-      out['memory upkeep'].tokens += row.input + row.output + row.cacheRead + row.cacheWrite5m + row.cacheWrite1h;
-      out['memory upkeep'].usd += upkeep / 1e6;
+      const tokens = row.input + row.output + row.cacheRead + row.cacheWrite5m + row.cacheWrite1h;
+      addTo('memory upkeep', tokens, costUsd(DEFAULT_PRICING, row.model, t));
       continue;
     }
-    addTo('uncached input', row.input, r.input);
-    addTo('cache writes', row.cacheWrite5m, r.cacheWrite5m);
-    addTo('cache writes', row.cacheWrite1h, r.cacheWrite1h);
-    addTo('cache reads', row.cacheRead, r.cacheRead);
-    addTo('output', row.output, r.output);
+    const usd = classCostsUsd(DEFAULT_PRICING, row.model, t);
+    addTo('uncached input', row.input, usd.inputTokens);
+    addTo('cache writes', row.cacheWrite5m + row.cacheWrite1h, usd.cacheWrite5mTokens + usd.cacheWrite1hTokens);
+    addTo('cache reads', row.cacheRead, usd.cacheReadTokens);
+    addTo('output', row.output, usd.outputTokens);
   }
   return out;
 }

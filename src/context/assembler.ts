@@ -38,7 +38,7 @@ import type { Queryable } from '../storage/db';
 import type { ContextManifest, ContextTier, ManifestBlock, ManifestSources, ManifestStore } from '../storage/manifests';
 import { dataSection, wrapTurnData } from '../model/prompt';
 import { estimateTokens } from '../model/tokens';
-import { recallGate } from './recall-gate';
+import { recallGate, turnTopK } from './recall-gate';
 import {
   DEFAULT_RANKING,
   diversify,
@@ -187,12 +187,18 @@ export class ContextAssembler {
     // recall may still be running. The archive's allowance for older messages depends only on what changes at
     // compaction (the summary and its facts) and on the budget, so the cached block holding them stays the same
     // between compactions. Raw estimates, not calibrated ones: calibration drifts, the selection must not.
-    const from = Math.max(1, Math.min((summary?.toSeq ?? 0) + 1, lastSeq - s.recentMessages + 1));
     const archiveCap = s.archiveShare * budget;
     const snapshot = memorySections({ summaries: archive.map((s) => s.text), facts: summary?.facts ?? [], older: [] });
     const summaryTokens = estimateTokens(snapshot.summaries.join('\n'));
     const summaryFits = summaryTokens <= archiveCap;
     const factsFit = summaryFits && summaryTokens + estimateTokens(snapshot.facts ?? '') <= archiveCap;
+    // The window starts after the summary, and holds at least the newest N — unless the summary in context already
+    // covers them: a pause folds the whole window (the idle upkeep), so a session starts from the archive, whose
+    // older-messages block keeps the lines just before the pause as room allows.
+    const summarisedTo = summary?.toSeq ?? 0;
+    const from = summaryFits
+      ? summarisedTo + 1
+      : Math.max(1, Math.min(summarisedTo + 1, lastSeq - s.recentMessages + 1));
     const olderAllowance = Math.max(
       0,
       archiveCap - (summaryFits ? summaryTokens : 0) - (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
@@ -266,7 +272,8 @@ export class ContextAssembler {
     // for recall, so the whole window since the fold joins the newest N and the archive (re-checked after step 4
     // should the budget leave part of the window out). A hit already in context is not worth recalling.
     const windowSeqs = new Set(window.map((m) => m.seq));
-    const gateOn = (shown: (seq: number) => boolean) => recallGate(d.db ? lexical : undefined, shown, s.recallGate);
+    const gateOn = (shown: (seq: number) => boolean) =>
+      recallGate(d.db ? lexical : undefined, shown, s.recallGate, input.userContent);
     let gate = gateOn((seq) => excluded(seq) || windowSeqs.has(seq));
     let gated = mode === 'turn' && !gate.open;
     const participants = conversation.participants;
@@ -294,11 +301,15 @@ export class ContextAssembler {
     // 3. the recall reserve: what the top k need; a preview filling its budget reserves its share of the budget if
     // that is more. A turn recalls its top k only, so a larger reserve would only push the window's oldest lines out
     // of the cached prefix, turn after turn.
-    candidates.slice(0, s.recallTopK).forEach(take);
-    const topK = recallTokens();
+    // A statement that passed the gate's higher threshold is only weakly asking for an old turn: it gets fewer of
+    // them. With the gate off (threshold 0, or no lexical signal) every turn gets its top k.
+    const gating = mode === 'turn' && s.recallGate > 0 && d.db !== undefined;
+    const topK = gating ? turnTopK(s.recallTopK, input.userContent) : s.recallTopK;
+    candidates.slice(0, topK).forEach(take);
+    const topKTokens = recallTokens();
     recalledMessages.length = 0;
     recalledFacts.length = 0;
-    const wanted = mode === 'turn' ? topK : Math.max(s.recallShare * budget, topK);
+    const wanted = mode === 'turn' ? topKTokens : Math.max(s.recallShare * budget, topKTokens);
     const reserve = gated ? 0 : Math.min(wanted, Math.max(0, budget - total(blocks)));
 
     // 4. the window since the last compaction, newest first, contiguous, in what the reserve leaves.
@@ -321,7 +332,7 @@ export class ContextAssembler {
     }
     candidates = candidates.filter((c) => !c.message || !inWindow.has(c.message.seq));
     // A turn recalls its top k only; a fill preview offers every candidate to the budget.
-    const offered = mode === 'turn' ? candidates.slice(0, s.recallTopK) : candidates;
+    const offered = mode === 'turn' ? candidates.slice(0, topK) : candidates;
 
     // 5. recall fills whatever is left, in ranked order; an item that does not fit makes way for later ones.
     //    Rendering the whole block per candidate would cost O(n²) on a large budget: a first pass adds up an upper

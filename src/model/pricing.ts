@@ -76,12 +76,17 @@ export function priceOf(table: PricingTable, model: string): ModelPrice | undefi
   return table[model] ?? table[model.replace(/-\d{8}$/, '')];
 }
 
+/** The rates a call is billed at: the long-prompt tier when its whole prompt passes the threshold. */
+function billedRates(price: ModelPrice, t: TokenCounts): Rates {
+  const prompt = t.inputTokens + t.cacheReadTokens + t.cacheWrite5mTokens + t.cacheWrite1hTokens;
+  return price.longPrompt && prompt > price.longPrompt.thresholdTokens ? price.longPrompt : price;
+}
+
 /** Cost of one call in USD, rounded to a nano-dollar; 0 for a model with no price (reported as unpriced). */
 export function costUsd(table: PricingTable, model: string, t: TokenCounts): number {
   const price = priceOf(table, model);
   if (!price) return 0;
-  const prompt = t.inputTokens + t.cacheReadTokens + t.cacheWrite5mTokens + t.cacheWrite1hTokens;
-  const r: Rates = price.longPrompt && prompt > price.longPrompt.thresholdTokens ? price.longPrompt : price;
+  const r = billedRates(price, t);
   const micro =
     t.inputTokens * r.input +
     t.outputTokens * r.output +
@@ -89,4 +94,29 @@ export function costUsd(table: PricingTable, model: string, t: TokenCounts): num
     t.cacheWrite5mTokens * r.cacheWrite5m +
     t.cacheWrite1hTokens * r.cacheWrite1h;
   return Math.round(micro * 1e3) / 1e9;
+}
+
+/**
+ * One call's cost split by token class, at the rates `costUsd` bills it: each class is `costUsd` of that class's
+ * tokens alone, billed at the tier the whole prompt falls in. For reports that show where the money goes.
+ */
+export function classCostsUsd(table: PricingTable, model: string, t: TokenCounts): Record<keyof TokenCounts, number> {
+  const price = priceOf(table, model);
+  const none: TokenCounts = {
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWrite5mTokens: 0,
+    cacheWrite1hTokens: 0,
+  };
+  // A one-model table at the tier the whole call is billed at, so pricing one class alone cannot change the tier.
+  const tier: PricingTable = price ? { [model]: { ...billedRates(price, t) } } : {};
+  const only = (k: keyof TokenCounts) => costUsd(tier, model, { ...none, [k]: t[k] });
+  return {
+    inputTokens: only('inputTokens'),
+    outputTokens: only('outputTokens'),
+    cacheReadTokens: only('cacheReadTokens'),
+    cacheWrite5mTokens: only('cacheWrite5mTokens'),
+    cacheWrite1hTokens: only('cacheWrite1hTokens'),
+  };
 }

@@ -19,6 +19,19 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/**
+ * How the upkeep sizes summaries: segments are consolidated only once they would pass the archive's cap (facts and
+ * older turns then give way), and a full summary is never asked to be longer than that cap — a longer one would not
+ * fit it, and be left out of every turn.
+ */
+export function summarySizes(config: Pick<Services['config'], 'memory'>): {
+  summaryMaxTokens: number;
+  summaryArchiveTokens: number;
+} {
+  const cap = Math.floor(config.memory.archiveShare * config.memory.budgetTokens);
+  return { summaryMaxTokens: Math.min(1024, cap), summaryArchiveTokens: cap };
+}
+
 export function activityDeps(s: Services): ActivityDeps {
   const { config } = s;
   return {
@@ -45,10 +58,8 @@ export function activityDeps(s: Services): ActivityDeps {
     summaryCache: s.memory.summaryCache,
     memorySettings: {
       summaryModel: config.memory.summaryModel,
-      summaryMaxTokens: 1024,
       indexBatch: 100,
-      // Segments are consolidated only once they would pass the archive's cap (facts and older turns then give way).
-      summaryArchiveTokens: Math.floor(config.memory.archiveShare * config.memory.budgetTokens),
+      ...summarySizes(config),
     },
     privacy: s.privacy,
     streams: s.streams,

@@ -209,6 +209,32 @@ describe('context fill order', () => {
     expect(outside.manifest.recall.messageSeqs).toContain(3);
   });
 
+  it('lets a statement recall only on a much stronger match than a question needs', async () => {
+    // Only message 3 (day 1) says "kayak". Asked about, it is recalled at a threshold half the question's score;
+    // said in passing, the same word does not pass the statement's threshold (STATEMENT_FACTOR times as high).
+    const probe = await ask(assembler({ recentMessages: 2, recallGate: 0.01 }), 'How was the kayak?');
+    const gate = assembler({ recentMessages: 2, recallGate: probe.manifest.recallGate!.score / 2 });
+    const asked = await ask(gate, 'How was the kayak?');
+    expect(asked.manifest.recallGate?.open).toBe(true);
+    expect(asked.manifest.recall.messageSeqs).toContain(3);
+    const said = await ask(gate, 'The kayak was nice.');
+    expect(said.manifest.recallGate?.open).toBe(false);
+    expect(said.manifest.recall.messageSeqs).toEqual([]);
+    expect(said.blocks.map((b) => b.tier)).not.toContain('semantic');
+  });
+
+  it('gives a statement that passes its higher threshold half the top k a question gets', async () => {
+    const probe = await ask(assembler({ recentMessages: 2, recallGate: 0.01 }), 'How was the kayak?');
+    // Low enough that the statement passes too (STATEMENT_FACTOR times it is still below the score).
+    const gate = assembler({ recentMessages: 2, recallTopK: 3, recallGate: probe.manifest.recallGate!.score / 4 });
+    const asked = await ask(gate, 'How was the kayak?');
+    const said = await ask(gate, 'The kayak was nice.');
+    expect(said.manifest.recallGate?.open).toBe(true);
+    // The hit (3) and its neighbouring turns (2, 4) for the question; the hit alone for the statement.
+    expect(asked.manifest.recall.messageSeqs).toHaveLength(3);
+    expect(said.manifest.recall.messageSeqs).toEqual([3]);
+  });
+
   it('brings a recalled message’s neighbouring turns along', async () => {
     // Only user message 3 (day 1) says "kayak"; its reply (4) and the turn before (2) do not.
     const { manifest, blocks } = await ask(assembler({ recentMessages: 2 }), 'kayak');

@@ -2,7 +2,8 @@
  * The cache-stable prompt, end to end on the real stack, checked on the offline model's cache accounting (which
  * follows the API: breakpoints, lookback, TTL): between folds each turn reads exactly what the turn before sent up
  * to its last breakpoint; a fold appends a summary segment, so the turn after it still reads the system prompt and
- * the earlier segments from cache; and the recall gate leaves a quiet message without a recall block.
+ * the earlier segments from cache; the recall gate leaves a quiet message without a recall block; and a pause folds
+ * the whole window, so the session after it writes only the system prompt, the archive and its new message.
  */
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
 
@@ -110,4 +111,55 @@ describe('cache-stable prompt', () => {
     expect(asks.blocks.map((b: { tier: string }) => b.tier)).toContain('semantic');
     expect(asks.timings).toHaveProperty('semantic');
   });
+});
+
+describe('a pause', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // The idle upkeep 1 s after the last message; no fold or fact extraction before it.
+    stack = await startStack({ api: true, env: { MEMOIR_COMPACT_WHEN_IDLE: '1s', MEMOIR_FACTS_EVERY: '1000' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('folds the whole window: the turn after it writes only the system prompt, the archive and its message', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir } = stack.serving.services;
+    const { conversationId } = await memoir.startConversation(tenant, {
+      conversationId: uniqueId('pause'),
+      userId: 'gu',
+      systemPrompt: SYSTEM,
+    });
+    // 12 messages: more than the newest 10 a turn always keeps verbatim between folds.
+    for (let i = 1; i <= 6; i++) await memoir.sendMessage(tenant, conversationId, { content: filler(i) });
+    for (let i = 0; ; i++) {
+      const state = await memoir.getState(tenant, conversationId);
+      if (state.memory.summaryVersion !== null && state.memory.unsummarizedMessages === 0 && !state.upkeepRunning)
+        break;
+      if (i > 600) throw new Error(`the pause did not fold the window: ${JSON.stringify(state.memory)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Six hours pass on the model's cache clock: every entry has expired.
+    await fetch(`${stack.offline.url}/_offline/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ advanceMs: 6 * 3_600_000 }),
+    });
+    await memoir.sendMessage(tenant, conversationId, { content: 'I am back. Where were we?', messageId: 'back' });
+    const manifest = (await stack.http('GET', `/v1/conversations/${conversationId}/messages/back/context`)).body;
+    expect(manifest.historySeqs).toEqual([]);
+    expect(manifest.blocks.map((b: { tier: string }) => b.tier)).toEqual(
+      expect.arrayContaining(['system', 'summary', 'current']),
+    );
+    expect(manifest.blocks.map((b: { tier: string }) => b.tier)).not.toContain('recent');
+    // The lines just before the pause are still there, verbatim, in the archive's older messages.
+    expect(manifest.olderSeqs).toContain(12);
+    // The reply's call (the upkeep's calls carry a task marker in their system prompt).
+    const request = (await stack.offline.requests())
+      .filter((r) => JSON.stringify(r.body?.messages ?? []).includes('I am back.'))
+      .find((r) => !JSON.stringify(r.body.system).includes('memoir-task'))!;
+    // Only the new message after the system blocks: no verbatim history to write again.
+    expect(request.body.messages).toHaveLength(1);
+    expect(JSON.stringify(request.body.messages)).toContain('I am back.');
+    expect(request.usage.cache_read_input_tokens).toBe(0);
+  }, 90_000);
 });
