@@ -14,11 +14,14 @@
  *   TUNE_EMBEDDER=minilm npx tsx bench/tune-recall.ts                # the neural local embedder (make setup)
  *   TUNE_SEMANTIC=off npx tsx bench/tune-recall.ts                   # lexical recall alone
  *   TUNE_RECALL_MODE=turn npx tsx bench/tune-recall.ts               # a turn's top k, not a budget's fill
+ *   TUNE_BUDGETS=4000 TUNE_DIAG=1 TUNE_DIAG_FILE=/tmp/misses.jsonl npx tsx bench/tune-recall.ts   # why it misses
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import weaviate from 'weaviate-client';
 import { loadConfig } from '../src/config';
 import { ContextAssembler } from '../src/context/assembler';
+import { assemblerSettings } from '../src/context/assembler-settings';
 import type { RankingWeights } from '../src/context/recall-ranking';
 import { LocalEmbedder } from '../src/memory/embedders/local';
 import { DEFAULT_MINILM_DIR, MiniLmEmbedder } from '../src/memory/embedders/minilm';
@@ -35,12 +38,23 @@ import { ManifestStore } from '../src/storage/manifests';
 import { migrate } from '../src/storage/migrate';
 import { freshDatabase } from '../test/helpers/stack';
 import { TEST_SERVICES } from '../test/helpers/services';
-import { CATEGORIES, evidenceRecall, loadLocomo, pool, type Recall } from './lib/locomo';
+import {
+  CATEGORIES,
+  evidenceRecall,
+  loadLocomo,
+  pool,
+  type LocomoConversation,
+  type LocomoQuestion,
+  type LocomoTurn,
+  type Recall,
+} from './lib/locomo';
 import { DEFAULT_LOCOMO_PATH, exchanges } from './suites/locomo';
 import { UpkeepReplay } from './lib/upkeep-replay';
 
 const BUDGETS = (process.env.TUNE_BUDGETS ?? '2000,4000').split(',').map(Number);
 const PROFILES: Partial<RankingWeights>[] = JSON.parse(process.env.TUNE ?? '[{}]');
+// TUNE_DIAG=1: why the largest budget misses what it misses (a summary by category, each miss in TUNE_DIAG_FILE).
+const DIAG = process.env.TUNE_DIAG === '1';
 const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
 
 async function run(): Promise<void> {
@@ -122,22 +136,12 @@ async function run(): Promise<void> {
         semantic: process.env.TUNE_SEMANTIC === 'off' ? undefined : semantic,
         db,
         tokens: estimateTokens,
-        settings: {
-          // As src/runtime/services.ts builds them from the configuration; a slower tier is waited for here.
-          defaultSystemPrompt: config.defaultSystemPrompt,
-          recentMessages: config.recentMessages,
-          budgetTokens: config.memory.budgetTokens,
-          recallTopK: config.memory.recallTopK,
-          recallShare: config.memory.recallShare,
-          archiveShare: config.memory.archiveShare,
-          recallCandidates: 60,
-          tierTimeoutMs: 10_000,
-          recallGate: config.memory.recallGate,
-          ranking,
-        },
+        // As production builds them (a slower tier is waited for here), with the profile under test.
+        settings: assemblerSettings(config, { tierTimeoutMs: 10_000, ranking }),
       });
       for (const budget of BUDGETS) {
         const items: { category: number; recall: Recall; sampleId: string }[] = [];
+        const misses: Miss[] = [];
         const tiers = new Map<string, number>();
         for (const c of convs) {
           const byId = new Map(c.turns.map((t) => [t.diaId, t]));
@@ -156,7 +160,11 @@ async function run(): Promise<void> {
             const context = blocks.map((b) => b.text).join('\n');
             if (q.category <= 4) for (const b of blocks) tiers.set(b.tier, (tiers.get(b.tier) ?? 0) + b.tokens);
             const evidence = q.evidence.map((e) => byId.get(e)!);
-            items.push({ category: q.category, recall: evidenceRecall(context, evidence), sampleId: c.sampleId });
+            const recall = evidenceRecall(context, evidence);
+            items.push({ category: q.category, recall, sampleId: c.sampleId });
+            if (DIAG && q.category <= 4 && !recall.strict && budget === Math.max(...BUDGETS)) {
+              misses.push(await diagnose(assembler, c, q, evidence, blocks));
+            }
           }
         }
         const p = pool(items);
@@ -171,6 +179,7 @@ async function run(): Promise<void> {
             ` · per conversation ${per.join(' ')} · mean tokens per tier ` +
             [...tiers].map(([t, n]) => `${t} ${Math.round(n / answerable)}`).join(' '),
         );
+        if (misses.length > 0) reportMisses(misses);
       }
     }
   } finally {
@@ -179,6 +188,66 @@ async function run(): Promise<void> {
     await db.close();
     await database.drop();
   }
+}
+
+/** Where each missing evidence turn went: cut by the budget (a huge budget recalls it) or not retrieved at all. */
+interface Miss {
+  sampleId: string;
+  category: number;
+  question: string;
+  evidence: { diaId: string; text: string; found: 'in context' | 'cut by the budget' | 'not retrieved' }[];
+}
+
+async function diagnose(
+  assembler: ContextAssembler,
+  c: LocomoConversation,
+  q: LocomoQuestion,
+  evidence: LocomoTurn[],
+  blocks: { text: string }[],
+): Promise<Miss> {
+  const wide = await assembler.assemble({
+    tenantId: 'tune',
+    conversationId: c.sampleId,
+    messageId: 'preview',
+    userContent: q.question,
+    turn: 0,
+    budgetTokens: 200_000,
+    recallMode: 'fill',
+  });
+  const here = blocks.map((b) => b.text).join('\n');
+  const there = wide.blocks.map((b) => b.text).join('\n');
+  return {
+    sampleId: c.sampleId,
+    category: q.category,
+    question: q.question,
+    evidence: evidence.map((t) => ({
+      diaId: t.diaId,
+      text: t.text,
+      found: evidenceRecall(here, [t]).strict
+        ? 'in context'
+        : evidenceRecall(there, [t]).strict
+          ? 'cut by the budget'
+          : 'not retrieved',
+    })),
+  };
+}
+
+function reportMisses(misses: Miss[]): void {
+  const counts = new Map<string, number>();
+  for (const m of misses) {
+    for (const e of m.evidence) {
+      const key = `${CATEGORIES[m.category]} ${e.found}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  console.log(
+    `  misses: ${misses.length} questions; evidence turns ${[...counts]
+      .sort()
+      .map(([k, n]) => `${k} ${n}`)
+      .join(' · ')}`,
+  );
+  if (process.env.TUNE_DIAG_FILE)
+    fs.writeFileSync(process.env.TUNE_DIAG_FILE, misses.map((m) => JSON.stringify(m)).join('\n'));
 }
 
 run().catch((err: unknown) => {

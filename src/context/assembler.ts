@@ -43,8 +43,11 @@ import {
   DEFAULT_RANKING,
   diversify,
   expandNeighbours,
+  namedDates,
   namedRole,
+  onNamedDate,
   smoothBySession,
+  type NamedDate,
   type RankingWeights,
   type ScoredSeq,
 } from './recall-ranking';
@@ -283,6 +286,7 @@ export class ContextAssembler {
           this.candidates(tenantId, conversationId, lexical, (await semanticRecall()) ?? [], {
             exclude: excluded,
             speaker: namedRole(input.userContent, participants),
+            dates: namedDates(input.userContent),
             weights: { ...DEFAULT_RANKING, ...s.ranking },
           }),
         )
@@ -476,7 +480,12 @@ export class ContextAssembler {
     conversationId: string,
     lexical: { seq: number; score: number }[],
     semantic: SearchHit[],
-    opts: { exclude: (seq: number) => boolean; speaker: 'user' | 'assistant' | undefined; weights: RankingWeights },
+    opts: {
+      exclude: (seq: number) => boolean;
+      speaker: 'user' | 'assistant' | undefined;
+      dates: NamedDate[];
+      weights: RankingWeights;
+    },
   ): Promise<Candidate[]> {
     const { conversations } = this.deps;
     const w = opts.weights;
@@ -542,11 +551,13 @@ export class ContextAssembler {
     });
     const smoothed = smoothBySession(present, (e) => messageDay(e.message), w.sessionWeight);
     const lift = (role: StoredMessage['role']) => (opts.speaker === role ? 1 + w.speakerWeight : 1);
+    const dated = (m: StoredMessage) =>
+      opts.dates.length > 0 && onNamedDate(messageDay(m), opts.dates) ? 1 + w.dateWeight : 1;
     const scored: (Candidate & { score: number; text: string })[] = [
       ...smoothed.map((e) => ({
         key: `seq:${e.seq}`,
         message: e.message,
-        score: e.score * lift(e.message.role),
+        score: e.score * lift(e.message.role) * dated(e.message),
         text: e.message.content,
       })),
       ...hitFacts.map((f) => ({ key: f.key, fact: f.fact, score: f.score, text: f.fact.text })),

@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
 import { MemoirClient } from '../client/memoir-client';
 import { ContextAssembler } from '../context/assembler';
+import { assemblerSettings } from '../context/assembler-settings';
 import type { Logger } from '../log';
 import { estimateTokens, TokenCalibration } from '../model/tokens';
 import { ConversationStore } from '../storage/conversations';
@@ -152,17 +153,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       db: config.encryption.encryptAtRest ? undefined : db,
       tokens: (text) => calibration.apply(primary, estimateTokens(text)),
       metrics,
-      settings: {
-        defaultSystemPrompt: config.defaultSystemPrompt,
-        recentMessages: config.recentMessages,
-        budgetTokens: config.memory.budgetTokens,
-        recallTopK: config.memory.recallTopK,
-        recallShare: config.memory.recallShare,
-        archiveShare: config.memory.archiveShare,
-        recallCandidates: 60,
-        tierTimeoutMs: config.memory.tierTimeoutMs,
-        recallGate: config.memory.recallGate,
-      },
+      settings: assemblerSettings(config),
     });
     // MCP servers are connected (stdio ones started) as the registry lists them: closed with it, or at once if the
     // listing fails and the process does not start.

@@ -245,4 +245,52 @@ describe('context fill order', () => {
     expect(recall.match(/^\[\d{4}-\d{2}-\d{2}\]$/gm)).toHaveLength(1);
     expect(recall).toMatch(/^user: Day 1: I tried kayak/m);
   });
+
+  it('fills a budget with the turns up to two away from a hit', async () => {
+    // A question is often answered two lines on ("What genre is it?" … "A mix of drama and romance!"), past the reply.
+    const { manifest } = await ask(assembler({ recentMessages: 2 }), 'kayak', 1200);
+    expect(manifest.recall.messageSeqs).toEqual(expect.arrayContaining([1, 2, 3, 4, 5]));
+    expect(manifest.recall.messageSeqs).not.toContain(6);
+  });
+
+  it('ranks what was said on the day a question names above the same words said another day', async () => {
+    await conversations.create('t', 'dated', 'u');
+    const days = ['2023-05-08', '2023-06-10', '2023-07-01', '2023-07-02', '2023-07-03'];
+    for (const [i, day] of days.entries()) {
+      await conversations.persistTurn({
+        tenantId: 't',
+        conversationId: 'dated',
+        userMessage: {
+          messageId: `d${i}`,
+          content: i < 2 ? 'We went kayaking on the lake.' : `Filler ${i}.`,
+          sentAt: `${day}T10:00:00.000Z`,
+        },
+        reply: { messageId: `r${i}`, content: 'Nice.', model: 'm', degraded: false },
+        usage,
+      });
+    }
+    // Folded up to the last turn, so the first turns are recall's to find.
+    await new SummaryStore(db).save('t', 'dated', {
+      version: 1,
+      toSeq: 8,
+      text: 'Kayaking, then small talk.',
+      tokens: 6,
+      sourceTokens: 40,
+      facts: [],
+      model: 'm',
+    });
+    const top = async (question: string) =>
+      (
+        await assembler({ recentMessages: 2, recallTopK: 1, archiveShare: 0.001 }).assemble({
+          tenantId: 't',
+          conversationId: 'dated',
+          messageId: 'q',
+          userContent: question,
+          turn: 6,
+        })
+      ).manifest.recall.messageSeqs;
+    // The same words on both days: the day named decides, whichever way it is written.
+    expect(await top('Where did we go kayaking on 10 June, 2023?')).toEqual([3]);
+    expect(await top('Where did we go kayaking on May 8, 2023?')).toEqual([1]);
+  });
 });

@@ -155,9 +155,16 @@ describe('recall provenance and ranking', () => {
     const session = messages.filter((m) => /^(The dog barked|The river was|It was a long walk)/.test(m.content));
     // Fused by rank, where the lines' scores are close enough for smoothing to decide (fused by score, the line
     // matching every word scores about three times each session line: a smoothing share cannot overturn that).
+    // Neighbours within one turn only: the session's lines are two apart (each has its reply), and a wider radius
+    // would let them lift each other as neighbouring hits, smoothing or not.
     const first = async (sessionWeight: number) =>
-      (await ask(assembler({ ranking: { sessionWeight, fusion: 'rank' } }, true), 'sessions', 'dog river walk'))
-        .manifest.recall.messageSeqs[0];
+      (
+        await ask(
+          assembler({ ranking: { sessionWeight, fusion: 'rank', neighbourRadius: 1 } }, true),
+          'sessions',
+          'dog river walk',
+        )
+      ).manifest.recall.messageSeqs[0];
     // Without smoothing the line matching every word wins; with it, the session that matches as a whole does.
     expect(await first(0)).toBe(stray.seq);
     expect(session.map((m) => m.seq)).toContain(await first(0.3));
