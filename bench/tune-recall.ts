@@ -36,6 +36,7 @@ import { ConversationStore } from '../src/storage/conversations';
 import { openPostgres } from '../src/storage/db';
 import { ManifestStore } from '../src/storage/manifests';
 import { migrate } from '../src/storage/migrate';
+import { summarySizes } from '../src/runtime/worker';
 import { freshDatabase } from '../test/helpers/stack';
 import { TEST_SERVICES } from '../test/helpers/services';
 import {
@@ -90,10 +91,8 @@ async function run(): Promise<void> {
           facts,
           semantic,
           policy: config.policy,
-          // As src/runtime/worker.ts sets them.
           summaryModel: config.memory.summaryModel,
-          summaryMaxTokens: 1024,
-          summaryArchiveTokens: Math.floor(config.memory.archiveShare * config.memory.budgetTokens),
+          ...summarySizes(config),
         },
         { tenantId: 'tune', conversationId: c.sampleId, userId: 'u' },
       );
