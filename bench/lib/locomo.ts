@@ -3,6 +3,7 @@
  * and the metric — evidence recall of an assembled context at a token budget (tokens = characters / 4).
  */
 import fs from 'node:fs';
+import { MONTHS } from '../../src/context/recall-ranking';
 
 export const CATEGORIES: Record<number, string> = {
   1: 'multi-hop',
@@ -122,21 +123,6 @@ export function loadLocomo(file: string): LocomoConversation[] {
     };
   });
 }
-
-const MONTHS = [
-  'january',
-  'february',
-  'march',
-  'april',
-  'may',
-  'june',
-  'july',
-  'august',
-  'september',
-  'october',
-  'november',
-  'december',
-];
 
 /** A session date as the dataset writes it (`1:56 pm on 8 May, 2023`) as an ISO timestamp (UTC), or undefined. */
 export function sessionTimestamp(dateTime: string): string | undefined {

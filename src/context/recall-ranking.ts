@@ -177,7 +177,8 @@ export function namedRole(
   return user === assistant ? undefined : user ? 'user' : 'assistant';
 }
 
-const MONTHS = [
+/** Month names in calendar order (index + 1 is the month's number). */
+export const MONTHS = [
   'january',
   'february',
   'march',
