@@ -14,7 +14,7 @@ import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
 import { conversationOfWorkflowId } from '../src/codec/scope';
 import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
-import { recordedModelCall } from './model-call';
+import { HEARTBEAT_EVERY_MS, recordedModelCall } from './model-call';
 import { storeTurn } from './conversation';
 import type { TurnChannel } from '../src/streaming/bus';
 import type { StepBlock } from '../src/storage/tool-calls';
@@ -91,6 +91,10 @@ export type StoredReply = Omit<GeneratedReply, 'model' | 'attempt'> &
 export function generateReplyActivities(deps: ActivityDeps) {
   return {
     async generateReply(call: GenerateReplyCall): Promise<StoredReply> {
+      // Beats for the whole attempt, not only the model call: storing the turn after it (ledger row, persist, hot
+      // tier) must not outlast the heartbeat timeout, or a second attempt would call the model again.
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
         return await replyAttempt(deps, withScope(call));
       } catch (err) {
@@ -101,6 +105,8 @@ export function generateReplyActivities(deps: ActivityDeps) {
           type: STORAGE_UNAVAILABLE,
           cause: err as Error, // isDependencyUnavailable holds only for Errors
         });
+      } finally {
+        clearInterval(beat);
       }
     },
   };

@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ZERO_USAGE, type Usage } from '../workflows/contract';
 import { estimateTokens } from '../src/model/tokens';
-import { factsRequest, parseFacts, summaryRequest } from '../src/memory/prompts';
+import { completeSentences, factsRequest, parseFacts, summaryRequest } from '../src/memory/prompts';
 import { factsBatch } from '../src/memory/facts';
 import type { StoredMessage } from '../src/storage/conversations';
 import type { ActivityDeps } from './deps';
@@ -167,7 +167,9 @@ export function memoryActivities(deps: ActivityDeps) {
         { tenantId, conversationId, messageId: `summary-v${version}`, turn: input.turn, purpose: 'summary' },
         summaryRequest(model, segment ? null : priorText, fold, deps.memorySettings.summaryMaxTokens),
       );
-      const text = call.result.text.trim();
+      // Cut off by its cap, a summary would end mid-sentence in every later prompt: keep its whole sentences.
+      const raw = call.result.text.trim();
+      const text = call.result.stopReason === 'max_tokens' ? completeSentences(raw) : raw;
       if (!text)
         throw ApplicationFailure.create({ message: 'the summary model returned nothing', type: 'EmptySummary' });
       const sourceTokens = (previous?.tokens ?? 0) + fold.reduce((t, m) => t + estimateTokens(m.content), 0);

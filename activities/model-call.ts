@@ -29,7 +29,7 @@ export interface RecordedCall {
 }
 
 /** Well inside the reply's heartbeat timeout (workflows/model-chain.ts); the SDK throttles what it sends. */
-const HEARTBEAT_EVERY_MS = 1_000;
+export const HEARTBEAT_EVERY_MS = 1_000;
 const ZERO_TOKENS = {
   inputTokens: 0,
   outputTokens: 0,

@@ -3,6 +3,7 @@
  * and still exactly once — an attempt retried after its write answers from PostgreSQL without calling the model.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
+import pg from 'pg';
 import { createActivities } from '../../activities';
 import type { StoredReply } from '../../activities/generate-reply';
 import { activityDeps } from '../../src/runtime/worker';
@@ -118,4 +119,55 @@ it('an attempt retried after the write answers with the stored reply, without ca
   expect(kept.stored?.reply).toMatchObject({ messageId: answered.messageId, content: answered.content });
   expect((await persist(degraded)).stored).toBeUndefined();
   expect(await memoir.messages(tenantId, conversationId, { limit: 10 })).toHaveLength(4);
+});
+
+it('heartbeats while it stores the turn, not only while the model answers', async () => {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('beating');
+  const { memoir } = stack.serving.services;
+  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I row.', userId: 'u' });
+  const activities = createActivities(activityDeps(stack.serving.services));
+  const env = new MockActivityEnvironment({
+    activityId: 'reply-beat',
+    workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId: 'run-beating' },
+  });
+  let beats = 0;
+  env.on('heartbeat', () => beats++);
+  const messageId = uniqueId('m');
+  await env.run(activities.loadContext.bind(activities), {
+    tenantId,
+    conversationId,
+    messageId,
+    content: 'Where do I row?',
+    turn: 2,
+  });
+
+  // A slow store: another transaction holds the conversation's row, so the ledger row and the turn wait for it.
+  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('SELECT 1 FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE', [
+    tenantId,
+    conversationId,
+  ]);
+  const call = { messageId, turn: 2, model: 'claude-sonnet-5-5', persist: {} };
+  const reply: Promise<StoredReply> = env.run((input: typeof call) => activities.generateReply(input), call);
+  try {
+    const waiting = async () =>
+      Number(
+        (
+          await holder.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+          )
+        ).rows[0]!.n,
+      );
+    await vi.waitFor(async () => expect(await waiting()).toBeGreaterThan(0), { timeout: 20_000, interval: 50 });
+    const before = beats;
+    // Past the model call, blocked on the store: the heartbeat timeout (3 s) must not see silence.
+    await vi.waitFor(() => expect(beats).toBeGreaterThan(before + 1), { timeout: 5_000, interval: 50 });
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  expect((await reply).messageId).toBeDefined();
 });
