@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort } from '../../src/free-port';
+import { freePorts } from '../../src/free-port';
 import { dynamicConfigFlags, sqlitePragmaFlags, startDevServer } from '../../src/temporal/dev-server';
 import { uniqueId } from '../../test/helpers/stack';
 import { TEST_SERVICES } from '../../test/helpers/services';
@@ -143,13 +143,14 @@ export async function durableInfra(log: (m: string) => void): Promise<BenchInfra
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const postgres = await startPostgres(path.join(dir, 'pg'), await freePort(), log);
+    const [pgPort, temporalPort, uiPort, httpPort] = await freePorts(4);
+    const postgres = await startPostgres(path.join(dir, 'pg'), pgPort!, log);
     stops.push(postgres.stop);
-    const temporalPort = await freePort();
     const temporal = await startDevServer({
       dataDir: path.join(dir, 'temporal'),
-      port: temporalPort,
-      uiPort: await freePort(),
+      port: temporalPort!,
+      uiPort: uiPort!,
+      httpPort: httpPort!,
       namespace: 'default',
       onProgress: (m) => log(`bench Temporal: ${m}`),
     });

@@ -26,6 +26,8 @@ export interface DevServerOptions {
   codecEndpoint?: string;
   /** Port of the server's Prometheus `/metrics` (a free one when absent). */
   metricsPort?: number;
+  /** Port of the server's HTTP API (a free one the CLI picks when absent, which can race a port just freed). */
+  httpPort?: number;
 }
 
 export interface DevServer {
@@ -118,6 +120,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     ...(opts.namespace === 'default' ? [] : ['--namespace', opts.namespace]),
     ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
     ...(opts.metricsPort ? ['--metrics-port', String(opts.metricsPort)] : []),
+    ...(opts.httpPort ? ['--http-port', String(opts.httpPort)] : []),
     ...searchAttributeFlags(),
     ...dynamicConfigFlags(opts.dynamicConfig),
   ];
