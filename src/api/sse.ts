@@ -65,21 +65,24 @@ export async function streamReply(
       done.signal,
     )
     .catch(() => undefined);
+  let last: { event: 'final' | 'error'; data: unknown };
   try {
     const result = await deps.memoir.sendMessage(channel.tenantId, channel.conversationId, msg, {
       waitMs: deps.waitMs,
     });
     while (Date.now() - lastEventAt < QUIET_MS && !done.signal.aborted) await new Promise((r) => setTimeout(r, 50));
-    write('final', { messageId: result.messageId, reply: result.reply, usage: result.usage });
+    last = { event: 'final', data: { messageId: result.messageId, reply: result.reply, usage: result.usage } };
   } catch (err) {
     const e = toMemoirError(err);
     const known = e instanceof MemoirError ? e : new MemoirError('internal', 500, 'internal error');
     if (!(e instanceof MemoirError)) req.log.error({ err }, 'streamed turn failed');
-    write('error', { error: { code: known.code, message: known.message, status: known.status } });
-  } finally {
-    clearInterval(keepAlive);
-    done.abort();
-    await subscription;
-    res.end();
+    last = { event: 'error', data: { error: { code: known.code, message: known.message, status: known.status } } };
   }
+  clearInterval(keepAlive);
+  // The relay stops before the last event is written: a refused turn is answered at once, while the channel may
+  // still be replaying an earlier turn's deltas (a reused messageId), and nothing may follow `final` or `error`.
+  done.abort();
+  await subscription;
+  write(last.event, last.data);
+  res.end();
 }
