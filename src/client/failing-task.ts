@@ -6,12 +6,14 @@
  * or resets the workflow — so the client is told so (500 `workflow_broken`), not asked to retry forever.
  */
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { MemoirError, toMemoirError } from './errors';
 import { isWorkflowTaskFailing } from './unavailable';
 
-const NON_DETERMINISTIC =
-  temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR;
+/**
+ * `WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR` in Temporal's API protos; the number
+ * itself, so the client package does not bundle `@temporalio/proto` for one enum value.
+ */
+const NON_DETERMINISTIC = 24;
 /** The failing task's first failure is the newest workflow-task event; a few events after it at most (signals). */
 const EVENTS_READ = 20;
 
@@ -44,7 +46,8 @@ export async function nonDeterminism(client: Client, workflowId: string): Promis
     // Newest first: a completed task after the last failure means the failure was overcome.
     if (event.workflowTaskCompletedEventAttributes) return undefined;
     const failed = event.workflowTaskFailedEventAttributes;
-    if (failed) return failed.cause === NON_DETERMINISTIC ? (failed.failure?.message ?? 'no detail') : undefined;
+    if (failed)
+      return Number(failed.cause) === NON_DETERMINISTIC ? (failed.failure?.message ?? 'no detail') : undefined;
   }
   return undefined;
 }
