@@ -14,7 +14,8 @@ import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
 import { conversationOfWorkflowId } from '../src/codec/scope';
 import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
-import { HEARTBEAT_EVERY_MS, recordedModelCall } from './model-call';
+import { HEARTBEAT_EVERY_MS, recordedModelCall, type RecordedCall } from './model-call';
+import { activityLogger } from './log-context';
 import { storeTurn } from './conversation';
 import type { TurnChannel } from '../src/streaming/bus';
 import type { StepBlock } from '../src/storage/tool-calls';
@@ -72,6 +73,8 @@ export interface GeneratedReply {
   messageId?: string;
   /** Present when the reply stopped for tool_use: the calls to run before the next step. */
   toolCalls?: ToolCallRef[];
+  /** The turn was found stored with a degraded reply (no model answered it then): it stays degraded. */
+  degraded?: true;
 }
 
 /**
@@ -165,7 +168,17 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
       reply,
       usage: call.usage,
       llmCallId: call.callId,
+    }).catch((err: unknown) => {
+      // The model answered and its ledger row is committed: a retry of this attempt would pay for the reply again.
+      // The reply goes back unstored and the workflow's persistTurn (answerIfStored) waits the outage out.
+      if (err instanceof ApplicationFailure) throw err; // the conversation is gone: nothing to store it in
+      activityLogger(deps.log).warn(
+        { tenantId, conversationId, messageId, error: err instanceof Error ? err.message : String(err) },
+        'storing the answered turn failed; the workflow stores it',
+      );
+      return null;
     });
+    if (!written) return unstored(call);
     if (!written.inserted) {
       // Another attempt stored its reply first: that one is the turn's answer.
       const first = await deps.conversations.findTurn(tenantId, conversationId, messageId);
@@ -173,6 +186,11 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     }
     return brief(input, { content: reply.content, model: reply.model, usage: call.usage, messageId: reply.messageId });
   }
+  return { ...unstored(call), ...(toolCalls ? { toolCalls } : {}) };
+}
+
+/** The model's answer as it came, with no stored reply's id: the workflow stores the turn. */
+function unstored(call: RecordedCall): GeneratedReply {
   return {
     content: call.result.text,
     model: call.result.model,
@@ -180,7 +198,6 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     llmCallId: call.callId,
     stopReason: call.result.stopReason,
     attempt: Context.current().info.attempt,
-    ...(toolCalls ? { toolCalls } : {}),
   };
 }
 
@@ -195,7 +212,13 @@ function withScope(call: GenerateReplyCall): GenerateReplyInput {
 /** A turn stored before this attempt, as the model call's result. */
 function storedReply(stored: TurnResult): Omit<GeneratedReply, 'attempt'> {
   const { reply, usage } = stored;
-  return { content: reply.content, model: reply.model, usage, messageId: reply.messageId };
+  return {
+    content: reply.content,
+    model: reply.model,
+    usage,
+    messageId: reply.messageId,
+    ...(reply.degraded ? { degraded: true as const } : {}),
+  };
 }
 
 /** Leaves out the model when it is the one asked for and the attempt when it is the first. */

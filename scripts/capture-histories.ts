@@ -183,6 +183,40 @@ const SCENARIOS: Scenario[] = [
       return { workflowId: conversationWorkflowId(tenantId, 'approval') };
     },
   },
+  {
+    name: 'idle-fold-dropped',
+    description:
+      'A compaction held back by the summary model; the conversation goes quiet (an idle fold is asked for, pending) ' +
+      'and the user comes back before it ends: the turn drops the pending fold (patch idle-fold-dropped-by-turn).',
+    env: {
+      MEMOIR_SUMMARY_MODEL: 'claude-haiku-5-5',
+      MEMOIR_COMPACT_AFTER_MESSAGES: '4',
+      MEMOIR_RECENT_MESSAGES: '2',
+      MEMOIR_COMPACT_WHEN_IDLE: '3s',
+      MEMOIR_FACTS_EVERY: '1000',
+    },
+    async run({ stack, memoir, client, tenantId }) {
+      await stack.offline.script([{ model: 'claude-haiku-5-5', action: { kind: 'delay', ms: 5_000 } }]);
+      const workflowId = conversationWorkflowId(tenantId, 'idle-fold');
+      const scheduled = async (activity: string) =>
+        ((await client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).filter(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity,
+        ).length;
+      for (let i = 1; i <= 3; i++) {
+        const content = `Turn ${i}: I grow tomatoes.`;
+        await memoir.sendMessage(tenantId, 'idle-fold', { content, messageId: `m${i}`, userId: 'ada' });
+      }
+      // Quiet for 3 s while the compaction runs: the idle upkeep extracts facts and leaves a fold pending.
+      await until(async () => ((await scheduled('extractFacts')) > 0 ? true : undefined), 'the idle upkeep');
+      await memoir.sendMessage(tenantId, 'idle-fold', { content: 'Turn 4: and basil.', messageId: 'm4' });
+      check((await scheduled('compactHistory')) === 1, 'the user came back after the compaction had ended');
+      await until(async () => {
+        const s = await memoir.getState(tenantId, 'idle-fold');
+        return !s.upkeepRunning && (await scheduled('compactHistory')) > 1 ? s : undefined;
+      }, 'the compaction passes');
+      return { workflowId };
+    },
+  },
 ];
 
 function check(condition: boolean, message: string): asserts condition {

@@ -35,6 +35,13 @@ const { compactHistory, extractFacts } = proxyActivities<Activities>({
  */
 export const INDEX_IN_BATCHES_PATCH = 'index-in-batches';
 
+/**
+ * Runs with this marker drop a pending idle fold when a user turn starts. An idle fold asked for while a compaction
+ * ran waits for it to finish; by then the user may be back, and a forced fold would fold the window they are
+ * talking in. The pass still runs, unforced: it folds only what the thresholds say.
+ */
+export const IDLE_FOLD_DROPPED_BY_TURN_PATCH = 'idle-fold-dropped-by-turn';
+
 /** Turns left unindexed before a batch: the index must catch up before a message leaves the recent window. */
 export function indexEveryTurns(keepRecentMessages: number): number {
   return Math.max(1, Math.floor(keepRecentMessages / 2) - 1);
@@ -88,6 +95,12 @@ export class Background {
     if (c.unsummarizedMessages > p.compactAfterMessages || c.unsummarizedTokens > p.compactAfterTokens)
       this.compact(false);
     if (c.turnsSinceFacts >= p.factsEveryTurns) this.facts();
+  }
+
+  /** A user turn is starting: an idle fold still waiting for a running compaction no longer applies. */
+  turnStarting(): void {
+    // Asked only when a fold is pending, so most runs record no marker (history bytes per turn).
+    if (this.forceCompact && patched(IDLE_FOLD_DROPPED_BY_TURN_PATCH)) this.forceCompact = false;
   }
 
   /** When the conversation has been quiet: fold what can be folded and catch up on facts. */

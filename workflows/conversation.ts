@@ -220,6 +220,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       break;
     }
     const ticket = queue[0]!;
+    background.turnStarting();
     const outcome = await runTurn(
       scope,
       ticket.message,

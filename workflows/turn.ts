@@ -119,7 +119,13 @@ export async function runTurn(
     // The reply's id when the model call stored the turn itself; otherwise it is stored here.
     const storedAs = chain.ok ? chain.reply.messageId : undefined;
     const reply = chain.ok
-      ? { messageId: storedAs ?? uuid4(), content: chain.reply.content, model: chain.reply.model, degraded: false }
+      ? {
+          messageId: storedAs ?? uuid4(),
+          content: chain.reply.content,
+          model: chain.reply.model,
+          // A turn the call found stored may have been stored degraded (e.g. by a run before a reset).
+          degraded: chain.reply.degraded === true,
+        }
       : { messageId: uuid4(), content: policy.degradedReply, model: 'none', degraded: true };
     const usage = chain.ok ? chain.reply.usage : ZERO_USAGE;
     let result: TurnResult = { messageId: msg.messageId, reply, usage };

@@ -62,6 +62,7 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     const err = toMemoirError(thrown);
     if (err instanceof MemoirError) {
       if (err.code === 'unavailable') req.log.warn({ err: thrown, url: req.url }, 'a dependency is unreachable');
+      if (err.status >= 500 && err.status !== 503) req.log.error({ err, url: req.url }, err.message);
       if (err.status === 503) void reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_S));
       return reply.code(err.status).send({ error: { code: err.code, message: err.message, ...(err.details ?? {}) } });
     }

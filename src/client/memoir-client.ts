@@ -28,6 +28,7 @@ import {
 import { SearchAttributes } from '../../workflows/search-attributes';
 import { checkMessage } from '../../workflows/validate';
 import { fromFailureType, MemoirError, notFound, toMemoirError } from './errors';
+import { explainedError } from './failing-task';
 import { DEFAULT_POLICY } from './default-policy';
 import type {
   ContextManifestView,
@@ -192,7 +193,7 @@ export class MemoirClient {
     try {
       return options.waitMs ? await withDeadline(update, options.waitMs, messageId) : await update;
     } catch (err) {
-      throw toMemoirError(err);
+      throw await explainedError(this.opts.client, conversationWorkflowId(tenantId, conversationId), err);
     }
   }
 
@@ -391,7 +392,7 @@ export class MemoirClient {
       // A conversation whose workflow is not running has no turn, so no call waiting for a decision.
       if (err instanceof WorkflowNotFoundError && store)
         throw fromFailureType(FailureTypes.toolCallNotPending, `no tool call ${toolUseId} is waiting for a decision`)!;
-      throw toMemoirError(err);
+      throw await explainedError(this.opts.client, conversationWorkflowId(tenantId, conversationId), err);
     }
   }
 

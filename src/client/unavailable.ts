@@ -9,7 +9,8 @@ const GRPC_DEADLINE_EXCEEDED = 4;
 /**
  * FAILED_PRECONDITION with this message: the server refuses updates while a conversation's workflow task is being
  * retried — its worker was killed, or starved past the task timeout — until a worker completes it (seconds). A task
- * that fails for good (a code bug) also answers this; it shows in the worker's logs and alerts, not as a 500 here.
+ * that fails for good on non-determinism also answers this: the client asks why (src/client/failing-task.ts) and
+ * answers 500 `workflow_broken` for it.
  */
 const GRPC_FAILED_PRECONDITION = 9;
 const WORKFLOW_TASK_FAILING = /Workflow Task in failed state/;
@@ -22,14 +23,25 @@ const PG_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/;
 
 export function isDependencyUnavailable(err: unknown): boolean {
+  if (isWorkflowTaskFailing(err)) return true;
   let current: unknown = err;
   for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
     const code = (current as { code?: unknown }).code;
     if (code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED) return true;
-    if (code === GRPC_FAILED_PRECONDITION && WORKFLOW_TASK_FAILING.test(current.message)) return true;
     if (typeof code === 'string' && (SOCKET_CODES.has(code) || PG_CODES.has(code) || code.startsWith('08')))
       return true;
     if (PG_MESSAGES.test(current.message)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** The server refused an update because the workflow's task is failing (why: src/client/failing-task.ts). */
+export function isWorkflowTaskFailing(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code === GRPC_FAILED_PRECONDITION && WORKFLOW_TASK_FAILING.test(current.message)) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;

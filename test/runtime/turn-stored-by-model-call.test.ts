@@ -171,3 +171,89 @@ it('heartbeats while it stores the turn, not only while the model answers', asyn
   }
   expect((await reply).messageId).toBeDefined();
 });
+
+it('a store that fails after the model answered is finished by the workflow: the model is called once', async () => {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('store-fails');
+  const { memoir, llmCalls, db } = stack.serving.services;
+  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I fish.', userId: 'u' });
+
+  // Holds the conversation's row against the turn's write (FOR UPDATE) but not against the ledger row's foreign key
+  // check (FOR KEY SHARE): the model answers, its ledger row commits, and the store then waits on the lock.
+  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('SELECT 1 FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR NO KEY UPDATE', [
+    tenantId,
+    conversationId,
+  ]);
+  const marker = uniqueId('cod');
+  const sent = memoir.sendMessage(tenantId, conversationId, { content: `Where do I fish for ${marker}?` });
+  try {
+    // The store's statement, waiting for the holder's transaction to end (its text may not show yet: a pipelined
+    // statement still reads as the connection's last one).
+    const blockedStore = async () =>
+      (
+        await holder.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND wait_event_type = 'Lock' AND wait_event = 'transactionid'`,
+        )
+      ).rows;
+    await vi.waitFor(async () => expect(await blockedStore()).toHaveLength(1), { timeout: 20_000, interval: 50 });
+    // The connection drops under the store (as when PostgreSQL restarts): a real failure after a paid answer.
+    const [{ pid }] = (await blockedStore()) as [{ pid: number }];
+    await holder.query('SELECT pg_terminate_backend($1)', [pid]);
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  const answered = await sent;
+
+  const asked = (await stack.offline.requests()).filter((r) => JSON.stringify(r.body).includes(marker));
+  expect(asked).toHaveLength(1);
+  const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
+  expect(stored.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+  expect(stored[3]).toMatchObject({ messageId: answered.reply.messageId, content: answered.reply.content });
+  const rows = await db.query<{ accepted: boolean }>(
+    `SELECT accepted FROM llm_calls WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3`,
+    [tenantId, conversationId, answered.messageId],
+  );
+  expect(rows).toEqual([{ accepted: true }]);
+  const state = await memoir.getState(tenantId, conversationId);
+  const accepted = await llmCalls.acceptedTotals(tenantId, conversationId);
+  expect(accepted.calls).toBe(2);
+  expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
+  expect(accepted.inputTokens).toBe(state.totals.inputTokens);
+});
+
+it('a model call that finds the turn stored degraded answers with it as degraded', async () => {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('found-degraded');
+  const { memoir } = stack.serving.services;
+  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I knit.', userId: 'u' });
+  const activities = createActivities(activityDeps(stack.serving.services));
+  const env = new MockActivityEnvironment({
+    activityId: 'reply-found-degraded',
+    workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId: 'run-found-degraded' },
+  });
+  const messageId = uniqueId('m');
+  const content = 'What do I knit?';
+  await env.run(activities.loadContext.bind(activities), { tenantId, conversationId, messageId, content, turn: 2 });
+  // An earlier run (before a reset, say) stored this turn with a degraded reply: no model answered it.
+  const degradedReply = { messageId: uniqueId('r'), content: 'sorry, later', model: 'none', degraded: true };
+  await env.run((i: Parameters<typeof activities.persistTurn>[0]) => activities.persistTurn(i), {
+    tenantId,
+    conversationId,
+    turn: 2,
+    steps: [],
+    userMessage: { messageId, content },
+    reply: degradedReply,
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 },
+  });
+  const requests = (await stack.offline.requests()).length;
+
+  const call = { messageId, turn: 2, model: 'claude-sonnet-5-5', persist: {} };
+  const found: StoredReply = await env.run((input: typeof call) => activities.generateReply(input), call);
+  expect(found).toMatchObject({ messageId: degradedReply.messageId, content: degradedReply.content, degraded: true });
+  expect((await stack.offline.requests()).length).toBe(requests);
+});
