@@ -268,3 +268,37 @@ describe('errors as Memoir classifies them', () => {
     expect(classifyModelError(err)).toMatchObject({ type: 'ModelTimeout', retryable: true });
   });
 });
+
+describe('held calls', () => {
+  const release = (gate: unknown) => app.inject({ method: 'POST', url: '/_offline/release', payload: { gate } });
+
+  it('a held call answers only once its gate is released; the rule after the hold still decides the answer', async () => {
+    script([
+      { action: { kind: 'hold', gate: 'g1' }, times: 1 },
+      { action: { kind: 'reply', text: 'after the hold' }, times: 1 },
+    ]);
+    let answered = false;
+    const call = ask().then((m) => ((answered = true), m));
+    // Other calls go through meanwhile: only the held one waits.
+    expect((await ask()).content[0]).toMatchObject({ type: 'text' });
+    expect(answered).toBe(false);
+    expect((await release('g1')).json()).toEqual({ released: 1 });
+    expect((await call).content[0]).toMatchObject({ text: 'after the hold' });
+  });
+
+  it('a gate released before the call arrives does not hold it; a reset ends every hold', async () => {
+    await release('early');
+    script([{ action: { kind: 'hold', gate: 'early' } }]);
+    await ask();
+    app.script.reset();
+    script([{ action: { kind: 'hold', gate: 'late' }, times: 1 }]);
+    const call = ask();
+    await app.inject({ method: 'POST', url: '/_offline/reset' });
+    await expect(call).resolves.toMatchObject({ type: 'message' });
+  });
+
+  it('refuses a release without a gate', async () => {
+    const res = await release('');
+    expect(res.statusCode).toBe(400);
+  });
+});

@@ -24,6 +24,8 @@ const action = z.discriminatedUnion('kind', [
     calls: z.array(z.object({ name: z.string().min(1), input: z.record(z.string(), z.unknown()).default({}) })).min(1),
   }),
   z.object({ kind: z.literal('delay'), ms: z.number().int().nonnegative() }),
+  /** Waits until `POST /_offline/release` names this gate (or a reset): a test decides when the call ends. */
+  z.object({ kind: z.literal('hold'), gate: z.string().min(1) }),
   /** Sends headers and half a body, then drops the connection. */
   z.object({ kind: z.literal('truncate') }),
   /** Answers 200 with a body that is not a Messages API response. */
@@ -60,7 +62,11 @@ export interface RequestFacts {
   lastIsToolResults?: boolean;
 }
 
-/** Rules in order; the first that matches a request decides what it gets (a delay also lets the next rule apply). */
+/** Actions that only make a request wait: the rules after them still apply. */
+export const isWait = (a: Action): a is Extract<Action, { kind: 'delay' | 'hold' }> =>
+  a.kind === 'delay' || a.kind === 'hold';
+
+/** Rules in order; the first that matches a request decides what it gets (a delay or hold lets the next rule apply). */
 export class Script {
   private rules: (Rule & { used: number })[] = [];
   latencyMs = 0;
@@ -78,7 +84,7 @@ export class Script {
     this.streamChunkDelayMs = 0;
   }
 
-  /** The actions for one request: any delays, then at most one decisive action. */
+  /** The actions for one request: any waits, then at most one decisive action. */
   next(req: RequestFacts): Action[] {
     const actions: Action[] = [];
     for (const rule of this.rules) {
@@ -89,7 +95,7 @@ export class Script {
       if (rule.probability !== undefined && this.random() >= rule.probability) continue;
       rule.used++;
       actions.push(rule.action);
-      if (rule.action.kind !== 'delay') break;
+      if (!isWait(rule.action)) break;
     }
     this.rules = this.rules.filter((r) => r.times === undefined || r.used < r.times);
     return actions;

@@ -5,7 +5,8 @@
  *
  * Control endpoints (not part of the API): `POST /_offline/script`, `POST /_offline/reset`, `GET /_offline/requests`,
  * `POST /_offline/clock` (`{ advanceMs }`: moves the prompt cache's clock forward, so a benchmark can let cache entries
- * expire between sessions without sleeping).
+ * expire between sessions without sleeping), `POST /_offline/release` (`{ gate }`: ends the wait of requests a `hold`
+ * rule stopped, so a test holds a call exactly as long as it needs to, not for a guessed time).
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -13,7 +14,8 @@ import { cacheMinimum, DEFAULT_CACHE_MINIMUMS } from '../model/cache-minimums';
 import { DEFAULT_PRICING } from '../model/pricing';
 import { PromptCache, type PromptBlock } from './prompt-cache';
 import { offlineReply, offlineToolCalls, type ResponderInput } from './responder';
-import { Script, scriptSchema, type Action } from './script';
+import { Gates } from './gates';
+import { isWait, Script, scriptSchema, type Action } from './script';
 import { sseEvents, type OfflineBlock } from './sse';
 
 const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() }).optional();
@@ -68,6 +70,7 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
   let advancedMs = 0;
   const cache = new PromptCache(() => clock() + advancedMs);
   const script = new Script();
+  const gates = new Gates();
   const log: RecordedRequest[] = [];
   let counter = 0;
 
@@ -76,6 +79,7 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
     script: Script;
   };
   app.decorate('script', script);
+  app.addHook('onClose', async () => gates.releaseAll());
 
   const record = (entry: Omit<RecordedRequest, 'at'>) => {
     log.push({ at: new Date().toISOString(), ...entry });
@@ -118,7 +122,8 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
       lastIsToolResults: last?.toolResults === true,
     });
     await sleep(script.latencyMs + actions.reduce((t, a) => t + (a.kind === 'delay' ? a.ms : 0), 0));
-    const decisive = actions.find((a) => a.kind !== 'delay');
+    for (const a of actions) if (a.kind === 'hold') await gates.wait(a.gate);
+    const decisive = actions.find((a) => !isWait(a));
     if (decisive?.kind === 'error') {
       record({ model: body.model, status: decisive.status, stream: !!body.stream, body });
       return sendError(
@@ -234,8 +239,14 @@ export function createOfflineModel(options: OfflineModelOptions = {}): FastifyIn
     if (parsed.data.streamChunkDelayMs !== undefined) script.streamChunkDelayMs = parsed.data.streamChunkDelayMs;
     return { ok: true };
   });
+  app.post('/_offline/release', async (req, reply) => {
+    const parsed = z.strictObject({ gate: z.string().min(1) }).safeParse(req.body);
+    if (!parsed.success) return reply.code(400).send({ error: parsed.error.message });
+    return { released: gates.release(parsed.data.gate) };
+  });
   app.post('/_offline/reset', async () => {
     script.reset();
+    gates.releaseAll();
     cache.clear();
     log.length = 0;
     return { ok: true };

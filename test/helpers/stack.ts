@@ -47,6 +47,8 @@ export interface OfflineHandle {
   url: string;
   script(rules: Rule[], extra?: { latencyMs?: number; streamChunkDelayMs?: number }): Promise<void>;
   reset(): Promise<void>;
+  /** Ends the wait of the model calls a `hold` rule on this gate stopped (and lets later ones through). */
+  release(gate: string): Promise<void>;
   requests(): Promise<{ model: string; status: number; stream: boolean; body: any; usage?: any }[]>;
 }
 
@@ -103,6 +105,10 @@ export async function startOfflineModel(): Promise<OfflineHandle & { close(): Pr
     },
     async reset() {
       await post('/_offline/reset', {});
+    },
+    async release(gate) {
+      const res = await post('/_offline/release', { gate });
+      if (!res.ok) throw new Error(`bad release: ${await res.text()}`);
     },
     async requests() {
       return ((await (await fetch(`${url}/_offline/requests`)).json()) as { requests: never[] }).requests;

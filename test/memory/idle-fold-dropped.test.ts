@@ -9,8 +9,8 @@ import { waitUntil } from '../reliability/driver';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
 
 const SUMMARY_MODEL = 'claude-haiku-5-5';
-/** Long enough that the conversation goes quiet (3 s) and the user comes back while the compaction runs. */
-const SUMMARY_DELAY_MS = 5_000;
+/** The first summary call waits on this gate: the compaction runs until the test has done what it needs. */
+const SUMMARY_GATE = 'first-compaction';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -39,7 +39,7 @@ it('a user turn arriving drops an idle fold still waiting for a running compacti
   const tenantId = stack.tenants.acme.id;
   const conversationId = uniqueId('idle-fold');
   const { memoir, temporal } = stack.serving.services;
-  await stack.offline.script([{ model: SUMMARY_MODEL, action: { kind: 'delay', ms: SUMMARY_DELAY_MS } }]);
+  await stack.offline.script([{ model: SUMMARY_MODEL, times: 1, action: { kind: 'hold', gate: SUMMARY_GATE } }]);
   const handle = temporal.client.workflow.getHandle(conversationWorkflowId(tenantId, conversationId));
   const history = async () => (await handle.fetchHistory()).events ?? [];
   for (let i = 1; i <= 3; i++) {
@@ -52,10 +52,10 @@ it('a user turn arriving drops an idle fold still waiting for a running compacti
   expect(await waitUntil(async () => scheduled(await history(), 'extractFacts').length > 0, 30_000)).toBe(true);
   // The user is back before the compaction ends.
   await memoir.sendMessage(tenantId, conversationId, { content: 'Turn 4: and basil.' });
-  const events = await history();
-  expect(scheduled(events, 'compactHistory')).toHaveLength(1); // still the first one: the test's timing held
+  expect(scheduled(await history(), 'compactHistory')).toHaveLength(1); // still the first one, held
 
   // The compaction ends; its second pass folds only what the thresholds say, not the whole window.
+  await stack.offline.release(SUMMARY_GATE);
   expect(await waitUntil(async () => scheduled(await history(), 'compactHistory').length > 1, 30_000)).toBe(true);
   const passes = scheduled(await history(), 'compactHistory').map(inputOf);
   expect(passes.map((p) => p.force)).toEqual([false, false]);
