@@ -38,12 +38,16 @@ export const UNAVAILABLE_RETRY_AFTER_S = 2;
 
 /**
  * The Temporal server or the database could not be reached: the request may not have been accepted, so the client
- * sends it again — with the same `messageId`, which makes that safe.
+ * sends it again — with the same `messageId`, which makes that safe. `cause` (what was thrown) is kept for the logs:
+ * an operator needs to tell a refused update from a dropped connection; clients are not shown it.
  */
-export const unavailable = () =>
-  new MemoirError('unavailable', 503, 'a service Memoir depends on is unreachable; retry with the same messageId', {
-    retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S,
-  });
+export const unavailable = (cause?: unknown) =>
+  Object.assign(
+    new MemoirError('unavailable', 503, 'a service Memoir depends on is unreachable; retry with the same messageId', {
+      retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S,
+    }),
+    cause === undefined ? {} : { cause },
+  );
 
 /** The MemoirError for a workflow failure type, when it is one clients should see as such. */
 export function fromFailureType(type: string, message: string): MemoirError | undefined {
@@ -61,7 +65,7 @@ export function toMemoirError(err: unknown): unknown {
   const failure = applicationFailureOf(err);
   const known = failure?.type && fromFailureType(failure.type, failure.message);
   if (known) return known;
-  if (isDependencyUnavailable(err)) return unavailable();
+  if (isDependencyUnavailable(err)) return unavailable(err);
   return err;
 }
 

@@ -50,6 +50,8 @@ it('an update refused because the workflow task is failing maps to 503 unavailab
       code: 'unavailable',
       status: 503,
     });
+    // The API logs the 503 with what Temporal said, so an operator can tell a refused update from a lost connection.
+    expect((mapped as MemoirError).cause).toBe(err);
   } finally {
     await handle.terminate().catch(() => undefined);
     worker.shutdown();
