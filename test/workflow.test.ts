@@ -69,14 +69,14 @@ describe('update validation', () => {
   });
 });
 
-describe('message id', () => {
+describe('message id and worker identity', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ api: false });
+    stack = await startStack({ api: false, env: { MEMOIR_WORKER_IDENTITY: 'w1@test' } });
   });
   afterAll(() => stack?.stop());
 
-  it("is the update's id when the arguments leave it out: in history once, and the same turn when sent again", async () => {
+  it("is the update's id when the arguments leave it out: in history once, the same turn when sent again; the worker's identity is the configured one", async () => {
     const tenant = stack.tenants.acme.id;
     const { memoir } = stack.serving.services;
     const id = uniqueId('by-update');
@@ -116,6 +116,19 @@ describe('message id', () => {
       .map((p) => Buffer.from(p.data!).toString())
       .join('\n');
     expect(payloads.split(JSON.stringify(next.reply.content).slice(1, -1)).length - 1).toBe(1);
+
+    // The configured identity, not the SDK's <pid>@<hostname>, in every task event and the sticky queue's name.
+    const identities = new Set(
+      events.flatMap((e) => [
+        ...(e.workflowTaskStartedEventAttributes ? [e.workflowTaskStartedEventAttributes.identity] : []),
+        ...(e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.identity] : []),
+      ]),
+    );
+    // (A task the server hands over with the response to the previous one records no identity.)
+    expect([...identities].filter(Boolean)).toEqual(['w1@test']);
+    const sticky = events.flatMap((e) => (e.workflowTaskScheduledEventAttributes?.taskQueue?.normalName ? [e] : []));
+    expect(sticky.length).toBeGreaterThan(0);
+    for (const e of sticky) expect(e.workflowTaskScheduledEventAttributes!.taskQueue!.name).toMatch(/^w1@test-/);
   });
 });
 
