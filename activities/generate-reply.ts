@@ -6,8 +6,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { randomUUID } from 'node:crypto';
-import type { TurnResult, Usage } from '../workflows/contract';
+import { newMessageId } from '../src/client/message-id';
+import { briefUsage, type BriefUsage, type TurnResult, type Usage } from '../workflows/contract';
 import type { ChainStep } from '../workflows/model-chain';
 import { isDependencyUnavailable } from '../src/client/unavailable';
 import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
@@ -88,8 +88,8 @@ export type GenerateReplyCall = Omit<GenerateReplyInput, 'tenantId' | 'conversat
  * What a call that stored the turn sends back: the model and attempt only when they differ from the model asked for
  * and the first attempt (the chain fills them in), ~40 B of history per turn less.
  */
-export type StoredReply = Omit<GeneratedReply, 'model' | 'attempt'> &
-  Partial<Pick<GeneratedReply, 'model' | 'attempt'>>;
+export type StoredReply = Omit<GeneratedReply, 'model' | 'attempt' | 'usage'> &
+  Partial<Pick<GeneratedReply, 'model' | 'attempt'>> & { usage: BriefUsage };
 
 export function generateReplyActivities(deps: ActivityDeps) {
   return {
@@ -156,7 +156,7 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
       ? await saveToolStep(deps, input, call.result.model, call.result.content)
       : undefined;
   if (input.persist && !toolCalls) {
-    const reply = { messageId: randomUUID(), content: call.result.text, model: call.result.model, degraded: false };
+    const reply = { messageId: newMessageId(), content: call.result.text, model: call.result.model, degraded: false };
     const { sentAt, steps = [] } = input.persist;
     const userMessage = { messageId, content: handed.manifest.userContent, ...(sentAt ? { sentAt } : {}) };
     const written = await storeTurn(deps, {
@@ -221,11 +221,16 @@ function storedReply(stored: TurnResult): Omit<GeneratedReply, 'attempt'> {
   };
 }
 
-/** Leaves out the model when it is the one asked for and the attempt when it is the first. */
+/** Leaves out the model when it is the one asked for, the attempt when it is the first, and usage counts of 0. */
 function brief(input: GenerateReplyInput, reply: Omit<GeneratedReply, 'attempt'>): StoredReply {
-  const { model, ...rest } = reply;
+  const { model, usage, ...rest } = reply;
   const attempt = Context.current().info.attempt;
-  return { ...rest, ...(model !== input.model ? { model } : {}), ...(attempt > 1 ? { attempt } : {}) };
+  return {
+    ...rest,
+    usage: briefUsage(usage),
+    ...(model !== input.model ? { model } : {}),
+    ...(attempt > 1 ? { attempt } : {}),
+  };
 }
 
 /** The tool definitions and this turn's earlier steps, for a conversation with tools. */

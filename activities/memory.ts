@@ -4,7 +4,7 @@
  * and each works from PostgreSQL's watermarks, so a run after an outage catches up on everything it missed.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { ZERO_USAGE, type Usage } from '../workflows/contract';
+import { briefUsage, ZERO_USAGE, type BriefUsage, type Usage } from '../workflows/contract';
 import { estimateTokens } from '../src/model/tokens';
 import { completeSentences, factsRequest, parseFacts, summaryRequest } from '../src/memory/prompts';
 import { factsBatch } from '../src/memory/facts';
@@ -76,7 +76,7 @@ export function memoryActivities(deps: ActivityDeps) {
     return indexed;
   };
 
-  return {
+  const activities = {
     /** Indexes every message and active fact of the conversation not yet in the semantic tier; returns how many. */
     async indexMessages(scope: MemoryScope): Promise<{ indexed: number }> {
       const semantic = deps.semantic;
@@ -261,4 +261,19 @@ export function memoryActivities(deps: ActivityDeps) {
       };
     },
   };
+  // Usage leaves out its zero counts in history (see BriefUsage); the workflow fills them back.
+  return {
+    ...activities,
+    async compactHistory(input: CompactInput): Promise<Brief<CompactResult>> {
+      const r = await activities.compactHistory(input);
+      return { ...r, usage: briefUsage(r.usage) };
+    },
+    async extractFacts(scope: MemoryScope & { turn: number }): Promise<Brief<FactsResult>> {
+      const r = await activities.extractFacts(scope);
+      return { ...r, usage: briefUsage(r.usage) };
+    },
+  };
 }
+
+/** A result as it is recorded: its usage brief. */
+type Brief<T extends { usage: Usage }> = Omit<T, 'usage'> & { usage: BriefUsage };

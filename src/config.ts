@@ -100,6 +100,10 @@ export const SETTINGS = {
     optionalText,
     'Build id of this worker version. Unset: the hash of its workflow bundle (dist/build-info.json).',
   ],
+  MEMOIR_WORKER_IDENTITY: [
+    optionalText,
+    'Worker identity, written ~11 times a turn into history. Unset: the SDK default `<pid>@<hostname>`.',
+  ],
   TEMPORAL_CLI: [
     optionalText,
     'Path of the `temporal` CLI used for the embedded dev server (else PATH, then `$GOPATH/bin`).',
@@ -305,6 +309,8 @@ export interface Config {
     taskQueue: string;
     /** Worker Deployment Versioning (src/temporal/deployment.ts). */
     versioning: { mode: 'auto' | 'manual' | 'off'; deploymentName: string; buildId: string | undefined };
+    /** Undefined: the SDK's `<pid>@<hostname>`. */
+    workerIdentity: string | undefined;
     cli: string | undefined;
     devServerPort: number;
     devServerUiPort: number;
@@ -405,6 +411,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         deploymentName: v.MEMOIR_DEPLOYMENT_NAME ?? v.MEMOIR_TASK_QUEUE,
         buildId: v.MEMOIR_BUILD_ID,
       },
+      workerIdentity: v.MEMOIR_WORKER_IDENTITY,
       cli: v.TEMPORAL_CLI,
       devServerPort: v.MEMOIR_TEMPORAL_PORT,
       devServerUiPort: v.MEMOIR_TEMPORAL_UI_PORT,

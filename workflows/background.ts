@@ -6,8 +6,7 @@
  */
 import { log, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { CompactResult } from '../activities/memory';
-import { UPKEEP_MAX_ATTEMPTS, type ConversationPolicy, type Usage } from './contract';
+import { fullUsage, UPKEEP_MAX_ATTEMPTS, type ConversationPolicy, type Usage } from './contract';
 
 const { indexMessages } = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
@@ -123,7 +122,7 @@ export class Background {
       const p = this.policy();
       const force = this.forceCompact;
       this.forceCompact = false;
-      const r: CompactResult = await compactHistory.executeWithOptions(
+      const r = await compactHistory.executeWithOptions(
         {
           startToCloseTimeout: '3m',
           retry: UPKEEP_RETRY,
@@ -143,7 +142,7 @@ export class Background {
       this.counters.unsummarizedMessages = r.remainingMessages;
       this.counters.unsummarizedTokens = r.remainingTokens;
       this.counters.summaryVersion = r.version;
-      this.onUsage(r.usage);
+      this.onUsage(fullUsage(r.usage));
     });
   }
 
@@ -158,7 +157,7 @@ export class Background {
         },
         [{ ...this.scope, turn: this.turn() }],
       );
-      this.onUsage(r.usage);
+      this.onUsage(fullUsage(r.usage));
     });
   }
 

@@ -98,6 +98,19 @@ export const ZERO_USAGE: Usage = Object.freeze({
   costUsd: 0,
 });
 
+/**
+ * Usage as activity results and the `sendMessage` result carry it: counts that are 0 are left out (a turn without
+ * prompt caching has two, ~40 B of history per copy). `fullUsage` fills them back; a full Usage is also a brief one,
+ * so results recorded before this read the same.
+ */
+export type BriefUsage = Partial<Usage>;
+
+export function briefUsage(u: Usage): BriefUsage {
+  return Object.fromEntries(Object.entries(u).filter(([, v]) => v !== 0));
+}
+
+export const fullUsage = (u: BriefUsage): Usage => ({ ...ZERO_USAGE, ...u });
+
 export function addUsage(a: Usage, b: Usage): Usage {
   return {
     inputTokens: a.inputTokens + b.inputTokens,
@@ -116,7 +129,10 @@ export function cacheHitRatio(u: Usage): number {
 }
 
 export interface SendMessageInput {
-  /** Idempotency key: the same id always yields the same reply and one stored turn. Generated when absent. */
+  /**
+   * Idempotency key: the same id always yields the same reply and one stored turn. When absent, the update's id
+   * (`MemoirClient` sends it only as the update id, so it enters history once).
+   */
   messageId?: string;
   content: string;
   /**
@@ -125,6 +141,12 @@ export interface SendMessageInput {
    * before it replay unchanged.
    */
   sentAt?: string;
+  /**
+   * The caller reads the stored turn from PostgreSQL (`MemoirClient` with database access, when the store policy
+   * keeps replies verbatim): the update answers `{ stored: true }`, and the reply is in history once, in the model
+   * call's result, rather than again in the update's (~350 B a turn).
+   */
+  replyFromStore?: boolean;
 }
 
 export interface Reply {
@@ -260,7 +282,14 @@ export interface ConversationInput {
 
 export type ConversationOutcome = { status: 'idle' | 'ended'; turnCount: number; totals: Usage };
 
-export const sendMessageUpdate = defineUpdate<TurnResult, [SendMessageInput]>('sendMessage');
+/**
+ * What the `sendMessage` update answers: the turn's result without the message's id, which is the update's id (the
+ * caller chose it; `MemoirClient.sendMessage` puts it back). Runs from before that change still include it.
+ */
+export type SentMessage =
+  (Omit<TurnResult, 'messageId' | 'usage'> & { messageId?: string; usage: BriefUsage }) | { stored: true };
+
+export const sendMessageUpdate = defineUpdate<SentMessage, [SendMessageInput]>('sendMessage');
 export const postMessageSignal = defineSignal<[QueuedMessage]>('postMessage');
 export const endConversationSignal = defineSignal<[{ reason: string }]>('endConversation');
 export const getStateQuery = defineQuery<ConversationState>('getState');

@@ -12,6 +12,7 @@ import { lastTurnDetails } from './details';
 import { IDLE_TIMER_KEPT_PATCH, IdleTimer } from './idle-timer';
 import {
   approveToolCallUpdate,
+  briefUsage,
   denyToolCallUpdate,
   endConversationSignal,
   FailureTypes,
@@ -52,6 +53,13 @@ const MAX_PENDING_MESSAGES = 100;
  * updates as busy and hand signalled messages to a next run rather than drop them.
  */
 const UPKEEP_SETTLES_PATCH = 'upkeep-settles-before-run-ends';
+
+/**
+ * Runs with this marker take a message's id from its update's id when the arguments leave it out: the client sends
+ * the id once, as the update id, rather than again in the arguments (~50 B of history per turn). Before, a message
+ * without an id got a fresh one here.
+ */
+const MESSAGE_ID_FROM_UPDATE_PATCH = 'message-id-from-update-id';
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
   const { tenantId, conversationId } = input;
@@ -101,7 +109,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     sendMessageUpdate,
     async (msg) => {
       const ticket = enqueue({
-        messageId: msg.messageId ?? wf.uuid4(),
+        messageId:
+          msg.messageId ?? (wf.patched(MESSAGE_ID_FROM_UPDATE_PATCH) ? wf.currentUpdateInfo()!.id : wf.uuid4()),
         content: msg.content,
         // Only when given: a message without it is queued exactly as before the field existed.
         ...(msg.sentAt !== undefined ? { sentAt: msg.sentAt } : {}),
@@ -110,7 +119,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       const outcome = outcomes.get(ticket)!;
       outcomes.delete(ticket);
       if (!outcome.ok) throw wf.ApplicationFailure.create({ ...outcome.error, nonRetryable: true });
-      return outcome.result;
+      // Every turn that got here is stored (by the model call, persistTurn, or an earlier run): the caller reads it.
+      if (msg.replyFromStore === true) return { stored: true as const };
+      // The caller knows the message's id (it is the update's id): the result leaves it out of history.
+      const { messageId: _known, usage, ...sent } = outcome.result;
+      return { ...sent, usage: briefUsage(usage) };
     },
     {
       validator: (msg) => {

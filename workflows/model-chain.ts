@@ -8,7 +8,7 @@ import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, l
 import type { Activities } from '../activities';
 import type { GeneratedReply, GenerateReplyCall, StoreHere } from '../activities/generate-reply';
 import { REQUEST_REJECTED, STORAGE_UNAVAILABLE } from '../src/model/failure-types';
-import { FailureTypes, type ConversationPolicy } from './contract';
+import { FailureTypes, fullUsage, type ConversationPolicy } from './contract';
 
 export interface ChainStep {
   model: string;
@@ -75,7 +75,8 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
         },
         [callInput(req, model, steps)],
       );
-      return { ok: true, reply: { ...reply, model: reply.model ?? model, attempt: reply.attempt ?? 1 }, steps };
+      const usage = fullUsage(reply.usage);
+      return { ok: true, reply: { ...reply, usage, model: reply.model ?? model, attempt: reply.attempt ?? 1 }, steps };
     } catch (err) {
       const failure = failureType(err);
       if (failure === STORAGE_UNAVAILABLE) {

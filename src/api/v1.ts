@@ -4,7 +4,7 @@
  * route (`/%761/...`, `/v%31/...`), the request went through it. Every path is scoped to the tenant of the caller's
  * API key: another tenant's conversation is simply not found.
  */
-import { randomUUID } from 'node:crypto';
+import { newMessageId } from '../client/message-id';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { MemoirError } from '../client/errors';
 import { isValidId } from '../../workflows/contract';
@@ -87,7 +87,7 @@ export function v1Routes(opts: V1Options): FastifyPluginAsync {
         return reply.code(202).send(await opts.memoir.postMessage(req.tenantId, id, body));
       }
       if (wantsStream(req)) {
-        const messageId = body.messageId ?? randomUUID();
+        const messageId = body.messageId ?? newMessageId();
         return streamReply(
           req,
           reply,

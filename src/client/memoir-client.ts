@@ -3,6 +3,7 @@
  * CLI are built on it; applications that do not want HTTP use it directly.
  */
 import { randomUUID } from 'node:crypto';
+import { newMessageId } from './message-id';
 import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import {
@@ -12,6 +13,7 @@ import {
   denyToolCallUpdate,
   endConversationSignal,
   FailureTypes,
+  fullUsage,
   getStateQuery,
   isValidId,
   postMessageSignal,
@@ -55,6 +57,12 @@ export interface MemoirClientOptions {
   manifests?: ManifestReader;
   /** Context assembly, for previews; absent in a client that only talks to Temporal. */
   assembler?: ContextPreviewer;
+  /**
+   * Replies are stored as the model wrote them (no store-stage redaction, as the workers are configured): with
+   * `conversations`, `sendMessage` then reads the answered turn from PostgreSQL, and the update's result in history
+   * holds no second copy of the reply.
+   */
+  repliesStoredVerbatim?: boolean;
   /** How a message is stored (redacted by policy), to recognise a repeated messageId. */
   storedForm?: (text: string) => string;
   /**
@@ -185,11 +193,31 @@ export class MemoirClient {
       args: [this.input(tenantId, conversationId, msg.userId)],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
-    const update = this.opts.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
-      args: [{ messageId, content: msg.content, ...(msg.sentAt ? { sentAt: msg.sentAt } : {}) }],
-      updateId: messageId,
-      startWorkflowOperation,
-    });
+    // The message's id travels once, as the update's id: the workflow takes it from there, and leaves it out of
+    // the result (history holds each copy, ~50 B a turn). With database access the reply is read from the stored
+    // turn rather than carried back in the update's result.
+    const store = this.opts.repliesStoredVerbatim ? this.opts.conversations : undefined;
+    const update = this.opts.client.workflow
+      .executeUpdateWithStart(sendMessageUpdate, {
+        args: [
+          {
+            content: msg.content,
+            ...(msg.sentAt ? { sentAt: msg.sentAt } : {}),
+            ...(store ? { replyFromStore: true } : {}),
+          },
+        ],
+        updateId: messageId,
+        startWorkflowOperation,
+      })
+      .then(async (sent): Promise<TurnResult> => {
+        if (!('stored' in sent)) {
+          const { messageId: _sameId, usage, ...rest } = sent;
+          return { messageId, ...rest, usage: fullUsage(usage) };
+        }
+        const stored = await store?.findTurn(tenantId, conversationId, messageId);
+        if (!stored) throw notFound('conversation'); // erased between the answer and this read
+        return stored;
+      });
     try {
       return options.waitMs ? await withDeadline(update, options.waitMs, messageId) : await update;
     } catch (err) {
@@ -456,7 +484,7 @@ export class MemoirClient {
   private validated(msg: MessageInput): string {
     const rejection = checkMessage(msg, this.policy);
     if (rejection) throw fromFailureType(rejection.type, rejection.message)!;
-    return msg.messageId ?? randomUUID();
+    return msg.messageId ?? newMessageId();
   }
 
   private input(tenantId: string, conversationId: string, userId?: string, systemPrompt?: string): ConversationInput {

@@ -4,7 +4,7 @@
  * import them. The server's `ConversationStore`, `ManifestStore` and `ContextAssembler` satisfy these
  * structurally; an application with only a Temporal connection passes none of them.
  */
-import type { ConversationInput, ConversationOutcome, Usage } from '../../workflows/contract';
+import type { ConversationInput, ConversationOutcome, TurnResult, Usage } from '../../workflows/contract';
 import type { Participants } from '../../workflows/contract';
 
 /** The conversation workflow's signature, for typed handles (workflows/conversation.ts implements it). */
@@ -50,6 +50,8 @@ export interface ConversationReader {
   page(tenantId: string, conversationId: string, limit: number, beforeSeq?: number): Promise<StoredMessage[]>;
   /** The stored form of a user message, or null when no message has that id. */
   userMessage(tenantId: string, conversationId: string, messageId: string): Promise<string | null>;
+  /** The stored answer to the user message `messageId` (reply and usage), or null when it has none yet. */
+  findTurn(tenantId: string, conversationId: string, messageId: string): Promise<TurnResult | null>;
 }
 
 /**

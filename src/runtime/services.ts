@@ -175,6 +175,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       manifests,
       assembler,
       storedForm: (text) => privacy.at('store', text).text,
+      repliesStoredVerbatim: !privacy.applies('store'),
       userSearchKey,
       toolNames: () => registry.names(),
       toolCalls: toolCallReader(tools.calls),

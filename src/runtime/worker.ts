@@ -126,6 +126,8 @@ export async function startWorker(s: Services, given?: WorkflowSource): Promise<
     connection,
     namespace: s.config.temporal.namespace,
     taskQueue: s.config.temporal.taskQueue,
+    // Written ~11 times a turn into history (and into the sticky queue's name): configurable, for long host names.
+    ...(s.config.temporal.workerIdentity ? { identity: s.config.temporal.workerIdentity } : {}),
     ...source,
     ...(s.encryption.dataConverter ? { dataConverter: s.encryption.dataConverter } : {}),
     ...(traces ? { plugins: [traces.plugin] } : {}),

@@ -25,7 +25,8 @@ const PROMOTE_TIMEOUT_MS = 60_000;
 const hash = (parts: (string | Buffer)[]) => {
   const h = createHash('sha256');
   for (const part of parts) h.update(part);
-  return h.digest('hex').slice(0, 12);
+  // 40 bits: enough to tell a fleet's few versions apart, and the id is written into ~6 events a turn.
+  return h.digest('hex').slice(0, 10);
 };
 
 /**
@@ -37,18 +38,21 @@ export function buildIdOf(config: Config, code: WorkflowCode): string {
   if (config.temporal.versioning.buildId) return config.temporal.versioning.buildId;
   if ('workflowBundle' in code && code.workflowBundle) {
     const bundle = code.workflowBundle;
-    return `bundle-${hash(['code' in bundle ? bundle.code : fs.readFileSync(bundle.codePath)])}`;
+    return bundleBuildId('code' in bundle ? bundle.code : fs.readFileSync(bundle.codePath));
   }
   const dir = path.dirname((code as { workflowsPath: string }).workflowsPath);
   const files = fs
     .readdirSync(dir)
     .filter((f) => /\.[jt]s$/.test(f))
     .sort();
-  return `source-${hash(files.flatMap((f) => [f, fs.readFileSync(path.join(dir, f))]))}`;
+  return `s-${hash(files.flatMap((f) => [f, fs.readFileSync(path.join(dir, f))]))}`;
 }
 
-/** The bundle's build id as `npm run build` records it. */
-export const bundleBuildId = (code: string | Buffer) => `bundle-${hash([code])}`;
+/**
+ * The bundle's build id as `npm run build` records it: `b-` and 10 hex digits (`s-` for code bundled from the
+ * sources), short because every workflow task and activity start event carries it.
+ */
+export const bundleBuildId = (code: string | Buffer) => `b-${hash([code])}`;
 
 /**
  * `Worker.create` options for this worker's version. With versioning off, only the build id: the SDK's default
