@@ -9,7 +9,9 @@
  * unless --shared-services, the offline model in this process), opens `--open` conversations with one turn each,
  * warms up, then reads utime + stime (and, for PostgreSQL and Temporal, the reaped children's time) from /proc before
  * and after `--turns` turns and divides by the turns. Redis and Weaviate are the shared test services: their rate in
- * `--background-s` seconds without turns of ours (other users' work) is subtracted, a rough estimate.
+ * `--background-s` seconds without turns of ours (other users' work) is subtracted, a rough estimate. After the last
+ * turn it follows our processes until they go quiet and prints the CPU per turn again with that tail: upkeep the
+ * turns started (indexing, facts, compaction) that a short burst would otherwise leave out.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -185,6 +187,24 @@ function targets(stack: BenchStack, infra: BenchInfra): Target[] {
   return out;
 }
 
+/**
+ * Seconds until the targets together use less than QUIET_MS_PER_S of CPU in a second (at most TAIL_MAX_S): how long
+ * the work the turns started outlasts them.
+ */
+const QUIET_MS_PER_S = 50;
+const TAIL_MAX_S = 60;
+async function untilQuiet(targets: Target[]): Promise<number> {
+  const total = () => targets.reduce((a, t) => a + t.cpuMs(), 0);
+  const t0 = performance.now();
+  for (let last = total(); performance.now() - t0 < TAIL_MAX_S * 1000;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = total();
+    if (now - last < QUIET_MS_PER_S) return (performance.now() - t0) / 1000 - 1;
+    last = now;
+  }
+  return TAIL_MAX_S;
+}
+
 /** The statements with the most execution time since the reset (all databases), per turn. */
 async function topStatements(client: pg.Client, turns: number): Promise<string[]> {
   const { rows } = await client.query<{ calls: string; total: number; query: string }>(
@@ -299,6 +319,12 @@ async function run(): Promise<void> {
     }));
     const machine = (machineBusyMs() - machineBefore) / done;
     const workerThreads = threadBreakdown(workerThreadsBefore, threadCpuMs(s.worker.pid), done);
+    // Upkeep the turns started (indexing, facts, compaction) may still run after the last turn: a short burst of
+    // turns leaves it out of the window above. Follow our own processes until they go quiet and count it too.
+    const ours = measured.filter((t) => !t.shared && !t.name.startsWith('load generator'));
+    const tailS = await untilQuiet(ours);
+    const withTail = ours.map((t) => (t.cpuMs() - before[measured.indexOf(t)]!) / done);
+    const sumOf = (ms: number[]) => ms.reduce((a, b) => a + b, 0);
     const tps = done / (res.elapsedMs / 1000);
     const sum = rows.reduce((a, r) => a + (Number.isFinite(r.ms) ? r.ms : 0), 0);
     const lines = [
@@ -310,6 +336,9 @@ async function run(): Promise<void> {
       ),
       `  ${sum.toFixed(2).padStart(7)}  sum of the above`,
       `  ${machine.toFixed(2).padStart(7)}  whole machine (/proc/stat, includes other users' work)`,
+      `after the last turn our processes stayed busy ${tailS.toFixed(1)} s (upkeep the turns started); with it, per turn:`,
+      ...ours.map((t, i) => `  ${withTail[i]!.toFixed(2).padStart(7)}  ${t.name}`),
+      `  ${sumOf(withTail).toFixed(2).padStart(7)}  sum of these`,
       'worker threads, CPU per turn (ms; the workflow sandbox runs in a worker thread named like the main one):',
       ...workerThreads.map(([name, ms]) => `  ${ms.toFixed(2).padStart(7)}  ${name}`),
     ];
