@@ -10,6 +10,7 @@ import { fmt, fmtRepeated, median, percentiles, repeated, slope, type Repeated }
 import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
 import { nextConversation, type ThinkClock } from '../lib/think';
 import { lineChart } from '../lib/svg-chart';
+import { machineBusyMs, serverPids, treeCpuMs } from '../lib/proc';
 import { windowFigures, type TurnSpan, type WindowFigures } from '../lib/window';
 
 interface ScaleParams {
@@ -141,6 +142,11 @@ async function load(
 interface SustainedRun extends WindowFigures {
   workerCpuMsPerTurn: number;
   apiCpuMsPerTurn: number;
+  /** The run's own Temporal server and PostgreSQL (with its backends); NaN on the shared test services. */
+  temporalCpuMsPerTurn: number;
+  postgresCpuMsPerTurn: number;
+  /** Every process of the machine, other users' work included (/proc/stat). */
+  machineCpuMsPerTurn: number;
   /** The old method's figure on the same run: every turn of warm-up + window + drain over the whole elapsed time. */
   wholeLoopTurnsPerSecond: number;
 }
@@ -160,7 +166,16 @@ async function sustained(
   const t0 = performance.now();
   const from = t0 + p.warmupSeconds * 1000;
   const to = from + p.throughputSeconds * 1000;
-  const cpu = () => ({ worker: stack.worker.cpuMs(), api: stack.api.cpuMs() });
+  // On 2 cores 60 turns/s leaves ~33 ms of CPU per turn for every process together: the worker's alone says little.
+  const servers = ctx.infra.kind === 'durable' ? serverPids(ctx.infra) : {};
+  const tree = (pid: number | undefined) => (pid === undefined ? Number.NaN : treeCpuMs(pid));
+  const cpu = () => ({
+    worker: stack.worker.cpuMs(),
+    api: stack.api.cpuMs(),
+    temporal: tree(servers.temporal),
+    postgres: tree(servers.postmaster),
+    machine: machineBusyMs(),
+  });
   const at = (ms: number) => new Promise<ReturnType<typeof cpu>>((r) => setTimeout(() => r(cpu()), ms));
   const edges = Promise.all([at(from - t0), at(to - t0)]);
   const res = await load(ctx, stack, ids, clock, p.throughputConcurrency, { durationMs: to - t0 }, spans);
@@ -172,6 +187,9 @@ async function sustained(
     ...w,
     workerCpuMsPerTurn: per(end.worker - start.worker),
     apiCpuMsPerTurn: per(end.api - start.api),
+    temporalCpuMsPerTurn: per(end.temporal - start.temporal),
+    postgresCpuMsPerTurn: per(end.postgres - start.postgres),
+    machineCpuMsPerTurn: per(end.machine - start.machine),
     wholeLoopTurnsPerSecond: res.results.length / (res.elapsedMs / 1000),
   };
 }
@@ -251,6 +269,9 @@ export const scaleSuite: Suite = {
     const laneBusy = sustainedFigure('laneBusy');
     const workerCpuPerTurn = sustainedFigure('workerCpuMsPerTurn');
     const apiCpuPerTurn = sustainedFigure('apiCpuMsPerTurn');
+    const temporalCpuPerTurn = sustainedFigure('temporalCpuMsPerTurn');
+    const postgresCpuPerTurn = sustainedFigure('postgresCpuMsPerTurn');
+    const machineCpuPerTurn = sustainedFigure('machineCpuMsPerTurn');
     const windowTurns = sustainedFigure('turns');
     const memPoints: [number, number][] = [
       [0, baseline.worker.rss.median],
@@ -330,6 +351,9 @@ export const scaleSuite: Suite = {
           laneBusy,
           workerCpuMsPerTurn: workerCpuPerTurn,
           apiCpuMsPerTurn: apiCpuPerTurn,
+          temporalCpuMsPerTurn: temporalCpuPerTurn,
+          postgresCpuMsPerTurn: postgresCpuPerTurn,
+          machineCpuMsPerTurn: machineCpuPerTurn,
           runs: throughput,
         },
         memoryPerIdleConversationKiB: { rss: perConvKiB, heapUsed: perConvHeapKiB },
@@ -360,12 +384,12 @@ export const scaleSuite: Suite = {
           text:
             `Each level adds conversations (created, one turn, then idle: a running workflow each) and then measures ` +
             `${p.probeTurns} turns on random open conversations at concurrency ${p.probeConcurrency}. Throughput is a ` +
-            `closed loop of ${p.throughputConcurrency} lanes over all ${p.throughputLevel} open conversations (a lane ` +
-            `owns every ${p.throughputConcurrency}th one); each conversation waits at least ${p.thinkMs} ms (think time) ` +
+            `closed loop of ${p.throughputConcurrency} lanes over all ${p.throughputLevel} open conversations (lane l owns ` +
+            `the conversations i ≡ l mod ${p.throughputConcurrency}); each conversation waits at least ${p.thinkMs} ms (think time) ` +
             `after its last turn before its next${p.thinkMs > 0 ? `, which caps the loop at ${fmt(p.throughputLevel / (p.thinkMs / 1000), 0)} turns/s` : ''}. ` +
             `The load runs ${p.warmupSeconds} s before the measured ${p.throughputSeconds} s window and only turns that end ` +
             `inside the window count (the ramp and the drain after it are left out); CPU is read from /proc at the ` +
-            `window's edges. "Lanes busy" is the share of lane time in a turn: the rest a lane waited for one of its ` +
+            `window's edges (on 2 cores, 60 turns/s leaves about 33 ms of CPU per turn for every process together). "Lanes busy" is the share of lane time in a turn: the rest a lane waited for one of its ` +
             `conversations to finish thinking (near 100 % the system sets the pace, not the think time). Memory is read ` +
             `from the worker and API child processes after a forced GC (median of 3 samples). Memory per idle ` +
             `conversation is the least-squares slope of worker memory over the levels (the start, before any conversation, is ` +
@@ -417,6 +441,18 @@ export const scaleSuite: Suite = {
                   ? `${fmtRepeated(workerCpuPerTurn, 1)} / ${fmtRepeated(apiCpuPerTurn, 1)}`
                   : '–',
               ],
+            ],
+          },
+        },
+        {
+          kind: 'table',
+          caption: 'CPU per turn in the throughput window, by process (user + system from /proc, ms)',
+          table: {
+            columns: ['worker', 'API', 'Temporal server', 'PostgreSQL', 'whole machine (other users included)'],
+            rows: [
+              [workerCpuPerTurn, apiCpuPerTurn, temporalCpuPerTurn, postgresCpuPerTurn, machineCpuPerTurn].map((f) =>
+                f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–',
+              ),
             ],
           },
         },
