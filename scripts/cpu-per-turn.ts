@@ -9,7 +9,9 @@
  * unless --shared-services, the offline model in this process), opens `--open` conversations with one turn each,
  * warms up, then reads utime + stime (and, for PostgreSQL and Temporal, the reaped children's time) from /proc before
  * and after `--turns` turns and divides by the turns. Redis and Weaviate are the shared test services: their rate in
- * `--background-s` seconds without turns of ours (other users' work) is subtracted, a rough estimate.
+ * `--background-s` seconds without turns of ours (other users' work) is subtracted, a rough estimate. After the last
+ * turn it follows our processes until they go quiet and prints the CPU per turn again with that tail: upkeep the
+ * turns started (indexing, facts, compaction) that a short burst would otherwise leave out.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,77 +21,11 @@ import { durableInfra, sharedInfra, type BenchInfra } from '../bench/lib/infra';
 import { closedLoop, createConversation, sendTurn } from '../bench/lib/load';
 import { startBenchModel } from '../bench/lib/offline';
 import { bundleWorkflows, startBenchStack, type BenchStack } from '../bench/lib/stack';
+import { findPid, machineBusyMs, procTimes, serverPids, treeCpuMs } from '../bench/lib/proc';
 import { nextConversation, type ThinkClock } from '../bench/lib/think';
 import { TEST_SERVICES } from '../test/helpers/services';
 
-const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
 const TEXT = dialogue({ turns: 64, seed: 11 });
-
-interface ProcTimes {
-  /** utime + stime of the process (ms). */
-  own: number;
-  /** cutime + cstime: children it has reaped (ms). */
-  reaped: number;
-  ppid: number;
-}
-
-function procTimes(pid: number, file = `/proc/${pid}/stat`): ProcTimes | undefined {
-  try {
-    const stat = fs.readFileSync(file, 'utf8');
-    // The name in field 2 may hold spaces: count from the closing parenthesis (field 3 is at index 0).
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return {
-      ppid: Number(f[1]),
-      own: (Number(f[11]) + Number(f[12])) * TICK_MS,
-      reaped: (Number(f[13]) + Number(f[14])) * TICK_MS,
-    };
-  } catch {
-    return undefined; // exited meanwhile
-  }
-}
-
-function allPids(): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number);
-}
-
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
-
-/**
- * CPU a process tree has used: the root's own and reaped-children time plus its live children's own time (a
- * PostgreSQL backend that exits is added to the postmaster's reaped time, so nothing is lost or counted twice).
- */
-function treeCpuMs(root: number): number {
-  const r = procTimes(root);
-  if (!r) return NaN;
-  let total = r.own + r.reaped;
-  for (const pid of allPids()) {
-    const t = pid === root ? undefined : procTimes(pid);
-    if (t?.ppid === root) total += t.own + t.reaped;
-  }
-  return total;
-}
-
-/** The first process whose command line matches, or undefined. */
-function findPid(match: (cmd: string) => boolean): number | undefined {
-  return allPids().find((pid) => pid !== process.pid && match(cmdline(pid)));
-}
-
-/** Total CPU of the machine (all cores, busy time only) from /proc/stat, ms. */
-function machineBusyMs(): number {
-  const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
-  const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!;
-  return busy * TICK_MS;
-}
 
 /** CPU (ms) of each thread of a process by tid, with its name (/proc/PID/task/TID/comm). */
 function threadCpuMs(pid: number): Map<number, { name: string; ms: number }> {
@@ -165,16 +101,13 @@ function targets(stack: BenchStack, infra: BenchInfra): Target[] {
       },
     },
   ];
-  const temporalPort = infra.temporalAddress.split(':')[1]!;
-  const temporal = findPid((c) => c.includes('start-dev') && c.includes(`--port ${temporalPort}`));
+  const { temporal, postmaster } = serverPids(infra);
   if (temporal)
     out.push({
       name: `temporal server (pid ${temporal}, GOGC=${environ(temporal).GOGC ?? 'default'})`,
       cpuMs: () => treeCpuMs(temporal),
       rss: () => rssMiB(temporal),
     });
-  const pgPort = new URL(infra.adminDatabaseUrl).port;
-  const postmaster = findPid((c) => /\/postgres\s/.test(c) && c.includes(`-p ${pgPort}`));
   if (postmaster)
     out.push({ name: `postgresql (postmaster ${postmaster} + backends)`, cpuMs: () => treeCpuMs(postmaster) });
   const redisPort = new URL(TEST_SERVICES.redisUrl).port;
@@ -183,6 +116,24 @@ function targets(stack: BenchStack, infra: BenchInfra): Target[] {
   const weaviate = findPid((c) => /weaviate/.test(c.split(' ')[0] ?? ''));
   if (weaviate) out.push({ name: 'weaviate (shared)', cpuMs: () => treeCpuMs(weaviate), shared: true });
   return out;
+}
+
+/**
+ * Seconds until the targets together use less than QUIET_MS_PER_S of CPU in a second (at most TAIL_MAX_S): how long
+ * the work the turns started outlasts them.
+ */
+const QUIET_MS_PER_S = 50;
+const TAIL_MAX_S = 60;
+async function untilQuiet(targets: Target[]): Promise<number> {
+  const total = () => targets.reduce((a, t) => a + t.cpuMs(), 0);
+  const t0 = performance.now();
+  for (let last = total(); performance.now() - t0 < TAIL_MAX_S * 1000;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = total();
+    if (now - last < QUIET_MS_PER_S) return (performance.now() - t0) / 1000 - 1;
+    last = now;
+  }
+  return TAIL_MAX_S;
 }
 
 /** The statements with the most execution time since the reset (all databases), per turn. */
@@ -299,6 +250,12 @@ async function run(): Promise<void> {
     }));
     const machine = (machineBusyMs() - machineBefore) / done;
     const workerThreads = threadBreakdown(workerThreadsBefore, threadCpuMs(s.worker.pid), done);
+    // Upkeep the turns started (indexing, facts, compaction) may still run after the last turn: a short burst of
+    // turns leaves it out of the window above. Follow our own processes until they go quiet and count it too.
+    const ours = measured.filter((t) => !t.shared && !t.name.startsWith('load generator'));
+    const tailS = await untilQuiet(ours);
+    const withTail = ours.map((t) => (t.cpuMs() - before[measured.indexOf(t)]!) / done);
+    const sumOf = (ms: number[]) => ms.reduce((a, b) => a + b, 0);
     const tps = done / (res.elapsedMs / 1000);
     const sum = rows.reduce((a, r) => a + (Number.isFinite(r.ms) ? r.ms : 0), 0);
     const lines = [
@@ -310,6 +267,9 @@ async function run(): Promise<void> {
       ),
       `  ${sum.toFixed(2).padStart(7)}  sum of the above`,
       `  ${machine.toFixed(2).padStart(7)}  whole machine (/proc/stat, includes other users' work)`,
+      `after the last turn our processes stayed busy ${tailS.toFixed(1)} s (upkeep the turns started); with it, per turn:`,
+      ...ours.map((t, i) => `  ${withTail[i]!.toFixed(2).padStart(7)}  ${t.name}`),
+      `  ${sumOf(withTail).toFixed(2).padStart(7)}  sum of these`,
       'worker threads, CPU per turn (ms; the workflow sandbox runs in a worker thread named like the main one):',
       ...workerThreads.map(([name, ms]) => `  ${ms.toFixed(2).padStart(7)}  ${name}`),
     ];

@@ -10,19 +10,25 @@ import { fmt, fmtRepeated, median, percentiles, repeated, slope, type Repeated }
 import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
 import { nextConversation, type ThinkClock } from '../lib/think';
 import { lineChart } from '../lib/svg-chart';
+import { machineBusyMs, serverPids, treeCpuMs } from '../lib/proc';
+import { windowFigures, type TurnSpan, type WindowFigures } from '../lib/window';
 
 interface ScaleParams {
   levels: number[];
   /** Open conversations at which sustained throughput is measured. */
   throughputLevel: number;
   throughputConcurrency: number;
+  /** The measured window: only turns that end inside it count (bench/lib/window.ts). */
   throughputSeconds: number;
+  /** Load before the window, not measured: the ramp (all lanes starting together) settles into a steady state. */
+  warmupSeconds: number;
   /** Load under which latency is measured at each level. */
   probeConcurrency: number;
   probeTurns: number;
   /**
    * Least time between the end of a conversation's turn and its next one in the throughput loop (BENCH_THINK_MS
-   * overrides). It caps the loop at (open conversations ÷ think time) turns/s: 100 in quick and full mode.
+   * overrides). It caps the loop at (open conversations ÷ think time) turns/s: 200 in quick mode, 100 in full mode;
+   * and a lane that owns n conversations turns each at most every n × round trip, which must cover the think time.
    */
   thinkMs: number;
 }
@@ -32,16 +38,19 @@ const PARAMS: Record<Mode, ScaleParams> = {
     levels: [4, 8],
     throughputLevel: 8,
     throughputConcurrency: 4,
-    throughputSeconds: 2,
+    throughputSeconds: 5,
+    warmupSeconds: 2,
     probeConcurrency: 4,
     probeTurns: 8,
     thinkMs: 200,
   },
   quick: {
-    levels: [10, 30, 100],
-    throughputLevel: 100,
+    // 200 open: with 100 and 1 s of think time a lane's 3 conversations would cap it near 60 turns/s, the goal.
+    levels: [10, 50, 200],
+    throughputLevel: 200,
     throughputConcurrency: 32,
-    throughputSeconds: 5,
+    throughputSeconds: 15,
+    warmupSeconds: 5,
     probeConcurrency: 8,
     probeTurns: 24,
     thinkMs: 1_000,
@@ -51,6 +60,7 @@ const PARAMS: Record<Mode, ScaleParams> = {
     throughputLevel: 500,
     throughputConcurrency: 32,
     throughputSeconds: 60,
+    warmupSeconds: 15,
     probeConcurrency: 8,
     probeTurns: 200,
     thinkMs: 5_000,
@@ -107,6 +117,7 @@ async function load(
   clock: ThinkClock,
   concurrency: number,
   bound: { total?: number; durationMs?: number },
+  spans?: TurnSpan[],
 ) {
   let k = 0;
   const lanes = Array.from({ length: concurrency }, (_, lane) => {
@@ -116,12 +127,71 @@ async function load(
   return closedLoop({ concurrency, ...bound, maxMs: 900_000 }, async (lane): Promise<TimedTurn> => {
     const id = await nextConversation(clock, lanes[lane]!);
     const t = TEXT[k++ % TEXT.length]!;
+    const startMs = performance.now();
     try {
       return await sendTurn(stack, ctx.model, id, t.user, t.reply);
     } finally {
-      clock.lastEnded.set(id, performance.now());
+      const endMs = performance.now();
+      clock.lastEnded.set(id, endMs);
+      spans?.push({ startMs, endMs });
     }
   });
+}
+
+/** What one sustained run measured: the window's figures and the worker's and API's CPU per turn in it. */
+interface SustainedRun extends WindowFigures {
+  workerCpuMsPerTurn: number;
+  apiCpuMsPerTurn: number;
+  /** The run's own Temporal server and PostgreSQL (with its backends); NaN on the shared test services. */
+  temporalCpuMsPerTurn: number;
+  postgresCpuMsPerTurn: number;
+  /** Every process of the machine, other users' work included (/proc/stat). */
+  machineCpuMsPerTurn: number;
+  /** The old method's figure on the same run: every turn of warm-up + window + drain over the whole elapsed time. */
+  wholeLoopTurnsPerSecond: number;
+}
+
+/**
+ * Closed loop for warm-up + window; CPU read at the window's edges. Turns still running at the window's end finish
+ * (the loop stops starting turns then) but are not counted.
+ */
+async function sustained(
+  ctx: SuiteContext,
+  stack: BenchStack,
+  ids: string[],
+  clock: ThinkClock,
+  p: ScaleParams,
+): Promise<SustainedRun> {
+  const spans: TurnSpan[] = [];
+  const t0 = performance.now();
+  const from = t0 + p.warmupSeconds * 1000;
+  const to = from + p.throughputSeconds * 1000;
+  // On 2 cores 60 turns/s leaves ~33 ms of CPU per turn for every process together: the worker's alone says little.
+  const servers = ctx.infra.kind === 'durable' ? serverPids(ctx.infra) : {};
+  const tree = (pid: number | undefined) => (pid === undefined ? Number.NaN : treeCpuMs(pid));
+  const cpu = () => ({
+    worker: stack.worker.cpuMs(),
+    api: stack.api.cpuMs(),
+    temporal: tree(servers.temporal),
+    postgres: tree(servers.postmaster),
+    machine: machineBusyMs(),
+  });
+  const at = (ms: number) => new Promise<ReturnType<typeof cpu>>((r) => setTimeout(() => r(cpu()), ms));
+  const edges = Promise.all([at(from - t0), at(to - t0)]);
+  const res = await load(ctx, stack, ids, clock, p.throughputConcurrency, { durationMs: to - t0 }, spans);
+  const [start, end] = await edges;
+  if (res.errors.length) throw new Error(`throughput run failed: ${res.errors.slice(0, 3).join('; ')}`);
+  const w = windowFigures(spans, from, to, p.throughputConcurrency);
+  const per = (ms: number) => (w.turns > 0 ? ms / w.turns : Number.NaN);
+  return {
+    ...w,
+    workerCpuMsPerTurn: per(end.worker - start.worker),
+    apiCpuMsPerTurn: per(end.api - start.api),
+    temporalCpuMsPerTurn: per(end.temporal - start.temporal),
+    postgresCpuMsPerTurn: per(end.postgres - start.postgres),
+    machineCpuMsPerTurn: per(end.machine - start.machine),
+    wholeLoopTurnsPerSecond: res.results.length / (res.elapsedMs / 1000),
+  };
 }
 
 /** BENCH_THINK_MS, else the mode's think time. */
@@ -151,9 +221,7 @@ export const scaleSuite: Suite = {
     const noThink: ThinkClock = { lastEnded: clock.lastEnded, thinkMs: 0 };
     const ids: string[] = [];
     const levels: Level[] = [];
-    let throughput: Repeated | undefined;
-    let throughputLatency: Repeated | undefined;
-    let workerCpuPerTurn: Repeated | undefined;
+    let throughput: SustainedRun[] | undefined;
     const baseline = { worker: await memorySamples(stack.worker), api: await memorySamples(stack.api) };
     try {
       for (const level of p.levels) {
@@ -179,30 +247,32 @@ export const scaleSuite: Suite = {
           p99: repeated(runs.map((r) => r.p99)),
         });
         if (level === p.throughputLevel) {
-          const tps: number[] = [];
-          const lat: number[] = [];
-          const cpu: number[] = [];
+          const runs: SustainedRun[] = [];
           for (let r = 0; r < ctx.repeats; r++) {
-            const cpuBefore = stack.worker.cpuMs();
             ctx.log(`scale: throughput at ${level} open, run ${r + 1}/${ctx.repeats}`);
-            const res = await load(ctx, stack, ids, clock, p.throughputConcurrency, {
-              durationMs: p.throughputSeconds * 1000,
-            });
-            if (res.errors.length) throw new Error(`throughput run failed: ${res.errors.slice(0, 3).join('; ')}`);
-            tps.push(res.results.length / (res.elapsedMs / 1000));
-            // Upkeep started by these turns may still run after the window: a lower bound, like the throughput.
-            cpu.push((stack.worker.cpuMs() - cpuBefore) / Math.max(1, res.results.length));
-            lat.push(percentiles(res.results.map((t) => t.totalMs)).p95);
+            const run = await sustained(ctx, stack, ids, clock, p);
+            ctx.log(`scale: ${JSON.stringify(run)}`);
+            runs.push(run);
           }
-          throughput = repeated(tps);
-          throughputLatency = repeated(lat);
-          workerCpuPerTurn = repeated(cpu);
+          throughput = runs;
         }
       }
     } finally {
       await stack.stop();
     }
 
+    const sustainedFigure = (key: keyof SustainedRun) =>
+      throughput ? repeated(throughput.map((r) => r[key])) : undefined;
+    const tps = sustainedFigure('turnsPerSecond');
+    const roundTripP95 = sustainedFigure('roundTripP95Ms');
+    const meanRoundTrip = sustainedFigure('meanRoundTripMs');
+    const laneBusy = sustainedFigure('laneBusy');
+    const workerCpuPerTurn = sustainedFigure('workerCpuMsPerTurn');
+    const apiCpuPerTurn = sustainedFigure('apiCpuMsPerTurn');
+    const temporalCpuPerTurn = sustainedFigure('temporalCpuMsPerTurn');
+    const postgresCpuPerTurn = sustainedFigure('postgresCpuMsPerTurn');
+    const machineCpuPerTurn = sustainedFigure('machineCpuMsPerTurn');
+    const windowTurns = sustainedFigure('turns');
     const memPoints: [number, number][] = [
       [0, baseline.worker.rss.median],
       ...levels.map((l) => [l.open, l.workerRssMiB.median] as [number, number]),
@@ -272,9 +342,19 @@ export const scaleSuite: Suite = {
         levels,
         throughput: {
           openConversations: p.throughputLevel,
-          turnsPerSecond: throughput,
-          roundTripP95Ms: throughputLatency,
+          warmupSeconds: p.warmupSeconds,
+          windowSeconds: p.throughputSeconds,
+          turnsPerSecond: tps,
+          turnsInWindow: windowTurns,
+          roundTripP95Ms: roundTripP95,
+          meanRoundTripMs: meanRoundTrip,
+          laneBusy,
           workerCpuMsPerTurn: workerCpuPerTurn,
+          apiCpuMsPerTurn: apiCpuPerTurn,
+          temporalCpuMsPerTurn: temporalCpuPerTurn,
+          postgresCpuMsPerTurn: postgresCpuPerTurn,
+          machineCpuMsPerTurn: machineCpuPerTurn,
+          runs: throughput,
         },
         memoryPerIdleConversationKiB: { rss: perConvKiB, heapUsed: perConvHeapKiB },
         maxCachedWorkflows: maxCached,
@@ -283,7 +363,7 @@ export const scaleSuite: Suite = {
       headlines: [
         {
           label: `Sustained turns/s, ${p.throughputLevel} open conversations, concurrency ${p.throughputConcurrency}`,
-          value: throughput ? fmtRepeated(throughput, 1) : '–',
+          value: tps ? fmtRepeated(tps, 1) : '–',
         },
         {
           label: `Worker CPU per turn at that load (user + system, /proc; think time ${p.thinkMs} ms)`,
@@ -303,9 +383,14 @@ export const scaleSuite: Suite = {
           kind: 'text',
           text:
             `Each level adds conversations (created, one turn, then idle: a running workflow each) and then measures ` +
-            `${p.probeTurns} turns on random open conversations at concurrency ${p.probeConcurrency}. In the throughput ` +
-            `window each conversation waits at least ${p.thinkMs} ms (think time) after its last turn before its next ` +
-            `(${p.thinkMs > 0 ? `which caps the loop at ${fmt(p.throughputLevel / (p.thinkMs / 1000), 0)} turns/s` : 'none'}). Memory is read ` +
+            `${p.probeTurns} turns on random open conversations at concurrency ${p.probeConcurrency}. Throughput is a ` +
+            `closed loop of ${p.throughputConcurrency} lanes over all ${p.throughputLevel} open conversations (lane l owns ` +
+            `the conversations i ≡ l mod ${p.throughputConcurrency}); each conversation waits at least ${p.thinkMs} ms (think time) ` +
+            `after its last turn before its next${p.thinkMs > 0 ? `, which caps the loop at ${fmt(p.throughputLevel / (p.thinkMs / 1000), 0)} turns/s` : ''}. ` +
+            `The load runs ${p.warmupSeconds} s before the measured ${p.throughputSeconds} s window and only turns that end ` +
+            `inside the window count (the ramp and the drain after it are left out); CPU is read from /proc at the ` +
+            `window's edges (on 2 cores, 60 turns/s leaves about 33 ms of CPU per turn for every process together). "Lanes busy" is the share of lane time in a turn: the rest a lane waited for one of its ` +
+            `conversations to finish thinking (near 100 % the system sets the pace, not the think time). Memory is read ` +
             `from the worker and API child processes after a forced GC (median of 3 samples). Memory per idle ` +
             `conversation is the least-squares slope of worker memory over the levels (the start, before any conversation, is ` +
             `left out: the first conversations also pay one-time costs). ` +
@@ -335,21 +420,39 @@ export const scaleSuite: Suite = {
               'open conversations',
               'concurrency',
               'think time',
-              'window',
+              'warm-up + window',
               'turns/s (goal ≥ 60 at 500 open)',
-              'round trip p95 (ms)',
-              'worker CPU per turn (ms)',
+              'round trip mean / p95 (ms)',
+              'lanes busy',
+              'CPU per turn, worker / API (ms)',
             ],
             rows: [
               [
                 String(p.throughputLevel),
                 String(p.throughputConcurrency),
                 `${p.thinkMs} ms`,
-                `${p.throughputSeconds} s`,
-                throughput ? fmtRepeated(throughput, 1) : '–',
-                throughputLatency ? fmtRepeated(throughputLatency, 0) : '–',
-                workerCpuPerTurn ? fmtRepeated(workerCpuPerTurn, 1) : '–',
+                `${p.warmupSeconds} s + ${p.throughputSeconds} s`,
+                tps ? fmtRepeated(tps, 1) : '–',
+                meanRoundTrip && roundTripP95
+                  ? `${fmt(meanRoundTrip.median, 0)} / ${fmt(roundTripP95.median, 0)}`
+                  : '–',
+                laneBusy ? `${fmt(laneBusy.median * 100, 0)} %` : '–',
+                workerCpuPerTurn && apiCpuPerTurn
+                  ? `${fmtRepeated(workerCpuPerTurn, 1)} / ${fmtRepeated(apiCpuPerTurn, 1)}`
+                  : '–',
               ],
+            ],
+          },
+        },
+        {
+          kind: 'table',
+          caption: 'CPU per turn in the throughput window, by process (user + system from /proc, ms)',
+          table: {
+            columns: ['worker', 'API', 'Temporal server', 'PostgreSQL', 'whole machine (other users included)'],
+            rows: [
+              [workerCpuPerTurn, apiCpuPerTurn, temporalCpuPerTurn, postgresCpuPerTurn, machineCpuPerTurn].map((f) =>
+                f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–',
+              ),
             ],
           },
         },

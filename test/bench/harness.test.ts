@@ -6,6 +6,7 @@
 import { describeSettings } from '../../bench/lib/infra';
 import { DEFAULT_PACE, paceSettings, parsePace } from '../../bench/lib/offline';
 import { pickReady } from '../../bench/lib/think';
+import { windowFigures } from '../../bench/lib/window';
 import { overheadCases } from '../../bench/suites/overhead';
 import { offlineTokens } from '../../src/offline-model/server';
 import { sseEvents } from '../../src/offline-model/sse';
@@ -66,6 +67,35 @@ describe('think time', () => {
     const clock = { lastEnded: new Map([['busy', Infinity]]), thinkMs: 5_000 };
     expect(pickReady(clock, ['busy', 'new'], 0)).toEqual({ id: 'new' });
     expect(pickReady(clock, ['busy'], 0)).toEqual({ waitMs: Infinity });
+  });
+});
+
+describe('sustained throughput window', () => {
+  it('counts only the turns that end inside the window, not the ramp before it or the drain after it', () => {
+    const spans = [
+      { startMs: 0, endMs: 900 }, // warm-up: ended before the window
+      { startMs: 900, endMs: 1_500 }, // started in warm-up, ended inside: counts
+      { startMs: 1_500, endMs: 2_500 }, // inside
+      { startMs: 2_600, endMs: 3_400 }, // still running at the window's end: drain, left out
+      { startMs: 4_000, endMs: 4_200 }, // after the window
+    ];
+    const w = windowFigures(spans, 1_000, 3_000, 1);
+    expect(w.turns).toBe(2);
+    expect(w.turnsPerSecond).toBe(1);
+    expect(w.meanRoundTripMs).toBe(800);
+  });
+
+  it('reports how much of the lanes’ time inside the window was spent in a turn rather than waiting out think time', () => {
+    // Two lanes over a 1 s window: one busy throughout, the other busy for a quarter of it.
+    const spans = [
+      { startMs: 0, endMs: 2_000 },
+      { startMs: 1_250, endMs: 1_500 },
+    ];
+    expect(windowFigures(spans, 1_000, 2_000, 2).laneBusy).toBeCloseTo((1_000 + 250) / 2_000);
+  });
+
+  it('refuses a window without length', () => {
+    expect(() => windowFigures([], 5, 5, 1)).toThrow(/positive length/);
   });
 });
 
