@@ -141,11 +141,13 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     },
   );
   const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
+  // A call that will store the turn writes its ledger row in the turn's statement: one flush, not two.
+  const storesTurn = input.persist !== undefined && !tools;
   const call = await recordedModelCall(
     deps,
     { tenantId, conversationId, messageId, turn: input.turn, purpose: 'reply' },
     request,
-    stream.delta,
+    { ...(stream.delta ? { onText: stream.delta } : {}), deferLedger: storesTurn },
   ).finally(() => stream.flush());
   deps.metrics.turnDuration.observe({ phase: 'model' }, call.result.latencyMs / 1000);
   const toolCalls =
@@ -165,6 +167,12 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
       reply,
       usage: call.usage,
       llmCallId: call.callId,
+      ...(call.unwritten ? { ledger: call.unwritten } : {}),
+    }).catch(async (err: unknown) => {
+      // The call was paid for whatever happened to the turn: its row must exist before the attempt fails (a write
+      // that reached the database already holds it; the insert is idempotent).
+      if (call.unwritten) await deps.llmCalls.record(call.unwritten);
+      throw err;
     });
     if (!written.inserted) {
       // Another attempt stored its reply first: that one is the turn's answer.
