@@ -144,11 +144,13 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
     },
   );
   const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
+  // A call that will store the turn writes its ledger row in the turn's statement: one flush, not two.
+  const storesTurn = input.persist !== undefined && !tools;
   const call = await recordedModelCall(
     deps,
     { tenantId, conversationId, messageId, turn: input.turn, purpose: 'reply' },
     request,
-    stream.delta,
+    { ...(stream.delta ? { onText: stream.delta } : {}), deferLedger: storesTurn },
   ).finally(() => stream.flush());
   deps.metrics.turnDuration.observe({ phase: 'model' }, call.result.latencyMs / 1000);
   const toolCalls =
@@ -168,9 +170,13 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
       reply,
       usage: call.usage,
       llmCallId: call.callId,
-    }).catch((err: unknown) => {
-      // The model answered and its ledger row is committed: a retry of this attempt would pay for the reply again.
-      // The reply goes back unstored and the workflow's persistTurn (answerIfStored) waits the outage out.
+      ...(call.unwritten ? { ledger: call.unwritten } : {}),
+    }).catch(async (err: unknown) => {
+      // The call was paid for whatever happened to the turn: its row must exist before anything else (a write that
+      // reached the database already holds it; the insert is idempotent). If even that fails, the attempt fails.
+      if (call.unwritten) await deps.llmCalls.record(call.unwritten);
+      // A retry of this attempt would pay for the reply again: the reply goes back unstored and the workflow's
+      // persistTurn (answerIfStored) waits the outage out.
       if (err instanceof ApplicationFailure) throw err; // the conversation is gone: nothing to store it in
       activityLogger(deps.log).warn(
         { tenantId, conversationId, messageId, error: err instanceof Error ? err.message : String(err) },

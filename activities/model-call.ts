@@ -8,7 +8,7 @@ import { addUsage, ZERO_USAGE, type Usage } from '../workflows/contract';
 import type { ModelCallResult } from '../src/model/client';
 import { classifyModelError, toApplicationFailure } from '../src/model/errors';
 import { estimateRequestTokens } from '../src/model/prompt';
-import type { LlmPurpose } from '../src/storage/llm-calls';
+import type { LlmCallRow, LlmPurpose } from '../src/storage/llm-calls';
 import type { ActivityDeps } from './deps';
 import { activityLogger, secondsSince } from './log-context';
 
@@ -26,6 +26,17 @@ export interface RecordedCall {
   usage: Usage;
   /** Row id in `llm_calls`: unique per activity attempt. */
   callId: string;
+  /** The call's ledger row when the caller asked to write it (`deferLedger`): written by nobody yet. */
+  unwritten?: LlmCallRow;
+}
+
+export interface CallOptions {
+  onText?: (delta: string) => void;
+  /**
+   * A successful call's ledger row is returned, not written: the caller writes it with what it stores next (the
+   * turn, one flush for both) and must write it alone if that fails. A failed call's row is always written here.
+   */
+  deferLedger?: boolean;
 }
 
 /** Well inside the reply's heartbeat timeout (workflows/model-chain.ts); the SDK throttles what it sends. */
@@ -51,7 +62,7 @@ export async function recordedModelCall(
   deps: ActivityDeps,
   scope: CallScope,
   request: Anthropic.MessageCreateParamsNonStreaming,
-  onText?: (delta: string) => void,
+  { onText, deferLedger = false }: CallOptions = {},
 ): Promise<RecordedCall> {
   const ctx = Context.current();
   const { attempt } = ctx.info;
@@ -99,14 +110,15 @@ export async function recordedModelCall(
     clearInterval(heartbeat);
   }
   const t = result.tokens;
-  await deps.llmCalls.record({
+  const ledgerRow: LlmCallRow = {
     ...row,
     outcome: 'ok',
     ...t,
     costUsd: result.costUsd,
     latencyMs: result.latencyMs,
     requestId: result.requestId,
-  });
+  };
+  if (!deferLedger) await deps.llmCalls.record(ledgerRow);
   const cacheWrite = t.cacheWrite5mTokens + t.cacheWrite1hTokens;
   deps.metrics.recordCall(model, scope.purpose, {
     input: t.inputTokens,
@@ -123,5 +135,5 @@ export async function recordedModelCall(
     cacheWriteTokens: cacheWrite,
     costUsd: result.costUsd,
   });
-  return { result, usage, callId };
+  return { result, usage, callId, ...(deferLedger ? { unwritten: ledgerRow } : {}) };
 }

@@ -8,12 +8,18 @@
  *     and all commits of the database (`xact_commit`, read-only ones included; statistics reach it ~1 s late).
  * A profiling aid, not a benchmark (bench/ owns the figures); compare runs taken in the same minute.
  *
- *   npx tsx scripts/profile-turn.ts [--turns 40] [--via client|http] [--concurrency 1] [--sql]
+ *   npx tsx scripts/profile-turn.ts [--turns 40] [--via client|http] [--concurrency 1] [--sql] [--events]
+ *
+ * `--events` prints each turn's history events from the update's acceptance to its completion with the median gap
+ * before each (server clock): where a workflow task waits for dispatch (scheduled → started) and where the worker
+ * holds it (started → completed).
  *   node --cpu-prof --import tsx scripts/profile-turn.ts --concurrency 16 --turns 200
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { conversationPhases, type TurnPhases } from '../bench/lib/phases';
@@ -29,8 +35,10 @@ const { values: args } = parseArgs({
     via: { type: 'string', default: 'client' },
     concurrency: { type: 'string', default: '1' },
     sql: { type: 'boolean', default: false },
+    events: { type: 'boolean', default: false },
   },
 });
+const EventType = temporal.api.enums.v1.EventType;
 const TURNS = Number(args.turns);
 const WARMUP = 3;
 const CONCURRENCY = Number(args.concurrency);
@@ -213,6 +221,8 @@ async function main(): Promise<void> {
       );
       phases.push(...found.values());
     }
+    if (args.events)
+      await printEventGaps(services.temporal.client, conversationWorkflowId(tenant.id, conversations[0]!));
     if (phases.length > 0) {
       const keys = [
         'contextMs',
@@ -227,6 +237,47 @@ async function main(): Promise<void> {
     }
   } finally {
     await stack.stop();
+  }
+}
+
+/** The turns of the conversation's current run, event by event: the median gap before each (same sequence only). */
+async function printEventGaps(client: Client, workflowId: string): Promise<void> {
+  type Event = temporal.api.history.v1.IHistoryEvent;
+  const events: Event[] = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const at = (e: Event) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const name = (e: Event) => {
+    const type = EventType[Number(e.eventType)] ?? String(e.eventType);
+    const activity =
+      e.activityTaskScheduledEventAttributes?.activityType?.name ?? e.markerRecordedEventAttributes?.markerName;
+    return activity ? `${type} (${activity})` : type;
+  };
+  const turns = new Map<string, number[][]>();
+  let turn: { names: string[]; gaps: number[]; last: number; wftStart: number } | undefined;
+  let wftScheduledAt = 0;
+  for (const e of events) {
+    const type = e.eventType;
+    if (type === EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED && !turn) wftScheduledAt = at(e);
+    if (type === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+      turn = { names: [], gaps: [], last: wftScheduledAt, wftStart: wftScheduledAt };
+    if (!turn) continue;
+    turn.names.push(name(e));
+    turn.gaps.push(at(e) - turn.last);
+    turn.last = at(e);
+    if (type === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED) {
+      const key = turn.names.join('|');
+      turns.set(key, [...(turns.get(key) ?? []), turn.gaps]);
+      turn = undefined;
+    }
+  }
+  for (const [key, all] of [...turns].sort((a, b) => b[1].length - a[1].length)) {
+    console.log(`\n${all.length} turns with this event sequence (median ms since the previous event):`);
+    key.split('|').forEach((n, i) =>
+      console.log(
+        `  ${median(all.map((g) => g[i]!))
+          .toFixed(2)
+          .padStart(7)}  ${n}`,
+      ),
+    );
   }
 }
 

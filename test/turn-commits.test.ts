@@ -1,7 +1,7 @@
 /**
  * What a turn makes PostgreSQL flush to disk. On a server with fsync on, every commit that writes waits for a WAL
  * flush (several ms here) unless its transaction commits asynchronously; a turn's path should wait for as few as
- * exactly-once and the cost ledger need: the model call's ledger row and the stored turn. Counted on the real
+ * exactly-once and the cost ledger need: the stored turn, which carries the ledger row of the call that answered. Counted on the real
  * stack by watching every statement the worker sends, attributed to the activity that sent it.
  */
 import { Context } from '@temporalio/activity';
@@ -57,7 +57,7 @@ describe('commits a turn waits for', () => {
     await stack?.stop();
   });
 
-  it('waits for two flushes per turn: the ledger row of the model call and the stored turn', async () => {
+  it('waits for one flush per turn: the stored turn, with the ledger row of the model call that answered', async () => {
     const tenant = stack.tenants.acme.id;
     const { memoir } = stack.serving.services;
     const { conversationId } = await memoir.startConversation(tenant, {
@@ -74,8 +74,9 @@ describe('commits a turn waits for', () => {
     tally = undefined;
     // The manifest and the system prompt copy commit asynchronously: the persist flushes them with the turn.
     expect(counted.get('loadContext') ?? 0).toBe(0);
-    // The model call writes its ledger row, then stores the turn it answered (patch model-call-persists-turn).
-    expect(counted.get('generateReply')).toBe(2 * turns);
+    // The model call stores the turn it answered (patch model-call-persists-turn), its ledger row in the same
+    // statement: one flush for both.
+    expect(counted.get('generateReply')).toBe(turns);
     expect(counted.get('persistTurn') ?? 0).toBe(0);
   });
 });

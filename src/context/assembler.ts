@@ -171,10 +171,11 @@ export class ContextAssembler {
         if (recallGate(d.db ? hits : undefined, () => false, s.recallGate).open) void semanticRecall();
       })
       .catch(() => undefined); // a lexical failure fails the assembly below
-    const [conversation, archive, lexical] = await Promise.all([
+    // Wave 2 needs the conversation and the archive, not the lexical hits (only recall does, after it): the search
+    // runs on beside it rather than holding it up (it was wave 1's slowest read).
+    const [conversation, archive] = await Promise.all([
       input.conversation ?? timed('conversation', () => d.conversations.get(tenantId, conversationId)),
       timed('summary', () => this.latestArchive(tenantId, conversationId)),
-      lexicalP,
     ]);
     if (!conversation) throw new ConversationMissingError(tenantId, conversationId);
     const lastSeq = conversation.lastSeq;
@@ -206,10 +207,11 @@ export class ContextAssembler {
       0,
       archiveCap - (summaryFits ? summaryTokens : 0) - (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
     );
-    const [window, olderAll, systemPromptSha] = await Promise.all([
+    const [window, olderAll, systemPromptSha, lexical] = await Promise.all([
       timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
       timed('older', () => this.olderHistory(tenantId, conversationId, from, olderAllowance)),
       systemPromptShaP,
+      lexicalP,
     ]);
     // Copies: shedding below must not touch the cached summary.
     const facts = factsFit ? [...(summary?.facts ?? [])] : [];

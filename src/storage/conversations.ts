@@ -4,6 +4,7 @@
 import type { Reply, TurnResult, Usage } from '../../workflows/contract';
 import { ErasureTombstones } from '../security/tombstones';
 import type { Db, Queryable } from './db';
+import { ledgerInsert, type LlmCallRow } from './llm-calls';
 
 export interface ConversationRow {
   tenantId: string;
@@ -43,6 +44,12 @@ export interface TurnToPersist {
   acceptedCallIds?: string[];
   /** What redaction took out of these messages, for audit (kind and keyed hash only). */
   redactions?: { messageId: string; stage: string; piiType: string; hash: string }[];
+  /**
+   * The ledger row of the call that answered, not yet written: it is inserted by the same statement (one flush for
+   * both), accepted when the turn is. The row is written even when the turn is not (stored before, or the
+   * conversation gone); when the statement fails, the caller writes the row alone (activities/generate-reply.ts).
+   */
+  ledger?: LlmCallRow;
 }
 
 export interface PersistedTurn {
@@ -359,6 +366,10 @@ export class ConversationStore {
       ]);
     }
     const redactions = turn.redactions ?? [];
+    // Parameters $1–$21 are the turn's, the ledger row's follow. A data-modifying CTE runs whatever the final SELECT
+    // reads, so the row is written even for a missing conversation; it is accepted only with a turn it inserted
+    // (the `accepted` CTE cannot mark it: sibling CTEs do not see each other's rows).
+    const ledger = turn.ledger ? ledgerInsert(turn.ledger, 22, 'EXISTS (SELECT 1 FROM new_user)') : undefined;
     // `conv` locks the conversation row: it serialises writers of this conversation and hands out the sequence
     // numbers (a writer that waited reads the row as the one before it left it). The user message goes first; when
     // an earlier attempt stored it already, nothing else is written. Texts sealed for another owner (erased and
@@ -390,7 +401,7 @@ export class ConversationStore {
          SELECT $1, $2, r.message_id, r.stage, r.pii_type, r.value_hash
            FROM unnest($16::text[], $17::text[], $18::text[], $19::text[]) AS r(message_id, stage, pii_type, value_hash)
           WHERE EXISTS (SELECT 1 FROM new_user)
-       )
+       )${ledger ? `, ledger AS (${ledger.sql})` : ''}
        SELECT conv.next_seq, conv.user_id, (SELECT count(*)::int FROM new_user) AS inserted FROM conv`,
       [
         tenantId,
@@ -414,6 +425,7 @@ export class ConversationStore {
         redactions.map((r) => r.hash),
         userMessage.sentAt ?? null,
         owner ?? null,
+        ...(ledger?.params ?? []),
       ],
     );
     const row = rows[0];

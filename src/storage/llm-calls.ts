@@ -43,37 +43,59 @@ export interface CostRow {
   cacheHitRatio: number;
 }
 
+const LEDGER_COLUMNS = `call_id, tenant_id, conversation_id, message_id, turn, purpose, model, attempt, outcome,
+  error_type, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd,
+  latency_ms, request_id`;
+
+/** A ledger row's values, in LEDGER_COLUMNS order. */
+function ledgerValues(r: LlmCallRow): unknown[] {
+  return [
+    r.callId,
+    r.tenantId,
+    r.conversationId,
+    r.messageId,
+    r.turn,
+    r.purpose,
+    r.model,
+    r.attempt,
+    r.outcome,
+    r.errorType ?? null,
+    r.inputTokens,
+    r.outputTokens,
+    r.cacheReadTokens,
+    r.cacheWrite5mTokens,
+    r.cacheWrite1hTokens,
+    r.costUsd,
+    r.latencyMs,
+    r.requestId ?? null,
+  ];
+}
+
+/**
+ * The ledger row as a statement fragment for another writer's statement (the stored turn, src/storage/conversations.ts),
+ * its parameters numbered from `first`: `accepted` is the SQL expression given, so the row and its acceptance commit
+ * with the turn in one flush. Idempotent on `callId` like `record`.
+ */
+export function ledgerInsert(r: LlmCallRow, first: number, accepted: string): { sql: string; params: unknown[] } {
+  const params = ledgerValues(r);
+  const placeholders = params.map((_, i) => `$${first + i}`).join(', ');
+  return {
+    sql: `INSERT INTO llm_calls (${LEDGER_COLUMNS}, accepted) VALUES (${placeholders}, ${accepted})
+         ON CONFLICT (call_id) DO NOTHING`,
+    params,
+  };
+}
+
 export class LlmCallStore {
   constructor(private readonly db: Db) {}
 
   /** Idempotent on `callId`: a retried write of the same attempt is a no-op. */
   async record(r: LlmCallRow): Promise<void> {
+    const params = ledgerValues(r);
     await this.db.query(
-      `INSERT INTO llm_calls (call_id, tenant_id, conversation_id, message_id, turn, purpose, model, attempt, outcome,
-         error_type, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-         cost_usd, latency_ms, request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+      `INSERT INTO llm_calls (${LEDGER_COLUMNS}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')})
        ON CONFLICT (call_id) DO NOTHING`,
-      [
-        r.callId,
-        r.tenantId,
-        r.conversationId,
-        r.messageId,
-        r.turn,
-        r.purpose,
-        r.model,
-        r.attempt,
-        r.outcome,
-        r.errorType ?? null,
-        r.inputTokens,
-        r.outputTokens,
-        r.cacheReadTokens,
-        r.cacheWrite5mTokens,
-        r.cacheWrite1hTokens,
-        r.costUsd,
-        r.latencyMs,
-        r.requestId ?? null,
-      ],
+      params,
     );
   }
 

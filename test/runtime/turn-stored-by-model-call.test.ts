@@ -257,3 +257,61 @@ it('a model call that finds the turn stored degraded answers with it as degraded
   expect(found).toMatchObject({ messageId: degradedReply.messageId, content: degradedReply.content, degraded: true });
   expect((await stack.offline.requests()).length).toBe(requests);
 });
+
+it('keeps the ledger row of a paid call when storing its turn fails (the row rides in the turn’s statement)', async () => {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('dropped');
+  const { memoir } = stack.serving.services;
+  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I dive.', userId: 'u' });
+  const activities = createActivities(activityDeps(stack.serving.services));
+  const runId = uniqueId('run-dropped');
+  const env = new MockActivityEnvironment({
+    activityId: 'reply-dropped',
+    workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId },
+  });
+  const messageId = uniqueId('m');
+  await env.run(activities.loadContext.bind(activities), {
+    tenantId,
+    conversationId,
+    messageId,
+    content: 'Where do I dive?',
+    turn: 2,
+  });
+
+  // The store waits on the conversation's row; its connection is then dropped, so the statement that carries the
+  // ledger row fails and nothing of it commits.
+  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('SELECT 1 FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE', [
+    tenantId,
+    conversationId,
+  ]);
+  const call = { messageId, turn: 2, model: 'claude-sonnet-5-5', persist: {} };
+  const reply = env
+    .run((input: typeof call) => activities.generateReply(input), call)
+    .then(
+      (r) => ((r as StoredReply).messageId ? 'stored' : 'unstored'),
+      (err: Error) => err.message,
+    );
+  try {
+    const waiter = async () =>
+      (
+        await holder.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+        )
+      ).rows[0]?.pid;
+    let pid: number | undefined;
+    await vi.waitFor(async () => expect((pid = await waiter())).toBeDefined(), { timeout: 20_000, interval: 50 });
+    await holder.query('SELECT pg_terminate_backend($1)', [pid]);
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  // The reply comes back unstored (the workflow stores it), and nothing of the failed statement committed.
+  expect(await reply).toBe('unstored');
+  expect(await memoir.messages(tenantId, conversationId, { limit: 10 })).toHaveLength(2);
+  // The model answered and was paid: its row is in the ledger, not accepted (no turn kept its reply).
+  const ledger = await stack.serving.services.llmCalls.forMessage(tenantId, conversationId, messageId);
+  expect(ledger.map((r) => [r.callId, r.outcome, r.accepted])).toEqual([[`${runId}/reply-dropped/1`, 'ok', false]]);
+});
