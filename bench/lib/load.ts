@@ -2,6 +2,8 @@
  * Load generation, always bounded in count and in time: closed loops of concurrent lanes, and one Memoir turn
  * timed from the client (the round trip over loopback to the API and back).
  */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { HttpAnswer, HttpCall } from './http';
 import { marked, type BenchModel } from './offline';
 import type { BenchStack } from './stack';
 
@@ -59,6 +61,8 @@ export interface TimedTurn {
   /** The model's own time for this turn (server side of the offline model), ms. */
   modelMs: number;
   overheadMs: number;
+  /** How many times the API answered 503 with Retry-After and the same message was sent again. */
+  retries: number;
   usage: {
     inputTokens: number;
     outputTokens: number;
@@ -104,23 +108,58 @@ export async function sendTurn(
     if (opts.sentAt) throw new Error('sentAt is only sent through the HTTP API in the benchmark');
     const { result, ms } = await stack.inProcess(conversationId, content, messageId);
     const modelMs = model.modelMs(messageId);
-    return { conversationId, messageId, totalMs: ms, modelMs, overheadMs: ms - modelMs, usage: result.usage };
+    return {
+      conversationId,
+      messageId,
+      totalMs: ms,
+      modelMs,
+      overheadMs: ms - modelMs,
+      retries: 0,
+      usage: result.usage,
+    };
   }
-  const res = await stack.http('POST', `/v1/conversations/${conversationId}/messages`, {
-    content,
-    messageId,
-    ...(opts.sentAt ? { sentAt: opts.sentAt } : {}),
-  });
-  if (res.status !== 200) throw new Error(`turn failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const body = { content, messageId, ...(opts.sentAt ? { sentAt: opts.sentAt } : {}) };
+  const { answer, retries, ms } = await postTurn(stack.http, conversationId, body);
   const modelMs = model.modelMs(messageId);
   return {
     conversationId,
     messageId,
-    totalMs: res.ms,
+    totalMs: ms,
     modelMs,
-    overheadMs: res.ms - modelMs,
-    usage: res.body.usage,
+    overheadMs: ms - modelMs,
+    retries,
+    usage: answer.body.usage,
   };
+}
+
+/** Most times one message is sent again after a 503: past that, the turn counts as failed. */
+export const UNAVAILABLE_RETRIES = 5;
+
+/**
+ * Posts one message and returns the 200 answer. A 503 with Retry-After is a legitimate answer under load (the
+ * workflow's task is being retried, a connection dropped): as the API documents, the client waits it out and sends
+ * the same message again with the same messageId, which the server de-duplicates. Anything else fails the turn.
+ * `ms` is the whole time the caller waited, retries included.
+ */
+export async function postTurn(
+  http: HttpCall,
+  conversationId: string,
+  body: { content: string; messageId: string; sentAt?: string },
+  maxRetries = UNAVAILABLE_RETRIES,
+): Promise<{ answer: HttpAnswer; retries: number; ms: number }> {
+  const t0 = performance.now();
+  for (let retries = 0; ; retries++) {
+    const answer = await http('POST', `/v1/conversations/${conversationId}/messages`, body);
+    if (answer.status === 503 && answer.retryAfterS !== undefined && retries < maxRetries) {
+      await delay(answer.retryAfterS * 1000);
+      continue;
+    }
+    if (answer.status !== 200)
+      throw new Error(
+        `turn failed: ${answer.status} ${JSON.stringify(answer.body)}${retries ? ` (after ${retries} retries)` : ''}`,
+      );
+    return { answer, retries, ms: performance.now() - t0 };
+  }
 }
 
 /** Creates a conversation; returns its id. */

@@ -4,6 +4,7 @@
  * API, as `memoir worker` and `memoir api` would run — so that each one's resident memory can be read on its own.
  * The offline model and the load generator stay in the benchmark's process.
  */
+import { httpCaller, type HttpCall } from './http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -52,7 +53,7 @@ export interface BenchStack {
    */
   memoir: MemoirClient;
   /** Calls the API; `ms` is the client-side round trip. */
-  http(method: string, route: string, body?: unknown): Promise<{ status: number; body: any; ms: number }>;
+  http: HttpCall;
   /** Sends one message through the in-process client; `ms` is the round trip. */
   inProcess(conversationId: string, content: string, messageId: string): Promise<{ result: TurnResult; ms: number }>;
   /** Text of a process's /metrics. */
@@ -267,20 +268,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
         const result = await memoir.sendMessage(tenantId, conversationId, { content, messageId });
         return { result, ms: performance.now() - t0 };
       },
-      async http(method, route, body) {
-        const t0 = performance.now();
-        const res = await fetch(`${apiUrl}${route}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${key}`,
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        });
-        const text = await res.text();
-        const ms = performance.now() - t0;
-        return { status: res.status, body: text ? JSON.parse(text) : undefined, ms };
-      },
+      http: httpCaller(apiUrl, key),
       async metrics(which) {
         const url = (which === 'worker' ? worker : api).ready.metricsUrl!;
         return (await fetch(url)).text();

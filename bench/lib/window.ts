@@ -10,6 +10,8 @@ import { mean, quantile } from './stats';
 export interface TurnSpan {
   startMs: number;
   endMs: number;
+  /** Times the turn was sent again after a 503 with Retry-After (bench/lib/load.ts postTurn). */
+  retries?: number;
 }
 
 export interface WindowFigures {
@@ -24,6 +26,8 @@ export interface WindowFigures {
    * finish its think time. Near 1 the system under test sets the pace; well below 1 the think time does.
    */
   laneBusy: number;
+  /** Retries after a 503 among the turns that ended inside the window. */
+  retries: number;
 }
 
 /** The figures of the window [fromMs, toMs) over `lanes` lanes. */
@@ -40,5 +44,6 @@ export function windowFigures(spans: readonly TurnSpan[], fromMs: number, toMs: 
       0.95,
     ),
     laneBusy: busyMs / (lanes * (toMs - fromMs)),
+    retries: ended.reduce((a, s) => a + (s.retries ?? 0), 0),
   };
 }
