@@ -119,7 +119,8 @@ export async function startBenchModel(latencyMs: number): Promise<BenchModel> {
     latencyMs,
     modelMs: (marker) => timings.get(marker)?.ms ?? 0,
     requestsFor: (marker) => timings.get(marker)?.requests ?? 0,
-    script: (rules) => post('/_offline/script', { rules }),
+    // In process, not over HTTP: the load generator scripts every turn's reply, and its CPU is measured with it.
+    script: async (rules) => app.script.add(rules),
     async setPace(pace) {
       timing = pace ? paceSettings(pace) : { latencyMs, streamChunkDelayMs: 0 };
       await post('/_offline/script', { rules: [], ...timing });
