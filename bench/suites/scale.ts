@@ -31,6 +31,13 @@ interface ScaleParams {
    * and a lane that owns n conversations turns each at most every n × round trip, which must cover the think time.
    */
   thinkMs: number;
+  /**
+   * Conversations are opened with one turn; before the throughput runs every `historyEvery`-th of them is given a
+   * history of `historyTurns` turns through the normal path, so the window also serves long conversations (a
+   * larger context, folds and facts behind them) at a bounded cost to the run: a mix, as real traffic is.
+   */
+  historyEvery: number;
+  historyTurns: number;
 }
 
 const PARAMS: Record<Mode, ScaleParams> = {
@@ -43,6 +50,8 @@ const PARAMS: Record<Mode, ScaleParams> = {
     probeConcurrency: 4,
     probeTurns: 8,
     thinkMs: 200,
+    historyEvery: 4,
+    historyTurns: 6,
   },
   quick: {
     // 200 open: with 100 and 1 s of think time a lane's 3 conversations would cap it near 60 turns/s, the goal.
@@ -54,6 +63,8 @@ const PARAMS: Record<Mode, ScaleParams> = {
     probeConcurrency: 8,
     probeTurns: 24,
     thinkMs: 1_000,
+    historyEvery: 8,
+    historyTurns: 24,
   },
   full: {
     levels: [10, 500, 2000],
@@ -64,6 +75,8 @@ const PARAMS: Record<Mode, ScaleParams> = {
     probeConcurrency: 8,
     probeTurns: 200,
     thinkMs: 5_000,
+    historyEvery: 10,
+    historyTurns: 32,
   },
 };
 
@@ -107,6 +120,28 @@ async function openUpTo(ctx: SuiteContext, stack: BenchStack, ids: string[], clo
 }
 
 /**
+ * Gives every `historyEvery`-th open conversation `historyTurns` turns in all (it has one): each conversation's turns
+ * in order, up to 32 conversations at a time, no think time. Returns how many turns it sent.
+ */
+async function seedHistory(ctx: SuiteContext, stack: BenchStack, ids: string[], clock: ThinkClock, p: ScaleParams) {
+  const chosen = ids.filter((_, i) => i % p.historyEvery === 0);
+  const extra = p.historyTurns - 1;
+  if (chosen.length === 0 || extra <= 0) return 0;
+  const loop = await closedLoop({ concurrency: 32, total: chosen.length, maxMs: 1_800_000 }, async (_l, i) => {
+    const id = chosen[i]!;
+    // Turns 2..historyTurns of the dialogue, after the opening turn's line (its index in `ids`).
+    const from = ids.indexOf(id) + 1;
+    for (let k = 0; k < extra; k++) {
+      const t = TEXT[(from + k) % TEXT.length]!;
+      await sendTurn(stack, ctx.model, id, t.user, t.reply);
+    }
+    clock.lastEnded.set(id, performance.now());
+  });
+  if (loop.errors.length) throw new Error(`seeding history failed: ${loop.errors.slice(0, 3).join('; ')}`);
+  return chosen.length * extra;
+}
+
+/**
  * A closed loop over the open conversations; lane l only uses conversations i ≡ l (mod concurrency), at random
  * among those whose think time has passed since their last turn.
  */
@@ -128,12 +163,15 @@ async function load(
     const id = await nextConversation(clock, lanes[lane]!);
     const t = TEXT[k++ % TEXT.length]!;
     const startMs = performance.now();
+    let retries = 0;
     try {
-      return await sendTurn(stack, ctx.model, id, t.user, t.reply);
+      const turn = await sendTurn(stack, ctx.model, id, t.user, t.reply);
+      retries = turn.retries;
+      return turn;
     } finally {
       const endMs = performance.now();
       clock.lastEnded.set(id, endMs);
-      spans?.push({ startMs, endMs });
+      spans?.push({ startMs, endMs, retries });
     }
   });
 }
@@ -222,6 +260,8 @@ export const scaleSuite: Suite = {
     const ids: string[] = [];
     const levels: Level[] = [];
     let throughput: SustainedRun[] | undefined;
+    let seededTurns = 0;
+    let seedSeconds = 0;
     const baseline = { worker: await memorySamples(stack.worker), api: await memorySamples(stack.api) };
     try {
       for (const level of p.levels) {
@@ -247,6 +287,10 @@ export const scaleSuite: Suite = {
           p99: repeated(runs.map((r) => r.p99)),
         });
         if (level === p.throughputLevel) {
+          ctx.log(`scale: giving every ${p.historyEvery}th conversation ${p.historyTurns} turns of history`);
+          const seeded = performance.now();
+          seededTurns = await seedHistory(ctx, stack, ids, clock, p);
+          seedSeconds = (performance.now() - seeded) / 1000;
           const runs: SustainedRun[] = [];
           for (let r = 0; r < ctx.repeats; r++) {
             ctx.log(`scale: throughput at ${level} open, run ${r + 1}/${ctx.repeats}`);
@@ -273,6 +317,7 @@ export const scaleSuite: Suite = {
     const postgresCpuPerTurn = sustainedFigure('postgresCpuMsPerTurn');
     const machineCpuPerTurn = sustainedFigure('machineCpuMsPerTurn');
     const windowTurns = sustainedFigure('turns');
+    const windowRetries = sustainedFigure('retries');
     const memPoints: [number, number][] = [
       [0, baseline.worker.rss.median],
       ...levels.map((l) => [l.open, l.workerRssMiB.median] as [number, number]),
@@ -346,6 +391,8 @@ export const scaleSuite: Suite = {
           windowSeconds: p.throughputSeconds,
           turnsPerSecond: tps,
           turnsInWindow: windowTurns,
+          retriesInWindow: windowRetries,
+          history: { every: p.historyEvery, turns: p.historyTurns, seededTurns, seedSeconds },
           roundTripP95Ms: roundTripP95,
           meanRoundTripMs: meanRoundTrip,
           laneBusy,
@@ -387,6 +434,10 @@ export const scaleSuite: Suite = {
             `closed loop of ${p.throughputConcurrency} lanes over all ${p.throughputLevel} open conversations (lane l owns ` +
             `the conversations i ≡ l mod ${p.throughputConcurrency}); each conversation waits at least ${p.thinkMs} ms (think time) ` +
             `after its last turn before its next${p.thinkMs > 0 ? `, which caps the loop at ${fmt(p.throughputLevel / (p.thinkMs / 1000), 0)} turns/s` : ''}. ` +
+            `Before the throughput runs every ${p.historyEvery}th conversation is given ${p.historyTurns} turns of history ` +
+            `through the API (${seededTurns} turns, ${fmt(seedSeconds, 0)} s), so the window serves long conversations ` +
+            `beside short ones. A 503 with Retry-After is waited out and the same message sent again with the same ` +
+            `messageId, as the API documents; the retries are counted, and any other failure aborts the run. ` +
             `The load runs ${p.warmupSeconds} s before the measured ${p.throughputSeconds} s window and only turns that end ` +
             `inside the window count (the ramp and the drain after it are left out); CPU is read from /proc at the ` +
             `window's edges (on 2 cores, 60 turns/s leaves about 33 ms of CPU per turn for every process together). "Lanes busy" is the share of lane time in a turn: the rest a lane waited for one of its ` +
@@ -424,6 +475,7 @@ export const scaleSuite: Suite = {
               'turns/s (goal ≥ 60 at 500 open)',
               'round trip mean / p95 (ms)',
               'lanes busy',
+              'retries after 503',
               'CPU per turn, worker / API (ms)',
             ],
             rows: [
@@ -437,6 +489,7 @@ export const scaleSuite: Suite = {
                   ? `${fmt(meanRoundTrip.median, 0)} / ${fmt(roundTripP95.median, 0)}`
                   : '–',
                 laneBusy ? `${fmt(laneBusy.median * 100, 0)} %` : '–',
+                windowRetries ? fmtRepeated(windowRetries, 0) : '–',
                 workerCpuPerTurn && apiCpuPerTurn
                   ? `${fmtRepeated(workerCpuPerTurn, 1)} / ${fmtRepeated(apiCpuPerTurn, 1)}`
                   : '–',
