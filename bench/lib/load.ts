@@ -132,8 +132,14 @@ export async function sendTurn(
   };
 }
 
-/** Most times one message is sent again after a 503: past that, the turn counts as failed. */
-export const UNAVAILABLE_RETRIES = 5;
+/**
+ * Most times one message is sent again after a 503, and the longest a turn keeps retrying: past either, the turn
+ * counts as failed. On a starved machine a conversation's workflow task can fail for tens of seconds (a 3 s task
+ * timeout, then the server's backoff up to 5 s, each attempt starved again): a quick run at load ~19 saw 5 retries
+ * 2 s apart all refused.
+ */
+export const UNAVAILABLE_RETRIES = 30;
+export const UNAVAILABLE_RETRY_BUDGET_MS = 60_000;
 
 /**
  * Posts one message and returns the 200 answer. A 503 with Retry-After is a legitimate answer under load (the
@@ -150,8 +156,10 @@ export async function postTurn(
   const t0 = performance.now();
   for (let retries = 0; ; retries++) {
     const answer = await http('POST', `/v1/conversations/${conversationId}/messages`, body);
-    if (answer.status === 503 && answer.retryAfterS !== undefined && retries < maxRetries) {
-      await delay(answer.retryAfterS * 1000);
+    const waitMs = (answer.retryAfterS ?? 0) * 1000;
+    const inBudget = performance.now() + waitMs - t0 < UNAVAILABLE_RETRY_BUDGET_MS;
+    if (answer.status === 503 && answer.retryAfterS !== undefined && retries < maxRetries && inBudget) {
+      await delay(waitMs);
       continue;
     }
     if (answer.status !== 200)
