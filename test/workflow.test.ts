@@ -86,9 +86,9 @@ describe('message id and worker identity', () => {
       args: [{ content: 'hello there' }],
       updateId: 'u-1',
     })) as Answered;
-    // The caller chose the id: the result leaves it out, and its zero usage counts (no prompt cache here).
-    expect(sent.messageId).toBeUndefined();
-    expect(sent.usage).not.toHaveProperty('cacheReadTokens');
+    // A caller that did not ask to read the stored turn gets the whole result, as before `replyFromStore` existed.
+    expect(sent.messageId).toBe('u-1');
+    expect(sent.usage).toHaveProperty('cacheReadTokens', 0);
     const stored = await memoir.messages(tenant, id, { limit: 10 });
     expect(stored.find((m) => m.role === 'user')?.messageId).toBe('u-1');
 

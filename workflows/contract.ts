@@ -282,12 +282,9 @@ export interface ConversationInput {
 
 export type ConversationOutcome = { status: 'idle' | 'ended'; turnCount: number; totals: Usage };
 
-/**
- * What the `sendMessage` update answers: the turn's result without the message's id, which is the update's id (the
- * caller chose it; `MemoirClient.sendMessage` puts it back). Runs from before that change still include it.
- */
-export type SentMessage =
-  (Omit<TurnResult, 'messageId' | 'usage'> & { messageId?: string; usage: BriefUsage }) | { stored: true };
+/** What the `sendMessage` update answers: the turn's result, or `{ stored: true }` when the caller asked to read the
+ * stored turn (`replyFromStore`). */
+export type SentMessage = TurnResult | { stored: true };
 
 export const sendMessageUpdate = defineUpdate<SentMessage, [SendMessageInput]>('sendMessage');
 export const postMessageSignal = defineSignal<[QueuedMessage]>('postMessage');

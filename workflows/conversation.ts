@@ -12,7 +12,6 @@ import { lastTurnDetails } from './details';
 import { IDLE_TIMER_KEPT_PATCH, IdleTimer } from './idle-timer';
 import {
   approveToolCallUpdate,
-  briefUsage,
   denyToolCallUpdate,
   endConversationSignal,
   FailureTypes,
@@ -119,11 +118,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       const outcome = outcomes.get(ticket)!;
       outcomes.delete(ticket);
       if (!outcome.ok) throw wf.ApplicationFailure.create({ ...outcome.error, nonRetryable: true });
-      // Every turn that got here is stored (by the model call, persistTurn, or an earlier run): the caller reads it.
+      // Every turn that got here is stored (by the model call, persistTurn, or an earlier run): a caller that asked
+      // to read it from there gets a reference; any other caller gets the whole result, as before the option.
       if (msg.replyFromStore === true) return { stored: true as const };
-      // The caller knows the message's id (it is the update's id): the result leaves it out of history.
-      const { messageId: _known, usage, ...sent } = outcome.result;
-      return { ...sent, usage: briefUsage(usage) };
+      return outcome.result;
     },
     {
       validator: (msg) => {

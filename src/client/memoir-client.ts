@@ -13,7 +13,6 @@ import {
   denyToolCallUpdate,
   endConversationSignal,
   FailureTypes,
-  fullUsage,
   getStateQuery,
   isValidId,
   postMessageSignal,
@@ -193,9 +192,9 @@ export class MemoirClient {
       args: [this.input(tenantId, conversationId, msg.userId)],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
-    // The message's id travels once, as the update's id: the workflow takes it from there, and leaves it out of
-    // the result (history holds each copy, ~50 B a turn). With database access the reply is read from the stored
-    // turn rather than carried back in the update's result.
+    // The message's id travels once, as the update's id: the workflow takes it from there (history holds each copy,
+    // ~50 B a turn). With database access the reply is read from the stored turn rather than carried back in the
+    // update's result.
     const store = this.opts.repliesStoredVerbatim ? this.opts.conversations : undefined;
     const update = this.opts.client.workflow
       .executeUpdateWithStart(sendMessageUpdate, {
@@ -210,10 +209,7 @@ export class MemoirClient {
         startWorkflowOperation,
       })
       .then(async (sent): Promise<TurnResult> => {
-        if (!('stored' in sent)) {
-          const { messageId: _sameId, usage, ...rest } = sent;
-          return { messageId, ...rest, usage: fullUsage(usage) };
-        }
+        if (!('stored' in sent)) return sent;
         const stored = await store?.findTurn(tenantId, conversationId, messageId);
         if (!stored) throw notFound('conversation'); // erased between the answer and this read
         return stored;
