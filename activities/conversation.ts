@@ -4,12 +4,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes, type MemoryState, type TurnResult, type Usage } from '../workflows/contract';
 import { estimateTokens } from '../src/model/tokens';
-import { ModelFailure } from '../src/model/failure-types';
 import { ANONYMOUS_USER, ConversationMissingError, type TurnToPersist } from '../src/storage/conversations';
 import type { ChainStep } from '../workflows/model-chain';
 import type { ActivityDeps } from './deps';
 import { erasedMeanwhile } from './erasure-fence';
 import { activityLogger, secondsSince } from './log-context';
+import { assembleTurn, contextRef } from './turn-context';
 
 export interface OpenConversationInput {
   tenantId: string;
@@ -105,88 +105,13 @@ export function conversationActivities(deps: ActivityDeps) {
      * Only a reference goes back to the workflow: model inputs never enter its history.
      */
     async loadContext(input: LoadContextInput): Promise<LoadContextResult> {
-      const started = performance.now();
-      const { tenantId, conversationId, messageId } = input;
-      // Independent reads in one wave: the stored answer, the conversation, and the day's spend. Assembly starts in
-      // the same wave (its recall does not need them): a repeated or refused message wastes it, a turn saves a wave.
-      const budget = deps.dailyBudgetUsd(tenantId);
-      const conversationRead = deps.conversations.get(tenantId, conversationId);
-      const modelContent = deps.privacy.at('model', input.content).text;
-      const assembling = deps.assembler.assemble({
-        ...input,
-        userContent: modelContent,
-        conversation: conversationRead,
-      });
-      assembling.catch(() => undefined); // awaited below only for a turn to answer
-      const [answered, conversation, spent] = await Promise.all([
-        deps.conversations.findTurn(tenantId, conversationId, messageId),
-        conversationRead,
-        budget === undefined ? 0 : deps.llmCalls.spentToday(tenantId),
-      ]);
-      if (answered) {
-        const asked = await deps.conversations.userMessage(tenantId, conversationId, messageId);
-        if (asked !== null && asked !== deps.privacy.at('store', input.content).text) {
-          throw ApplicationFailure.nonRetryable(
-            `messageId ${messageId} was already used for a different message`,
-            FailureTypes.messageIdConflict,
-          );
-        }
-        return { kind: 'answered', result: answered };
-      }
-      if (!conversation) {
-        throw ApplicationFailure.nonRetryable(
-          `conversation ${conversationId} does not exist`,
-          FailureTypes.conversationNotFound,
-        );
-      }
-      if (budget !== undefined) {
-        if (spent >= budget) {
-          throw ApplicationFailure.create({
-            message: `tenant ${tenantId} has spent $${spent.toFixed(4)} of its $${budget} daily budget`,
-            type: ModelFailure.budgetExceeded,
-            nonRetryable: true,
-            details: [{ spentUsd: spent, budgetUsd: budget }],
-          });
-        }
-      }
-      const { manifest, sources } = await assembling;
-      // Kept in the form the message row will have (redacted by the store policy, sealed at rest): the model's
-      // copy is rebuilt from the message itself by generateReply.
-      const storedContent = deps.privacy.at('store', input.content).text;
-      // The texts go along to the model call when it runs in this process (it then reads none of them back).
-      await deps.manifests.save(
-        tenantId,
-        conversationId,
-        { ...manifest, userContent: storedContent },
-        conversation.userId,
-        sources,
-      );
-      const tierTokens: Record<string, number> = {};
-      for (const block of manifest.blocks) {
-        deps.metrics.contextTokens.inc({ tier: block.tier }, block.tokens);
-        tierTokens[block.tier] = (tierTokens[block.tier] ?? 0) + block.tokens;
-      }
-      const seconds = secondsSince(started);
-      deps.metrics.turnDuration.observe({ phase: 'context' }, seconds);
-      activityLogger(deps.log).info(
-        {
-          tenantId,
-          conversationId,
-          messageId: input.messageId,
-          contextTokens: manifest.usedTokens,
-          tierTokens,
-          degradedTiers: manifest.degradedTiers,
-          durationMs: Math.round(seconds * 1000),
-        },
-        'context assembled',
-      );
+      const loaded = await assembleTurn(deps, input, { keepSources: true });
+      if (loaded.kind === 'answered') return loaded;
       return {
         kind: 'ready',
-        // The tiers' tokens sum to the context's (usedTokens is their total): the sum need not travel too.
-        tierTokens,
-        ...(manifest.degradedTiers.length > 0 ? { degradedTiers: manifest.degradedTiers } : {}),
-        ...(modelContent !== storedContent ? { modelNeedsMessage: true as const } : {}),
-        ...(storedContent !== input.content ? { storeRedacted: true as const } : {}),
+        ...contextRef(loaded.manifest),
+        ...(loaded.modelContent !== loaded.storedContent ? { modelNeedsMessage: true as const } : {}),
+        ...(loaded.storedContent !== input.content ? { storeRedacted: true as const } : {}),
       };
     },
 

@@ -17,6 +17,8 @@ import type { ActivityDeps } from './deps';
 import { HEARTBEAT_EVERY_MS, recordedModelCall, type RecordedCall } from './model-call';
 import { activityLogger } from './log-context';
 import { storeTurn } from './conversation';
+import { assembleTurn, contextRef, type ContextRef } from './turn-context';
+import type { HandedManifest } from '../src/storage/manifests';
 import type { TurnChannel } from '../src/streaming/bus';
 import type { StepBlock } from '../src/storage/tool-calls';
 import { toolStepMessages } from '../src/tools/transcript';
@@ -38,6 +40,13 @@ export interface GenerateReplyInput {
    * as the manifest holds it and the reply, so the workflow needs no persist step. Absent: the workflow persists.
    */
   persist?: StoreHere;
+  /**
+   * The call runs the turn's context step itself (runs with the `model-call-loads-context` patch): `first` for the
+   * chain's first call, whose first attempt assembles the context (and answers a repeated message from the store);
+   * `again` for a later call or attempt, which takes the manifest an earlier one saved (assembling it only if none
+   * did). Needs `content` and `persist`. Absent: loadContext ran before the call.
+   */
+  assemble?: 'first' | 'again';
 }
 
 /** What storing the turn in the model call needs besides the manifest. */
@@ -75,6 +84,10 @@ export interface GeneratedReply {
   toolCalls?: ToolCallRef[];
   /** The turn was found stored with a degraded reply (no model answered it then): it stays degraded. */
   degraded?: true;
+  /** A call that assembled the context found the message answered by an earlier turn: nothing new happened. */
+  repeated?: true;
+  /** The turn's context, from a call that runs the context step (`assemble`). */
+  context?: ContextRef;
 }
 
 /**
@@ -98,9 +111,12 @@ export function generateReplyActivities(deps: ActivityDeps) {
       // tier) must not outlast the heartbeat timeout, or a second attempt would call the model again.
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+      const seen: Seen = {};
       try {
-        return await replyAttempt(deps, withScope(call));
+        return await replyAttempt(deps, withScope(call), seen);
       } catch (err) {
+        // A degraded turn still reports its context (getState's lastContext), as when loadContext returned it.
+        if (err instanceof ApplicationFailure && seen.context) throw withContext(err, seen.context);
         // Model failures arrive classified; an unreachable database must not count against the model.
         if (err instanceof ApplicationFailure || !isDependencyUnavailable(err)) throw err;
         throw ApplicationFailure.create({
@@ -115,18 +131,17 @@ export function generateReplyActivities(deps: ActivityDeps) {
   };
 }
 
-async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Promise<StoredReply> {
+/** What an attempt learned before it failed, for the failure it throws. */
+interface Seen {
+  context?: ContextRef;
+}
+
+async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen: Seen): Promise<StoredReply> {
   const { tenantId, conversationId, messageId, model } = input;
-  // A call that stores the turn first looks for it stored: an attempt after a crash that followed the write (or a
-  // second call after a storage error) answers from PostgreSQL, without calling the model again.
-  const [handed, stored] = await Promise.all([
-    deps.manifests.forModelCall(tenantId, conversationId, messageId),
-    input.persist ? deps.conversations.findTurn(tenantId, conversationId, messageId) : null,
-  ]);
-  if (stored) return brief(input, storedReply(stored));
-  if (!handed) {
-    throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
-  }
+  const ready = input.assemble ? await contextInCall(deps, input) : await contextHanded(deps, input);
+  if (ready.kind === 'stored') return brief(input, ready.reply);
+  const { handed } = ready;
+  if (input.assemble) seen.context = contextRef(handed.manifest);
   // The manifest keeps the message only in its stored form; the model gets it as the model stage's policy says.
   const userText = input.content === undefined ? undefined : deps.privacy.at('model', input.content).text;
   const tools = input.tools && input.tools.length > 0 ? await toolContext(deps, input) : undefined;
@@ -160,7 +175,10 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
   if (input.persist && !toolCalls) {
     const reply = { messageId: newMessageId(), content: call.result.text, model: call.result.model, degraded: false };
     const { sentAt, steps = [] } = input.persist;
-    const userMessage = { messageId, content: handed.manifest.userContent, ...(sentAt ? { sentAt } : {}) };
+    // The manifest keeps the stored form; a call that assembled the context has the message as sent, stored like
+    // persistTurn stores it (so a message the store policy redacts is stored here too).
+    const content = input.assemble && input.content !== undefined ? input.content : handed.manifest.userContent;
+    const userMessage = { messageId, content, ...(sentAt ? { sentAt } : {}) };
     const written = await storeTurn(deps, {
       tenantId,
       conversationId,
@@ -190,9 +208,83 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput): Prom
       const first = await deps.conversations.findTurn(tenantId, conversationId, messageId);
       if (first) return brief(input, storedReply(first));
     }
-    return brief(input, { content: reply.content, model: reply.model, usage: call.usage, messageId: reply.messageId });
+    return brief(input, {
+      content: reply.content,
+      model: reply.model,
+      usage: call.usage,
+      messageId: reply.messageId,
+      ...(seen.context ? { context: seen.context } : {}),
+    });
   }
-  return { ...unstored(call), ...(toolCalls ? { toolCalls } : {}) };
+  return { ...unstored(call), ...(toolCalls ? { toolCalls } : {}), ...(seen.context ? { context: seen.context } : {}) };
+}
+
+type CallContext =
+  { kind: 'stored'; reply: Omit<GeneratedReply, 'attempt'> } | { kind: 'ready'; handed: HandedManifest };
+
+/**
+ * The context loadContext saved before this call. A call that stores the turn first looks for it stored: an attempt
+ * after a crash that followed the write (or a second call after a storage error) answers from PostgreSQL, without
+ * calling the model again.
+ */
+async function contextHanded(deps: ActivityDeps, input: GenerateReplyInput): Promise<CallContext> {
+  const { tenantId, conversationId, messageId } = input;
+  const [handed, stored] = await Promise.all([
+    deps.manifests.forModelCall(tenantId, conversationId, messageId),
+    input.persist ? deps.conversations.findTurn(tenantId, conversationId, messageId) : null,
+  ]);
+  if (stored) return { kind: 'stored', reply: storedReply(stored) };
+  if (!handed) {
+    throw ApplicationFailure.nonRetryable(`no context manifest for message ${messageId}`, 'ContextMissing');
+  }
+  return { kind: 'ready', handed };
+}
+
+/**
+ * The context step run by the call itself, once per turn: the first attempt of the chain's first call assembles
+ * it (a turn found stored then is a repeated message, answered by an earlier turn). Any later attempt or call takes
+ * the manifest an earlier one saved, from this worker's memory or PostgreSQL (a retry on another worker after a
+ * crash), and a turn found stored then is this turn's, stored by an attempt whose result was lost. Only when no
+ * manifest was saved (the first attempt failed before) does a later one assemble the context again.
+ */
+async function contextInCall(deps: ActivityDeps, input: GenerateReplyInput): Promise<CallContext> {
+  const { tenantId, conversationId, messageId, content } = input;
+  if (content === undefined) {
+    throw ApplicationFailure.nonRetryable('a call that assembles its context needs the message', 'InvalidInput');
+  }
+  const first = input.assemble === 'first' && Context.current().info.attempt === 1;
+  if (!first) {
+    const [stored, handed] = await Promise.all([
+      deps.conversations.findTurn(tenantId, conversationId, messageId),
+      deps.manifests.forModelCall(tenantId, conversationId, messageId),
+    ]);
+    const context = handed ? { context: contextRef(handed.manifest) } : {};
+    if (stored) return { kind: 'stored', reply: { ...storedReply(stored), ...context } };
+    if (handed) return { kind: 'ready', handed };
+  }
+  const loaded = await assembleTurn(
+    deps,
+    { tenantId, conversationId, messageId, content, turn: input.turn },
+    {
+      keepSources: false,
+    },
+  );
+  if (loaded.kind === 'answered') {
+    return { kind: 'stored', reply: { ...storedReply(loaded.result), ...(first ? { repeated: true as const } : {}) } };
+  }
+  return { kind: 'ready', handed: { manifest: loaded.manifest, sources: loaded.sources } };
+}
+
+/** The same failure, with the turn's context in its details (the workflow reads it for a degraded turn). */
+function withContext(err: ApplicationFailure, context: ContextRef): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: err.message,
+    ...(err.type ? { type: err.type } : {}),
+    nonRetryable: err.nonRetryable ?? false,
+    details: [...(err.details ?? []), { context }],
+    ...(err.nextRetryDelay !== undefined && err.nextRetryDelay !== null ? { nextRetryDelay: err.nextRetryDelay } : {}),
+    ...(err.cause ? { cause: err.cause } : {}),
+  });
 }
 
 /** The model's answer as it came, with no stored reply's id: the workflow stores the turn. */

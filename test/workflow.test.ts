@@ -208,14 +208,15 @@ describe('history size', () => {
       const { events, bytes } = await historyOf(stack, workflowId, runId);
       const turns = events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length;
       turnsSeen += turns;
-      // The model call reads the message from the context manifest: it is not in the activity's input.
+      // The model call assembles the context from the message (runs with `model-call-loads-context`): its input
+      // carries this turn's message, never anything of the conversation's earlier turns.
       const replyInputs = events.flatMap((e) =>
         e.activityTaskScheduledEventAttributes?.activityType?.name === 'generateReply'
           ? (e.activityTaskScheduledEventAttributes.input?.payloads ?? []).map((p) => Buffer.from(p.data!).toString())
           : [],
       );
       expect(replyInputs.length).toBeGreaterThanOrEqual(turns);
-      expect(replyInputs.filter((input) => input.includes('Some realistic words'))).toEqual([]);
+      for (const input of replyInputs) expect(input.split('Some realistic words').length - 1).toBeLessThanOrEqual(4);
       perRun.push({ turns, bytes, events: events.length });
     }
     expect(turnsSeen).toBe(300);
@@ -229,22 +230,23 @@ describe('history size', () => {
       bytes: a.bytes + r.bytes,
       events: a.events + r.events,
     }));
-    // The message travels in once (the update; the model call reads it from the context manifest) and the reply
+    // The message travels in twice (the update, and the model call's input: the call assembles the context from
+    // it, where loadContext's input used to carry it and leave only its ~470 B marker in history) and the reply
     // out once (the model call's result: the client reads the stored turn, so the update's result is
     // `{ stored: true }`); context and persisted rows stay in PostgreSQL, local activities' inputs never enter
     // history, and the model call stores the turn itself (no persist step). What must not appear is anything that
     // grows with the conversation. The rest is per-turn bookkeeping: event headers, ids, a short build id, the
-    // context step's marker, step summaries, usage, upkeep, search attributes every few turns. The issue's goal,
+    // step summaries, usage, upkeep, search attributes every few turns. The issue's goal,
     // averaged over the whole conversation, upkeep turns included: 2 KB + twice the message bytes (the message in
     // and the reply out). docs/operations.md ("History per turn") has the breakdown.
     process.stdout.write(
       `history per turn, all runs: ${(all.events / all.turns).toFixed(1)} events, ${Math.round(all.bytes / all.turns)} B\n`,
     );
     expect(all.bytes / all.turns).toBeLessThanOrEqual(2_048 + 2 * messageBytes);
-    // Per turn: two workflow tasks (accept and assemble; answer), the model call's three events, the context
-    // step's marker, the update's two: 12. Upkeep beside: facts every 4 turns (6 events each), compaction when
+    // Per turn: two workflow tasks (accept; answer), the model call's three events (it runs the context step),
+    // the update's two: 11. Upkeep beside: facts every 4 turns (6 events each), compaction when
     // due, indexing in batches. No timer per turn (workflows/idle-timer.ts), no search attribute upsert per turn
-    // (workflows/state.ts). About 14.3–14.4 in all (15.5 with a persist step, 16.4 with an upsert every turn).
+    // (workflows/state.ts). About 13.1 in all (14.3 with the context marker, 15.5 with a persist step too).
     expect(all.events / all.turns).toBeLessThanOrEqual(15);
     const first = perRun[0]!;
     const last = perRun.filter((r) => r.turns > 20).at(-1)!;

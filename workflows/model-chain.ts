@@ -7,7 +7,8 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, log, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { GeneratedReply, GenerateReplyCall, StoreHere } from '../activities/generate-reply';
-import { REQUEST_REJECTED, STORAGE_UNAVAILABLE } from '../src/model/failure-types';
+import { ModelFailure, REQUEST_REJECTED, STORAGE_UNAVAILABLE } from '../src/model/failure-types';
+import type { ContextRef } from '../activities/turn-context';
 import { FailureTypes, fullUsage, type ConversationPolicy } from './contract';
 
 export interface ChainStep {
@@ -15,7 +16,10 @@ export interface ChainStep {
   failure: string;
 }
 
-export type ChainResult = { ok: true; reply: GeneratedReply; steps: ChainStep[] } | { ok: false; steps: ChainStep[] };
+export type ChainResult =
+  | { ok: true; reply: GeneratedReply; steps: ChainStep[] }
+  /** `context`: the turn's context, when a call that ran the context step got that far. */
+  | { ok: false; steps: ChainStep[]; context?: ContextRef };
 
 export interface ChainRequest {
   tenantId: string;
@@ -33,7 +37,19 @@ export interface ChainRequest {
   step?: number;
   /** The model call stores the turn (workflows/turn.ts, PERSIST_IN_MODEL_CALL_PATCH); a fallback call adds the steps. */
   persist?: StoreHere;
+  /** The calls run the turn's context step (workflows/turn.ts, CONTEXT_IN_MODEL_CALL_PATCH): once, in the first. */
+  assemble?: true;
 }
+
+/**
+ * Failures of the turn's context step, not of a model: the turn fails with them (no other model, no degraded reply).
+ * Only a call that runs the context step (or stores the turn: a missing conversation) can throw them.
+ */
+const TURN_REFUSALS: readonly string[] = [
+  FailureTypes.conversationNotFound,
+  FailureTypes.messageIdConflict,
+  ModelFailure.budgetExceeded,
+];
 
 /** Below this much time left, another model would only time out. */
 const MIN_USEFUL_MS = 1_000;
@@ -49,6 +65,8 @@ const { generateReply } = proxyActivities<Activities>({ startToCloseTimeout: '60
 export async function replyWithFallback(req: ChainRequest, policy: ConversationPolicy): Promise<ChainResult> {
   const deadline = Date.now() + policy.turnDeadlineMs;
   const steps: ChainStep[] = [];
+  let calls = 0;
+  let context: ContextRef | undefined;
   for (let i = 0; i < policy.models.length;) {
     const model = policy.models[i]!;
     const remaining = deadline - Date.now();
@@ -71,39 +89,57 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
             backoffCoefficient: 2,
             maximumInterval: '60s',
           },
-          summary: `reply · ${model} · turn ${req.turn}${req.step ? ` · step ${req.step + 1}` : ''}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
+          summary: `${req.assemble ? 'context + reply' : 'reply'} · ${model} · turn ${req.turn}${req.step ? ` · step ${req.step + 1}` : ''}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
         },
-        [callInput(req, model, steps)],
+        [callInput(req, model, steps, calls++)],
       );
       const usage = fullUsage(reply.usage);
       return { ok: true, reply: { ...reply, usage, model: reply.model ?? model, attempt: reply.attempt ?? 1 }, steps };
     } catch (err) {
       const failure = failureType(err);
+      context = contextOf(err) ?? context;
       if (failure === STORAGE_UNAVAILABLE) {
         // The database failed, not the model: the same model again when it may be back, within the deadline.
         log.warn('database unreachable during a reply attempt; trying the same model again', { model, turn: req.turn });
         await sleep(STORAGE_RETRY_PAUSE_MS);
         continue;
       }
-      // The conversation is gone (a call that stores the turn finds out): no other model would do better.
-      if (failure === FailureTypes.conversationNotFound) throw err;
+      // The conversation is gone (a call that stores the turn finds out), or the context step refused the turn: no
+      // other model would do better, and the turn must fail with that refusal rather than be answered degraded.
+      if (TURN_REFUSALS.includes(failure)) throw err;
       i++;
       steps.push({ model, failure });
       log.warn('model chain moving on', { model, failure, turn: req.turn });
       if (REQUEST_REJECTED.includes(failure)) break;
     }
   }
-  return { ok: false, steps };
+  return { ok: false, steps, ...(context ? { context } : {}) };
 }
 
 /**
  * A call that stores the turn names no tenant or conversation (the workflow id does) and carries the steps the
  * chain moved past; other calls are as they always were.
  */
-function callInput(req: ChainRequest, model: string, steps: ChainStep[]): GenerateReplyCall {
-  if (!req.persist) return { ...req, model };
-  const { tenantId: _t, conversationId: _c, ...call } = req;
-  return { ...call, model, ...(steps.length > 0 ? { persist: { ...req.persist, steps: [...steps] } } : {}) };
+function callInput(req: ChainRequest, model: string, steps: ChainStep[], earlierCalls: number): GenerateReplyCall {
+  const { assemble, ...plain } = req; // absent unless the call also stores the turn (workflows/turn.ts)
+  if (!req.persist) return { ...plain, model };
+  const { tenantId: _t, conversationId: _c, ...call } = plain;
+  return {
+    ...call,
+    model,
+    ...(steps.length > 0 ? { persist: { ...req.persist, steps: [...steps] } } : {}),
+    ...(assemble ? { assemble: earlierCalls === 0 ? ('first' as const) : ('again' as const) } : {}),
+  };
+}
+
+/** The turn's context a failed call that ran the context step put in its failure's details. */
+function contextOf(err: unknown): ContextRef | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  for (const d of cause.details ?? []) {
+    if (typeof d === 'object' && d !== null && 'context' in d) return (d as { context: ContextRef }).context;
+  }
+  return undefined;
 }
 
 /** The stable type behind an activity failure: the ApplicationFailure type, or the kind of timeout. */

@@ -90,8 +90,9 @@ describe('a conversation in the Temporal UI', () => {
     await page.waitForURL(/\/history$/);
     await page.getByRole('heading', { name: workflowId }).waitFor({ state: 'visible', timeout: 30_000 });
     // The activity summaries the workflow sets: the timeline reads like the conversation.
-    // The reply's call stores the turn too: a persist step shows only for a degraded reply.
-    for (const summary of ['context · turn 1', 'reply · claude-sonnet-5-5 · turn 1']) {
+    // One step per turn: the reply's call runs the context step and stores the turn too (a persist step shows only
+    // for a degraded reply).
+    for (const summary of ['context + reply · claude-sonnet-5-5 · turn 1']) {
       await page.getByText(summary).first().waitFor({ state: 'visible', timeout: 30_000 });
     }
 

@@ -18,7 +18,7 @@ afterAll(() => stack?.stop());
 
 const decoded = (p: { data?: Uint8Array | null }) => Buffer.from(p.data ?? []).toString();
 
-it('a turn is stored by its model call: no persist step, no scope or message in the call, one row each', async () => {
+it('a turn is one model call: no local step, no scope in the call, one row each', async () => {
   const tenantId = stack.tenants.acme.id;
   const conversationId = uniqueId('stored');
   const { memoir, llmCalls, temporal } = stack.serving.services;
@@ -34,18 +34,19 @@ it('a turn is stored by its model call: no persist step, no scope or message in 
   );
   const stepNames = localSteps.map((e) => decoded(e.markerRecordedEventAttributes!.details!.data!.payloads![0]!));
   expect(stepNames.filter((d) => d.includes('"persistTurn"'))).toEqual([]);
-  expect(stepNames.filter((d) => d.includes('"loadContext"'))).toHaveLength(2);
+  expect(stepNames.filter((d) => d.includes('"loadContext"'))).toEqual([]);
   const calls = events.flatMap((e) =>
     e.activityTaskScheduledEventAttributes?.activityType?.name === 'generateReply'
       ? [decoded(e.activityTaskScheduledEventAttributes.input!.payloads![0]!)]
       : [],
   );
   expect(calls).toHaveLength(2);
-  for (const call of calls) {
-    // The workflow id names the scope; the manifest holds the message.
-    expect(call).not.toContain(tenantId);
-    expect(call).not.toContain('boat');
-  }
+  // The workflow id names the scope; the message goes in once (the call assembles the context from it).
+  for (const call of calls) expect(call).not.toContain(tenantId);
+  expect(calls.map((c) => JSON.parse(c) as { assemble?: string; content?: string })).toEqual([
+    expect.objectContaining({ assemble: 'first', content: 'My boat is the Vela.' }),
+    expect.objectContaining({ assemble: 'first', content: 'What is my boat called?' }),
+  ]);
 
   const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
   expect(stored.map((m) => [m.role, m.messageId])).toEqual([
