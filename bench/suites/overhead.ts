@@ -71,7 +71,7 @@ export function overheadCases(p: OverheadParams, repeat = 0): Case[] {
 const caseKey = (c: Case) => `${c.via}-${c.pace}-c${c.concurrency}`;
 
 const PHASES = [
-  ['contextMs', 'context (loadContext)'],
+  ['contextMs', 'context (assembly, in the model call or its own step)'],
   ['modelCallMs', 'model call minus model time'],
   ['persistMs', 'persist (persistTurn)'],
   ['dispatchMs', 'Temporal: activity dispatch'],
@@ -107,12 +107,26 @@ function phaseSplit(t: TimedTurn, p: TurnPhases): Record<PhaseKey, number> {
   };
 }
 
-async function histogram(stack: BenchStack) {
-  const text = await stack.metrics('api');
+async function histogram(stack: BenchStack, which: 'api' | 'worker' = 'api', phase = 'total') {
+  const text = await stack.metrics(which);
   return {
-    sum: promValue(text, 'memoir_turn_duration_seconds_sum', { phase: 'total' }) ?? 0,
-    count: promValue(text, 'memoir_turn_duration_seconds_count', { phase: 'total' }) ?? 0,
+    sum: promValue(text, 'memoir_turn_duration_seconds_sum', { phase }) ?? 0,
+    count: promValue(text, 'memoir_turn_duration_seconds_count', { phase }) ?? 0,
   };
+}
+
+const meanMs = (before: { sum: number; count: number }, after: { sum: number; count: number }) =>
+  after.count > before.count ? ((after.sum - before.sum) / (after.count - before.count)) * 1000 : NaN;
+
+/**
+ * A turn whose model call also assembles its context (patch `model-call-loads-context`) has no context step in its
+ * history: its context time is the worker's own measure of that step (the `context` phase of
+ * memoir_turn_duration_seconds, mean over the run's turns), taken out of the model call's share.
+ */
+function splitContextOut(phases: Record<PhaseKey, number>, contextMeanMs: number): void {
+  if (phases.contextMs > 0 || !Number.isFinite(contextMeanMs)) return;
+  phases.contextMs = contextMeanMs;
+  phases.modelCallMs -= contextMeanMs;
 }
 
 /** One run at one concurrency: fresh conversations, a warm-up turn each, then the measured turns. */
@@ -136,6 +150,7 @@ async function runOnce(
     return sendTurn(stack, ctx.model, ids[i]!, script[0]!.user, script[0]!.reply, { via });
   });
   const before = await histogram(stack);
+  const contextBefore = await histogram(stack, 'worker', 'context');
   const next = new Array<number>(conversations).fill(1);
   const loop = await closedLoop({ concurrency, total: conversations * turns, maxMs: 600_000 }, async (lane) => {
     // A lane owns conversations lane, lane+concurrency, ...: a conversation's turns are sequential, as a user's are.
@@ -147,6 +162,7 @@ async function runOnce(
   });
   if (loop.errors.length) throw new Error(`overhead run failed: ${loop.errors.slice(0, 3).join('; ')}`);
   const after = await histogram(stack);
+  const contextMeanMs = meanMs(contextBefore, await histogram(stack, 'worker', 'context'));
   const measured: MeasuredTurn[] = loop.results;
   for (const id of ids) {
     const mine = measured.filter((t) => t.conversationId === id);
@@ -157,7 +173,7 @@ async function runOnce(
     );
     for (const t of mine) {
       const p = phases.get(t.messageId);
-      if (p) t.phases = phaseSplit(t, p);
+      if (p) splitContextOut((t.phases = phaseSplit(t, p)), contextMeanMs);
     }
   }
   const overhead = measured.map((t) => t.overheadMs);
@@ -176,8 +192,7 @@ async function runOnce(
       totalP50: percentiles(measured.map((t) => t.totalMs)).p50,
       modelP50: percentiles(measured.map((t) => t.modelMs)).p50,
       turnsPerSecond: measured.length / (loop.elapsedMs / 1000),
-      serverTotalMeanMs:
-        after.count > before.count ? ((after.sum - before.sum) / (after.count - before.count)) * 1000 : NaN,
+      serverTotalMeanMs: meanMs(before, after),
       phases,
     },
     turns: measured,
