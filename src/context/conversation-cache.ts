@@ -16,8 +16,8 @@
  *   - Another worker writing the conversation appends messages and compacts: new messages land after the window's
  *     start, which is read fresh every turn (hot tier or PostgreSQL), and a compaction moves the start, which is
  *     part of the key. Nothing another writer can do changes what an entry holds.
- * Bounded in memory: at most `maxConversations` conversations, and older messages up to `maxChars` characters in
- * all (least recently used first out).
+ * Bounded in memory: at most `maxConversations` conversations, and up to `maxChars` characters of older messages
+ * (and as many of system prompts, apart) in all, least recently used first out.
  */
 import { LRUCache } from 'lru-cache';
 import type { StoredMessage } from '../storage/conversations';
@@ -38,6 +38,7 @@ export interface ConversationIdentity {
 }
 
 interface StoredPrompt {
+  text: string;
   digest: string;
   /** The conversation's newest message when it was stored. */
   lastSeq: number;
@@ -50,15 +51,19 @@ interface OlderEntry {
 }
 
 const keyOf = (c: ConversationIdentity) => `${c.tenantId}\n${c.conversationId}\n${c.createdAt.getTime()}`;
-const promptKey = (c: ConversationIdentity, owner: string, text: string) => `${keyOf(c)}\n${owner}\n${text}`;
+const promptKey = (c: ConversationIdentity, owner: string) => `${keyOf(c)}\n${owner}`;
 
 export class ConversationCache {
-  /** Each system prompt stored by this process, by conversation identity, owner and text. */
+  /** The system prompt this process last stored for each conversation identity and owner. */
   private readonly storedPrompts: LRUCache<string, StoredPrompt>;
   private readonly older: LRUCache<string, OlderEntry>;
 
   constructor(limits: ConversationCacheLimits = DEFAULT_CONVERSATION_CACHE) {
-    this.storedPrompts = new LRUCache({ max: limits.maxConversations });
+    this.storedPrompts = new LRUCache({
+      max: limits.maxConversations,
+      maxSize: limits.maxChars,
+      sizeCalculation: (e) => Math.max(1, e.text.length),
+    });
     this.older = new LRUCache({
       max: limits.maxConversations,
       maxSize: limits.maxChars,
@@ -77,14 +82,14 @@ export class ConversationCache {
    * it is stored again (a no-op when it is there): a database crash may have lost it.
    */
   storedPrompt(c: ConversationIdentity & { lastSeq: number }, owner: string, text: string): string | undefined {
-    const stored = this.storedPrompts.get(promptKey(c, owner, text));
-    return stored && c.lastSeq > stored.lastSeq ? stored.digest : undefined;
+    const stored = this.storedPrompts.get(promptKey(c, owner));
+    return stored && stored.text === text && c.lastSeq > stored.lastSeq ? stored.digest : undefined;
   }
 
   /** Notes a system prompt as stored (call once its insert has succeeded), when the newest message was `lastSeq`. */
   promptStored(c: ConversationIdentity & { lastSeq: number }, owner: string, text: string, digest: string): void {
-    const key = promptKey(c, owner, text);
-    if (!this.storedPrompts.has(key)) this.storedPrompts.set(key, { digest, lastSeq: c.lastSeq });
+    const key = promptKey(c, owner);
+    if (this.storedPrompts.get(key)?.text !== text) this.storedPrompts.set(key, { text, digest, lastSeq: c.lastSeq });
   }
 
   /** The older messages chosen for this window start and allowance, if they were chosen before. */
