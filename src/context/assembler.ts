@@ -22,7 +22,7 @@
 import type { Metrics } from '../metrics';
 import type { FactStore, FactView } from '../memory/facts';
 import { normalisedScoreFusion, reciprocalRankFusion, semanticFusionWeight } from '../memory/fusion';
-import type { HotTier } from '../memory/hot-tier';
+import { contiguousRange, type HotTier } from '../memory/hot-tier';
 import { searchMessages } from '../memory/lexical';
 import type { SemanticTier } from '../memory/semantic-tier';
 import type { CachedArchive, Summary, SummaryStore } from '../memory/summaries';
@@ -38,6 +38,7 @@ import type { Queryable } from '../storage/db';
 import type { ContextManifest, ContextTier, ManifestBlock, ManifestSources, ManifestStore } from '../storage/manifests';
 import { dataSection, wrapTurnData } from '../model/prompt';
 import { estimateTokens } from '../model/tokens';
+import { ConversationCache } from './conversation-cache';
 import { recallGate, turnTopK } from './recall-gate';
 import {
   DEFAULT_RANKING,
@@ -89,6 +90,8 @@ export interface AssemblerDeps {
   tokens: (text: string) => number;
   metrics?: Metrics;
   settings: AssemblerSettings;
+  /** What stays the same between a conversation's turns (unset: a cache of this assembler's own). */
+  cache?: ConversationCache;
 }
 
 export interface AssembleInput {
@@ -120,13 +123,30 @@ export interface Assembled {
 
 type Candidate = { key: string; message?: StoredMessage; fact?: FactView };
 
+/**
+ * How much of the archive fits its cap: the summary (all versions, or none: dropping a segment would change the
+ * cached prefix), then the facts known when the newest was written. It depends only on the archive and the cap.
+ */
+function archiveFit(archive: Summary[], archiveCap: number) {
+  const summary = archive.at(-1);
+  const snapshot = memorySections({ summaries: archive.map((s) => s.text), facts: summary?.facts ?? [], older: [] });
+  const summaryTokens = estimateTokens(snapshot.summaries.join('\n'));
+  const summaryFits = summaryTokens <= archiveCap;
+  const factsFit = summaryFits && summaryTokens + estimateTokens(snapshot.facts ?? '') <= archiveCap;
+  return { snapshot, summaryTokens, summaryFits, factsFit, summarisedTo: summary?.toSeq ?? 0 };
+}
+
 /** Most a recalled message adds beside its own line: a date header or `…`, and newlines. */
 const ITEM_OVERHEAD = 6;
 /** Most a recalled fact adds beside its text: `- [preference 2023-05-08] ` and a newline. */
 const FACT_OVERHEAD = 8;
 
 export class ContextAssembler {
-  constructor(private readonly deps: AssemblerDeps) {}
+  private readonly cache: ConversationCache;
+
+  constructor(private readonly deps: AssemblerDeps) {
+    this.cache = deps.cache ?? new ConversationCache();
+  }
 
   async assemble(input: AssembleInput): Promise<Assembled> {
     const { tenantId, conversationId } = input;
@@ -173,33 +193,51 @@ export class ContextAssembler {
       .catch(() => undefined); // a lexical failure fails the assembly below
     // Wave 2 needs the conversation and the archive, not the lexical hits (only recall does, after it): the search
     // runs on beside it rather than holding it up (it was wave 1's slowest read).
+    const archiveCap = s.archiveShare * budget;
+    const archiveP = timed('summary', () => this.latestArchive(tenantId, conversationId));
+    // Where the window starts is known from the archive alone when its summary fits (the usual case, and the
+    // archive comes from the worker's cache): the hot tier is read from there at once, beside the conversation row,
+    // and cut to the row's newest message when it comes — not a round trip after it.
+    const heldP = archiveP.then((archive) => {
+      const fit = archiveFit(archive, archiveCap);
+      return fit.summaryFits && d.hot.kind !== 'none'
+        ? {
+            from: fit.summarisedTo + 1,
+            held: timed('hot', () => d.hot.since(tenantId, conversationId, fit.summarisedTo + 1)),
+          }
+        : undefined;
+    });
+    heldP.then((h) => h?.held.catch(() => undefined)).catch(() => undefined); // awaited below, or not needed
     const [conversation, archive] = await Promise.all([
       input.conversation ?? timed('conversation', () => d.conversations.get(tenantId, conversationId)),
-      timed('summary', () => this.latestArchive(tenantId, conversationId)),
+      archiveP,
     ]);
     if (!conversation) throw new ConversationMissingError(tenantId, conversationId);
     const lastSeq = conversation.lastSeq;
     // The newest version: where the window starts, and the facts known when it was written.
     const summary = archive.at(-1);
     const system = conversation.systemPrompt ?? s.defaultSystemPrompt;
-    // Stored while the messages load: nothing below waits for it until the manifest names it.
-    const systemPromptShaP = timed('system', () =>
-      d.manifests.putSystemPrompt(tenantId, conversationId, conversation.userId, system),
-    );
+    const identity = { tenantId, conversationId, createdAt: conversation.createdAt, lastSeq };
+    // Stored while the messages load (nothing below waits for it until the manifest names it), unless this process
+    // stored it already for this conversation: the row stays until the conversation is erased.
+    const storedDigest = this.cache.storedPrompt(identity, conversation.userId, system);
+    const systemPromptShaP =
+      storedDigest !== undefined
+        ? Promise.resolve(storedDigest)
+        : timed('system', async () => {
+            const digest = await d.manifests.putSystemPrompt(tenantId, conversationId, conversation.userId, system);
+            this.cache.promptStored(identity, conversation.userId, system, digest);
+            return digest;
+          });
 
     // Wave 2: the window since the summary (hot tier first) and the older messages before it, while semantic
     // recall may still be running. The archive's allowance for older messages depends only on what changes at
     // compaction (the summary and its facts) and on the budget, so the cached block holding them stays the same
     // between compactions. Raw estimates, not calibrated ones: calibration drifts, the selection must not.
-    const archiveCap = s.archiveShare * budget;
-    const snapshot = memorySections({ summaries: archive.map((s) => s.text), facts: summary?.facts ?? [], older: [] });
-    const summaryTokens = estimateTokens(snapshot.summaries.join('\n'));
-    const summaryFits = summaryTokens <= archiveCap;
-    const factsFit = summaryFits && summaryTokens + estimateTokens(snapshot.facts ?? '') <= archiveCap;
+    const { snapshot, summaryTokens, summaryFits, factsFit, summarisedTo } = archiveFit(archive, archiveCap);
     // The window starts after the summary, and holds at least the newest N — unless the summary in context already
     // covers them: a pause folds the whole window (the idle upkeep), so a session starts from the archive, whose
     // older-messages block keeps the lines just before the pause as room allows.
-    const summarisedTo = summary?.toSeq ?? 0;
     const from = summaryFits
       ? summarisedTo + 1
       : Math.max(1, Math.min(summarisedTo + 1, lastSeq - s.recentMessages + 1));
@@ -207,9 +245,12 @@ export class ContextAssembler {
       0,
       archiveCap - (summaryFits ? summaryTokens : 0) - (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
     );
+    const held = await heldP;
     const [window, olderAll, systemPromptSha, lexical] = await Promise.all([
-      timed('recent', () => this.window(tenantId, conversationId, from, lastSeq, degraded)),
-      timed('older', () => this.olderHistory(tenantId, conversationId, from, olderAllowance)),
+      timed('recent', () =>
+        this.window(tenantId, conversationId, from, lastSeq, degraded, held?.from === from ? held.held : undefined),
+      ),
+      this.cachedOlderHistory(identity, from, olderAllowance, timed),
       systemPromptShaP,
       lexicalP,
     ]);
@@ -416,6 +457,22 @@ export class ContextAssembler {
     return { manifest, blocks, sources };
   }
 
+  /** `olderHistory` through the conversation cache: between compactions it is the same every turn. */
+  private async cachedOlderHistory(
+    identity: { tenantId: string; conversationId: string; createdAt: Date },
+    from: number,
+    allowance: number,
+    timed: <T>(tier: string, work: () => Promise<T>) => Promise<T>,
+  ): Promise<StoredMessage[]> {
+    const cached = this.cache.olderMessages(identity, from, allowance);
+    if (cached) return cached;
+    const chosen = await timed('older', () =>
+      this.olderHistory(identity.tenantId, identity.conversationId, from, allowance),
+    );
+    this.cache.keepOlderMessages(identity, from, allowance, chosen);
+    return chosen;
+  }
+
   /**
    * Older messages for the cached memory block: the newest before the window that fit `allowance`, oldest first.
    * It depends only on where the window starts, so between compactions it is the same every turn.
@@ -448,18 +505,24 @@ export class ContextAssembler {
     return cached && 'archive' in cached ? cached.archive.map((s) => ({ ...s, createdAt: new Date(s.createdAt) })) : [];
   }
 
-  /** Messages `from..lastSeq`: from the hot tier when it has them all, else PostgreSQL (and refill the tier). */
+  /**
+   * Messages `from..lastSeq`: from the hot tier when it has them all, else PostgreSQL (and refill the tier).
+   * `held` is what the tier held from `from` on, when it was read before `lastSeq` was known.
+   */
   private async window(
     tenantId: string,
     conversationId: string,
     from: number,
     lastSeq: number,
     degraded: string[],
+    held?: Promise<StoredMessage[]>,
   ): Promise<StoredMessage[]> {
     const { hot, conversations, metrics } = this.deps;
     if (lastSeq < from) return [];
     try {
-      const cached = await hot.range(tenantId, conversationId, from, lastSeq);
+      const cached = held
+        ? contiguousRange(await held, from, lastSeq)
+        : await hot.range(tenantId, conversationId, from, lastSeq);
       if (cached) return cached;
     } catch {
       // Redis is down: PostgreSQL has the same messages. The context is complete, only slower — and flagged.

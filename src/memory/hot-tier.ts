@@ -18,6 +18,11 @@ export interface HotTier {
     fromSeq: number,
     lastSeq: number,
   ): Promise<StoredMessage[] | undefined>;
+  /**
+   * Every message the tier holds with `seq >= fromSeq`, oldest first, gaps and all: for a reader that does not know
+   * the newest sequence number yet (`contiguousRange` then cuts and checks it).
+   */
+  since(tenantId: string, conversationId: string, fromSeq: number): Promise<StoredMessage[]>;
   append(tenantId: string, conversationId: string, messages: StoredMessage[]): Promise<void>;
   /** Forgets the conversation; returns how many keys were removed. */
   drop(tenantId: string, conversationId: string): Promise<number>;
@@ -26,6 +31,7 @@ export interface HotTier {
 export const NO_HOT_TIER: HotTier = {
   kind: 'none',
   range: async () => undefined,
+  since: async () => [],
   append: async () => undefined,
   drop: async () => 0,
 };
@@ -70,6 +76,18 @@ const decode = (raw: string): StoredMessage => {
   };
 };
 
+/**
+ * The messages `fromSeq..lastSeq` out of what a tier holds (oldest first), or undefined unless every sequence number
+ * of that range is there, each once.
+ */
+export function contiguousRange(held: StoredMessage[], fromSeq: number, lastSeq: number): StoredMessage[] | undefined {
+  if (lastSeq < fromSeq) return [];
+  const messages = held.filter((m) => m.seq >= fromSeq && m.seq <= lastSeq);
+  if (messages.length !== lastSeq - fromSeq + 1) return undefined;
+  if (messages.some((m, i) => m.seq !== fromSeq + i)) return undefined;
+  return messages;
+}
+
 export class RedisHotTier implements HotTier {
   readonly kind = 'redis';
 
@@ -85,11 +103,13 @@ export class RedisHotTier implements HotTier {
   async range(tenantId: string, conversationId: string, fromSeq: number, lastSeq: number) {
     if (lastSeq < fromSeq) return [];
     const raw = await this.redis.zrangebyscore(this.key(tenantId, conversationId), fromSeq, lastSeq);
-    const messages = raw.map(decode);
     // Every sequence number in the range, each once: anything less is a miss.
-    if (messages.length !== lastSeq - fromSeq + 1) return undefined;
-    if (messages.some((m, i) => m.seq !== fromSeq + i)) return undefined;
-    return messages;
+    return contiguousRange(raw.map(decode), fromSeq, lastSeq);
+  }
+
+  async since(tenantId: string, conversationId: string, fromSeq: number) {
+    const raw = await this.redis.zrangebyscore(this.key(tenantId, conversationId), fromSeq, '+inf');
+    return raw.map(decode);
   }
 
   async append(tenantId: string, conversationId: string, messages: StoredMessage[]) {
