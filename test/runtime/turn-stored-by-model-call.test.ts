@@ -18,6 +18,37 @@ afterAll(() => stack?.stop());
 
 const decoded = (p: { data?: Uint8Array | null }) => Buffer.from(p.data ?? []).toString();
 
+/**
+ * A conversation with one answered turn, and the context of its second turn loaded (old path: `loadContext`) in an
+ * activity environment of `runId`: the test then runs `generateReply` for that turn itself.
+ */
+async function secondTurnLoaded(prefix: string, hello: string, question: string, runId = `run-${prefix}`) {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId(prefix);
+  await stack.serving.services.memoir.sendMessage(tenantId, conversationId, { content: hello, userId: 'u' });
+  const activities = createActivities(activityDeps(stack.serving.services));
+  const env = new MockActivityEnvironment({
+    activityId: `reply-${prefix}`,
+    workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId },
+  });
+  const messageId = uniqueId('m');
+  const load = { tenantId, conversationId, messageId, content: question, turn: 2 };
+  await env.run(activities.loadContext.bind(activities), load);
+  return { tenantId, conversationId, activities, env, messageId };
+}
+
+/** Another transaction holding the conversation's row (`lock`: the row lock it takes), until it rolls back. */
+async function holdConversationRow(tenantId: string, conversationId: string, lock: 'UPDATE' | 'NO KEY UPDATE') {
+  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query(`SELECT 1 FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR ${lock}`, [
+    tenantId,
+    conversationId,
+  ]);
+  return holder;
+}
+
 it('a turn is one model call: no local step, no scope in the call, one row each', async () => {
   const tenantId = stack.tenants.acme.id;
   const conversationId = uniqueId('stored');
@@ -123,34 +154,17 @@ it('an attempt retried after the write answers with the stored reply, without ca
 });
 
 it('heartbeats while it stores the turn, not only while the model answers', async () => {
-  const tenantId = stack.tenants.acme.id;
-  const conversationId = uniqueId('beating');
-  const { memoir } = stack.serving.services;
-  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I row.', userId: 'u' });
-  const activities = createActivities(activityDeps(stack.serving.services));
-  const env = new MockActivityEnvironment({
-    activityId: 'reply-beat',
-    workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId: 'run-beating' },
-  });
+  const { tenantId, conversationId, activities, env, messageId } = await secondTurnLoaded(
+    'beat',
+    'Hello, I row.',
+    'Where do I row?',
+    'run-beating',
+  );
   let beats = 0;
   env.on('heartbeat', () => beats++);
-  const messageId = uniqueId('m');
-  await env.run(activities.loadContext.bind(activities), {
-    tenantId,
-    conversationId,
-    messageId,
-    content: 'Where do I row?',
-    turn: 2,
-  });
 
   // A slow store: another transaction holds the conversation's row, so the ledger row and the turn wait for it.
-  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
-  await holder.connect();
-  await holder.query('BEGIN');
-  await holder.query('SELECT 1 FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE', [
-    tenantId,
-    conversationId,
-  ]);
+  const holder = await holdConversationRow(tenantId, conversationId, 'UPDATE');
   const call = { messageId, turn: 2, model: 'claude-sonnet-5-5', persist: {} };
   const reply: Promise<StoredReply> = env.run((input: typeof call) => activities.generateReply(input), call);
   try {
@@ -181,13 +195,7 @@ it('a store that fails after the model answered is finished by the workflow: the
 
   // Holds the conversation's row against the turn's write (FOR UPDATE) but not against the ledger row's foreign key
   // check (FOR KEY SHARE): the model answers, its ledger row commits, and the store then waits on the lock.
-  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
-  await holder.connect();
-  await holder.query('BEGIN');
-  await holder.query('SELECT 1 FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR NO KEY UPDATE', [
-    tenantId,
-    conversationId,
-  ]);
+  const holder = await holdConversationRow(tenantId, conversationId, 'NO KEY UPDATE');
   const marker = uniqueId('cod');
   const sent = memoir.sendMessage(tenantId, conversationId, { content: `Where do I fish for ${marker}?` });
   try {
@@ -228,18 +236,12 @@ it('a store that fails after the model answered is finished by the workflow: the
 });
 
 it('a model call that finds the turn stored degraded answers with it as degraded', async () => {
-  const tenantId = stack.tenants.acme.id;
-  const conversationId = uniqueId('found-degraded');
-  const { memoir } = stack.serving.services;
-  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I knit.', userId: 'u' });
-  const activities = createActivities(activityDeps(stack.serving.services));
-  const env = new MockActivityEnvironment({
-    activityId: 'reply-found-degraded',
-    workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId: 'run-found-degraded' },
-  });
-  const messageId = uniqueId('m');
   const content = 'What do I knit?';
-  await env.run(activities.loadContext.bind(activities), { tenantId, conversationId, messageId, content, turn: 2 });
+  const { tenantId, conversationId, activities, env, messageId } = await secondTurnLoaded(
+    'found-degraded',
+    'Hello, I knit.',
+    content,
+  );
   // An earlier run (before a reset, say) stored this turn with a degraded reply: no model answered it.
   const degradedReply = { messageId: uniqueId('r'), content: 'sorry, later', model: 'none', degraded: true };
   await env.run((i: Parameters<typeof activities.persistTurn>[0]) => activities.persistTurn(i), {
@@ -260,34 +262,18 @@ it('a model call that finds the turn stored degraded answers with it as degraded
 });
 
 it('keeps the ledger row of a paid call when storing its turn fails (the row rides in the turn’s statement)', async () => {
-  const tenantId = stack.tenants.acme.id;
-  const conversationId = uniqueId('dropped');
-  const { memoir } = stack.serving.services;
-  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I dive.', userId: 'u' });
-  const activities = createActivities(activityDeps(stack.serving.services));
   const runId = uniqueId('run-dropped');
-  const env = new MockActivityEnvironment({
-    activityId: 'reply-dropped',
-    workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId },
-  });
-  const messageId = uniqueId('m');
-  await env.run(activities.loadContext.bind(activities), {
-    tenantId,
-    conversationId,
-    messageId,
-    content: 'Where do I dive?',
-    turn: 2,
-  });
+  const { tenantId, conversationId, activities, env, messageId } = await secondTurnLoaded(
+    'dropped',
+    'Hello, I dive.',
+    'Where do I dive?',
+    runId,
+  );
+  const { memoir } = stack.serving.services;
 
   // The store waits on the conversation's row; its connection is then dropped, so the statement that carries the
   // ledger row fails and nothing of it commits.
-  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
-  await holder.connect();
-  await holder.query('BEGIN');
-  await holder.query('SELECT 1 FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE', [
-    tenantId,
-    conversationId,
-  ]);
+  const holder = await holdConversationRow(tenantId, conversationId, 'UPDATE');
   const call = { messageId, turn: 2, model: 'claude-sonnet-5-5', persist: {} };
   const reply = env
     .run((input: typeof call) => activities.generateReply(input), call)
