@@ -104,32 +104,19 @@ export async function sendTurn(
       { action: { kind: 'reply', text: reply }, times: 1, lastUserContains: match, model: REPLY_MODEL },
     ]);
   }
+  // A turn's figures: its round trip, less the model's own time for it (measured on the model server).
+  const timed = (ms: number, retries: number, usage: TimedTurn['usage']): TimedTurn => {
+    const modelMs = model.modelMs(messageId);
+    return { conversationId, messageId, totalMs: ms, modelMs, overheadMs: ms - modelMs, retries, usage };
+  };
   if (opts.via === 'client') {
     if (opts.sentAt) throw new Error('sentAt is only sent through the HTTP API in the benchmark');
     const { result, ms } = await stack.inProcess(conversationId, content, messageId);
-    const modelMs = model.modelMs(messageId);
-    return {
-      conversationId,
-      messageId,
-      totalMs: ms,
-      modelMs,
-      overheadMs: ms - modelMs,
-      retries: 0,
-      usage: result.usage,
-    };
+    return timed(ms, 0, result.usage);
   }
   const body = { content, messageId, ...(opts.sentAt ? { sentAt: opts.sentAt } : {}) };
   const { answer, retries, ms } = await postTurn(stack.http, conversationId, body);
-  const modelMs = model.modelMs(messageId);
-  return {
-    conversationId,
-    messageId,
-    totalMs: ms,
-    modelMs,
-    overheadMs: ms - modelMs,
-    retries,
-    usage: answer.body.usage,
-  };
+  return timed(ms, retries, answer.body.usage);
 }
 
 /**

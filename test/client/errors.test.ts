@@ -6,7 +6,7 @@
  * non-determinism (a workflow change deployed without `patched()`) never passes: that one is a 500 `workflow_broken`.
  */
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { MemoirError } from '../../src/client/errors';
 import { explainedError } from '../../src/client/failing-task';
@@ -19,6 +19,26 @@ import { failingTasksWorkflow, pingUpdate } from './failing-workflow';
 const quiet = () => undefined;
 const logger = { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet };
 const bundle = (file: string) => bundleWorkflowCode({ workflowsPath: path.join(__dirname, file), logger });
+
+/**
+ * Waits until the run's workflow task has failed three times (the server then refuses updates: its failed-state
+ * check), sends an update, and maps the refusal as the client does.
+ */
+async function refusedUpdate(client: Client, handle: WorkflowHandle) {
+  const failing = await waitUntil(async () => {
+    const d = await handle.describe();
+    return (d.raw.pendingWorkflowTask?.attempt ?? 0) >= 3;
+  }, 60_000);
+  expect(failing).toBe(true);
+  const err = await handle.executeUpdate(pingUpdate).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(String((err as Error | undefined)?.cause ?? err)).toMatch(/Workflow Task in failed state/);
+  const mapped = await explainedError(client, handle.workflowId, err);
+  expect(mapped).toBeInstanceOf(MemoirError);
+  return { err, mapped: mapped as MemoirError };
+}
 
 it('an update refused because the workflow task is failing maps to 503 unavailable (retry), not a 500', async () => {
   const taskQueue = uniqueId('failing-tasks');
@@ -33,25 +53,13 @@ it('an update refused because the workflow task is failing maps to 503 unavailab
   const client = new Client({ connection });
   const handle = await client.workflow.start(failingTasksWorkflow, { taskQueue, workflowId: uniqueId('failing') });
   try {
-    // The server refuses updates once the task has failed this often (history service: failed-state check).
-    const failing = await waitUntil(async () => {
-      const d = await handle.describe();
-      return (d.raw.pendingWorkflowTask?.attempt ?? 0) >= 3;
-    }, 60_000);
-    expect(failing).toBe(true);
-    const err = await handle.executeUpdate(pingUpdate).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(String((err as Error | undefined)?.cause ?? err)).toMatch(/Workflow Task in failed state/);
-    const mapped = await explainedError(client, handle.workflowId, err);
-    expect(mapped).toBeInstanceOf(MemoirError);
-    expect({ code: (mapped as MemoirError).code, status: (mapped as MemoirError).status }).toEqual({
+    const { err, mapped } = await refusedUpdate(client, handle);
+    expect({ code: mapped.code, status: mapped.status }).toEqual({
       code: 'unavailable',
       status: 503,
     });
     // The API logs the 503 with what Temporal said, so an operator can tell a refused update from a lost connection.
-    expect((mapped as MemoirError).cause).toBe(err);
+    expect(mapped.cause).toBe(err);
   } finally {
     await handle.terminate().catch(() => undefined);
     worker.shutdown();
@@ -89,23 +97,12 @@ it('an update refused because the task fails on non-determinism (a bad deploy) m
     second = await Worker.create({ connection: workerConnection, taskQueue, workflowBundle: v2 });
     secondRunning = second.run();
     await handle.signal('nudge');
-    const failing = await waitUntil(async () => {
-      const d = await handle.describe();
-      return (d.raw.pendingWorkflowTask?.attempt ?? 0) >= 3;
-    }, 60_000);
-    expect(failing).toBe(true);
-    const err = await handle.executeUpdate(pingUpdate).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(String((err as Error | undefined)?.cause ?? err)).toMatch(/Workflow Task in failed state/);
-    const mapped = await explainedError(client, handle.workflowId, err);
-    expect(mapped).toBeInstanceOf(MemoirError);
-    expect({ code: (mapped as MemoirError).code, status: (mapped as MemoirError).status }).toEqual({
+    const { mapped } = await refusedUpdate(client, handle);
+    expect({ code: mapped.code, status: mapped.status }).toEqual({
       code: 'workflow_broken',
       status: 500,
     });
-    expect((mapped as MemoirError).message).toMatch(/non-determinism.*roll the deploy back or reset/);
+    expect(mapped.message).toMatch(/non-determinism.*roll the deploy back or reset/);
   } finally {
     await handle.terminate().catch(() => undefined);
     if (!firstStopped) first.shutdown();
