@@ -17,7 +17,7 @@ import type { ActivityDeps } from './deps';
 import { HEARTBEAT_EVERY_MS, recordedModelCall, type RecordedCall } from './model-call';
 import { activityLogger } from './log-context';
 import { storeTurn } from './conversation';
-import { assembleTurn, contextRef, type ContextRef } from './turn-context';
+import { assembleTurn, contextRef, refuseReusedMessageId, type ContextRef } from './turn-context';
 import type { HandedManifest } from '../src/storage/manifests';
 import type { TurnChannel } from '../src/streaming/bus';
 import type { StepBlock } from '../src/storage/tool-calls';
@@ -246,29 +246,35 @@ async function contextHanded(deps: ActivityDeps, input: GenerateReplyInput): Pro
  * the manifest an earlier one saved, from this worker's memory or PostgreSQL (a retry on another worker after a
  * crash), and a turn found stored then is this turn's, stored by an attempt whose result was lost. Only when no
  * manifest was saved (the first attempt failed before) does a later one assemble the context again.
+ *
+ * A turn stored under the messageId is this turn's only beside a manifest of this turn: every attempt that stores
+ * the turn (or hands its reply to persistTurn) saved one first, committed before the turn's statement in the same
+ * WAL. Without one, an earlier turn answered the message (sent again after continue-as-new, when the first attempt
+ * failed before its check): the context step's answer for a repeated message holds, content check included.
  */
 async function contextInCall(deps: ActivityDeps, input: GenerateReplyInput): Promise<CallContext> {
-  const { tenantId, conversationId, messageId, content } = input;
+  const { tenantId, conversationId, messageId, content, turn } = input;
   if (content === undefined) {
     throw ApplicationFailure.nonRetryable('a call that assembles its context needs the message', 'InvalidInput');
   }
+  const turnInput = { tenantId, conversationId, messageId, content, turn };
   const first = input.assemble === 'first' && Context.current().info.attempt === 1;
   if (!first) {
-    const [stored, handed] = await Promise.all([
+    const [stored, found] = await Promise.all([
       deps.conversations.findTurn(tenantId, conversationId, messageId),
       deps.manifests.forModelCall(tenantId, conversationId, messageId),
     ]);
+    // A manifest under this messageId may be an earlier turn's (the repeated message's).
+    const handed = found?.manifest.turn === turn ? found : null;
+    if (stored && !handed) {
+      await refuseReusedMessageId(deps, turnInput);
+      return { kind: 'stored', reply: { ...storedReply(stored), repeated: true } };
+    }
     const context = handed ? { context: contextRef(handed.manifest) } : {};
     if (stored) return { kind: 'stored', reply: { ...storedReply(stored), ...context } };
     if (handed) return { kind: 'ready', handed };
   }
-  const loaded = await assembleTurn(
-    deps,
-    { tenantId, conversationId, messageId, content, turn: input.turn },
-    {
-      keepSources: false,
-    },
-  );
+  const loaded = await assembleTurn(deps, turnInput, { keepSources: false });
   if (loaded.kind === 'answered') {
     return { kind: 'stored', reply: { ...storedReply(loaded.result), ...(first ? { repeated: true as const } : {}) } };
   }

@@ -62,13 +62,7 @@ export async function assembleTurn(
     budget === undefined ? 0 : deps.llmCalls.spentToday(tenantId),
   ]);
   if (answered) {
-    const asked = await deps.conversations.userMessage(tenantId, conversationId, messageId);
-    if (asked !== null && asked !== deps.privacy.at('store', input.content).text) {
-      throw ApplicationFailure.nonRetryable(
-        `messageId ${messageId} was already used for a different message`,
-        FailureTypes.messageIdConflict,
-      );
-    }
+    await refuseReusedMessageId(deps, input);
     return { kind: 'answered', result: answered };
   }
   if (!conversation) {
@@ -116,6 +110,23 @@ export async function assembleTurn(
     'context assembled',
   );
   return { kind: 'ready', manifest, sources: assembled.sources, modelContent, storedContent };
+}
+
+/**
+ * A message whose id an earlier turn answered is that turn again only with the same content: another message under
+ * a used id is refused (a raw Temporal caller's mistake; the client and the API refuse it before sending).
+ */
+export async function refuseReusedMessageId(
+  deps: ActivityDeps,
+  { tenantId, conversationId, messageId, content }: TurnContextInput,
+): Promise<void> {
+  const asked = await deps.conversations.userMessage(tenantId, conversationId, messageId);
+  if (asked !== null && asked !== deps.privacy.at('store', content).text) {
+    throw ApplicationFailure.nonRetryable(
+      `messageId ${messageId} was already used for a different message`,
+      FailureTypes.messageIdConflict,
+    );
+  }
 }
 
 /** The tiers' tokens sum to the context's (usedTokens is their total): the sum need not travel too. */
