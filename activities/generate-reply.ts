@@ -21,6 +21,7 @@ import { assembleTurn, contextRef, refuseReusedMessageId, type ContextRef } from
 import type { HandedManifest } from '../src/storage/manifests';
 import type { TurnChannel } from '../src/streaming/bus';
 import type { StepBlock } from '../src/storage/tool-calls';
+import type { LlmCallRow } from '../src/storage/llm-calls';
 import { toolStepMessages } from '../src/tools/transcript';
 
 export interface GenerateReplyInput {
@@ -88,6 +89,11 @@ export interface GeneratedReply {
   repeated?: true;
   /** The turn's context, from a call that runs the context step (`assemble`). */
   context?: ContextRef;
+  /**
+   * The call's ledger row when neither the turn's statement nor the row alone could be written (the database was
+   * down): the workflow's persistTurn writes it with the turn, so a paid call is never without its row.
+   */
+  ledger?: LlmCallRow;
 }
 
 /**
@@ -190,19 +196,36 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen:
       llmCallId: call.callId,
       ...(call.unwritten ? { ledger: call.unwritten } : {}),
     }).catch(async (err: unknown) => {
-      // The call was paid for whatever happened to the turn: its row must exist before anything else (a write that
-      // reached the database already holds it; the insert is idempotent). If even that fails, the attempt fails.
-      if (call.unwritten) await deps.llmCalls.record(call.unwritten);
+      // The call was paid for whatever happened to the turn: its row must exist (a write that reached the database
+      // already holds it; the insert is idempotent).
+      if (err instanceof ApplicationFailure) {
+        if (call.unwritten) await deps.llmCalls.record(call.unwritten);
+        throw err; // the conversation is gone: nothing to store it in
+      }
       // A retry of this attempt would pay for the reply again: the reply goes back unstored and the workflow's
-      // persistTurn (answerIfStored) waits the outage out.
-      if (err instanceof ApplicationFailure) throw err; // the conversation is gone: nothing to store it in
+      // persistTurn (answerIfStored) waits the outage out. A row the database refused too goes back with it, for
+      // persistTurn to write with the turn.
+      const ledgerLeft = call.unwritten
+        ? await deps.llmCalls.record(call.unwritten).then(
+            () => undefined,
+            () => call.unwritten,
+          )
+        : undefined;
       activityLogger(deps.log).warn(
-        { tenantId, conversationId, messageId, error: err instanceof Error ? err.message : String(err) },
+        {
+          tenantId,
+          conversationId,
+          messageId,
+          error: err instanceof Error ? err.message : String(err),
+          ledgerWritten: ledgerLeft === undefined,
+        },
         'storing the answered turn failed; the workflow stores it',
       );
-      return null;
+      return { ledgerLeft };
     });
-    if (!written) return unstored(call);
+    if (!('inserted' in written)) {
+      return { ...unstored(call), ...(written.ledgerLeft ? { ledger: written.ledgerLeft } : {}) };
+    }
     if (!written.inserted) {
       // Another attempt stored its reply first: that one is the turn's answer.
       const first = await deps.conversations.findTurn(tenantId, conversationId, messageId);

@@ -215,6 +215,8 @@ async function finishTurn(
           reply,
           usage,
           ...(chain.ok && chain.reply.llmCallId ? { llmCallId: chain.reply.llmCallId } : {}),
+          // The model call could write neither the turn nor its ledger row: the row is written with the turn.
+          ...(chain.ok && chain.reply.ledger ? { ledger: chain.reply.ledger } : {}),
           ...(acceptedCallIds.length > 1 ? { acceptedCallIds } : {}),
           ...(storeInCall ? { answerIfStored: true as const } : {}),
         },

@@ -302,3 +302,80 @@ it('keeps the ledger row of a paid call when storing its turn fails (the row rid
   const ledger = await stack.serving.services.llmCalls.forMessage(tenantId, conversationId, messageId);
   expect(ledger.map((r) => [r.callId, r.outcome, r.accepted])).toEqual([[`${runId}/reply-dropped/1`, 'ok', false]]);
 });
+
+it('a paid reply whose turn and ledger row both fail to write is stored with its row by the workflow', async () => {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('ledger-left');
+  const { memoir, llmCalls, db } = stack.serving.services;
+  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I surf.', userId: 'u' });
+
+  // The model call waits at a gate until the ledger is held (after the context step's writes).
+  const gate = uniqueId('gate');
+  await stack.offline.script([{ action: { kind: 'hold', gate } }]);
+  const marker = uniqueId('wave');
+  const messageId = uniqueId('m');
+  const sent = memoir.sendMessage(tenantId, conversationId, { content: `Where do I surf ${marker}?`, messageId });
+  sent.catch(() => undefined); // awaited below
+  await vi.waitFor(
+    async () =>
+      expect(
+        await db.query('SELECT 1 FROM context_manifests WHERE conversation_id = $1 AND message_id = $2', [
+          conversationId,
+          messageId,
+        ]),
+      ).toHaveLength(1),
+    { timeout: 20_000, interval: 50 },
+  );
+  // Another transaction keeps out writes of the ledger (reads go on): both writes after the answer wait on it.
+  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE llm_calls IN SHARE MODE');
+  try {
+    await stack.offline.release(gate);
+    // The database goes away under both writes that follow the answer: the turn's statement (which carries the
+    // ledger row), then the ledger row alone. Each is cut off as it waits.
+    const cut = new Set<number>();
+    await vi.waitFor(
+      async () => {
+        const { rows } = await holder.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND wait_event_type = 'Lock'`,
+        );
+        for (const { pid } of rows) {
+          if (cut.has(pid)) continue; // ending already
+          await holder.query('SELECT pg_terminate_backend($1)', [pid]);
+          cut.add(pid);
+        }
+        expect(cut.size).toBeGreaterThanOrEqual(2);
+      },
+      { timeout: 20_000, interval: 20 },
+    );
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  const answered = await sent;
+  // The database back: one model call, the turn stored once, and the paid call's one row, accepted with it.
+  const asked = (await stack.offline.requests()).filter((r) => JSON.stringify(r.body).includes(marker));
+  expect(asked).toHaveLength(1);
+  await stack.offline.reset();
+  const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
+  expect(stored.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+  expect(stored[3]).toMatchObject({ messageId: answered.reply.messageId, content: answered.reply.content });
+  const ledger = await llmCalls.forMessage(tenantId, conversationId, messageId);
+  expect(ledger.map((r) => [r.outcome, r.accepted])).toEqual([['ok', true]]);
+  const state = await memoir.getState(tenantId, conversationId);
+  const accepted = await llmCalls.acceptedTotals(tenantId, conversationId);
+  expect(accepted.calls).toBe(2);
+  expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
+  expect(accepted.inputTokens).toBe(state.totals.inputTokens);
+  // Both writes failed: the call handed its unwritten row to the workflow with the unstored reply.
+  const history = await stack.serving.services.temporal.client.workflow
+    .getHandle(conversationWorkflowId(tenantId, conversationId))
+    .fetchHistory();
+  const results = (history.events ?? []).flatMap(
+    (e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.map(decoded) ?? [],
+  );
+  expect(results.filter((r) => r.includes('"ledger"'))).toHaveLength(1);
+});
