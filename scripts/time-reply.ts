@@ -154,8 +154,13 @@ async function main(): Promise<void> {
         ms: median(have.map((s) => s.get(name)![1] - s.get(name)![0])),
       };
     });
+    const fn = measured.map((s) => s.get('activity function')![1]).sort((a, b) => a - b);
+    const q = (p: number) => fn[Math.floor(p * (fn.length - 1))]!.toFixed(2);
     console.log(`\n${measured.length} generateReply attempts; round trip p50 ${median(rtts).toFixed(1)} ms`);
-    console.log(`${'span'.padEnd(40)} ${'per turn'.padStart(8)} ${'start'.padStart(7)} ${'end'.padStart(7)} ${'ms'.padStart(7)}`);
+    console.log(`activity function p10 ${q(0.1)} p25 ${q(0.25)} p50 ${q(0.5)} p75 ${q(0.75)} ms`);
+    console.log(
+      `${'span'.padEnd(40)} ${'per turn'.padStart(8)} ${'start'.padStart(7)} ${'end'.padStart(7)} ${'ms'.padStart(7)}`,
+    );
     for (const r of rows.sort((a, b) => a.from - b.from || b.to - a.to))
       console.log(
         `${r.name.padEnd(40)} ${r.n.toFixed(2).padStart(8)} ${r.from.toFixed(2).padStart(7)} ${r.to.toFixed(2).padStart(7)} ${r.ms.toFixed(2).padStart(7)}`,
