@@ -20,6 +20,7 @@ import { writePrebuiltBundle } from '../src/temporal/bundle';
 import { isBundleFresh } from '../src/temporal/bundle-freshness';
 import { ModelClient } from '../src/model/client';
 import { RedisStreamBus } from '../src/streaming/redis-bus';
+import type { StreamBus } from '../src/streaming/bus';
 import { ConversationStore } from '../src/storage/conversations';
 import { ManifestStore } from '../src/storage/manifests';
 import { LlmCallStore } from '../src/storage/llm-calls';
@@ -133,10 +134,11 @@ async function main(): Promise<void> {
       const messageId = `m${i}-${uniqueId('x')}`;
       const content = `Turn ${i}: I moved to Lisbon in ${2000 + i} and I like tea with lemon number ${i}.`;
       const stop = new AbortController();
+      const channel = { tenantId: tenant.id, conversationId, messageId };
+      // Marked as the API marks a streamed turn (optional: code before the mark published every turn).
+      if (args.listen) await (streams as Partial<StreamBus>).listen?.(channel);
       const listening =
-        args.listen && streams
-          ? streams.subscribe({ tenantId: tenant.id, conversationId, messageId }, undefined, () => {}, stop.signal)
-          : undefined;
+        args.listen && streams ? streams.subscribe(channel, undefined, () => {}, stop.signal) : undefined;
       const started = performance.now();
       await memoir.sendMessage(tenant.id, conversationId, { messageId, content });
       if (recording) rtts.push(performance.now() - started);
