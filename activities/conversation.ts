@@ -1,13 +1,13 @@
 /**
  * Activities around the durable record of a conversation: open it, assemble a turn's context, persist a turn.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes, type MemoryState, type TurnResult, type Usage } from '../workflows/contract';
 import { estimateTokens } from '../src/model/tokens';
 import { ANONYMOUS_USER, ConversationMissingError, type TurnToPersist } from '../src/storage/conversations';
 import type { ChainStep } from '../workflows/model-chain';
 import type { ActivityDeps } from './deps';
-import { erasedMeanwhile } from './erasure-fence';
 import { activityLogger, secondsSince } from './log-context';
 import { assembleTurn, contextRef } from './turn-context';
 
@@ -141,17 +141,18 @@ export async function storeTurn(
 ): Promise<{ userSeq: number; replySeq: number; inserted: boolean }> {
   const started = performance.now();
   const { turn: _turn, steps: _steps, ...unredacted } = input;
-  const toStore = storedForm(deps, unredacted);
-  // The erasure fence of the write-through, read beside the write rather than after it: a round trip less on
-  // the turn's path. An erasure recorded after this read races the write-through either way (the eraser drops
+  // The erasure fence of the write-through is read by the statement that stores the turn: a statement and a round
+  // trip less per turn. An erasure recorded after this read races the write-through either way (the eraser drops
   // the hot tier after recording its tombstone).
-  const erased = erasedMeanwhile(deps, input);
-  erased.catch(() => undefined); // awaited below only when the turn was inserted
+  const fenceSince = new Date(Context.current().info.currentAttemptScheduledTimestampMs);
+  const toStore = { ...storedForm(deps, unredacted), fenceSince };
   try {
-    const { userSeq, replySeq, inserted } = await deps.conversations.persistTurn(toStore);
+    const { userSeq, replySeq, inserted, erased = false } = await deps.conversations.persistTurn(toStore);
     if (inserted) {
+      // The log line and metrics are written while Redis takes the write-through, not before it.
+      const through = erased ? undefined : writeThrough(deps, { ...input, ...toStore }, userSeq, replySeq);
       recordTurn(deps, input, secondsSince(started));
-      await writeThrough(deps, { ...input, ...toStore }, userSeq, replySeq, erased);
+      await through;
     }
     return { userSeq, replySeq, inserted };
   } catch (err) {
@@ -189,18 +190,14 @@ function recordTurn(deps: ActivityDeps, t: PersistTurnInput, persistSeconds: num
   );
 }
 
-/** Adds the stored turn to the hot tier; a Redis failure only costs a cache miss later. */
-async function writeThrough(
-  deps: ActivityDeps,
-  t: PersistTurnInput,
-  userSeq: number,
-  replySeq: number,
-  erased: Promise<boolean>,
-): Promise<void> {
+/**
+ * Adds the stored turn to the hot tier (unless the erasure fence said the conversation was erased meanwhile); a
+ * Redis failure only costs a cache miss later.
+ */
+async function writeThrough(deps: ActivityDeps, t: PersistTurnInput, userSeq: number, replySeq: number): Promise<void> {
   const now = new Date();
   const sentAt = t.userMessage.sentAt ? new Date(t.userMessage.sentAt) : null;
   try {
-    if (await erased) return;
     await deps.hot.append(t.tenantId, t.conversationId, [
       {
         messageId: t.userMessage.messageId,

@@ -147,6 +147,10 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen:
   const ready = input.assemble ? await contextInCall(deps, input) : await contextHanded(deps, input);
   if (ready.kind === 'stored') return brief(input, ready.reply);
   const { handed } = ready;
+  // Written beside the model call, and awaited before the turn is stored (the manifest commits first) or the
+  // attempt fails (a retry in this process then finds it in memory).
+  const saved = ready.saved ?? Promise.resolve();
+  const settled = () => saved.catch(() => undefined);
   if (input.assemble) seen.context = contextRef(handed.manifest);
   // The manifest keeps the message only in its stored form; the model gets it as the model stage's policy says.
   const userText = input.content === undefined ? undefined : deps.privacy.at('model', input.content).text;
@@ -172,7 +176,32 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen:
     { tenantId, conversationId, messageId, turn: input.turn, purpose: 'reply' },
     request,
     { ...(stream.delta ? { onText: stream.delta } : {}), deferLedger: storesTurn },
-  ).finally(() => stream.flush());
+  ).catch(async (err: unknown) => {
+    await Promise.all([stream.flush(), settled()]);
+    throw err;
+  });
+  // The reply's last deltas are published while the turn is stored, not before: the attempt returns once both are.
+  const streamed = stream.flush();
+  return (await Promise.all([afterModel(deps, input, { handed, call, saved, tools }, seen), streamed]))[0];
+}
+
+/** What the attempt holds once the model has answered. */
+interface Answered {
+  handed: HandedManifest;
+  call: RecordedCall;
+  /** The manifest's write (see replyAttempt). */
+  saved: Promise<void>;
+  tools: Awaited<ReturnType<typeof toolContext>> | undefined;
+}
+
+/** Stores the answered turn (or the tool step) and shapes the attempt's result. */
+async function afterModel(
+  deps: ActivityDeps,
+  input: GenerateReplyInput,
+  { handed, call, saved, tools }: Answered,
+  seen: Seen,
+): Promise<StoredReply> {
+  const { tenantId, conversationId, messageId } = input;
   deps.metrics.turnDuration.observe({ phase: 'model' }, call.result.latencyMs / 1000);
   const toolCalls =
     tools && call.result.stopReason === 'tool_use'
@@ -185,44 +214,49 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen:
     // persistTurn stores it (so a message the store policy redacts is stored here too).
     const content = input.assemble && input.content !== undefined ? input.content : handed.manifest.userContent;
     const userMessage = { messageId, content, ...(sentAt ? { sentAt } : {}) };
-    const written = await storeTurn(deps, {
-      tenantId,
-      conversationId,
-      turn: input.turn,
-      steps,
-      userMessage,
-      reply,
-      usage: call.usage,
-      llmCallId: call.callId,
-      ...(call.unwritten ? { ledger: call.unwritten } : {}),
-    }).catch(async (err: unknown) => {
-      // The call was paid for whatever happened to the turn: its row must exist (a write that reached the database
-      // already holds it; the insert is idempotent).
-      if (err instanceof ApplicationFailure) {
-        if (call.unwritten) await deps.llmCalls.record(call.unwritten);
-        throw err; // the conversation is gone: nothing to store it in
-      }
-      // A retry of this attempt would pay for the reply again: the reply goes back unstored and the workflow's
-      // persistTurn (answerIfStored) waits the outage out. A row the database refused too goes back with it, for
-      // persistTurn to write with the turn.
-      const ledgerLeft = call.unwritten
-        ? await deps.llmCalls.record(call.unwritten).then(
-            () => undefined,
-            () => call.unwritten,
-          )
-        : undefined;
-      activityLogger(deps.log).warn(
-        {
+    // The manifest (saved while the model answered) commits before the turn that refers to it.
+    const written = await saved
+      .then(() =>
+        storeTurn(deps, {
           tenantId,
           conversationId,
-          messageId,
-          error: err instanceof Error ? err.message : String(err),
-          ledgerWritten: ledgerLeft === undefined,
-        },
-        'storing the answered turn failed; the workflow stores it',
-      );
-      return { ledgerLeft };
-    });
+          turn: input.turn,
+          steps,
+          userMessage,
+          reply,
+          usage: call.usage,
+          llmCallId: call.callId,
+          ...(call.unwritten ? { ledger: call.unwritten } : {}),
+        }),
+      )
+      .catch(async (err: unknown) => {
+        // The call was paid for whatever happened to the turn: its row must exist (a write that reached the database
+        // already holds it; the insert is idempotent).
+        if (err instanceof ApplicationFailure) {
+          if (call.unwritten) await deps.llmCalls.record(call.unwritten);
+          throw err; // the conversation is gone: nothing to store it in
+        }
+        // A retry of this attempt would pay for the reply again: the reply goes back unstored and the workflow's
+        // persistTurn (answerIfStored) waits the outage out. A row the database refused too goes back with it, for
+        // persistTurn to write with the turn.
+        const ledgerLeft = call.unwritten
+          ? await deps.llmCalls.record(call.unwritten).then(
+              () => undefined,
+              () => call.unwritten,
+            )
+          : undefined;
+        activityLogger(deps.log).warn(
+          {
+            tenantId,
+            conversationId,
+            messageId,
+            error: err instanceof Error ? err.message : String(err),
+            ledgerWritten: ledgerLeft === undefined,
+          },
+          'storing the answered turn failed; the workflow stores it',
+        );
+        return { ledgerLeft };
+      });
     if (!('inserted' in written)) {
       return { ...unstored(call), ...(written.ledgerLeft ? { ledger: written.ledgerLeft } : {}) };
     }
@@ -243,7 +277,9 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen:
 }
 
 type CallContext =
-  { kind: 'stored'; reply: Omit<GeneratedReply, 'attempt'> } | { kind: 'ready'; handed: HandedManifest };
+  | { kind: 'stored'; reply: Omit<GeneratedReply, 'attempt'> }
+  /** `saved`: the manifest this attempt assembled, still being written while the model answers. */
+  | { kind: 'ready'; handed: HandedManifest; saved?: Promise<void> };
 
 /**
  * The context loadContext saved before this call. A call that stores the turn first looks for it stored: an attempt
@@ -297,11 +333,11 @@ async function contextInCall(deps: ActivityDeps, input: GenerateReplyInput): Pro
     if (stored) return { kind: 'stored', reply: { ...storedReply(stored), ...context } };
     if (handed) return { kind: 'ready', handed };
   }
-  const loaded = await assembleTurn(deps, turnInput, { keepSources: false });
+  const loaded = await assembleTurn(deps, turnInput, { keepSources: false, saveInBackground: true });
   if (loaded.kind === 'answered') {
     return { kind: 'stored', reply: { ...storedReply(loaded.result), ...(first ? { repeated: true as const } : {}) } };
   }
-  return { kind: 'ready', handed: { manifest: loaded.manifest, sources: loaded.sources } };
+  return { kind: 'ready', handed: { manifest: loaded.manifest, sources: loaded.sources }, saved: loaded.saved };
 }
 
 /** The same failure, with the turn's context in its details (the workflow reads it for a degraded turn). */
@@ -422,9 +458,10 @@ function requireTools(deps: ActivityDeps): NonNullable<ActivityDeps['tools']> {
 }
 
 /**
- * Publishes this attempt's text as it arrives, in order. An attempt after text was already streamed (a retry, a
- * fallback model) is announced as a restart, so clients drop the partial text. Streaming is best effort: its
- * failures never fail the call.
+ * Publishes this attempt's text as it arrives, in order, when a client listens to the turn (the bus says so when the
+ * attempt starts; nobody listens to a turn sent without a stream, and its text then costs no publishes). An attempt
+ * after text was already streamed (a retry, a fallback model) is announced as a restart, so clients drop the
+ * partial text. Streaming is best effort: its failures never fail the call.
  *
  * One publish is in flight at a time; text that arrives meanwhile is coalesced into the next one. A model that
  * streams faster than a bus round trip then costs a few publishes per reply, not one per token.
@@ -434,11 +471,13 @@ async function openStream(deps: ActivityDeps, channel: TurnChannel, model: strin
   if (!bus) return { delta: undefined, flush: async () => undefined };
   const failed = () => deps.metrics.tierErrors.inc({ tier: 'stream' });
   const attempt = Context.current().info.attempt;
-  let queue: Promise<void> = bus.startAttempt(channel, attempt, model).catch(failed);
+  const listened = bus.startAttempt(channel, attempt, model).catch(() => (failed(), false));
+  let unheard = false; // known once the attempt's start is: then text is dropped as it arrives
+  let queue: Promise<unknown> = listened.then((yes) => (unheard = !yes));
   let unsent = '';
   return {
     delta: (text: string) => {
-      if (text === '') return;
+      if (text === '' || unheard) return;
       const publishQueued = unsent !== '';
       unsent += text;
       if (publishQueued) return; // the publish already queued will carry it
@@ -446,7 +485,7 @@ async function openStream(deps: ActivityDeps, channel: TurnChannel, model: strin
         .then(() => {
           const batch = unsent;
           unsent = '';
-          return bus.publish(channel, { type: 'delta', text: batch });
+          return unheard ? undefined : bus.publish(channel, { type: 'delta', text: batch });
         })
         .catch(failed);
     },

@@ -36,12 +36,24 @@ export type AssembledTurn =
       /** The model's copy of the message (redacted for the model stage). */
       modelContent: string;
       storedContent: string;
+      /** Settles when the manifest is written (already settled unless `saveInBackground`). */
+      saved: Promise<void>;
     };
+
+export interface AssembleOptions {
+  /** Keep the texts read in this process's manifest cache (loadContext: the model call runs later). */
+  keepSources: boolean;
+  /**
+   * Return before the manifest's write has finished (`saved` settles when it has): the model call overlaps it with
+   * the model's answer and awaits it before storing the turn, so the manifest still commits first.
+   */
+  saveInBackground?: boolean;
+}
 
 export async function assembleTurn(
   deps: ActivityDeps,
   input: TurnContextInput,
-  { keepSources }: { keepSources: boolean },
+  { keepSources, saveInBackground = false }: AssembleOptions,
 ): Promise<AssembledTurn> {
   const started = performance.now();
   const { tenantId, conversationId, messageId } = input;
@@ -86,13 +98,16 @@ export async function assembleTurn(
   const manifest = { ...assembled.manifest, userContent: storedContent };
   // loadContext leaves the texts for the model call in this process (it then reads none of them back); a model
   // call that assembled them has them already, and a later attempt that finds none reads them from PostgreSQL.
-  await deps.manifests.save(
+  const saved = deps.manifests.save(
     tenantId,
     conversationId,
     manifest,
     conversation.userId,
     keepSources ? assembled.sources : undefined,
   );
+  if (saveInBackground)
+    saved.catch(() => undefined); // the caller awaits it
+  else await saved;
   const { tierTokens } = contextRef(manifest);
   for (const [tier, tokens] of Object.entries(tierTokens)) deps.metrics.contextTokens.inc({ tier }, tokens);
   const seconds = secondsSince(started);
@@ -109,7 +124,7 @@ export async function assembleTurn(
     },
     'context assembled',
   );
-  return { kind: 'ready', manifest, sources: assembled.sources, modelContent, storedContent };
+  return { kind: 'ready', manifest, sources: assembled.sources, modelContent, storedContent, saved };
 }
 
 /**

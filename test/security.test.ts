@@ -46,7 +46,17 @@ describe('encrypted histories and erasure', () => {
     const conversationId = uniqueId('doomed');
     const SECRET = uniqueId('XYZZY-DOOMED');
     for (const content of [`remember ${SECRET}`, `My favourite password is ${SECRET}.`, 'and more']) {
-      await stack.http('POST', `/v1/conversations/${conversationId}/messages`, { content, userId: 'bo' });
+      // Streamed, so the replies are on the stream bus too (a turn nobody streams publishes nothing there).
+      const res = await fetch(`${stack.serving.api!.url}/v1/conversations/${conversationId}/messages`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${stack.tenants.acme.key}`,
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+        },
+        body: JSON.stringify({ content, userId: 'bo' }),
+      });
+      expect(await res.text()).toContain('event: final');
     }
     const { db, memory } = stack.serving.services;
     // Upkeep (index, facts) has written the secret into every tier before we erase.

@@ -49,6 +49,7 @@ describe.each<[string, OpenBus]>([
 
   it('announces a restart only when text of the turn was published before the attempt', async () => {
     const channel = { tenantId: 't', conversationId: uniqueId('c'), messageId: 'm1' };
+    await bus.listen(channel);
     await bus.startAttempt(channel, 1, 'model-a');
     await bus.startAttempt(channel, 2, 'model-a');
     await bus.publish(channel, { type: 'delta', text: 'Hel' });
@@ -61,5 +62,16 @@ describe.each<[string, OpenBus]>([
       { type: 'delta', text: 'lo' },
       { type: 'attempt', attempt: 3, model: 'model-b', restart: true },
     ]);
+  });
+
+  it('says whether the turn is listened to when an attempt starts', async () => {
+    const channel = { tenantId: 't', conversationId: uniqueId('c'), messageId: 'm1' };
+    // Redis publishes only to a turn marked before the attempt; in process every turn is published.
+    expect(await bus.startAttempt(channel, 1, 'model-a')).toBe(bus.kind === 'memory');
+    await bus.listen(channel);
+    expect(await bus.startAttempt(channel, 2, 'model-a')).toBe(true);
+    const got = await events(bus, channel, bus.kind === 'memory' ? 2 : 1);
+    expect(got.at(-1)).toEqual({ type: 'attempt', attempt: 2, model: 'model-a', restart: false });
+    if (bus.kind === 'redis') expect(got).toHaveLength(1);
   });
 });

@@ -3,7 +3,9 @@
  * deltas in order then the final stored reply; a reconnect with Last-Event-ID gets only what it missed; a retried
  * attempt says it restarted.
  */
+import { Redis } from 'ioredis';
 import { chunkText } from '../src/offline-model/sse';
+import { TEST_SERVICES } from './helpers/services';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
 
 interface SseEvent {
@@ -119,6 +121,29 @@ describe.each([
       expect(deltas).toBeLessThan(chunkText(final.data.reply.content).length);
     },
   );
+
+  it.runIf(_name === 'Redis Streams')('publishes nothing for a turn that nobody streams', async () => {
+    const conversationId = uniqueId('unheard');
+    const sent = await stack.http('POST', `/v1/conversations/${conversationId}/messages`, {
+      content: 'No stream for this one, thanks.',
+      userId: 'ed',
+      messageId: 'q1',
+    });
+    expect(sent.status).toBe(200);
+    const redis = new Redis(TEST_SERVICES.redisUrl);
+    try {
+      const turnStream = `memoir:stream:${stack.tenants.acme.id}/${conversationId}/q1`;
+      expect(await redis.exists(turnStream, `${turnStream}:text`)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+    // The same message streamed again is answered from the store, as before.
+    const events = await readSse(stack, conversationId, {
+      content: 'No stream for this one, thanks.',
+      messageId: 'q1',
+    });
+    expect(events.at(-1)).toMatchObject({ event: 'final', data: { reply: { content: sent.body.reply.content } } });
+  });
 
   it('resumes from Last-Event-ID without repeating text or the turn', async () => {
     const conversationId = uniqueId('resume');

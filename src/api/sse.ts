@@ -67,6 +67,8 @@ export async function streamReply(
     .catch(() => undefined);
   let last: { event: 'final' | 'error'; data: unknown };
   try {
+    // Marked before the message is sent: the worker publishes deltas only for a turn someone listens to.
+    await deps.streams.listen({ ...channel, messageId: msg.messageId }).catch(() => undefined);
     const result = await deps.memoir.sendMessage(channel.tenantId, channel.conversationId, msg, {
       waitMs: deps.waitMs,
     });

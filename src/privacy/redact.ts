@@ -130,6 +130,9 @@ function resolveOverlaps(spans: Span[], textLength: number): Span[] {
   return kept.sort((a, b) => a.start - b.start);
 }
 
+/** What {@link redactLogValue} needs of a redactor (the logger passes one that remembers clean strings). */
+export type TextRedactor = Pick<Redactor, 'redact'>;
+
 /** How deep {@link redactLogValue} descends; deeper objects are replaced whole rather than logged unredacted. */
 export const LOG_MAX_DEPTH = 8;
 
@@ -138,11 +141,11 @@ export const LOG_MAX_DEPTH = 8;
  * booleans, null and dates pass through; errors become `{ type, message, stack }` like pino's serializer makes
  * them; cycles and anything below `maxDepth` are replaced by a marker, so nothing escapes unredacted.
  */
-export function redactLogValue(value: unknown, redactor: Redactor, maxDepth = LOG_MAX_DEPTH): unknown {
+export function redactLogValue(value: unknown, redactor: TextRedactor, maxDepth = LOG_MAX_DEPTH): unknown {
   return walk(value, redactor, maxDepth, new WeakSet());
 }
 
-function walk(value: unknown, redactor: Redactor, depth: number, seen: WeakSet<object>): unknown {
+function walk(value: unknown, redactor: TextRedactor, depth: number, seen: WeakSet<object>): unknown {
   if (typeof value === 'string') return redactor.redact(value).text;
   if (typeof value !== 'object' || value === null || value instanceof Date) return value;
   if (seen.has(value)) return '[Circular]';
@@ -165,7 +168,7 @@ function walk(value: unknown, redactor: Redactor, depth: number, seen: WeakSet<o
   }
 }
 
-function objectOf(value: object, redactor: Redactor, next: (v: unknown) => unknown): Record<string, unknown> {
+function objectOf(value: object, redactor: TextRedactor, next: (v: unknown) => unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[redactor.redact(k).text] = next(v);
   return out;

@@ -11,6 +11,27 @@ export type ErasureTarget = { tenant: true } | { userId: string } | { conversati
 const targetOf = (t: ErasureTarget): string =>
   'tenant' in t ? '' : 'userId' in t ? `u/${t.userId}` : `c/${t.conversationId}`;
 
+/** What an erasure fence guards: a conversation, and its owner when known. */
+export interface FencedScope {
+  tenantId: string;
+  conversationId: string;
+  userId?: string | undefined;
+}
+
+/** The tombstone targets that fence `scope`'s writes: its tenant, its conversation, its owner when given. */
+export const fenceTargets = (scope: FencedScope): string[] => [
+  '',
+  targetOf({ conversationId: scope.conversationId }),
+  ...(scope.userId ? [targetOf({ userId: scope.userId })] : []),
+];
+
+/**
+ * The fence as a condition on `erasures`, for a statement of its own or one that writes (the stored turn reads it
+ * in the same round trip): parameters numbered `tenant` (text), `targets` (text[]) and `since` (timestamptz).
+ */
+export const erasedSinceCondition = (tenant: number, targets: number, since: number): string =>
+  `tenant_id = $${tenant} AND target = ANY($${targets}::text[]) AND erased_at >= $${since}::timestamptz`;
+
 export class ErasureTombstones {
   constructor(private readonly db: Queryable) {}
 
@@ -33,15 +54,12 @@ export class ErasureTombstones {
    * Whether the conversation (its tenant, or its owner when given) was erased at or after `since`: work that
    * began before then must not write anything of it back.
    */
-  async erasedSince(
-    scope: { tenantId: string; conversationId: string; userId?: string | undefined },
-    since: Date,
-  ): Promise<boolean> {
-    const targets = ['', `c/${scope.conversationId}`, ...(scope.userId ? [`u/${scope.userId}`] : [])];
-    const rows = await this.db.query(
-      'SELECT 1 FROM erasures WHERE tenant_id = $1 AND target = ANY($2::text[]) AND erased_at >= $3 LIMIT 1',
-      [scope.tenantId, targets, since],
-    );
+  async erasedSince(scope: FencedScope, since: Date): Promise<boolean> {
+    const rows = await this.db.query(`SELECT 1 FROM erasures WHERE ${erasedSinceCondition(1, 2, 3)} LIMIT 1`, [
+      scope.tenantId,
+      fenceTargets(scope),
+      since,
+    ]);
     return rows.length > 0;
   }
 }

@@ -2,7 +2,7 @@
  * Conversations and their messages in PostgreSQL: the source of truth for everything a conversation said.
  */
 import type { Reply, TurnResult, Usage } from '../../workflows/contract';
-import { ErasureTombstones } from '../security/tombstones';
+import { ErasureTombstones, erasedSinceCondition, fenceTargets } from '../security/tombstones';
 import type { Db, Queryable } from './db';
 import { ledgerInsert, type LlmCallRow } from './llm-calls';
 
@@ -45,6 +45,11 @@ export interface TurnToPersist {
   /** What redaction took out of these messages, for audit (kind and keyed hash only). */
   redactions?: { messageId: string; stage: string; piiType: string; hash: string }[];
   /**
+   * Read the erasure fence of the write-through in the same statement: `erased` then says whether the conversation
+   * (or its tenant) was erased at or after this time (an activity attempt's scheduling), a round trip less.
+   */
+  fenceSince?: Date;
+  /**
    * The ledger row of the call that answered, not yet written: it is inserted by the same statement (one flush for
    * both), accepted when the turn is. The row is written even when the turn is not (stored before, or the
    * conversation gone); when the statement fails, the caller writes the row alone (activities/generate-reply.ts).
@@ -57,6 +62,8 @@ export interface PersistedTurn {
   replySeq: number;
   /** False when this turn was already stored (a retried activity): nothing was written. */
   inserted: boolean;
+  /** With `fenceSince`: the conversation was erased since then (its cache entries must not be written back). */
+  erased?: boolean;
 }
 
 interface ConversationDbRow {
@@ -369,12 +376,14 @@ export class ConversationStore {
     // Parameters $1–$21 are the turn's, the ledger row's follow. A data-modifying CTE runs whatever the final SELECT
     // reads, so the row is written even for a missing conversation; it is accepted only with a turn it inserted
     // (the `accepted` CTE cannot mark it: sibling CTEs do not see each other's rows).
-    const ledger = turn.ledger ? ledgerInsert(turn.ledger, 22, 'EXISTS (SELECT 1 FROM new_user)') : undefined;
+    const ledger = turn.ledger ? ledgerInsert(turn.ledger, 24, 'EXISTS (SELECT 1 FROM new_user)') : undefined;
+    // $22–$23: the erasure fence's targets and time, read by the final SELECT (NULL: not asked, reads nothing).
+    const fence = `$23::timestamptz IS NOT NULL AND EXISTS (SELECT 1 FROM erasures WHERE ${erasedSinceCondition(1, 22, 23)})`;
     // `conv` locks the conversation row: it serialises writers of this conversation and hands out the sequence
     // numbers (a writer that waited reads the row as the one before it left it). The user message goes first; when
     // an earlier attempt stored it already, nothing else is written. Texts sealed for another owner (erased and
     // recreated in between) are not written at all.
-    const rows = await this.db.query<{ next_seq: number; user_id: string; inserted: number }>(
+    const rows = await this.db.query<{ next_seq: number; user_id: string; inserted: number; erased: boolean }>(
       `WITH conv AS (
          SELECT next_seq, user_id FROM conversations WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE
        ), new_user AS (
@@ -402,7 +411,8 @@ export class ConversationStore {
            FROM unnest($16::text[], $17::text[], $18::text[], $19::text[]) AS r(message_id, stage, pii_type, value_hash)
           WHERE EXISTS (SELECT 1 FROM new_user)
        )${ledger ? `, ledger AS (${ledger.sql})` : ''}
-       SELECT conv.next_seq, conv.user_id, (SELECT count(*)::int FROM new_user) AS inserted FROM conv`,
+       SELECT conv.next_seq, conv.user_id, (SELECT count(*)::int FROM new_user) AS inserted, ${fence} AS erased
+         FROM conv`,
       [
         tenantId,
         conversationId,
@@ -425,12 +435,21 @@ export class ConversationStore {
         redactions.map((r) => r.hash),
         userMessage.sentAt ?? null,
         owner ?? null,
+        fenceTargets({ tenantId, conversationId }),
+        turn.fenceSince ?? null,
         ...(ledger?.params ?? []),
       ],
     );
     const row = rows[0];
     if (!row) throw new ConversationMissingError(tenantId, conversationId);
-    if (row.inserted === 1) return { userSeq: row.next_seq, replySeq: row.next_seq + 1, inserted: true };
+    if (row.inserted === 1) {
+      return {
+        userSeq: row.next_seq,
+        replySeq: row.next_seq + 1,
+        inserted: true,
+        ...(turn.fenceSince ? { erased: row.erased } : {}),
+      };
+    }
     // Erased and recreated for someone else in between: the texts were sealed for the wrong owner; retry.
     if (owner !== undefined && row.user_id !== owner)
       throw new Error(`conversation ${tenantId}/${conversationId} changed owner`);

@@ -30,10 +30,16 @@ export interface StreamBus {
   /** Whether any text of this turn was published already (a new attempt then restarts the reply). */
   hasText(channel: TurnChannel): Promise<boolean>;
   /**
-   * Publishes that an attempt began, as a restart when text of the turn was published already: `hasText` and
-   * `publish` in one step (on Redis, one round trip).
+   * Marks the turn as listened to, before its message is sent (the API, for a client that asked for a stream): the
+   * worker publishes a turn's events only when it was marked before the attempt began.
    */
-  startAttempt(channel: TurnChannel, attempt: number, model: string): Promise<void>;
+  listen(channel: TurnChannel): Promise<void>;
+  /**
+   * Publishes that an attempt began, as a restart when text of the turn was published already: `hasText` and
+   * `publish` in one step (on Redis, one round trip). Resolves to whether the turn is listened to; when it is not,
+   * nothing is published and the attempt publishes no text either (a turn nobody streams costs no deltas).
+   */
+  startAttempt(channel: TurnChannel, attempt: number, model: string): Promise<boolean>;
   /** Delivers events after `afterId` (all retained ones when absent) and new ones until `signal` aborts. */
   subscribe(
     channel: TurnChannel,

@@ -39,8 +39,12 @@ export class MemoryStreamBus implements StreamBus {
     return keys.length;
   }
 
-  async startAttempt(c: TurnChannel, attempt: number, model: string): Promise<void> {
+  /** Nothing to mark: publishing in process costs next to nothing, so every turn is published. */
+  async listen(): Promise<void> {}
+
+  async startAttempt(c: TurnChannel, attempt: number, model: string): Promise<boolean> {
     await this.publish(c, { type: 'attempt', attempt, model, restart: await this.hasText(c) });
+    return true;
   }
 
   async hasText(c: TurnChannel): Promise<boolean> {

@@ -9,10 +9,12 @@ const MAX_EVENTS = 20_000;
 const BLOCK_MS = 5_000;
 
 /**
- * An attempt's start, decided and appended in Redis: KEYS = the turn's stream and its text marker; ARGV = the event
- * as a first attempt, the event as a restart, the stream's length cap, its retention in ms.
+ * An attempt's start, decided and appended in Redis: KEYS = the turn's stream, its text marker and its listener
+ * marker; ARGV = the event as a first attempt, the event as a restart, the stream's length cap, its retention in ms.
+ * Returns 0, appending nothing, when nobody marked the turn as listened to.
  */
 const START_ATTEMPT = `
+if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 local event = ARGV[1]
 if redis.call('EXISTS', KEYS[2]) == 1 then event = ARGV[2] end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', event)
@@ -38,14 +40,21 @@ export class RedisStreamBus implements StreamBus {
     await tx.exec();
   }
 
-  async startAttempt(c: TurnChannel, attempt: number, model: string): Promise<void> {
+  async listen(c: TurnChannel): Promise<void> {
+    await this.redis.set(`${this.key(c)}:listen`, '1', 'PX', RETAIN_MS);
+  }
+
+  async startAttempt(c: TurnChannel, attempt: number, model: string): Promise<boolean> {
     const key = this.key(c);
     const event = (restart: boolean) => JSON.stringify({ type: 'attempt', attempt, model, restart });
-    await this.redis.eval(START_ATTEMPT, 2, key, `${key}:text`, event(false), event(true), MAX_EVENTS, RETAIN_MS);
+    const keys = [key, `${key}:text`, `${key}:listen`];
+    const listened = await this.redis.eval(START_ATTEMPT, 3, ...keys, event(false), event(true), MAX_EVENTS, RETAIN_MS);
+    return listened === 1;
   }
 
   async dropConversation(tenantId: string, conversationId: string): Promise<number> {
-    // Ids are [A-Za-z0-9._-]: nothing in them is a glob character. Each turn has its stream and its `:text` marker.
+    // Ids are [A-Za-z0-9._-]: nothing in them is a glob character. Each turn has its stream and its `:text` and
+    // `:listen` markers.
     const match = `${this.key({ tenantId, conversationId, messageId: '' })}*`;
     let turns = 0;
     let cursor = '0';
@@ -54,7 +63,7 @@ export class RedisStreamBus implements StreamBus {
       cursor = next;
       if (keys.length > 0) {
         await this.redis.del(...keys);
-        turns += keys.filter((k) => !k.endsWith(':text')).length;
+        turns += keys.filter((k) => !k.endsWith(':text') && !k.endsWith(':listen')).length;
       }
     } while (cursor !== '0');
     return turns;
