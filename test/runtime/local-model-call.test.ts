@@ -6,6 +6,10 @@
  */
 import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import type { StoredReply } from '../../activities/generate-reply';
+import { activityDeps } from '../../src/runtime/worker';
 import { conversationWorkflowId } from '../../workflows/contract';
 import { LOCAL_MODEL_CALL_PATCH } from '../../workflows/model-chain';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
@@ -82,6 +86,52 @@ describe('the model call in the workflow task', () => {
     expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
   });
 
+  it('falls back to the next model inside the workflow task', async () => {
+    const tenantId = stack.tenants.acme.id;
+    const conversationId = uniqueId('fallback');
+    const { memoir } = stack.serving.services;
+    await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I climb.', userId: 'u' });
+    // The primary cannot serve us (404: the chain moves on at once); the fallback answers.
+    await stack.offline.script([{ action: { kind: 'error', status: 404 }, model: 'claude-sonnet-5-5' }]);
+    const answered = await memoir.sendMessage(tenantId, conversationId, { content: 'Where do I climb?' });
+    await stack.offline.reset();
+    expect(answered.reply).toMatchObject({ model: 'claude-haiku-5-5', degraded: false });
+    const turn = lastTurn(await eventsOf(stack, tenantId, conversationId));
+    expect(turn.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
+    expect(activityNames(turn)).not.toContain('generateReply');
+  });
+
+  it('a call run again after its workflow task was lost answers with the turn it stored, not as a repeat', async () => {
+    const tenantId = stack.tenants.acme.id;
+    const conversationId = uniqueId('rerun');
+    const { memoir } = stack.serving.services;
+    await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I row.', userId: 'u' });
+    const activities = createActivities(activityDeps(stack.serving.services));
+    // A local activity run again by the next workflow task starts over at attempt 1, with the same activity id.
+    const call = (activityId: string, turn: number): Promise<StoredReply> =>
+      new MockActivityEnvironment({
+        activityId,
+        attempt: 1,
+        workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId: 'run-rerun' },
+      }).run((i: Parameters<typeof activities.generateReply>[0]) => activities.generateReply(i), {
+        messageId,
+        turn,
+        model: 'claude-sonnet-5-5',
+        content: 'Where do I row?',
+        persist: {},
+        assemble: 'first' as const,
+      });
+    const messageId = uniqueId('m');
+    const answered = await call('3', 2);
+    const requests = (await stack.offline.requests()).length;
+    const again = await call('3', 2);
+    expect(again).toMatchObject({ messageId: answered.messageId, content: answered.content });
+    expect(again.repeated).toBeUndefined();
+    expect((await stack.offline.requests()).length).toBe(requests);
+    // The same message in a later turn (another call) is still a repeated message.
+    expect(await call('7', 3)).toMatchObject({ messageId: answered.messageId, repeated: true });
+  });
+
   it('heartbeats the workflow task through a long reply: history bounded by the reply time', async () => {
     const tenantId = stack.tenants.acme.id;
     const conversationId = uniqueId('slow');
@@ -108,6 +158,29 @@ describe('the model call in the workflow task', () => {
     // Each heartbeat is a completed task and a new one (3 events); the rest is the turn's own 3.
     expect(turn.length).toBe(3 + 3 * heartbeats);
   }, 60_000);
+});
+
+describe('a refusal in the workflow task', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ api: false, env: { ...LOCAL, MEMOIR_DAILY_BUDGET_USD: '0.000001' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('fails the turn with its own type: no fallback model, no degraded reply', async () => {
+    const tenantId = stack.tenants.acme.id;
+    const conversationId = uniqueId('spender');
+    const { memoir } = stack.serving.services;
+    await memoir.sendMessage(tenantId, conversationId, { content: 'first', userId: 'u' });
+    await stack.offline.reset();
+    await expect(memoir.sendMessage(tenantId, conversationId, { content: 'second' })).rejects.toMatchObject({
+      code: 'budget_exceeded',
+      status: 402,
+    });
+    expect(await stack.offline.requests()).toHaveLength(0);
+    expect(await memoir.messages(tenantId, conversationId, { limit: 10 })).toHaveLength(2);
+    expect(activityNames(await eventsOf(stack, tenantId, conversationId))).not.toContain('generateReply');
+  });
 });
 
 describe('a worker killed during the local model call', () => {
