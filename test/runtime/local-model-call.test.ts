@@ -132,6 +132,44 @@ describe('the model call in the workflow task', () => {
     expect(await call('7', 3)).toMatchObject({ messageId: answered.messageId, repeated: true });
   });
 
+  it("a call run again at attempt 1 writes its own ledger row beside the lost execution's", async () => {
+    const tenantId = stack.tenants.acme.id;
+    const conversationId = uniqueId('ledger');
+    const { memoir, db } = stack.serving.services;
+    await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I swim.', userId: 'u' });
+    const activities = createActivities(activityDeps(stack.serving.services));
+    const messageId = uniqueId('m');
+    const run = () =>
+      new MockActivityEnvironment({
+        activityId: '3',
+        attempt: 1,
+        isLocal: true,
+        workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId: 'run-ledger' },
+      }).run((i: Parameters<typeof activities.generateReply>[0]) => activities.generateReply(i), {
+        messageId,
+        turn: 2,
+        model: 'claude-sonnet-5-5',
+        content: 'Where do I swim?',
+        persist: {},
+        assemble: 'first' as const,
+      });
+    // The first execution's call fails (its row is written), then its workflow task is lost: the next one runs the
+    // call again from attempt 1.
+    await stack.offline.script([{ action: { kind: 'error', status: 500 }, times: 1 }]);
+    await expect(run()).rejects.toBeDefined();
+    await run();
+    const rows = await db.query<{ outcome: string; accepted: boolean; input_tokens: number }>(
+      `SELECT outcome, accepted, input_tokens FROM llm_calls
+        WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3 ORDER BY created_at`,
+      [tenantId, conversationId, messageId],
+    );
+    expect(rows).toEqual([
+      expect.objectContaining({ outcome: expect.not.stringMatching(/^ok$/), accepted: false }),
+      expect.objectContaining({ outcome: 'ok', accepted: true }),
+    ]);
+    expect(rows[1]!.input_tokens).toBeGreaterThan(0);
+  });
+
   it('heartbeats the workflow task through a long reply: history bounded by the reply time', async () => {
     const tenantId = stack.tenants.acme.id;
     const conversationId = uniqueId('slow');
