@@ -14,7 +14,7 @@ import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
 import { conversationOfWorkflowId } from '../src/codec/scope';
 import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
-import { HEARTBEAT_EVERY_MS, recordedModelCall, type RecordedCall } from './model-call';
+import { activityCallPrefix, HEARTBEAT_EVERY_MS, recordedModelCall, type RecordedCall } from './model-call';
 import { activityLogger } from './log-context';
 import { storeTurn } from './conversation';
 import { assembleTurn, contextRef, refuseReusedMessageId, type ContextRef } from './turn-context';
@@ -335,7 +335,13 @@ async function contextInCall(deps: ActivityDeps, input: GenerateReplyInput): Pro
   }
   const loaded = await assembleTurn(deps, turnInput, { keepSources: false, saveInBackground: true });
   if (loaded.kind === 'answered') {
-    return { kind: 'stored', reply: { ...storedReply(loaded.result), ...(first ? { repeated: true as const } : {}) } };
+    // A local model call (MEMOIR_MODEL_CALL=local) run again after its workflow task was lost starts over at attempt
+    // 1: a turn whose accepted ledger row carries this very call's id was stored by it, and is this turn's answer.
+    const repeated = first && !(await deps.llmCalls.acceptedInActivity(tenantId, conversationId, activityCallPrefix()));
+    return {
+      kind: 'stored',
+      reply: { ...storedReply(loaded.result), ...(repeated ? { repeated: true as const } : {}) },
+    };
   }
   return { kind: 'ready', handed: { manifest: loaded.manifest, sources: loaded.sources }, saved: loaded.saved };
 }

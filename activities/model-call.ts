@@ -2,6 +2,7 @@
  * One model call from an activity, accounted: heartbeats while it runs, a row in `llm_calls` whatever happens,
  * metrics, token calibration, and a classified `ApplicationFailure` (with `retry-after`) when it fails.
  */
+import { randomBytes } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { addUsage, ZERO_USAGE, type Usage } from '../workflows/contract';
@@ -58,6 +59,13 @@ export function activityCallPrefix(): string {
   return `${workflowExecution?.runId ?? 'standalone'}/${activityId}/`;
 }
 
+/**
+ * A local activity whose workflow task was lost runs again from attempt 1 (MEMOIR_MODEL_CALL=local): its calls get a
+ * nonce of their own, or the second call's row would be dropped as the first's retried write (ON CONFLICT DO
+ * NOTHING) and the turn's store would accept the first, failed one.
+ */
+const executionNonce = () => `.${randomBytes(4).toString('hex')}`;
+
 export async function recordedModelCall(
   deps: ActivityDeps,
   scope: CallScope,
@@ -67,7 +75,7 @@ export async function recordedModelCall(
   const ctx = Context.current();
   const { attempt } = ctx.info;
   const model = request.model;
-  const callId = `${activityCallPrefix()}${attempt}`;
+  const callId = `${activityCallPrefix()}${attempt}${ctx.info.isLocal ? executionNonce() : ''}`;
   const row = { ...scope, callId, model, attempt };
   const started = performance.now();
   const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);

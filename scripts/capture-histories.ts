@@ -66,6 +66,27 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'local-model-call',
+    description:
+      'MEMOIR_MODEL_CALL=local: model calls as local activities — a plain turn, a fallback after 529s, and a slow reply that heartbeats the workflow task.',
+    env: { MEMOIR_MODEL_CALL: 'local' },
+    async run({ stack, memoir, tenantId }) {
+      await memoir.sendMessage(tenantId, 'local', {
+        content: 'Hello! My name is Ada.',
+        messageId: 'm1',
+        userId: 'ada',
+      });
+      await stack.offline.script([
+        { model: 'claude-sonnet-5-5', lastUserContains: 'there', action: OVERLOADED },
+        { lastUserContains: 'slowly', action: { kind: 'delay', ms: 3_000 } },
+      ]);
+      const fallback = await memoir.sendMessage(tenantId, 'local', { content: 'Are you there?', messageId: 'm2' });
+      check(fallback.reply.model === 'claude-haiku-5-5', `expected the fallback model, got ${fallback.reply.model}`);
+      await memoir.sendMessage(tenantId, 'local', { content: 'Answer slowly, please.', messageId: 'm3' });
+      return { workflowId: conversationWorkflowId(tenantId, 'local') };
+    },
+  },
+  {
     name: 'fallback',
     description: 'The primary model answers 529 on every attempt; the chain moves to claude-haiku-5-5.',
     async run({ stack, memoir, tenantId }) {

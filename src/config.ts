@@ -128,6 +128,10 @@ export const SETTINGS = {
   ],
   MEMOIR_MODEL_ATTEMPTS: [int(1, 20).default(3), 'Attempts per model before the chain moves to the next model.'],
   MEMOIR_MODEL_TIMEOUT: [duration('60s'), 'Timeout of one model call attempt.'],
+  MEMOIR_MODEL_CALL: [
+    z.enum(['activity', 'local']).default('activity'),
+    'Model call of a turn without tools: `activity` or `local` (in the workflow task; docs/operations.md). Set on API and workers.',
+  ],
   MEMOIR_TURN_DEADLINE: [
     duration('120s'),
     'Bound on the whole model chain of one turn; past it the reply is degraded.',
@@ -437,6 +441,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepRecentMessages: v.MEMOIR_RECENT_MESSAGES,
       maxToolSteps: v.MEMOIR_MAX_TOOL_STEPS,
       toolApprovalTimeoutMs: v.MEMOIR_TOOL_APPROVAL_TIMEOUT,
+      // Absent by default, so policies (and the runs they start) stay as they were.
+      ...(v.MEMOIR_MODEL_CALL === 'local' ? { modelCall: 'local' as const } : {}),
     },
     defaultSystemPrompt: v.MEMOIR_SYSTEM_PROMPT,
     recentMessages: v.MEMOIR_RECENT_MESSAGES,

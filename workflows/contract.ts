@@ -51,6 +51,11 @@ export interface ConversationPolicy {
   maxToolSteps: number;
   /** How long a tool call that needs approval waits for a decision before it goes back to the model as timed out. */
   toolApprovalTimeoutMs: number;
+  /**
+   * How a turn without tools calls the model (`MEMOIR_MODEL_CALL`): absent or `activity`, an eager activity;
+   * `local`, a local activity inside the workflow task that accepted the message (workflows/model-chain.ts).
+   */
+  modelCall?: 'activity' | 'local';
 }
 
 /**

@@ -4,7 +4,16 @@
  * would fail on every model, so it ends the chain at once. The whole chain is bounded by the turn deadline; when
  * nothing answered, the caller sends a degraded reply.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, log, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  TimeoutFailure,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  sleep,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { GeneratedReply, GenerateReplyCall, StoreHere } from '../activities/generate-reply';
 import { ModelFailure, REQUEST_REJECTED, STORAGE_UNAVAILABLE } from '../src/model/failure-types';
@@ -61,9 +70,23 @@ const STORAGE_RETRY_PAUSE_MS = 2_000;
  */
 const MODEL_HEARTBEAT_TIMEOUT = '3s';
 const { generateReply } = proxyActivities<Activities>({ startToCloseTimeout: '60s' });
+const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '60s' });
+
+/**
+ * Runs with this marker may call the model of a turn without tools as a local activity, when their policy says
+ * `modelCall: 'local'`: the workflow task that accepts the message runs the call and completes the update, so a
+ * turn is one workflow task, not two, and no activity task (docs/operations.md, "Model call: activity or local").
+ * The task stays open while the model answers, and the SDK heartbeats it every 2.4 s (80 % of its 3 s timeout).
+ * A dead worker is noticed by the workflow task timeout, and the next worker runs the call again from the start
+ * (at least once, like an activity attempt; the call finds a turn already stored).
+ */
+export const LOCAL_MODEL_CALL_PATCH = 'model-call-local';
 
 export async function replyWithFallback(req: ChainRequest, policy: ConversationPolicy): Promise<ChainResult> {
   const deadline = Date.now() + policy.turnDeadlineMs;
+  // Only the one-call turn (it assembles its context); asked before the chain's first await, so the marker lands in
+  // the workflow task that schedules the call.
+  const inTask = policy.modelCall === 'local' && req.assemble === true && patched(LOCAL_MODEL_CALL_PATCH);
   const steps: ChainStep[] = [];
   let calls = 0;
   let context: ContextRef | undefined;
@@ -76,23 +99,27 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
     }
     const why = steps.at(-1);
     try {
-      const reply = await generateReply.executeWithOptions(
-        {
-          startToCloseTimeout: Math.min(policy.modelCallTimeoutMs, remaining),
-          scheduleToCloseTimeout: remaining,
-          // generateReply heartbeats every second: a worker that dies mid-call is noticed within seconds and the
-          // attempt retried on a live one.
-          heartbeatTimeout: MODEL_HEARTBEAT_TIMEOUT,
-          retry: {
-            maximumAttempts: policy.attemptsPerModel,
-            initialInterval: '1s',
-            backoffCoefficient: 2,
-            maximumInterval: '60s',
-          },
-          summary: `${req.assemble ? 'context + reply' : 'reply'} · ${model} · turn ${req.turn}${req.step ? ` · step ${req.step + 1}` : ''}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
+      const options = {
+        startToCloseTimeout: Math.min(policy.modelCallTimeoutMs, remaining),
+        scheduleToCloseTimeout: remaining,
+        retry: {
+          maximumAttempts: policy.attemptsPerModel,
+          initialInterval: '1s',
+          backoffCoefficient: 2,
+          maximumInterval: '60s',
         },
-        [callInput(req, model, steps, calls++)],
-      );
+        summary: `${req.assemble ? 'context + reply' : 'reply'} · ${model} · turn ${req.turn}${req.step ? ` · step ${req.step + 1}` : ''}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
+      };
+      const input = callInput(req, model, steps, calls++);
+      const reply = inTask
+        ? // Backoffs under localRetryThreshold (1 min) wait in the worker, longer ones (a retry-after) as a timer.
+          await local.generateReply.executeWithOptions(options, [input])
+        : await generateReply.executeWithOptions(
+            // generateReply heartbeats every second: a worker that dies mid-call is noticed within seconds and the
+            // attempt retried on a live one.
+            { ...options, heartbeatTimeout: MODEL_HEARTBEAT_TIMEOUT },
+            [input],
+          );
       const usage = fullUsage(reply.usage);
       return { ok: true, reply: { ...reply, usage, model: reply.model ?? model, attempt: reply.attempt ?? 1 }, steps };
     } catch (err) {

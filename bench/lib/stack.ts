@@ -16,6 +16,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflows as bundleWorkflowCode } from '../../src/temporal/bundle';
 import pg from 'pg';
 import { MemoirClient } from '../../src/client/memoir-client';
+import { loadConfig } from '../../src/config';
 import type { TurnResult } from '../../workflows/contract';
 import { dropWeaviateCollection, freshDatabase, uniqueId } from '../../test/helpers/stack';
 import { TEST_SERVICES } from '../../test/helpers/services';
@@ -250,7 +251,12 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     const temporal = new Client({ connection });
     // Payloads are plaintext in the benchmark (see MEMOIR_PAYLOAD_ENCRYPTION above) unless the run brings keys,
     // which an in-process client would need too: then only the HTTP figures are meaningful.
-    const memoir = new MemoirClient({ client: temporal, taskQueue: env.MEMOIR_TASK_QUEUE! });
+    // With the policy the API starts conversations with (MEMOIR_* settings such as MEMOIR_MODEL_CALL apply to both).
+    const memoir = new MemoirClient({
+      client: temporal,
+      taskQueue: env.MEMOIR_TASK_QUEUE!,
+      policy: loadConfig({ ...process.env, ...env }).policy,
+    });
     const apiUrl = api.ready.apiUrl!;
     const conn = connection;
     const stack: BenchStack = {

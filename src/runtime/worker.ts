@@ -83,6 +83,14 @@ const STICKY_SCHEDULE_TO_START_TIMEOUT = '1s';
 const MAX_HEARTBEAT_THROTTLE_INTERVAL = '1s';
 
 /**
+ * With `MEMOIR_MODEL_CALL=local` a model call holds its workflow task's slot until the model has answered (core
+ * completes the task only when its local activities are done): the SDK's 40 slots would cap a worker at 40 turns
+ * in flight, where model calls as activities get 100 activity slots. As many slots as those 100 calls, and room for
+ * the workflow tasks of other conversations beside them.
+ */
+const LOCAL_MODEL_CALL_SLOTS = { maxConcurrentWorkflowTaskExecutions: 150, maxConcurrentLocalActivityExecutions: 150 };
+
+/**
  * The compiled output loads the bundle `npm run build` made (what the replay tests ran against), so a worker
  * starts without webpack; so do the sources when that bundle is newer than every source file (the tests keep it
  * so). Otherwise the sources (development) and tracing (its plugin adds workflow interceptors at bundle time)
@@ -139,6 +147,7 @@ export async function startWorker(s: Services, given?: WorkflowSource): Promise<
     // A heartbeat a second (generateReply beats that often), so a short heartbeat timeout notices a dead worker
     // fast without taking a live one for dead.
     maxHeartbeatThrottleInterval: MAX_HEARTBEAT_THROTTLE_INTERVAL,
+    ...(s.config.policy.modelCall === 'local' ? LOCAL_MODEL_CALL_SLOTS : {}),
     ...deployment.options,
   });
   const done = worker.run().finally(async () => {

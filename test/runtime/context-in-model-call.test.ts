@@ -58,9 +58,9 @@ it('a retried attempt answers with the turn its first attempt stored, not as a r
   const { memoir } = stack.serving.services;
   await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I run.', userId: 'u' });
   const activities = createActivities(activityDeps(stack.serving.services));
-  const env = (attempt: number) =>
+  const env = (attempt: number, activityId = 'reply-1') =>
     new MockActivityEnvironment({
-      activityId: 'reply-1',
+      activityId,
       attempt,
       workflowExecution: { workflowId: conversationWorkflowId(tenantId, conversationId), runId: 'run-one-call' },
     });
@@ -73,7 +73,11 @@ it('a retried attempt answers with the turn its first attempt stored, not as a r
     assemble: 'first' as const,
   };
   const generateReply = (n: number, input = call): Promise<StoredReply> =>
-    env(n).run((i: typeof call) => activities.generateReply(i), input);
+    // A later turn's call is another activity (its own id): one with this call's id finds its own stored turn.
+    env(n, input.turn === call.turn ? 'reply-1' : 'reply-2').run(
+      (i: typeof call) => activities.generateReply(i),
+      input,
+    );
 
   const before = assembled;
   const answered = await generateReply(1);
