@@ -69,7 +69,16 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   let userKey = input.carried?.userKey;
   const visibility = new SearchAttributePublisher(wf.patched(SEARCH_ATTRIBUTES_BATCHED_PATCH), state, () => userKey);
   const queue: { id: number; message: QueuedMessage }[] = [];
-  const outcomes = new Map<number, TurnOutcome>();
+  /**
+   * Update handlers waiting for their message's turn, by ticket. A plain promise each, resolved when the turn ends:
+   * a `condition()` per handler cost four promises (each with a stack capture in the SDK's sandbox) and was
+   * evaluated again after every job of every activation. Signalled and carried messages have no waiter.
+   */
+  const waiting = new Map<number, (outcome: TurnOutcome) => void>();
+  const settle = (ticket: number, outcome: TurnOutcome) => {
+    waiting.get(ticket)?.(outcome);
+    waiting.delete(ticket);
+  };
   let nextTicket = 0;
   let turnsThisRun = 0;
   let ending = false;
@@ -114,9 +123,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         // Only when given: a message without it is queued exactly as before the field existed.
         ...(msg.sentAt !== undefined ? { sentAt: msg.sentAt } : {}),
       });
-      await wf.condition(() => outcomes.has(ticket));
-      const outcome = outcomes.get(ticket)!;
-      outcomes.delete(ticket);
+      const outcome = await new Promise<TurnOutcome>((resolve) => waiting.set(ticket, resolve));
       if (!outcome.ok) throw wf.ApplicationFailure.create({ ...outcome.error, nonRetryable: true });
       // Every turn that got here is stored (by the model call, persistTurn, or an earlier run): a caller that asked
       // to read it from there gets a reference; any other caller gets the whole result, as before the option.
@@ -173,7 +180,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     if ('refused' in seed) {
       const message = seed.refused instanceof Error ? seed.refused.message : 'unknown tool';
       for (const t of queue.splice(0)) {
-        outcomes.set(t.id, {
+        settle(t.id, {
           ok: false,
           error: { type: FailureTypes.unknownTool, message, at: new Date().toISOString() },
         });
@@ -218,7 +225,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     if (ending) {
       // Messages still queued when the conversation ends are refused, not silently dropped.
       for (const t of queue.splice(0)) {
-        outcomes.set(t.id, {
+        settle(t.id, {
           ok: false,
           error: {
             type: FailureTypes.conversationEnded,
@@ -244,7 +251,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     recordTurn(state, outcome);
     if (!outcome.ok || outcome.fresh)
       wf.setCurrentDetails(lastTurnDetails(outcome.ok ? state.turnCount : state.turnCount + 1, outcome));
-    outcomes.set(ticket.id, outcome);
+    settle(ticket.id, outcome);
     if (outcome.ok && outcome.fresh) {
       turnsThisRun++;
       background.afterTurn(ticket.message.content.length, outcome.result.reply.content.length);
