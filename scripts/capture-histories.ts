@@ -238,6 +238,41 @@ const SCENARIOS: Scenario[] = [
       return { workflowId };
     },
   },
+  {
+    name: 'queued-updates',
+    description:
+      'Three messages sent while the first turn is held in its model call: each is answered in turn, its update ' +
+      'completing beside the next model call (patch update-answered-at-turn-end: before it, after that call).',
+    async run({ stack, memoir, client, tenantId }) {
+      await stack.offline.script([{ lastUserContains: 'first', action: { kind: 'hold', gate: 'queued' }, times: 1 }]);
+      const workflowId = conversationWorkflowId(tenantId, 'queued');
+      // Waits read the history, not getState: a query answered while the first workflow task runs its local
+      // activity can push that activity's result into a later task, and a capture so made does not replay.
+      const events = async () => (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      const count = async (has: (e: Awaited<ReturnType<typeof events>>[number]) => unknown) =>
+        (await events().catch(() => [])).filter(has).length;
+      const first = memoir.sendMessage(tenantId, 'queued', {
+        content: 'The first message.',
+        messageId: 'm1',
+        userId: 'ada',
+      });
+      await until(
+        async () => ((await count((e) => e.activityTaskScheduledEventAttributes)) > 0 ? true : undefined),
+        'the first turn runs',
+      );
+      const rest = [2, 3, 4].map((i) =>
+        memoir.sendMessage(tenantId, 'queued', { content: `Message number ${i}.`, messageId: `m${i}` }),
+      );
+      await until(
+        async () => ((await count((e) => e.workflowExecutionUpdateAcceptedEventAttributes)) === 4 ? true : undefined),
+        'three messages queue',
+      );
+      await stack.offline.release('queued');
+      const answers = await Promise.all([first, ...rest]);
+      check(answers.map((a) => a.messageId).join() === 'm1,m2,m3,m4', 'each message answered with its own turn');
+      return { workflowId };
+    },
+  },
 ];
 
 function check(condition: boolean, message: string): asserts condition {

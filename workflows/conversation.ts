@@ -60,6 +60,13 @@ const UPKEEP_SETTLES_PATCH = 'upkeep-settles-before-run-ends';
  */
 const MESSAGE_ID_FROM_UPDATE_PATCH = 'message-id-from-update-id';
 
+/**
+ * Runs with this marker answer an update as soon as its turn ends (a promise per waiting handler) rather than when
+ * the SDK next re-checks conditions: one call into the sandbox less per turn, and the update's completion may now
+ * come before the next queued message's model call in history, which the runs before it must not see on replay.
+ */
+const UPDATE_ANSWERED_AT_TURN_END_PATCH = 'update-answered-at-turn-end';
+
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
   const { tenantId, conversationId } = input;
   const scope = { tenantId, conversationId };
@@ -69,7 +76,20 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   let userKey = input.carried?.userKey;
   const visibility = new SearchAttributePublisher(wf.patched(SEARCH_ATTRIBUTES_BATCHED_PATCH), state, () => userKey);
   const queue: { id: number; message: QueuedMessage }[] = [];
+  /**
+   * Update handlers waiting for their message's turn, by ticket. A plain promise each, resolved when the turn ends:
+   * a `condition()` per handler cost four promises (each with a stack capture in the SDK's sandbox) and was
+   * evaluated again after every job of every activation. Signalled and carried messages have no waiter.
+   */
+  const waiting = new Map<number, (outcome: TurnOutcome) => void>();
+  /** Runs before UPDATE_ANSWERED_AT_TURN_END_PATCH: each handler waits on a condition over these outcomes. */
   const outcomes = new Map<number, TurnOutcome>();
+  const answerAtTurnEnd = wf.patched(UPDATE_ANSWERED_AT_TURN_END_PATCH);
+  const settle = (ticket: number, outcome: TurnOutcome) => {
+    if (!answerAtTurnEnd) outcomes.set(ticket, outcome);
+    waiting.get(ticket)?.(outcome);
+    waiting.delete(ticket);
+  };
   let nextTicket = 0;
   let turnsThisRun = 0;
   let ending = false;
@@ -114,9 +134,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         // Only when given: a message without it is queued exactly as before the field existed.
         ...(msg.sentAt !== undefined ? { sentAt: msg.sentAt } : {}),
       });
-      await wf.condition(() => outcomes.has(ticket));
-      const outcome = outcomes.get(ticket)!;
-      outcomes.delete(ticket);
+      let outcome: TurnOutcome;
+      if (answerAtTurnEnd) outcome = await new Promise<TurnOutcome>((resolve) => waiting.set(ticket, resolve));
+      else {
+        await wf.condition(() => outcomes.has(ticket));
+        outcome = outcomes.get(ticket)!;
+        outcomes.delete(ticket);
+      }
       if (!outcome.ok) throw wf.ApplicationFailure.create({ ...outcome.error, nonRetryable: true });
       // Every turn that got here is stored (by the model call, persistTurn, or an earlier run): a caller that asked
       // to read it from there gets a reference; any other caller gets the whole result, as before the option.
@@ -173,7 +197,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     if ('refused' in seed) {
       const message = seed.refused instanceof Error ? seed.refused.message : 'unknown tool';
       for (const t of queue.splice(0)) {
-        outcomes.set(t.id, {
+        settle(t.id, {
           ok: false,
           error: { type: FailureTypes.unknownTool, message, at: new Date().toISOString() },
         });
@@ -218,7 +242,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     if (ending) {
       // Messages still queued when the conversation ends are refused, not silently dropped.
       for (const t of queue.splice(0)) {
-        outcomes.set(t.id, {
+        settle(t.id, {
           ok: false,
           error: {
             type: FailureTypes.conversationEnded,
@@ -244,7 +268,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     recordTurn(state, outcome);
     if (!outcome.ok || outcome.fresh)
       wf.setCurrentDetails(lastTurnDetails(outcome.ok ? state.turnCount : state.turnCount + 1, outcome));
-    outcomes.set(ticket.id, outcome);
+    settle(ticket.id, outcome);
     if (outcome.ok && outcome.fresh) {
       turnsThisRun++;
       background.afterTurn(ticket.message.content.length, outcome.result.reply.content.length);
