@@ -13,6 +13,7 @@ import { activityDeps } from '../../src/runtime/worker';
 import { conversationWorkflowId } from '../../workflows/contract';
 import { LOCAL_MODEL_CALL_PATCH } from '../../workflows/model-chain';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
+import { expectTwoTurnsStoredOnce } from '../helpers/two-turns';
 import { WorkerProcess } from '../helpers/worker-process';
 import { startTrackedModel, type TrackedModel } from '../reliability/tracked-model';
 
@@ -73,17 +74,7 @@ describe('the model call in the workflow task', () => {
     expect(turn.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(0);
     expect(turn.filter((e) => e.markerRecordedEventAttributes)).toHaveLength(1);
 
-    const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
-    expect(stored.map((m) => [m.role, m.messageId])).toEqual([
-      ['user', first.messageId],
-      ['assistant', first.reply.messageId],
-      ['user', second.messageId],
-      ['assistant', second.reply.messageId],
-    ]);
-    const state = await memoir.getState(tenantId, conversationId);
-    const accepted = await llmCalls.acceptedTotals(tenantId, conversationId);
-    expect(accepted.calls).toBe(2);
-    expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
+    await expectTwoTurnsStoredOnce({ memoir, llmCalls }, tenantId, conversationId, first, second);
   });
 
   it('falls back to the next model inside the workflow task', async () => {
@@ -254,19 +245,7 @@ describe('a worker killed during the local model call', () => {
     expect(second.reply.degraded).toBe(false);
     // The dead worker's call, and the next worker's from the start.
     expect(model.started('reply') - repliesBefore).toBe(2);
-    const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
-    expect(stored.map((m) => [m.role, m.messageId])).toEqual([
-      ['user', first.messageId],
-      ['assistant', first.reply.messageId],
-      ['user', second.messageId],
-      ['assistant', second.reply.messageId],
-    ]);
-    const state = await memoir.getState(tenantId, conversationId);
-    expect(state.turnCount).toBe(2);
-    const accepted = await llmCalls.acceptedTotals(tenantId, conversationId);
-    expect(accepted.calls).toBe(2);
-    expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
-    expect(accepted.inputTokens).toBe(state.totals.inputTokens);
+    await expectTwoTurnsStoredOnce({ memoir, llmCalls }, tenantId, conversationId, first, second);
   }, 120_000);
 });
 

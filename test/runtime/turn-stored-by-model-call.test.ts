@@ -9,6 +9,7 @@ import type { StoredReply } from '../../activities/generate-reply';
 import { activityDeps } from '../../src/runtime/worker';
 import { conversationWorkflowId, type TurnResult } from '../../workflows/contract';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
+import { expectTwoTurnsStoredOnce } from '../helpers/two-turns';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -79,20 +80,15 @@ it('a turn is one model call: no local step, no scope in the call, one row each'
     expect.objectContaining({ assemble: 'first', content: 'What is my boat called?' }),
   ]);
 
-  const stored = await memoir.messages(tenantId, conversationId, { limit: 10 });
-  expect(stored.map((m) => [m.role, m.messageId])).toEqual([
-    ['user', first.messageId],
-    ['assistant', first.reply.messageId],
-    ['user', second.messageId],
-    ['assistant', second.reply.messageId],
-  ]);
+  const { stored, state } = await expectTwoTurnsStoredOnce(
+    { memoir, llmCalls },
+    tenantId,
+    conversationId,
+    first,
+    second,
+  );
   expect(stored[3]!.content).toBe(second.reply.content);
-  const state = await memoir.getState(tenantId, conversationId);
-  expect(state.turnCount).toBe(2);
   expect(state.lastContext?.tokens).toBeGreaterThan(0);
-  const accepted = await llmCalls.acceptedTotals(tenantId, conversationId);
-  expect(accepted.calls).toBe(2);
-  expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
 });
 
 it('an attempt retried after the write answers with the stored reply, without calling the model again', async () => {
