@@ -39,6 +39,9 @@ const EventType = {
   updateCompleted: 43,
 } as const;
 
+/** Longest gap between a heartbeated task's completion and the next task's scheduling (the same server request). */
+const HEARTBEAT_GAP_MS = 5;
+
 const TURN_ACTIVITIES = new Set(['loadContext', 'generateReply', 'persistTurn']);
 
 const at = (e: HistoryEvent) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
@@ -48,17 +51,29 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
   const out = new Map<string, TurnPhases>();
   const activities = new Map<string, { name: string; scheduled: number; started?: number }>();
   let wftScheduled = 0;
-  let wftStarted = 0;
   let wftCompleted = 0;
+  // Where the running local activity's workflow task began: a task the SDK heartbeats (a local activity outlasting
+  // 80 % of the task timeout; MEMOIR_MODEL_CALL=local) completes with no command and the next one goes on at once,
+  // so the step began in the first of that chain, not in the task its marker follows.
+  let chainStarted = 0;
+  let heartbeat = false;
+  let lastCompleted = false;
   let current: { id: string; start: number; acts: Record<string, number>; dispatch: number } | undefined;
   for (const e of events) {
     const t = at(e);
-    switch (Number(e.eventType)) {
+    const type = Number(e.eventType);
+    // A heartbeat's completed task is followed by the next task's scheduling, or by the acceptance of an update it
+    // carried (the first heartbeat of a turn accepts it).
+    const continues: boolean =
+      type === EventType.workflowTaskCompleted || (lastCompleted && type === EventType.updateAccepted);
+    switch (type) {
       case EventType.workflowTaskScheduled:
         wftScheduled = t;
+        // The heartbeat's next task is scheduled in the same request; a task for a later message comes later.
+        heartbeat = lastCompleted && t - wftCompleted <= HEARTBEAT_GAP_MS;
         break;
       case EventType.workflowTaskStarted:
-        wftStarted = t;
+        if (!heartbeat) chainStarted = t;
         break;
       case EventType.workflowTaskCompleted:
         wftCompleted = t;
@@ -89,12 +104,13 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
         break;
       }
       case EventType.markerRecorded: {
-        // A local activity (turn steps of runs with the 'turn-steps-local' patch) ran inside the workflow task
-        // whose completion precedes its marker; the marker's own times come from the worker's clocks and are not
-        // comparable, so the step is charged that task's started → completed time (its workflow code included).
+        // A local activity (turn steps of runs with the 'turn-steps-local' patch; the model call with
+        // MEMOIR_MODEL_CALL=local) ran inside the workflow task whose completion precedes its marker, or in the chain
+        // of heartbeated tasks ending there; the marker's own times come from the worker's clocks and are not
+        // comparable, so the step is charged that task's (or chain's) started → completed time, workflow code included.
         const name = localActivityType(e);
         if (name && current && TURN_ACTIVITIES.has(name))
-          current.acts[name] = (current.acts[name] ?? 0) + (wftCompleted - wftStarted);
+          current.acts[name] = (current.acts[name] ?? 0) + (wftCompleted - chainStarted);
         break;
       }
       case EventType.updateCompleted: {
@@ -119,6 +135,7 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
       default:
         break;
     }
+    if (type !== EventType.workflowTaskScheduled) lastCompleted = continues;
   }
   return out;
 }
