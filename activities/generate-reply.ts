@@ -17,7 +17,13 @@ import type { ActivityDeps } from './deps';
 import { activityCallPrefix, HEARTBEAT_EVERY_MS, recordedModelCall, type RecordedCall } from './model-call';
 import { activityLogger } from './log-context';
 import { storeTurn } from './conversation';
-import { assembleTurn, contextRef, refuseReusedMessageId, type ContextRef } from './turn-context';
+import {
+  assembleTurn,
+  contextRef,
+  refuseReusedMessageId,
+  type ContextRef,
+  type TurnContextInput,
+} from './turn-context';
 import type { HandedManifest } from '../src/storage/manifests';
 import type { TurnChannel } from '../src/streaming/bus';
 import type { StepBlock } from '../src/storage/tool-calls';
@@ -336,14 +342,22 @@ async function contextInCall(deps: ActivityDeps, input: GenerateReplyInput): Pro
   const loaded = await assembleTurn(deps, turnInput, { keepSources: false, saveInBackground: true });
   if (loaded.kind === 'answered') {
     // A local model call (MEMOIR_MODEL_CALL=local) run again after its workflow task was lost starts over at attempt
-    // 1: a turn whose accepted ledger row carries this very call's id was stored by it, and is this turn's answer.
-    const repeated = first && !(await deps.llmCalls.acceptedInActivity(tenantId, conversationId, activityCallPrefix()));
+    // 1: the turn it finds stored is this turn's answer when this turn's manifest is there (stored by this call or by
+    // a fallback call of the chain) or an accepted ledger row carries this very call's id (its manifest save failed).
+    const repeated = first && !(await storedByThisTurn(deps, turnInput));
     return {
       kind: 'stored',
       reply: { ...storedReply(loaded.result), ...(repeated ? { repeated: true as const } : {}) },
     };
   }
   return { kind: 'ready', handed: { manifest: loaded.manifest, sources: loaded.sources }, saved: loaded.saved };
+}
+
+/** Whether the turn stored under this message is the one this call belongs to, not an earlier turn's answer. */
+async function storedByThisTurn(deps: ActivityDeps, { tenantId, conversationId, messageId, turn }: TurnContextInput) {
+  const found = await deps.manifests.forModelCall(tenantId, conversationId, messageId);
+  if (found?.manifest.turn === turn) return true;
+  return (await deps.llmCalls.acceptedInActivity(tenantId, conversationId, activityCallPrefix())) !== null;
 }
 
 /** The same failure, with the turn's context in its details (the workflow reads it for a degraded turn). */

@@ -119,6 +119,8 @@ describe('the model call in the workflow task', () => {
     expect(again).toMatchObject({ messageId: answered.messageId, content: answered.content });
     expect(again.repeated).toBeUndefined();
     expect((await stack.offline.requests()).length).toBe(requests);
+    // The chain's first call run again after a fallback call (another id) stored this turn: still this turn's answer.
+    expect((await call('2', 2)).repeated).toBeUndefined();
     // The same message in a later turn (another call) is still a repeated message.
     expect(await call('7', 3)).toMatchObject({ messageId: answered.messageId, repeated: true });
   });
