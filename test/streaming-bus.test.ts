@@ -3,7 +3,7 @@
  * published before it, in one step (on Redis, one round trip), and events come back in the order published.
  */
 import { Redis } from 'ioredis';
-import type { ReceivedEvent, StreamBus, StreamEvent } from '../src/streaming/bus';
+import { channelKey, RETAIN_MS, type ReceivedEvent, type StreamBus, type StreamEvent } from '../src/streaming/bus';
 import { MemoryStreamBus } from '../src/streaming/memory-bus';
 import { RedisStreamBus } from '../src/streaming/redis-bus';
 import { TEST_SERVICES } from './helpers/services';
@@ -74,4 +74,34 @@ describe.each<[string, OpenBus]>([
     expect(got.at(-1)).toEqual({ type: 'attempt', attempt: 2, model: 'model-a', restart: false });
     if (bus.kind === 'redis') expect(got).toHaveLength(1);
   });
+});
+
+it('keeps a turn marked as listened to while a client reads it, past the marker’s retention', async () => {
+  const redis = new Redis(TEST_SERVICES.redisUrl);
+  const bus = new RedisStreamBus(redis);
+  try {
+    const channel = { tenantId: 't', conversationId: uniqueId('c'), messageId: 'm1' };
+    const marker = `memoir:stream:${channelKey(channel)}:listen`;
+    await bus.listen(channel);
+    // As if most of the retention had passed (a turn queued, or paused for a tool's approval).
+    await redis.pexpire(marker, 1_000);
+    const stop = new AbortController();
+    const reading = bus.subscribe(channel, undefined, () => undefined, stop.signal);
+    await vi.waitFor(async () => expect(await redis.pttl(marker)).toBeGreaterThan(RETAIN_MS - 60_000), {
+      timeout: 5_000,
+      interval: 20,
+    });
+    stop.abort();
+    await reading;
+    // A turn nobody marked is not marked by a reader.
+    const unmarked = { ...channel, messageId: 'm2' };
+    const stop2 = new AbortController();
+    const reading2 = bus.subscribe(unmarked, undefined, () => undefined, stop2.signal);
+    expect(await bus.startAttempt(unmarked, 1, 'model-a')).toBe(false);
+    stop2.abort();
+    await reading2;
+  } finally {
+    await bus.close();
+    redis.disconnect();
+  }
 });

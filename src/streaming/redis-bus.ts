@@ -86,6 +86,9 @@ export class RedisStreamBus implements StreamBus {
     let last = afterId ?? '0-0';
     try {
       while (!signal.aborted) {
+        // A client still reading keeps the turn marked as listened to (a turn can wait past the marker's retention:
+        // queued behind others, or paused for a tool's approval); a turn nobody marked stays unmarked.
+        this.redis.pexpire(`${this.key(c)}:listen`, RETAIN_MS).catch(() => undefined);
         let res: [string, [string, string[]][]][] | null;
         try {
           res = await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.key(c), last);
