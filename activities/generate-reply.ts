@@ -160,21 +160,28 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen:
   if (input.assemble) seen.context = contextRef(handed.manifest);
   // The manifest keeps the message only in its stored form; the model gets it as the model stage's policy says.
   const userText = input.content === undefined ? undefined : deps.privacy.at('model', input.content).text;
-  const tools = input.tools && input.tools.length > 0 ? await toolContext(deps, input) : undefined;
-  const request = await requestFromManifest(
-    deps,
-    tenantId,
-    conversationId,
-    handed.manifest,
-    model,
-    deps.modelSettings,
-    {
-      userText,
-      sources: handed.sources,
-      ...tools?.overrides,
-    },
-  );
-  const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
+  // A failure before the model is called still waits for the manifest's write: a retry must not race it.
+  const { tools, request, stream } = await (async () => {
+    const tools = input.tools && input.tools.length > 0 ? await toolContext(deps, input) : undefined;
+    const request = await requestFromManifest(
+      deps,
+      tenantId,
+      conversationId,
+      handed.manifest,
+      model,
+      deps.modelSettings,
+      {
+        userText,
+        sources: handed.sources,
+        ...tools?.overrides,
+      },
+    );
+    const stream = await openStream(deps, { tenantId, conversationId, messageId }, model);
+    return { tools, request, stream };
+  })().catch(async (err: unknown) => {
+    await settled();
+    throw err;
+  });
   // A call that will store the turn writes its ledger row in the turn's statement: one flush, not two.
   const storesTurn = input.persist !== undefined && !tools;
   const call = await recordedModelCall(
@@ -188,7 +195,14 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen:
   });
   // The reply's last deltas are published while the turn is stored, not before: the attempt returns once both are.
   const streamed = stream.flush();
-  return (await Promise.all([afterModel(deps, input, { handed, call, saved, tools }, seen), streamed]))[0];
+  // Both settle before the attempt ends, even when storing fails: a retry's restart event must follow this one's text.
+  const [answer, flushed] = await Promise.allSettled([
+    afterModel(deps, input, { handed, call, saved, tools }, seen),
+    streamed,
+  ]);
+  if (answer.status === 'rejected') throw answer.reason;
+  if (flushed.status === 'rejected') throw flushed.reason;
+  return answer.value;
 }
 
 /** What the attempt holds once the model has answered. */
@@ -239,7 +253,16 @@ async function afterModel(
         // The call was paid for whatever happened to the turn: its row must exist (a write that reached the database
         // already holds it; the insert is idempotent).
         if (err instanceof ApplicationFailure) {
-          if (call.unwritten) await deps.llmCalls.record(call.unwritten);
+          // The refusal stands even if the row cannot be written: a retry would find the conversation gone too.
+          if (call.unwritten)
+            await deps.llmCalls
+              .record(call.unwritten)
+              .catch((ledgerErr: unknown) =>
+                activityLogger(deps.log).error(
+                  { tenantId, conversationId, messageId, error: String(ledgerErr) },
+                  'a paid call of a refused turn has no ledger row',
+                ),
+              );
           throw err; // the conversation is gone: nothing to store it in
         }
         // A retry of this attempt would pay for the reply again: the reply goes back unstored and the workflow's

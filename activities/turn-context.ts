@@ -98,13 +98,25 @@ export async function assembleTurn(
   const manifest = { ...assembled.manifest, userContent: storedContent };
   // loadContext leaves the texts for the model call in this process (it then reads none of them back); a model
   // call that assembled them has them already, and a later attempt that finds none reads them from PostgreSQL.
-  const saved = deps.manifests.save(
-    tenantId,
-    conversationId,
-    manifest,
-    conversation.userId,
-    keepSources ? assembled.sources : undefined,
-  );
+  const save = () =>
+    deps.manifests.save(
+      tenantId,
+      conversationId,
+      manifest,
+      conversation.userId,
+      keepSources ? assembled.sources : undefined,
+    );
+  // In the background the model is being paid for meanwhile: a write that failed (a dropped connection) is tried
+  // once more, or the turn would be stored with no manifest (its context unaccounted for).
+  const saved = saveInBackground
+    ? save().catch((err: unknown) => {
+        activityLogger(deps.log).warn(
+          { tenantId, conversationId, messageId, error: err instanceof Error ? err.message : String(err) },
+          'saving the context manifest failed; trying once more',
+        );
+        return save();
+      })
+    : save();
   if (saveInBackground)
     saved.catch(() => undefined); // the caller awaits it
   else await saved;

@@ -375,3 +375,44 @@ it('a paid reply whose turn and ledger row both fail to write is stored with its
   );
   expect(results.filter((r) => r.includes('"ledger"'))).toHaveLength(1);
 });
+
+it('a context manifest whose write fails while the model answers is written again before the turn is stored', async () => {
+  const tenantId = stack.tenants.acme.id;
+  const conversationId = uniqueId('manifest-fails');
+  const { memoir, db } = stack.serving.services;
+  await memoir.sendMessage(tenantId, conversationId, { content: 'Hello, I paint.', userId: 'u' });
+
+  // SHARE mode lets the manifest be read but not written: its write waits, and is cut off once.
+  const holder = new pg.Client({ connectionString: stack.databaseUrl! });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE context_manifests IN SHARE MODE');
+  const sent = memoir.sendMessage(tenantId, conversationId, { content: 'What do I paint?' });
+  try {
+    const waitingWrite = async () =>
+      (
+        await holder.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND wait_event_type = 'Lock' AND wait_event = 'relation'`,
+        )
+      ).rows;
+    await vi.waitFor(async () => expect(await waitingWrite()).toHaveLength(1), { timeout: 20_000, interval: 50 });
+    const [{ pid: cut }] = (await waitingWrite()) as [{ pid: number }];
+    await holder.query('SELECT pg_terminate_backend($1)', [cut]);
+    // The write again, on another connection, before anything was stored.
+    await vi.waitFor(async () => expect((await waitingWrite()).filter((r) => r.pid !== cut)).toHaveLength(1), {
+      timeout: 20_000,
+      interval: 50,
+    });
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  const answered = await sent;
+  const manifests = await db.query<{ turn: number }>(
+    `SELECT (manifest->>'turn')::int AS turn FROM context_manifests
+      WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3`,
+    [tenantId, conversationId, answered.messageId],
+  );
+  expect(manifests).toEqual([{ turn: 2 }]);
+});
