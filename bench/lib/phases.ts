@@ -73,7 +73,8 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
         heartbeat = lastCompleted && t - wftCompleted <= HEARTBEAT_GAP_MS;
         break;
       case EventType.workflowTaskStarted:
-        if (!heartbeat) chainStarted = t;
+        // Only a turn in progress has a chain: a task after an upkeep step that completed with no command starts anew.
+        if (!heartbeat || !current) chainStarted = t;
         break;
       case EventType.workflowTaskCompleted:
         wftCompleted = t;

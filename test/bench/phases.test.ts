@@ -47,6 +47,10 @@ it('charges a local model call over heartbeated workflow tasks from the first ta
     ev(T.scheduled, 0),
     ev(T.started, 1),
     ev(T.completed, 2),
+    // One just before the message came (an upkeep step's result): not part of it either.
+    ev(T.scheduled, 997),
+    ev(T.started, 998),
+    ev(T.completed, 999),
     // The turn: accepted by the first heartbeat, two more tasks, the call's marker after the last.
     ev(T.scheduled, 1_000),
     ev(T.started, 1_002),
