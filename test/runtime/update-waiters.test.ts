@@ -49,8 +49,11 @@ describe('update waiters', () => {
     await stack.offline.script([{ action: { kind: 'hold', gate: `${id}-a` }, lastUserContains: 'zero', times: 1 }]);
     const sends = [send('message zero', 'w-0')];
     await until(() => pending(1), 'the first turn runs');
-    sends.push(send('message one', 'w-1'), send('message two', 'w-2'));
-    await until(() => pending(3), 'two updates queue');
+    // One at a time: two updates sent at once may reach the server in either order.
+    sends.push(send('message one', 'w-1'));
+    await until(() => pending(2), 'an update queues');
+    sends.push(send('message two', 'w-2'));
+    await until(() => pending(3), 'a second update queues');
     await handle.signal(postMessageSignal, { messageId: 'w-s', content: 'message signalled' });
     sends.push(send('message three', 'w-3'));
     await until(() => pending(5), 'the signal and a third update queue');
