@@ -50,6 +50,16 @@ async function holdConversationRow(tenantId: string, conversationId: string, loc
   return holder;
 }
 
+/** Backends of this database other than `holder`'s waiting on a lock (of one kind: `transactionid`, `relation`). */
+async function lockWaiters(holder: pg.Client, waitEvent?: string): Promise<number[]> {
+  const { rows } = await holder.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+        AND wait_event_type = 'Lock' AND ($1::text IS NULL OR wait_event = $1)`,
+    [waitEvent ?? null],
+  );
+  return rows.map((r) => r.pid);
+}
+
 it('a turn is one model call: no local step, no scope in the call, one row each', async () => {
   const tenantId = stack.tenants.acme.id;
   const conversationId = uniqueId('stored');
@@ -197,16 +207,10 @@ it('a store that fails after the model answered is finished by the workflow: the
   try {
     // The store's statement, waiting for the holder's transaction to end (its text may not show yet: a pipelined
     // statement still reads as the connection's last one).
-    const blockedStore = async () =>
-      (
-        await holder.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-              AND wait_event_type = 'Lock' AND wait_event = 'transactionid'`,
-        )
-      ).rows;
+    const blockedStore = () => lockWaiters(holder, 'transactionid');
     await vi.waitFor(async () => expect(await blockedStore()).toHaveLength(1), { timeout: 20_000, interval: 50 });
     // The connection drops under the store (as when PostgreSQL restarts): a real failure after a paid answer.
-    const [{ pid }] = (await blockedStore()) as [{ pid: number }];
+    const [pid] = await blockedStore();
     await holder.query('SELECT pg_terminate_backend($1)', [pid]);
   } finally {
     await holder.query('ROLLBACK');
@@ -334,11 +338,7 @@ it('a paid reply whose turn and ledger row both fail to write is stored with its
     const cut = new Set<number>();
     await vi.waitFor(
       async () => {
-        const { rows } = await holder.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-              AND wait_event_type = 'Lock'`,
-        );
-        for (const { pid } of rows) {
+        for (const pid of await lockWaiters(holder)) {
           if (cut.has(pid)) continue; // ending already
           await holder.query('SELECT pg_terminate_backend($1)', [pid]);
           cut.add(pid);
@@ -389,18 +389,12 @@ it('a context manifest whose write fails while the model answers is written agai
   await holder.query('LOCK TABLE context_manifests IN SHARE MODE');
   const sent = memoir.sendMessage(tenantId, conversationId, { content: 'What do I paint?' });
   try {
-    const waitingWrite = async () =>
-      (
-        await holder.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-              AND wait_event_type = 'Lock' AND wait_event = 'relation'`,
-        )
-      ).rows;
+    const waitingWrite = () => lockWaiters(holder, 'relation');
     await vi.waitFor(async () => expect(await waitingWrite()).toHaveLength(1), { timeout: 20_000, interval: 50 });
-    const [{ pid: cut }] = (await waitingWrite()) as [{ pid: number }];
+    const [cut] = await waitingWrite();
     await holder.query('SELECT pg_terminate_backend($1)', [cut]);
     // The write again, on another connection, before anything was stored.
-    await vi.waitFor(async () => expect((await waitingWrite()).filter((r) => r.pid !== cut)).toHaveLength(1), {
+    await vi.waitFor(async () => expect((await waitingWrite()).filter((pid) => pid !== cut)).toHaveLength(1), {
       timeout: 20_000,
       interval: 50,
     });

@@ -20,13 +20,9 @@ import { startStack, uniqueId, type Stack } from '../helpers/stack';
 type Answered = Exclude<SentMessage, { stored: true }>;
 const EventType = temporal.api.enums.v1.EventType;
 
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting until ${what}`);
-}
+/** Waits until `check` holds (polled; the stack's turns move on their own). */
+const until = (check: () => Promise<boolean>, what: string) =>
+  vi.waitFor(async () => expect(await check(), what).toBe(true), { timeout: 30_000, interval: 50 });
 
 describe('update waiters', () => {
   let stack: Stack;
