@@ -84,3 +84,19 @@ export function serverPids(infra: BenchInfra): { temporal?: number; postmaster?:
   const postmaster = findPid((c) => /\/postgres\s/.test(c) && c.includes(`-p ${pgPort}`));
   return { ...(temporal ? { temporal } : {}), ...(postmaster ? { postmaster } : {}) };
 }
+
+/**
+ * The shared services the benchmark also leans on (Redis, Weaviate), by the ports the test services listen on.
+ * The durable mode runs its own Temporal and PostgreSQL but shares these two with the tests.
+ */
+export function sharedServicePids(redisPort: string, weaviatePort: string): { redis?: number; weaviate?: number } {
+  const redis = findPid((c) => c.startsWith('redis-server') && c.includes(`:${redisPort}`));
+  const weaviate = findPid((c) => c.includes('weaviate-server') && c.includes(`--port ${weaviatePort}`));
+  return { ...(redis ? { redis } : {}), ...(weaviate ? { weaviate } : {}) };
+}
+
+/** This process's CPU (user + system), ms: the load generator, the in-process client and the offline model. */
+export function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}

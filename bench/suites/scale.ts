@@ -10,7 +10,8 @@ import { fmt, fmtRepeated, median, percentiles, repeated, slope, type Repeated }
 import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
 import { nextConversation, type ThinkClock } from '../lib/think';
 import { lineChart } from '../lib/svg-chart';
-import { machineBusyMs, serverPids, treeCpuMs } from '../lib/proc';
+import { TEST_SERVICES } from '../../test/helpers/services';
+import { machineBusyMs, ownCpuMs, serverPids, sharedServicePids, treeCpuMs } from '../lib/proc';
 import { windowFigures, type TurnSpan, type WindowFigures } from '../lib/window';
 
 interface ScaleParams {
@@ -183,6 +184,11 @@ interface SustainedRun extends WindowFigures {
   /** The run's own Temporal server and PostgreSQL (with its backends); NaN on the shared test services. */
   temporalCpuMsPerTurn: number;
   postgresCpuMsPerTurn: number;
+  /** The shared Redis and Weaviate (other users' work on them included); NaN when not found. */
+  redisCpuMsPerTurn: number;
+  weaviateCpuMsPerTurn: number;
+  /** The benchmark's own process: the load generator, the in-process client and the offline model. */
+  benchCpuMsPerTurn: number;
   /** Every process of the machine, other users' work included (/proc/stat). */
   machineCpuMsPerTurn: number;
   /** The old method's figure on the same run: every turn of warm-up + window + drain over the whole elapsed time. */
@@ -206,12 +212,16 @@ async function sustained(
   const to = from + p.throughputSeconds * 1000;
   // On 2 cores 60 turns/s leaves ~33 ms of CPU per turn for every process together: the worker's alone says little.
   const servers = ctx.infra.kind === 'durable' ? serverPids(ctx.infra) : {};
+  const shared = sharedServicePids(new URL(TEST_SERVICES.redisUrl).port, String(TEST_SERVICES.weaviate.port));
   const tree = (pid: number | undefined) => (pid === undefined ? Number.NaN : treeCpuMs(pid));
   const cpu = () => ({
     worker: stack.worker.cpuMs(),
     api: stack.api.cpuMs(),
     temporal: tree(servers.temporal),
     postgres: tree(servers.postmaster),
+    redis: tree(shared.redis),
+    weaviate: tree(shared.weaviate),
+    bench: ownCpuMs(),
     machine: machineBusyMs(),
   });
   const at = (ms: number) => new Promise<ReturnType<typeof cpu>>((r) => setTimeout(() => r(cpu()), ms));
@@ -227,6 +237,9 @@ async function sustained(
     apiCpuMsPerTurn: per(end.api - start.api),
     temporalCpuMsPerTurn: per(end.temporal - start.temporal),
     postgresCpuMsPerTurn: per(end.postgres - start.postgres),
+    redisCpuMsPerTurn: per(end.redis - start.redis),
+    weaviateCpuMsPerTurn: per(end.weaviate - start.weaviate),
+    benchCpuMsPerTurn: per(end.bench - start.bench),
     machineCpuMsPerTurn: per(end.machine - start.machine),
     wholeLoopTurnsPerSecond: res.results.length / (res.elapsedMs / 1000),
   };
@@ -315,6 +328,9 @@ export const scaleSuite: Suite = {
     const apiCpuPerTurn = sustainedFigure('apiCpuMsPerTurn');
     const temporalCpuPerTurn = sustainedFigure('temporalCpuMsPerTurn');
     const postgresCpuPerTurn = sustainedFigure('postgresCpuMsPerTurn');
+    const redisCpuPerTurn = sustainedFigure('redisCpuMsPerTurn');
+    const weaviateCpuPerTurn = sustainedFigure('weaviateCpuMsPerTurn');
+    const benchCpuPerTurn = sustainedFigure('benchCpuMsPerTurn');
     const machineCpuPerTurn = sustainedFigure('machineCpuMsPerTurn');
     const windowTurns = sustainedFigure('turns');
     const windowRetries = sustainedFigure('retries');
@@ -400,6 +416,9 @@ export const scaleSuite: Suite = {
           apiCpuMsPerTurn: apiCpuPerTurn,
           temporalCpuMsPerTurn: temporalCpuPerTurn,
           postgresCpuMsPerTurn: postgresCpuPerTurn,
+          redisCpuMsPerTurn: redisCpuPerTurn,
+          weaviateCpuMsPerTurn: weaviateCpuPerTurn,
+          benchCpuMsPerTurn: benchCpuPerTurn,
           machineCpuMsPerTurn: machineCpuPerTurn,
           runs: throughput,
         },
@@ -501,11 +520,27 @@ export const scaleSuite: Suite = {
           kind: 'table',
           caption: 'CPU per turn in the throughput window, by process (user + system from /proc, ms)',
           table: {
-            columns: ['worker', 'API', 'Temporal server', 'PostgreSQL', 'whole machine (other users included)'],
+            columns: [
+              'worker',
+              'API',
+              'Temporal server',
+              'PostgreSQL',
+              'Redis',
+              'Weaviate',
+              'benchmark process (load, client, offline model)',
+              'whole machine (other users included)',
+            ],
             rows: [
-              [workerCpuPerTurn, apiCpuPerTurn, temporalCpuPerTurn, postgresCpuPerTurn, machineCpuPerTurn].map((f) =>
-                f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–',
-              ),
+              [
+                workerCpuPerTurn,
+                apiCpuPerTurn,
+                temporalCpuPerTurn,
+                postgresCpuPerTurn,
+                redisCpuPerTurn,
+                weaviateCpuPerTurn,
+                benchCpuPerTurn,
+                machineCpuPerTurn,
+              ].map((f) => (f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–')),
             ],
           },
         },
