@@ -186,15 +186,23 @@ export class ContextAssembler {
         ? searchMessages(d.db, { tenantId, conversationId, text: input.userContent, limit: s.recallCandidates })
         : [],
     );
-    lexicalP
-      .then((hits) => {
-        if (recallGate(d.db ? hits : undefined, () => false, s.recallGate).open) void semanticRecall();
-      })
-      .catch(() => undefined); // a lexical failure fails the assembly below
     // Wave 2 needs the conversation and the archive, not the lexical hits (only recall does, after it): the search
     // runs on beside it rather than holding it up (it was wave 1's slowest read).
     const archiveCap = s.archiveShare * budget;
     const archiveP = timed('summary', () => this.latestArchive(tenantId, conversationId));
+    // The search starts early only when the gate below may open: the same rule on the same message, less what a
+    // quiet turn surely has in front of it — the whole window since the fold, whose start the archive gives when its
+    // summary fits (the archive comes from the worker's cache). Hits in that window opened it on most turns of a
+    // young conversation, and the vector search it started (a third of a turn's CPU in the scale benchmark) was
+    // thrown away. Only when the search starts changes: the gate below decides, and starts it if this did not.
+    lexicalP
+      .then(async (hits) => {
+        const fit = archiveFit(await archiveP, archiveCap);
+        const windowFrom = fit.summaryFits ? fit.summarisedTo + 1 : Infinity;
+        const inWindow = (seq: number) => seq >= windowFrom;
+        if (recallGate(d.db ? hits : undefined, inWindow, s.recallGate, input.userContent).open) void semanticRecall();
+      })
+      .catch(() => undefined); // a lexical or archive failure fails the assembly below
     // Where the window starts is known from the archive alone when its summary fits (the usual case, and the
     // archive comes from the worker's cache): the hot tier is read from there at once, beside the conversation row,
     // and cut to the row's newest message when it comes — not a round trip after it.

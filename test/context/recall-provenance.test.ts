@@ -142,6 +142,30 @@ describe('recall provenance and ranking', () => {
     expect(recalled).toMatch(/\[2023-03-04\]\nuser: We finally signed the papers/);
   });
 
+  it('starts no vector search when the only hits that could open the gate are in the window since the fold', async () => {
+    // feed() folds all but the newest two turns: the kayak line is in the window, the train line is folded.
+    await feed('speculation', [
+      ...FILLER.map((f): [string, string] => [f, '2023-05-01T09:00:00Z']),
+      ['My kayak is called Albatross.', '2023-05-02T09:00:00Z'],
+      ['The cat slept on the sofa again.', '2023-05-02T09:05:00Z'],
+    ]);
+    // A low threshold (the gate opens on any hit outside the context); an archive share that fits the summary (so
+    // the archive gives the window's start) and no older message beside it (so the train line is out of context).
+    const gated = assembler({ recallGate: 0.01, archiveShare: 0.005 });
+    const recall = vi.spyOn(semantic, 'recall');
+    try {
+      const inWindow = await ask(gated, 'speculation', 'What is my kayak called?');
+      expect(inWindow.manifest.recallGate?.open).toBe(false);
+      expect(inWindow.manifest.historySeqs.length).toBeGreaterThan(0);
+      expect(recall).not.toHaveBeenCalled();
+      const folded = await ask(gated, 'speculation', 'When did the train to work run late?');
+      expect(folded.manifest.recallGate?.open).toBe(true);
+      expect(recall).toHaveBeenCalledTimes(1);
+    } finally {
+      recall.mockRestore();
+    }
+  });
+
   it('ranks the hits of a session that matches as a whole above a stray line elsewhere', async () => {
     const messages = await feed('sessions', [
       ['We walk the dog along the river every evening.', '2023-04-01T09:00:00Z'],
