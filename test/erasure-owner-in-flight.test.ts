@@ -58,9 +58,12 @@ it('writes nothing of a conversation back when its owner is erased while its rep
     await holder.end();
   }
   expect(await memory.hot.since(tenantId, conversationId, 0)).toEqual([]);
+  expect(await memory.semantic!.store.indexedSourceIds(tenantId, conversationId)).toEqual(new Set());
   const left = await db.query<{ n: number }>(
-    `SELECT (SELECT count(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2)
-          + (SELECT count(*) FROM conversations WHERE tenant_id = $1 AND conversation_id = $2) AS n`,
+    `SELECT (SELECT count(*) FROM conversations WHERE tenant_id = $1 AND conversation_id = $2)
+          + (SELECT count(*) FROM messages WHERE tenant_id = $1 AND conversation_id = $2)
+          + (SELECT count(*) FROM context_manifests WHERE tenant_id = $1 AND conversation_id = $2)
+          + (SELECT count(*) FROM facts WHERE tenant_id = $1 AND conversation_id = $2) AS n`,
     [tenantId, conversationId],
   );
   expect(Number(left[0]!.n)).toBe(0);
