@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { conversationWorkflowId } from '../workflows/contract';
+import { lockWaiters } from './helpers/lock-waiters';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
 
 let stack: Stack;
@@ -38,12 +39,10 @@ it('writes nothing of a conversation back when its owner is erased while its rep
     await holder.query('BEGIN');
     await holder.query('INSERT INTO erasures (tenant_id, target) VALUES ($1, $2)', [tenantId, `c/${conversationId}`]);
     const erasure = eraser.eraseUser(tenantId, 'ada');
-    await waitUntil(async () => {
-      const { rows } = await holder.query(
-        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      return rows.length === 1;
-    }, 'the erasure waits for the conversation tombstone');
+    await waitUntil(
+      async () => (await lockWaiters(holder)).length === 1,
+      'the erasure waits for the conversation tombstone',
+    );
 
     await stack.offline.release(gate);
     const answered = await inFlight;
