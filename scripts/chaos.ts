@@ -14,7 +14,8 @@
  *                                                             # with --kills N the report's mode says so
  *   npx tsx scripts/chaos.ts --only worker-kill --kills 10 --model-call local   # the model call as a local
  *                                                             # activity (MEMOIR_MODEL_CALL=local on the API and
- *                                                             # every worker); `activity`, the default, otherwise
+ *                                                             # every worker); without it MEMOIR_MODEL_CALL from
+ *                                                             # the environment, else `activity`
  *
  * Partial and fast runs write to .data/chaos/ (or --out DIR) so they never overwrite the committed report.
  * Needs the test services: `scripts/services.sh start`.
@@ -136,7 +137,8 @@ async function run(): Promise<void> {
   if (values.alternate && !(values.only === 'worker-kill' || values.soak))
     throw new Error('--alternate goes with --only worker-kill or --soak');
   const second: SecondWorker = values.alternate ? 'alternate' : 'standby';
-  const modelCall = values['model-call'] ?? 'activity';
+  // The flag, else the environment as the stack would read it, else the default.
+  const modelCall = values['model-call'] ?? process.env.MEMOIR_MODEL_CALL ?? 'activity';
   if (modelCall !== 'activity' && modelCall !== 'local') throw new Error('--model-call is `activity` or `local`');
   if (modelCall === 'local' && values.merge)
     throw new Error('--model-call local runs are not merged into the committed report');
