@@ -12,6 +12,10 @@
  *   npx tsx scripts/chaos.ts --only worker-kill --merge       # full size; replaces its verdict in docs/ and keeps
  *                                                             # the others (marked with the run they came from);
  *                                                             # with --kills N the report's mode says so
+ *   npx tsx scripts/chaos.ts --only worker-kill --kills 10 --model-call local   # the model call as a local
+ *                                                             # activity (MEMOIR_MODEL_CALL=local on the API and
+ *                                                             # every worker); without it MEMOIR_MODEL_CALL from
+ *                                                             # the environment, else `activity`
  *
  * Partial and fast runs write to .data/chaos/ (or --out DIR) so they never overwrite the committed report.
  * Needs the test services: `scripts/services.sh start`.
@@ -115,8 +119,14 @@ async function run(): Promise<void> {
       out: { type: 'string' },
       merge: { type: 'boolean' },
       alternate: { type: 'boolean' },
+      'model-call': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) {
+    process.stdout.write(usage());
+    return;
+  }
   if (values.merge && (!values.only || values.fast || values.soak || values.out))
     throw new Error('--merge goes with --only at full size (no --fast, --soak or --out)');
   if (values.soak && (values.fast || values.only)) throw new Error('--soak runs the worker-kill soak alone');
@@ -127,6 +137,13 @@ async function run(): Promise<void> {
   if (values.alternate && !(values.only === 'worker-kill' || values.soak))
     throw new Error('--alternate goes with --only worker-kill or --soak');
   const second: SecondWorker = values.alternate ? 'alternate' : 'standby';
+  // The flag, else the environment as the stack would read it, else the default.
+  const modelCall = values['model-call'] ?? process.env.MEMOIR_MODEL_CALL ?? 'activity';
+  if (modelCall !== 'activity' && modelCall !== 'local') throw new Error('--model-call is `activity` or `local`');
+  if (modelCall === 'local' && values.merge)
+    throw new Error('--model-call local runs are not merged into the committed report');
+  // Every scenario stack (API and workers, child workers included) is configured from it: test/reliability/setup.ts.
+  process.env.MEMOIR_MODEL_CALL = modelCall;
   const only = values.soak ? ['worker-kill'] : values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
   if (unknown.length > 0)
@@ -151,7 +168,8 @@ async function run(): Promise<void> {
   const mode = values.soak
     ? `soak (worker killed ${kills ?? 500} times)`
     : `${size}${only ? ` (${values.merge ? 're-ran' : 'only'} ${only.join(', ')}${kills ? ` with ${kills} kills` : ''}${values.alternate ? ', workers killed in turn' : ''})` : ''}`;
-  const prov = provenance(mode, Date.now() - started);
+  const modeWithCall = modelCall === 'local' ? `${mode}, model call local (MEMOIR_MODEL_CALL=local)` : mode;
+  const prov = provenance(modeWithCall, Date.now() - started);
   const report = values.merge ? mergedInto(path.join(outDir, 'reliability.json'), verdicts) : verdicts;
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'reliability.md'), renderReport(prov, report));
@@ -167,6 +185,13 @@ async function run(): Promise<void> {
     );
     process.exitCode = 1;
   }
+}
+
+/** The header comment's examples, for `--help`. */
+function usage(): string {
+  const source = fs.readFileSync(__filename, 'utf8');
+  const header = /\/\*\*\n([\s\S]*?)\*\//.exec(source)?.[1] ?? '';
+  return `${header.replace(/^ \*( |$)/gm, '')}\n`;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 
 /** The HTTP API under /v1: every response carries it in API_VERSION_HEADER. */
-export const API_VERSION = '1.2.1';
+export const API_VERSION = '1.3.0';
 export const API_VERSION_HEADER = 'memoir-api-version';
 
 /**

@@ -1,7 +1,8 @@
 /**
  * A reply as Server-Sent Events: `accepted`, then `attempt` / `restart` and `delta` events as the model writes (and
  * `tool_approval_required` when the turn pauses on a tool call that needs a person's decision), then `final` with the
- * stored reply, usage and cost (or `error`). Event ids come from the stream bus, so a
+ * stored reply, usage and cost (or `error`). `stream_degraded` right after `accepted` says the turn could not be
+ * marked as streamed, so no deltas will come (the reply still does). Event ids come from the stream bus, so a
  * client that reconnects — same messageId, `Last-Event-ID` header — gets only what it missed; the same messageId
  * also means the same turn, never a second one.
  */
@@ -68,7 +69,17 @@ export async function streamReply(
   let last: { event: 'final' | 'error'; data: unknown };
   try {
     // Marked before the message is sent: the worker publishes deltas only for a turn someone listens to.
-    await deps.streams.listen({ ...channel, messageId: msg.messageId }).catch(() => undefined);
+    await deps.streams.listen({ ...channel, messageId: msg.messageId }).catch((err: unknown) => {
+      // The stream bus is unreachable (Redis down or in a blip). The turn still runs: its reply is durable and the
+      // stream only a preview of it, and turns survive a Redis outage everywhere else. But the client is told now,
+      // not left to take a silent stream for a slow model. No second try: the connection fails fast by design (it
+      // is the memory tiers'), and what fails at once would fail again.
+      req.log.warn({ err }, 'stream not marked as listened to: reply streamed without deltas');
+      write('stream_degraded', {
+        code: 'deltas_unavailable',
+        message: 'the stream bus could not be reached: this reply comes without deltas, in the final event',
+      });
+    });
     const result = await deps.memoir.sendMessage(channel.tenantId, channel.conversationId, msg, {
       waitMs: deps.waitMs,
     });

@@ -28,9 +28,12 @@ export const fenceTargets = (scope: FencedScope): string[] => [
 /**
  * The fence as a condition on `erasures`, for a statement of its own or one that writes (the stored turn reads it
  * in the same round trip): parameters numbered `tenant` (text), `targets` (text[]) and `since` (timestamptz).
+ * `ownerColumn`, an SQL expression of the owner's user id that the statement has read anyway (the stored turn's
+ * locked conversation row), adds the owner's target without a look-up of its own.
  */
-export const erasedSinceCondition = (tenant: number, targets: number, since: number): string =>
-  `tenant_id = $${tenant} AND target = ANY($${targets}::text[]) AND erased_at >= $${since}::timestamptz`;
+export const erasedSinceCondition = (tenant: number, targets: number, since: number, ownerColumn?: string): string =>
+  `tenant_id = $${tenant} AND target = ANY($${targets}::text[]${ownerColumn ? ` || ('u/' || ${ownerColumn})` : ''}) ` +
+  `AND erased_at >= $${since}::timestamptz`;
 
 export class ErasureTombstones {
   constructor(private readonly db: Queryable) {}

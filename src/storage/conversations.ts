@@ -46,7 +46,7 @@ export interface TurnToPersist {
   redactions?: { messageId: string; stage: string; piiType: string; hash: string }[];
   /**
    * Read the erasure fence of the write-through in the same statement: `erased` then says whether the conversation
-   * (or its tenant) was erased at or after this time (an activity attempt's scheduling), a round trip less.
+   * (its owner, or its tenant) was erased at or after this time (an activity attempt's scheduling), a round trip less.
    */
   fenceSince?: Date;
   /**
@@ -62,7 +62,10 @@ export interface PersistedTurn {
   replySeq: number;
   /** False when this turn was already stored (a retried activity): nothing was written. */
   inserted: boolean;
-  /** With `fenceSince`: the conversation was erased since then (its cache entries must not be written back). */
+  /**
+   * With `fenceSince`: the conversation, its owner or its tenant was erased since then (its cache entries must not
+   * be written back).
+   */
   erased?: boolean;
 }
 
@@ -377,8 +380,11 @@ export class ConversationStore {
     // reads, so the row is written even for a missing conversation; it is accepted only with a turn it inserted
     // (the `accepted` CTE cannot mark it: sibling CTEs do not see each other's rows).
     const ledger = turn.ledger ? ledgerInsert(turn.ledger, 24, 'EXISTS (SELECT 1 FROM new_user)') : undefined;
-    // $22–$23: the erasure fence's targets and time, read by the final SELECT (NULL: not asked, reads nothing).
-    const fence = `$23::timestamptz IS NOT NULL AND EXISTS (SELECT 1 FROM erasures WHERE ${erasedSinceCondition(1, 22, 23)})`;
+    // $22–$23: the erasure fence's targets and time, read by the final SELECT (NULL: not asked, reads nothing). The
+    // owner's target comes from the locked row: a user's erasure records `u/<userId>` first and reaches each of their
+    // conversations (`c/…`, then its deletion) one after another, so a turn stored in between would otherwise write
+    // its cache entries back unfenced, racing the erasure of its conversation's caches that comes later.
+    const fence = `$23::timestamptz IS NOT NULL AND EXISTS (SELECT 1 FROM erasures WHERE ${erasedSinceCondition(1, 22, 23, 'conv.user_id')})`;
     // `conv` locks the conversation row: it serialises writers of this conversation and hands out the sequence
     // numbers (a writer that waited reads the row as the one before it left it). The user message goes first; when
     // an earlier attempt stored it already, nothing else is written. Texts sealed for another owner (erased and

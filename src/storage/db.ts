@@ -40,6 +40,14 @@ export function openPostgres(connectionString: string, poolSize = 10): Db {
     connectionString,
     max: poolSize,
     connectionTimeoutMillis: 5_000,
+    // TCP keepalive on every connection. A server that vanishes without closing its sockets (its host gone, a
+    // failover, a partition) otherwise leaves a query it had taken waiting for ever: nothing is in flight on the
+    // wire, so the kernel never gives up, and the activity around it keeps heartbeating (its timer does not know),
+    // holding a pool client until the worker restarts. With it the socket is probed after 10 s of silence and
+    // fails once the probes go unanswered. (A backend ended by pg_terminate_backend closes its socket, which pg
+    // notices at once: the stall once seen after it was a fault test's stale view, test/helpers/lock-waiters.ts.)
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     types: {
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8_OID || oid === NUMERIC_OID

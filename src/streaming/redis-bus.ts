@@ -81,6 +81,9 @@ export class RedisStreamBus implements StreamBus {
   ): Promise<void> {
     // A blocking read holds its connection: each subscriber gets its own.
     const reader = this.redis.duplicate({ enableOfflineQueue: true, commandTimeout: BLOCK_MS + 2_000 });
+    // A duplicate does not inherit the listeners: its connection errors surface on the read below (which waits and
+    // tries again), not as ioredis's "Unhandled error event" on stderr.
+    reader.on('error', () => undefined);
     const stop = () => reader.disconnect();
     signal.addEventListener('abort', stop, { once: true });
     let last = afterId ?? '0-0';

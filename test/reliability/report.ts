@@ -43,6 +43,11 @@ export function renderReport(p: Provenance, verdicts: Verdict[]): string {
       'loop is bounded in count and in time. The verdict comes from reconciliation against PostgreSQL, not from ' +
       'counting replies.',
     '',
+    '`make chaos` writes this report (every scenario, full size); `npx tsx scripts/chaos.ts --help` lists the ' +
+      'partial runs, which write to `.data/chaos/`. `--model-call local` runs every scenario stack, its API and ' +
+      'workers, with `MEMOIR_MODEL_CALL=local` (the model call as a local activity inside the workflow task: ' +
+      'docs/operations.md, "Model call: activity or local"), and the mode above says so; `activity` is the default.',
+    '',
     '| scenario | verdict | load | faults injected | attempted | answered | degraded | lost | duplicated | time |',
     '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...verdicts.map((v) =>

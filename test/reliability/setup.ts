@@ -42,7 +42,14 @@ export async function scenarioStack(opts: ScenarioStackOptions): Promise<Scenari
     ...opts.stackOptions,
     worker: opts.worker === 'in-process',
     api: true,
-    env: { MEMOIR_LOG_LEVEL: 'warn', MEMOIR_API_WAIT: `${apiWaitMs}ms`, ...opts.env },
+    env: {
+      MEMOIR_LOG_LEVEL: 'warn',
+      MEMOIR_API_WAIT: `${apiWaitMs}ms`,
+      // The model call's mode applies to the API (it starts the workflows) and to every worker alike; a stack's
+      // configuration is read from its own env, not the process's (`scripts/chaos.ts --model-call local` sets it).
+      ...(process.env.MEMOIR_MODEL_CALL ? { MEMOIR_MODEL_CALL: process.env.MEMOIR_MODEL_CALL } : {}),
+      ...opts.env,
+    },
   });
   fs.mkdirSync(LOG_DIR, { recursive: true });
   const logName = uniqueId(opts.name);

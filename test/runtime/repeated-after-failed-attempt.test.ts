@@ -12,6 +12,7 @@ import type { StoredReply } from '../../activities/generate-reply';
 import { activityDeps } from '../../src/runtime/worker';
 import { conversationWorkflowId, sendMessageUpdate, type ConversationState } from '../../workflows/contract';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
+import { lockWaiters } from '../helpers/lock-waiters';
 
 let stack: Stack;
 // A stack per test: a fault of one test leaves the next its worker's database pool as new. A run per turn: the
@@ -57,10 +58,7 @@ async function sendWithFirstAttemptFailing(
   try {
     await vi.waitFor(
       async () => {
-        await holder.query(
-          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
-        );
+        for (const pid of await lockWaiters(holder)) await holder.query('SELECT pg_terminate_backend($1)', [pid]);
         const { raw } = await handle.describe();
         expect(raw.pendingActivities?.[0]?.attempt ?? 0).toBeGreaterThan(1);
       },

@@ -10,6 +10,7 @@ import { activityDeps } from '../../src/runtime/worker';
 import { conversationWorkflowId, type TurnResult } from '../../workflows/contract';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
 import { expectTwoTurnsStoredOnce } from '../helpers/two-turns';
+import { lockWaiters } from '../helpers/lock-waiters';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -48,16 +49,6 @@ async function holdConversationRow(tenantId: string, conversationId: string, loc
     conversationId,
   ]);
   return holder;
-}
-
-/** Backends of this database other than `holder`'s waiting on a lock (of one kind: `transactionid`, `relation`). */
-async function lockWaiters(holder: pg.Client, waitEvent?: string): Promise<number[]> {
-  const { rows } = await holder.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-        AND wait_event_type = 'Lock' AND ($1::text IS NULL OR wait_event = $1)`,
-    [waitEvent ?? null],
-  );
-  return rows.map((r) => r.pid);
 }
 
 it('a turn is one model call: no local step, no scope in the call, one row each', async () => {
@@ -174,14 +165,7 @@ it('heartbeats while it stores the turn, not only while the model answers', asyn
   const call = { messageId, turn: 2, model: 'claude-sonnet-5-5', persist: {} };
   const reply: Promise<StoredReply> = env.run((input: typeof call) => activities.generateReply(input), call);
   try {
-    const waiting = async () =>
-      Number(
-        (
-          await holder.query<{ n: string }>(
-            `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
-          )
-        ).rows[0]!.n,
-      );
+    const waiting = async () => (await lockWaiters(holder)).length;
     await vi.waitFor(async () => expect(await waiting()).toBeGreaterThan(0), { timeout: 20_000, interval: 50 });
     const before = beats;
     // Past the model call, blocked on the store: the heartbeat timeout (3 s) must not see silence.
@@ -282,12 +266,7 @@ it('keeps the ledger row of a paid call when storing its turn fails (the row rid
       (err: Error) => err.message,
     );
   try {
-    const waiter = async () =>
-      (
-        await holder.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
-        )
-      ).rows[0]?.pid;
+    const waiter = async () => (await lockWaiters(holder))[0];
     let pid: number | undefined;
     await vi.waitFor(async () => expect((pid = await waiter())).toBeDefined(), { timeout: 20_000, interval: 50 });
     await holder.query('SELECT pg_terminate_backend($1)', [pid]);
