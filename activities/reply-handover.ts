@@ -25,6 +25,13 @@ export const HAND_OVER_AFTER_MS = 1_500;
  */
 const MAX_HANDED_OVER = 256;
 
+/**
+ * How long a call that has settled waits for its adopter: the workflow task that schedules the adopter may still
+ * be completing when a call ends just after its hand-over. The adopter then gets its result (or failure) instead of
+ * calling afresh.
+ */
+const ADOPTION_GRACE_MS = 10_000;
+
 /** What the local activity returns instead of the reply: where the call runs on, and the attempt it is. */
 export interface HandedOver {
   handedOver: string;
@@ -50,13 +57,13 @@ export class HandedOverCalls<T> {
   }
 
   /**
-   * Keeps the call, unless the registry is full (false). The entry goes when the call settles, adopted or not: a
-   * call nobody adopts still finishes and stores its turn.
+   * Keeps the call, unless the registry is full (false). The entry goes ADOPTION_GRACE_MS after the call settles,
+   * adopted or not: a call nobody adopts still finishes and stores its turn, and cannot leak.
    */
   keep(key: string, settled: Promise<T>, abort: AbortController): boolean {
     if (this.calls.size >= this.max || this.calls.has(key)) return false;
     this.calls.set(key, { settled, abort, adopted: false });
-    const forget = () => void this.calls.delete(key);
+    const forget = () => void setTimeout(() => this.calls.delete(key), ADOPTION_GRACE_MS).unref();
     settled.then(forget, forget);
     return true;
   }

@@ -11,6 +11,7 @@ import { createActivities } from '../../activities';
 import type { GenerateReplyCall, StoredReply } from '../../activities/generate-reply';
 import { HAND_OVER_AFTER_MS, type HandedOver } from '../../activities/reply-handover';
 import { activityDeps } from '../../src/runtime/worker';
+import type { StreamEvent } from '../../src/streaming/bus';
 import { conversationWorkflowId } from '../../workflows/contract';
 import { MODEL_CALL_HANDOVER_PATCH } from '../../workflows/reply-handover';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
@@ -157,6 +158,44 @@ describe('a long local model call handed over to an activity', () => {
     expect(markerNamed(turn, 'handedOver')).toHaveLength(1);
     expect(scheduledReplies(turn)).toHaveLength(1);
     await expectTwoTurnsStoredOnce({ memoir, llmCalls }, tenantId, conversationId, first, second);
+  }, 60_000);
+
+  it('streams deltas across the hand-over: the call that publishes them goes on', async () => {
+    const tenantId = stack.tenants.acme.id;
+    const conversationId = uniqueId('stream');
+    const { memoir, streams } = stack.serving.services;
+    await memoir.sendMessage(tenantId, conversationId, { content: 'Hello.', userId: 'u' });
+    const messageId = uniqueId('m');
+    const channel = { tenantId, conversationId, messageId };
+    await streams.listen(channel); // as the API does for a client that asked for a stream
+    const text = Array.from({ length: 80 }, (_, i) => `word${i}`).join(' ');
+    // Paced so the reply streams for longer than the hand-over time.
+    await stack.offline.script([{ action: { kind: 'reply', text }, lastUserContains: 'stream it' }], {
+      streamChunkDelayMs: 100,
+    });
+    const seen: { at: number; event: StreamEvent }[] = [];
+    const stop = new AbortController();
+    const reading = streams.subscribe(
+      channel,
+      undefined,
+      (r) => seen.push({ at: Date.now(), event: r.event }),
+      stop.signal,
+    );
+    const sentAt = Date.now();
+    const turn = await memoir.sendMessage(tenantId, conversationId, { content: 'Please stream it.', messageId });
+    await stack.offline.script([], { streamChunkDelayMs: 0 });
+    const streamed = () => seen.flatMap(({ event }) => (event.type === 'delta' ? [event.text] : [])).join('');
+    await vi.waitFor(() => expect(streamed()).toBe(turn.reply.content), { timeout: 10_000, interval: 50 });
+    stop.abort();
+    await reading;
+    expect(scheduledReplies(await eventsOf(stack, tenantId, conversationId))).toHaveLength(1);
+    // One attempt, no restart; text before and after the hand-over.
+    expect(seen.filter(({ event }) => event.type === 'attempt').map(({ event }) => event)).toEqual([
+      expect.objectContaining({ restart: false }),
+    ]);
+    const deltas = seen.filter(({ event }) => event.type === 'delta');
+    expect(deltas.some(({ at }) => at < sentAt + HAND_OVER_AFTER_MS)).toBe(true);
+    expect(deltas.some(({ at }) => at > sentAt + HAND_OVER_AFTER_MS + 500)).toBe(true);
   }, 60_000);
 
   it('an adopter on a worker without the call calls the model afresh; the turn is stored once', async () => {
