@@ -77,7 +77,8 @@ const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '60s' });
  * Runs with this marker may call the model of a turn without tools as a local activity, when their policy says
  * `modelCall: 'local'`: the workflow task that accepts the message runs the call and completes the update, so a
  * turn is one workflow task, not two, and no activity task (docs/operations.md, "Model call: activity or local").
- * The task stays open while the model answers, and the SDK heartbeats it every 2.4 s (80 % of its 3 s timeout).
+ * Without MODEL_CALL_HANDOVER_PATCH the task stays open while the model answers, and the SDK heartbeats it every
+ * 2.4 s (80 % of its 3 s timeout); with it, a call past 1.5 s is handed over to an activity (workflows/reply-handover.ts).
  * A dead worker is noticed by the workflow task timeout, and the next worker runs the call again from the start
  * (at least once, like an activity attempt; the call finds a turn already stored).
  */
