@@ -14,7 +14,21 @@ import { STORAGE_UNAVAILABLE } from '../src/model/failure-types';
 import { conversationOfWorkflowId } from '../src/codec/scope';
 import { requestFromManifest } from '../src/model/turn-request';
 import type { ActivityDeps } from './deps';
-import { activityCallPrefix, HEARTBEAT_EVERY_MS, recordedModelCall, type RecordedCall } from './model-call';
+import {
+  activityCallPrefix,
+  HEARTBEAT_EVERY_MS,
+  recordedModelCall,
+  type CallOptions,
+  type RecordedCall,
+} from './model-call';
+import {
+  awaitAdopted,
+  HandedOverCalls,
+  handOverKey,
+  newHandOverNonce,
+  raceHandOver,
+  type HandedOver,
+} from './reply-handover';
 import { activityLogger } from './log-context';
 import { storeTurn } from './conversation';
 import {
@@ -54,6 +68,8 @@ export interface GenerateReplyInput {
    * did). Needs `content` and `persist`. Absent: loadContext ran before the call.
    */
   assemble?: 'first' | 'again';
+  /** The hand-over marker of the local call this activity adopts, when it still runs on this worker. */
+  adopt?: string;
 }
 
 /** What storing the turn in the model call needs besides the manifest. */
@@ -117,30 +133,70 @@ export type StoredReply = Omit<GeneratedReply, 'model' | 'attempt' | 'usage'> &
   Partial<Pick<GeneratedReply, 'model' | 'attempt'>> & { usage: BriefUsage };
 
 export function generateReplyActivities(deps: ActivityDeps) {
+  const handedOver = new HandedOverCalls<StoredReply>();
   return {
     async generateReply(call: GenerateReplyCall): Promise<StoredReply> {
-      // Beats for the whole attempt, not only the model call: storing the turn after it (ledger row, persist, hot
-      // tier) must not outlast the heartbeat timeout, or a second attempt would call the model again.
-      const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
-      const seen: Seen = {};
-      try {
-        return await replyAttempt(deps, withScope(call), seen);
-      } catch (err) {
-        // A degraded turn still reports its context (getState's lastContext), as when loadContext returned it.
-        if (err instanceof ApplicationFailure && seen.context) throw withContext(err, seen.context);
-        // Model failures arrive classified; an unreachable database must not count against the model.
-        if (err instanceof ApplicationFailure || !isDependencyUnavailable(err)) throw err;
-        throw ApplicationFailure.create({
-          message: `the database is unreachable: ${(err as Error).message}`,
-          type: STORAGE_UNAVAILABLE,
-          cause: err as Error, // isDependencyUnavailable holds only for Errors
-        });
-      } finally {
-        clearInterval(beat);
+      if (call.adopt !== undefined) {
+        const kept = handedOver.adopt(handOverKey(call.turn, call.adopt));
+        // Not here (another worker, a restart, a retry of the adopter): the call is made afresh, at least once.
+        if (kept) return await awaitAdopted(kept);
       }
+      return await answer(deps, call, Context.current().cancellationSignal);
+    },
+
+    /**
+     * The local model call of MEMOIR_MODEL_CALL=local (patch `model-call-handover`): the reply when the call ends
+     * within HAND_OVER_AFTER_MS, else a hand-over marker while the call runs on in this worker for generateReply to
+     * adopt (activities/reply-handover.ts).
+     */
+    async replyOrHandOver(call: GenerateReplyCall): Promise<StoredReply | HandedOver> {
+      const ctx = Context.current();
+      const abort = new AbortController();
+      let local = true;
+      const settled = answer(deps, call, AbortSignal.any([ctx.cancellationSignal, abort.signal]), () => local);
+      const first = await raceHandOver(settled);
+      if (first !== 'late') return first.done;
+      const nonce = newHandOverNonce();
+      // A full registry keeps the call in its workflow task, as without the hand-over.
+      if (!handedOver.keep(handOverKey(call.turn, nonce), settled, abort)) return await settled;
+      local = false; // this activity completes now: the adopter heartbeats from here
+      activityLogger(deps.log).debug({ turn: call.turn, messageId: call.messageId }, 'model call handed over');
+      return { handedOver: nonce, attempt: ctx.info.attempt };
     },
   };
+}
+
+/**
+ * One attempt, its failures classified. `beating`: whether this activity still heartbeats for it (a handed-over
+ * call's activity has completed; its adopter beats).
+ */
+async function answer(
+  deps: ActivityDeps,
+  call: GenerateReplyCall,
+  signal: AbortSignal,
+  beating: () => boolean = () => true,
+): Promise<StoredReply> {
+  // Beats for the whole attempt, not only the model call: storing the turn after it (ledger row, persist, hot
+  // tier) must not outlast the heartbeat timeout, or a second attempt would call the model again.
+  const ctx = Context.current();
+  const heartbeat = () => beating() && ctx.heartbeat();
+  const beat = setInterval(heartbeat, HEARTBEAT_EVERY_MS);
+  const seen: Seen = {};
+  try {
+    return await replyAttempt(deps, withScope(call), seen, { signal, heartbeat });
+  } catch (err) {
+    // A degraded turn still reports its context (getState's lastContext), as when loadContext returned it.
+    if (err instanceof ApplicationFailure && seen.context) throw withContext(err, seen.context);
+    // Model failures arrive classified; an unreachable database must not count against the model.
+    if (err instanceof ApplicationFailure || !isDependencyUnavailable(err)) throw err;
+    throw ApplicationFailure.create({
+      message: `the database is unreachable: ${(err as Error).message}`,
+      type: STORAGE_UNAVAILABLE,
+      cause: err as Error, // isDependencyUnavailable holds only for Errors
+    });
+  } finally {
+    clearInterval(beat);
+  }
 }
 
 /** What an attempt learned before it failed, for the failure it throws. */
@@ -148,7 +204,15 @@ interface Seen {
   context?: ContextRef;
 }
 
-async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen: Seen): Promise<StoredReply> {
+/** What the model call is aborted by and heartbeats with. */
+type Controls = Pick<CallOptions, 'signal' | 'heartbeat'>;
+
+async function replyAttempt(
+  deps: ActivityDeps,
+  input: GenerateReplyInput,
+  seen: Seen,
+  controls: Controls,
+): Promise<StoredReply> {
   const { tenantId, conversationId, messageId, model } = input;
   const ready = input.assemble ? await contextInCall(deps, input) : await contextHanded(deps, input);
   if (ready.kind === 'stored') return brief(input, ready.reply);
@@ -188,7 +252,7 @@ async function replyAttempt(deps: ActivityDeps, input: GenerateReplyInput, seen:
     deps,
     { tenantId, conversationId, messageId, turn: input.turn, purpose: 'reply' },
     request,
-    { ...(stream.delta ? { onText: stream.delta } : {}), deferLedger: storesTurn },
+    { ...(stream.delta ? { onText: stream.delta } : {}), deferLedger: storesTurn, ...controls },
   ).catch(async (err: unknown) => {
     await Promise.all([stream.flush(), settled()]);
     throw err;

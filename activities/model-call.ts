@@ -38,6 +38,10 @@ export interface CallOptions {
    * turn, one flush for both) and must write it alone if that fails. A failed call's row is always written here.
    */
   deferLedger?: boolean;
+  /** What aborts the call: the activity's cancellation unless given (a handed-over call's own, activities/reply-handover.ts). */
+  signal?: AbortSignal;
+  /** The activity's heartbeat unless given (a handed-over call's adopter heartbeats instead). */
+  heartbeat?: () => void;
 }
 
 /** Well inside the reply's heartbeat timeout (workflows/model-chain.ts); the SDK throttles what it sends. */
@@ -70,15 +74,16 @@ export async function recordedModelCall(
   deps: ActivityDeps,
   scope: CallScope,
   request: Anthropic.MessageCreateParamsNonStreaming,
-  { onText, deferLedger = false }: CallOptions = {},
+  { onText, deferLedger = false, signal, heartbeat }: CallOptions = {},
 ): Promise<RecordedCall> {
   const ctx = Context.current();
+  const beat = heartbeat ?? (() => ctx.heartbeat());
   const { attempt } = ctx.info;
   const model = request.model;
   const callId = `${activityCallPrefix()}${attempt}${ctx.info.isLocal ? executionNonce() : ''}`;
   const row = { ...scope, callId, model, attempt };
   const started = performance.now();
-  const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  const heartbeats = setInterval(beat, HEARTBEAT_EVERY_MS);
   let first = true;
   const text = (delta: string) => {
     if (first && scope.purpose === 'reply') deps.metrics.timeToFirstToken.observe({ model }, secondsSince(started));
@@ -87,7 +92,7 @@ export async function recordedModelCall(
   };
   let result: ModelCallResult;
   try {
-    result = await deps.model.call(request, { signal: ctx.cancellationSignal, onText: text });
+    result = await deps.model.call(request, { signal: signal ?? ctx.cancellationSignal, onText: text });
   } catch (err) {
     const failure = classifyModelError(err);
     deps.metrics.modelCalls.inc({ model, purpose: scope.purpose, outcome: failure.type });
@@ -115,7 +120,7 @@ export async function recordedModelCall(
     });
     throw toApplicationFailure(failure, attempt, deps.modelSettings.retry);
   } finally {
-    clearInterval(heartbeat);
+    clearInterval(heartbeats);
   }
   const t = result.tokens;
   const ledgerRow: LlmCallRow = {

@@ -68,7 +68,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'local-model-call',
     description:
-      'MEMOIR_MODEL_CALL=local: model calls as local activities — a plain turn, a fallback after 529s, and a slow reply that heartbeats the workflow task.',
+      'MEMOIR_MODEL_CALL=local: model calls as local activities — a plain turn, a fallback after 529s, and a slow reply handed over to a generateReply activity after 1.5 s (patch model-call-handover).',
     env: { MEMOIR_MODEL_CALL: 'local' },
     async run({ stack, memoir, tenantId }) {
       await memoir.sendMessage(tenantId, 'local', {

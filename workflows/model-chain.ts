@@ -19,6 +19,7 @@ import type { GeneratedReply, GenerateReplyCall, StoreHere } from '../activities
 import { ModelFailure, REQUEST_REJECTED, STORAGE_UNAVAILABLE } from '../src/model/failure-types';
 import type { ContextRef } from '../activities/turn-context';
 import { FailureTypes, fullUsage, type ConversationPolicy } from './contract';
+import { MODEL_CALL_HANDOVER_PATCH, replyLocalFirst } from './reply-handover';
 
 export interface ChainStep {
   model: string;
@@ -76,7 +77,8 @@ const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '60s' });
  * Runs with this marker may call the model of a turn without tools as a local activity, when their policy says
  * `modelCall: 'local'`: the workflow task that accepts the message runs the call and completes the update, so a
  * turn is one workflow task, not two, and no activity task (docs/operations.md, "Model call: activity or local").
- * The task stays open while the model answers, and the SDK heartbeats it every 2.4 s (80 % of its 3 s timeout).
+ * Without MODEL_CALL_HANDOVER_PATCH the task stays open while the model answers, and the SDK heartbeats it every
+ * 2.4 s (80 % of its 3 s timeout); with it, a call past 1.5 s is handed over to an activity (workflows/reply-handover.ts).
  * A dead worker is noticed by the workflow task timeout, and the next worker runs the call again from the start
  * (at least once, like an activity attempt; the call finds a turn already stored).
  */
@@ -87,6 +89,8 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
   // Only the one-call turn (it assembles its context); asked before the chain's first await, so the marker lands in
   // the workflow task that schedules the call.
   const inTask = policy.modelCall === 'local' && req.assemble === true && patched(LOCAL_MODEL_CALL_PATCH);
+  // A long local call is handed over to an activity (workflows/reply-handover.ts); runs before this marker keep it.
+  const handOver = inTask && patched(MODEL_CALL_HANDOVER_PATCH);
   const steps: ChainStep[] = [];
   let calls = 0;
   let context: ContextRef | undefined;
@@ -99,9 +103,9 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
     }
     const why = steps.at(-1);
     try {
-      const options = {
-        startToCloseTimeout: Math.min(policy.modelCallTimeoutMs, remaining),
-        scheduleToCloseTimeout: remaining,
+      const options = (left: number) => ({
+        startToCloseTimeout: Math.min(policy.modelCallTimeoutMs, left),
+        scheduleToCloseTimeout: left,
         retry: {
           maximumAttempts: policy.attemptsPerModel,
           initialInterval: '1s',
@@ -109,17 +113,18 @@ export async function replyWithFallback(req: ChainRequest, policy: ConversationP
           maximumInterval: '60s',
         },
         summary: `${req.assemble ? 'context + reply' : 'reply'} · ${model} · turn ${req.turn}${req.step ? ` · step ${req.step + 1}` : ''}${why ? ` · fallback after ${why.model} ${why.failure}` : ''}`,
-      };
+        // generateReply heartbeats every second: a worker that dies mid-call is noticed within seconds and the
+        // attempt retried on a live one.
+        heartbeatTimeout: MODEL_HEARTBEAT_TIMEOUT,
+      });
       const input = callInput(req, model, steps, calls++);
-      const reply = inTask
-        ? // Backoffs under localRetryThreshold (1 min) wait in the worker, longer ones (a retry-after) as a timer.
-          await local.generateReply.executeWithOptions(options, [input])
-        : await generateReply.executeWithOptions(
-            // generateReply heartbeats every second: a worker that dies mid-call is noticed within seconds and the
-            // attempt retried on a live one.
-            { ...options, heartbeatTimeout: MODEL_HEARTBEAT_TIMEOUT },
-            [input],
-          );
+      const { heartbeatTimeout: _local, ...inWorker } = options(remaining);
+      const reply = handOver
+        ? await replyLocalFirst(input, inWorker, () => options(Math.max(1, deadline - Date.now())))
+        : inTask
+          ? // Backoffs under localRetryThreshold (1 min) wait in the worker, longer ones (a retry-after) as a timer.
+            await local.generateReply.executeWithOptions(inWorker, [input])
+          : await generateReply.executeWithOptions(options(remaining), [input]);
       const usage = fullUsage(reply.usage);
       return { ok: true, reply: { ...reply, usage, model: reply.model ?? model, attempt: reply.attempt ?? 1 }, steps };
     } catch (err) {

@@ -43,6 +43,11 @@ const EventType = {
 const HEARTBEAT_GAP_MS = 5;
 
 const TURN_ACTIVITIES = new Set(['loadContext', 'generateReply', 'persistTurn']);
+/**
+ * The local model call of MEMOIR_MODEL_CALL=local (patch `model-call-handover`) is the model call's first part: a
+ * long call goes on in the generateReply activity that adopts it, whose time is added to it.
+ */
+const stepOf = (name: string) => (name === 'replyOrHandOver' ? 'generateReply' : name);
 
 const at = (e: HistoryEvent) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
 
@@ -109,7 +114,8 @@ export function phasesFromHistory(events: readonly HistoryEvent[]): Map<string, 
         // MEMOIR_MODEL_CALL=local) ran inside the workflow task whose completion precedes its marker, or in the chain
         // of heartbeated tasks ending there; the marker's own times come from the worker's clocks and are not
         // comparable, so the step is charged that task's (or chain's) started → completed time, workflow code included.
-        const name = localActivityType(e);
+        const type = localActivityType(e);
+        const name = type && stepOf(type);
         if (name && current && TURN_ACTIVITIES.has(name))
           current.acts[name] = (current.acts[name] ?? 0) + (wftCompleted - chainStarted);
         break;

@@ -83,10 +83,10 @@ const STICKY_SCHEDULE_TO_START_TIMEOUT = '1s';
 const MAX_HEARTBEAT_THROTTLE_INTERVAL = '1s';
 
 /**
- * With `MEMOIR_MODEL_CALL=local` a model call holds its workflow task's slot until the model has answered (core
- * completes the task only when its local activities are done): the SDK's 40 slots would cap a worker at 40 turns
- * in flight, where model calls as activities get 100 activity slots. As many slots as those 100 calls, and room for
- * the workflow tasks of other conversations beside them.
+ * With `MEMOIR_MODEL_CALL=local` a model call holds its workflow task's slot until the model has answered or the call
+ * is handed over to an activity after 1.5 s (core completes the task only when its local activities are done): the
+ * SDK's 40 slots would cap a worker at 40 turns in that phase, where model calls as activities get 100 activity
+ * slots. As many slots as those 100 calls, and room for the workflow tasks of other conversations beside them.
  */
 const LOCAL_MODEL_CALL_SLOTS = { maxConcurrentWorkflowTaskExecutions: 150, maxConcurrentLocalActivityExecutions: 150 };
 

@@ -1,7 +1,8 @@
 /**
  * The overhead suite's phase split read from a turn's history. A local model call (MEMOIR_MODEL_CALL=local) that
  * outlasts 80 % of the workflow task timeout runs across heartbeated tasks: its time is the whole chain, not the
- * last task, or the model's time lands in "workflow tasks" and "model call minus model" goes negative.
+ * last task, or the model's time lands in "workflow tasks" and "model call minus model" goes negative; a call handed
+ * over to an activity (patch `model-call-handover`) is its local part and the adopting activity.
  */
 import type { temporal } from '@temporalio/proto';
 import { phasesFromHistory } from '../../bench/lib/phases';
@@ -33,11 +34,11 @@ const accepted = (ms: number, updateId: string) =>
   ev(T.accepted, ms, { workflowExecutionUpdateAcceptedEventAttributes: { acceptedRequest: { meta: { updateId } } } });
 const done = (ms: number, updateId: string) =>
   ev(T.updateCompleted, ms, { workflowExecutionUpdateCompletedEventAttributes: { meta: { updateId } } });
-const localCall = (ms: number) =>
+const localCall = (ms: number, activityType = 'generateReply') =>
   ev(T.marker, ms, {
     markerRecordedEventAttributes: {
       markerName: 'core_local_activity',
-      details: { data: { payloads: [{ data: Buffer.from(JSON.stringify({ activity_type: 'generateReply' })) }] } },
+      details: { data: { payloads: [{ data: Buffer.from(JSON.stringify({ activity_type: activityType })) }] } },
     },
   });
 
@@ -96,4 +97,30 @@ it('charges a local model call inside one task that task, and an activity its st
   const phases = phasesFromHistory(events);
   expect(phases.get('m1')).toMatchObject({ modelActivityMs: 28, workflowTasksMs: 2, spanMs: 30 });
   expect(phases.get('m2')).toMatchObject({ modelActivityMs: 20, activityDispatchMs: 1, spanMs: 40 });
+});
+
+it('charges a handed-over model call its local part and the adopting activity', () => {
+  const events = [
+    ev(T.scheduled, 0),
+    ev(T.started, 2),
+    ev(T.completed, 1_510),
+    accepted(1_510, 'm1'),
+    // The local call handed over after 1.5 s (patch model-call-handover); generateReply adopts it.
+    localCall(1_510, 'replyOrHandOver'),
+    ev(T.activityScheduled, 1_510, {
+      activityTaskScheduledEventAttributes: { activityType: { name: 'generateReply' } },
+    }),
+    ev(T.activityStarted, 1_511, { activityTaskStartedEventAttributes: { scheduledEventId: long(nextId - 1) } }),
+    ev(T.activityCompleted, 5_000, { activityTaskCompletedEventAttributes: { scheduledEventId: long(nextId - 2) } }),
+    ev(T.scheduled, 5_000),
+    ev(T.started, 5_002),
+    ev(T.completed, 5_010),
+    done(5_010, 'm1'),
+  ];
+  expect(phasesFromHistory(events).get('m1')).toMatchObject({
+    modelActivityMs: 1_508 + 3_489,
+    activityDispatchMs: 1,
+    workflowTasksMs: 12,
+    spanMs: 5_010,
+  });
 });
