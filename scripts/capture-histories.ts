@@ -25,6 +25,7 @@ import type { Client } from '@temporalio/client';
 import type { MemoirClient } from '../src/client/memoir-client';
 import { eventTypeName, historyJson } from '../src/replay/history';
 import { approveToolCallUpdate, conversationWorkflowId, getStateQuery } from '../workflows/contract';
+import { splitFirstTask } from '../test/replay/first-task-split';
 import { settledHistory, startReplayStack, until, type ReplayStack } from '../test/replay/stack';
 
 const OUT_DIR = path.join(__dirname, '..', 'test', 'replay', 'histories');
@@ -235,6 +236,17 @@ const SCENARIOS: Scenario[] = [
         const s = await memoir.getState(tenantId, 'idle-fold');
         return !s.upkeepRunning && (await scheduled('compactHistory')) > 1 ? s : undefined;
       }, 'the compaction passes');
+      return { workflowId };
+    },
+  },
+  {
+    name: 'first-task-split',
+    description:
+      'openConversation held past 80 % of the workflow task timeout (the SDK heartbeats the first task) while ' +
+      "getState is polled and a second message arrives; the first task's patches are asked around that split.",
+    async run({ memoir, client, tenantId, stack }) {
+      const databaseUrl = stack.serving.services.config.databaseUrl!;
+      const workflowId = await splitFirstTask({ memoir, client, databaseUrl, tenantId, conversationId: 'split' });
       return { workflowId };
     },
   },

@@ -31,6 +31,7 @@ import {
   SEARCH_ATTRIBUTES_BATCHED_PATCH,
   SearchAttributePublisher,
 } from './state';
+import { askPatchesAtRunStart } from './run-patches';
 import { LOCAL_TURN_STEPS_PATCH, runTurn, type TurnOutcome } from './turn';
 import { failureType } from './model-chain';
 import { checkMessage } from './validate';
@@ -71,6 +72,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   const { tenantId, conversationId } = input;
   const scope = { tenantId, conversationId };
   let policy = withPolicyDefaults(input.policy);
+  // Before any await: a patch first asked after a local activity's result is not deterministic (run-patches.ts).
+  askPatchesAtRunStart([
+    SEARCH_ATTRIBUTES_BATCHED_PATCH,
+    UPDATE_ANSWERED_AT_TURN_END_PATCH,
+    MESSAGE_ID_FROM_UPDATE_PATCH,
+    UPKEEP_SETTLES_PATCH,
+  ]);
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
   /** The `UserId` search attribute's value: a keyed hash from openConversation, never the id (see state.ts). */
   let userKey = input.carried?.userKey;

@@ -102,14 +102,14 @@ export function carry(state: ConversationState, pending: QueuedMessage[], userKe
  * Runs with this marker keep the user id out of visibility: `UserId` holds a keyed hash computed by an activity
  * (or nothing, when the worker has no key). Earlier runs published the id itself.
  */
-const HASHED_USER_ID_PATCH = 'user-id-hashed-in-search-attributes';
+export const HASHED_USER_ID_PATCH = 'user-id-hashed-in-search-attributes';
 
 /**
  * Runs with this marker upsert only the search attributes whose value changed, and nothing when none did: every
  * turn used to write all seven again (tenant, user and status never change within a turn), ~770 B of history per
  * turn and a second upsert event whenever upkeep reported its cost with the totals unchanged.
  */
-const CHANGED_ONLY_PATCH = 'search-attributes-changed-only';
+export const CHANGED_ONLY_PATCH = 'search-attributes-changed-only';
 
 export function publishSearchAttributes(state: ConversationState, userKey?: string): void {
   const user = patched(HASHED_USER_ID_PATCH) ? userKey : state.userId;
