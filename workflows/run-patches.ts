@@ -17,6 +17,7 @@ import { patched } from '@temporalio/workflow';
 import { IDLE_FOLD_DROPPED_BY_TURN_PATCH, INDEX_IN_BATCHES_PATCH } from './background';
 import { IDLE_TIMER_KEPT_PATCH, IDLE_TIMER_REARM_PATCH } from './idle-timer';
 import { LOCAL_MODEL_CALL_PATCH } from './model-chain';
+import { MODEL_CALL_HANDOVER_PATCH } from './reply-handover';
 import { CHANGED_ONLY_PATCH, HASHED_USER_ID_PATCH } from './state';
 import { TOOL_LOOP_PATCH } from './tool-loop';
 import {
@@ -44,6 +45,9 @@ const EVERY_RUN = [
   // first await (openConversation, readPolicy), and a marker of a path not taken changes nothing.
   LOCAL_MODEL_CALL_PATCH,
   TOOL_LOOP_PATCH,
+  // Last: added after the list was first recorded. A patch missing from a recorded list answers false on replay
+  // and adds no command, so its place only matters to runs recorded with it.
+  MODEL_CALL_HANDOVER_PATCH,
 ];
 
 /**
