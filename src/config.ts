@@ -130,7 +130,7 @@ export const SETTINGS = {
   MEMOIR_MODEL_TIMEOUT: [duration('60s'), 'Timeout of one model call attempt.'],
   MEMOIR_MODEL_CALL: [
     z.enum(['activity', 'local']).default('activity'),
-    'Model call of a turn without tools: `activity` or `local` (in the workflow task; docs/operations.md). Set on API and workers.',
+    'Model call of a turn without tools: `activity` or `local` (a long call handed over; docs/operations.md). Set on API and workers.',
   ],
   MEMOIR_TURN_DEADLINE: [
     duration('120s'),
