@@ -11,4 +11,4 @@ export const API_VERSION_HEADER = 'memoir-api-version';
  * The workflow contract (workflows/contract.ts: the workflow's name, input, updates, queries and the shapes they
  * carry). A major bump means running conversations cannot be served by the new code: see docs/operations.md.
  */
-export const WORKFLOW_CONTRACT_VERSION = '1.2.0';
+export const WORKFLOW_CONTRACT_VERSION = '1.3.0';

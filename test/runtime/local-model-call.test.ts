@@ -4,7 +4,6 @@
  * killed mid-call leaves the turn to the next worker, which answers it exactly once. A call that outlasts 1.5 s is
  * handed over to an activity (test/runtime/model-call-handover.test.ts).
  */
-import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
@@ -13,9 +12,8 @@ import { activityDeps } from '../../src/runtime/worker';
 import { conversationWorkflowId } from '../../workflows/contract';
 import { LOCAL_MODEL_CALL_PATCH } from '../../workflows/model-chain';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
+import { useKillableWorkerStack } from '../helpers/killable-worker-stack';
 import { expectTwoTurnsStoredOnce } from '../helpers/two-turns';
-import { WorkerProcess } from '../helpers/worker-process';
-import { startTrackedModel, type TrackedModel } from '../reliability/tracked-model';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const LOCAL = { MEMOIR_MODEL_CALL: 'local', MEMOIR_FACTS_EVERY: '1000', MEMOIR_COMPACT_AFTER_MESSAGES: '1000' };
@@ -186,22 +184,10 @@ describe('a refusal in the workflow task', () => {
 });
 
 describe('a worker killed during the local model call', () => {
-  let stack: Stack;
-  let model: TrackedModel;
-  let worker: WorkerProcess;
-  beforeAll(async () => {
-    model = await startTrackedModel();
-    stack = await startStack({ worker: false, api: false, env: { ...LOCAL, ANTHROPIC_BASE_URL: model.url } });
-    worker = new WorkerProcess({ env: stack.env, logFile: path.join(path.dirname(stack.logFile), 'worker.out') });
-    await worker.start();
-  }, 180_000);
-  afterAll(async () => {
-    await worker?.stop();
-    await stack?.stop();
-    await model?.close();
-  });
+  const killable = useKillableWorkerStack(LOCAL);
 
   it('the next worker answers the turn exactly once, and the ledger reconciles', async () => {
+    const { stack, model, worker } = killable;
     const tenantId = stack.tenants.acme.id;
     const conversationId = uniqueId('killed');
     const { memoir, llmCalls } = stack.serving.services;

@@ -4,7 +4,6 @@
  * same worker. No workflow-task heartbeats, one model call; an adopter without the call calls afresh; a worker killed
  * after the hand-over leaves the turn answered exactly once.
  */
-import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
@@ -15,9 +14,8 @@ import type { StreamEvent } from '../../src/streaming/bus';
 import { conversationWorkflowId } from '../../workflows/contract';
 import { MODEL_CALL_HANDOVER_PATCH } from '../../workflows/reply-handover';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
+import { useKillableWorkerStack } from '../helpers/killable-worker-stack';
 import { expectTwoTurnsStoredOnce } from '../helpers/two-turns';
-import { WorkerProcess } from '../helpers/worker-process';
-import { startTrackedModel, type TrackedModel } from '../reliability/tracked-model';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const { EventType } = temporal.api.enums.v1;
@@ -258,22 +256,10 @@ describe('a long local model call handed over to an activity', () => {
 });
 
 describe('a worker killed after the hand-over', () => {
-  let stack: Stack;
-  let model: TrackedModel;
-  let worker: WorkerProcess;
-  beforeAll(async () => {
-    model = await startTrackedModel();
-    stack = await startStack({ worker: false, api: false, env: { ...LOCAL, ANTHROPIC_BASE_URL: model.url } });
-    worker = new WorkerProcess({ env: stack.env, logFile: path.join(path.dirname(stack.logFile), 'worker.out') });
-    await worker.start();
-  }, 180_000);
-  afterAll(async () => {
-    await worker?.stop();
-    await stack?.stop();
-    await model?.close();
-  });
+  const killable = useKillableWorkerStack(LOCAL);
 
   it('the adopter is retried on the next worker, which answers the turn exactly once', async () => {
+    const { stack, model, worker } = killable;
     const tenantId = stack.tenants.acme.id;
     const conversationId = uniqueId('killed');
     const { memoir, llmCalls } = stack.serving.services;
