@@ -4,7 +4,6 @@
  * killed mid-call leaves the turn to the next worker, which answers it exactly once. A call that outlasts 1.5 s is
  * handed over to an activity (test/runtime/model-call-handover.test.ts).
  */
-import type { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { StoredReply } from '../../activities/generate-reply';
@@ -13,24 +12,10 @@ import { conversationWorkflowId } from '../../workflows/contract';
 import { LOCAL_MODEL_CALL_PATCH } from '../../workflows/model-chain';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
 import { useKillableWorkerStack } from '../helpers/killable-worker-stack';
+import { eventsOf, lastTurn, type HistoryEvent } from '../helpers/turn-history';
 import { expectTwoTurnsStoredOnce } from '../helpers/two-turns';
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const LOCAL = { MEMOIR_MODEL_CALL: 'local', MEMOIR_FACTS_EVERY: '1000', MEMOIR_COMPACT_AFTER_MESSAGES: '1000' };
-
-async function eventsOf(stack: Stack, tenantId: string, conversationId: string): Promise<HistoryEvent[]> {
-  const handle = stack.serving.services.temporal.client.workflow.getHandle(
-    conversationWorkflowId(tenantId, conversationId),
-  );
-  return (await handle.fetchHistory()).events ?? [];
-}
-
-/** The events of the last turn: from its update's acceptance to its completion. */
-function lastTurn(events: HistoryEvent[]): HistoryEvent[] {
-  const accepted = events.findLastIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
-  const completed = events.findLastIndex((e) => e.workflowExecutionUpdateCompletedEventAttributes);
-  return events.slice(accepted, completed + 1);
-}
 
 const activityNames = (events: HistoryEvent[]) =>
   events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);

@@ -15,25 +15,11 @@ import { conversationWorkflowId } from '../../workflows/contract';
 import { MODEL_CALL_HANDOVER_PATCH } from '../../workflows/reply-handover';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
 import { useKillableWorkerStack } from '../helpers/killable-worker-stack';
+import { eventsOf, lastTurn, type HistoryEvent } from '../helpers/turn-history';
 import { expectTwoTurnsStoredOnce } from '../helpers/two-turns';
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const { EventType } = temporal.api.enums.v1;
 const LOCAL = { MEMOIR_MODEL_CALL: 'local', MEMOIR_FACTS_EVERY: '1000', MEMOIR_COMPACT_AFTER_MESSAGES: '1000' };
-
-async function eventsOf(stack: Stack, tenantId: string, conversationId: string): Promise<HistoryEvent[]> {
-  const handle = stack.serving.services.temporal.client.workflow.getHandle(
-    conversationWorkflowId(tenantId, conversationId),
-  );
-  return (await handle.fetchHistory()).events ?? [];
-}
-
-/** The events of the last turn: from its update's acceptance to its completion. */
-function lastTurn(events: HistoryEvent[]): HistoryEvent[] {
-  const accepted = events.findLastIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
-  const completed = events.findLastIndex((e) => e.workflowExecutionUpdateCompletedEventAttributes);
-  return events.slice(accepted, completed + 1);
-}
 
 /**
  * The turn without upkeep (indexing) that ran beside it: other activities' events, and the workflow task an upkeep
