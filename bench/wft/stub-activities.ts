@@ -25,6 +25,10 @@ export function stubActivities() {
     async generateReply(_call: { messageId: string; turn: number; model: string }) {
       return { content: 'ok', usage: { inputTokens: 120, outputTokens: 8 }, messageId: randomUUID() };
     },
+    /** The local model call of MEMOIR_MODEL_CALL=local, answering at once (never handed over). */
+    async replyOrHandOver(_call: { messageId: string; turn: number; model: string }) {
+      return { content: 'ok', usage: { inputTokens: 120, outputTokens: 8 }, messageId: randomUUID() };
+    },
     async indexMessages() {
       return { indexed: 0 };
     },
