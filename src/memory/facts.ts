@@ -164,15 +164,25 @@ export class FactStore {
       if (!mark[0] || mark[0].facts_through_seq >= throughSeq)
         return { added: [], superseded: [], unchanged: 0, applied: false };
       const result: MergeResult = { added: [], superseded: [], unchanged: 0, applied: true };
-      for (const fact of extracted) {
+      const named = extracted.flatMap((fact) => {
         const subject = normaliseSubject(fact.subject);
-        if (!subject) continue;
-        const id = factId(conversationId, subject, fact.text);
-        const current = await tx.query<Row>(
+        return subject ? [{ ...fact, subject, id: factId(conversationId, subject, fact.text) }] : [];
+      });
+      // The subjects' active facts in one read, then kept here as each fact of the extraction changes them (in
+      // order: a later fact about a subject sees the earlier ones): one statement per fact, not three.
+      const active = new Map<string, Row[]>();
+      const subjects = [...new Set(named.map((f) => f.subject))];
+      if (subjects.length > 0) {
+        const rows = await tx.query<Row>(
           `SELECT ${FACT_COLUMNS} FROM facts
-            WHERE tenant_id = $1 AND conversation_id = $2 AND subject = $3 AND status = 'active'`,
-          [tenantId, conversationId, subject],
+            WHERE tenant_id = $1 AND conversation_id = $2 AND subject = ANY($3::text[]) AND status = 'active'`,
+          [tenantId, conversationId, subjects],
         );
+        for (const r of rows) active.set(r.subject, [...(active.get(r.subject) ?? []), r]);
+      }
+      for (const fact of named) {
+        const { subject, id } = fact;
+        const current = active.get(subject) ?? [];
         if (current.some((c) => c.fact_id === id)) {
           await tx.query(
             `UPDATE facts SET source_message_ids = ARRAY(SELECT DISTINCT unnest(source_message_ids || $4::text[])),
@@ -184,24 +194,34 @@ export class FactStore {
           continue;
         }
         // Only a real contradiction supersedes: another value of a multi-valued subject is added beside the others.
-        for (const old of fact.multiValued ? [] : current) {
-          await tx.query(
-            `UPDATE facts SET status = 'superseded', superseded_by = $4, updated_at = now()
-              WHERE tenant_id = $1 AND conversation_id = $2 AND fact_id = $3`,
-            [tenantId, conversationId, old.fact_id, id],
-          );
-          result.superseded.push(toView(old));
-        }
+        const superseded = fact.multiValued ? [] : current;
+        // The superseded rows are active and the inserted one is not among them (that is the branch above): the two
+        // parts of the statement never touch the same row.
         const inserted = await tx.query<Row>(
-          `INSERT INTO facts (tenant_id, conversation_id, fact_id, user_id, kind, subject, text, source_message_ids,
+          `WITH superseded AS (
+             UPDATE facts SET status = 'superseded', superseded_by = $3, updated_at = now()
+              WHERE tenant_id = $1 AND conversation_id = $2 AND fact_id = ANY($9::text[]))
+           INSERT INTO facts (tenant_id, conversation_id, fact_id, user_id, kind, subject, text, source_message_ids,
              event_at)
            VALUES ($1, $2, $3, $5, $6, $7, $8, $4, ${SOURCE_EVENT_AT})
            ON CONFLICT (tenant_id, conversation_id, fact_id)
              DO UPDATE SET status = 'active', superseded_by = NULL, event_at = EXCLUDED.event_at, updated_at = now()
            RETURNING ${FACT_COLUMNS}`,
-          [tenantId, conversationId, id, fact.sourceMessageIds, userId, fact.kind, subject, fact.text],
+          [
+            tenantId,
+            conversationId,
+            id,
+            fact.sourceMessageIds,
+            userId,
+            fact.kind,
+            subject,
+            fact.text,
+            superseded.map((old) => old.fact_id),
+          ],
         );
+        result.superseded.push(...superseded.map(toView));
         result.added.push(toView(inserted[0]!));
+        active.set(subject, fact.multiValued ? [...current, inserted[0]!] : [inserted[0]!]);
       }
       await tx.query('UPDATE conversations SET facts_through_seq = $3 WHERE tenant_id = $1 AND conversation_id = $2', [
         tenantId,
