@@ -119,6 +119,10 @@ export const SETTINGS = {
     'PostgreSQL connection string. Unset: PGlite (in-process PostgreSQL) in the data directory.',
   ],
   MEMOIR_DB_POOL: [int(1, 200).default(10), 'PostgreSQL pool size per process.'],
+  MEMOIR_PG_STATEMENTS: [
+    z.enum(['prepared', 'unnamed']).default('prepared'),
+    'How statements reach PostgreSQL: `prepared` (each parsed and planned once per connection) or `unnamed` (for a pooler that cannot keep named statements, e.g. PgBouncer < 1.21 in transaction mode).',
+  ],
   REDIS_URL: [optionalText, 'Redis for the hot tier and caches. Unset: in-process caches only.'],
   ANTHROPIC_API_KEY: [optionalText, 'Claude API key. Unset: the built-in offline model answers (and says so).'],
   ANTHROPIC_BASE_URL: [optionalText, 'Messages API base URL (a proxy or gateway).'],
@@ -322,6 +326,8 @@ export interface Config {
   };
   databaseUrl: string | undefined;
   dbPoolSize: number;
+  /** Statements with parameters sent as named prepared statements (MEMOIR_PG_STATEMENTS). */
+  pgPreparedStatements: boolean;
   redisUrl: string | undefined;
   anthropic: { apiKey: string | undefined; baseUrl: string | undefined; maxTokens: number };
   policy: ConversationPolicy;
@@ -423,6 +429,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     databaseUrl: v.DATABASE_URL,
     dbPoolSize: v.MEMOIR_DB_POOL,
+    pgPreparedStatements: v.MEMOIR_PG_STATEMENTS === 'prepared',
     redisUrl: v.REDIS_URL,
     anthropic: { apiKey: v.ANTHROPIC_API_KEY, baseUrl: v.ANTHROPIC_BASE_URL, maxTokens: v.MEMOIR_MAX_TOKENS },
     policy: {

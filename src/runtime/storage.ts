@@ -25,7 +25,9 @@ export async function openDatabase(
   opts: OpenDatabaseOptions = {},
 ): Promise<{ db: Db; description: string }> {
   if (config.databaseUrl) {
-    const db = openPostgres(config.databaseUrl, config.dbPoolSize);
+    const db = openPostgres(config.databaseUrl, config.dbPoolSize, {
+      preparedStatements: config.pgPreparedStatements,
+    });
     await migrated(db);
     return { db, description: `PostgreSQL at ${redactUrl(config.databaseUrl)}` };
   }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PGlite as PGliteInstance } from '@electric-sql/pglite';
 import pg from 'pg';
+import { StatementNames } from './prepared';
 
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
@@ -35,7 +36,15 @@ const toNumber = (value: string): number => Number(value);
  */
 export const ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit";
 
-export function openPostgres(connectionString: string, poolSize = 10): Db {
+export interface PostgresOptions {
+  /**
+   * Send statements with parameters as named prepared statements (./prepared.ts). Off for a pooler that cannot keep
+   * them (PgBouncer before 1.21 in transaction mode) and for PGlite served over the wire.
+   */
+  preparedStatements?: boolean;
+}
+
+export function openPostgres(connectionString: string, poolSize = 10, options: PostgresOptions = {}): Db {
   const pool = new pg.Pool({
     connectionString,
     max: poolSize,
@@ -57,8 +66,10 @@ export function openPostgres(connectionString: string, poolSize = 10): Db {
   });
   // An idle client losing its server (a restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  const names = options.preparedStatements ? new StatementNames() : undefined;
   const query = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]): Promise<R[]> =>
-    (await client.query(sql, params)).rows as R[];
+    (names && params ? await names.query(client, sql, params, client === pool) : await client.query(sql, params))
+      .rows as R[];
   return {
     kind: 'postgres',
     query: (sql, params) => query(pool, sql, params),
