@@ -20,8 +20,8 @@ export class StatementNames {
   private readonly names = new Map<string, string>();
   private generation = 0;
 
-  /** The statement's name, or undefined to send it unnamed (a statement without parameters, or past the cap). */
-  nameOf(sql: string): string | undefined {
+  /** The statement's name, or undefined past the cap (then it is sent unnamed). */
+  private nameOf(sql: string): string | undefined {
     let name = this.names.get(sql);
     if (name === undefined && this.names.size < MAX_NAMED) {
       name = `memoir_${this.generation}_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
