@@ -54,6 +54,29 @@ describe.each(ENGINES)('storage on %s', (_name, open) => {
     });
   });
 
+  it('opens a conversation for a message in one statement: the row made once, the stored user text returned', async () => {
+    expect(await store.openForMessage('t1', 'c-open', 'u1', 'm1')).toBeNull();
+    expect(await store.openForMessage('t1', 'c-open', 'someone-else', 'm1')).toBeNull();
+    expect(await store.get('t1', 'c-open')).toMatchObject({
+      userId: 'u1',
+      systemPrompt: null,
+      tools: [],
+      turnCount: 0,
+    });
+    await store.persistTurn({
+      tenantId: 't1',
+      conversationId: 'c-open',
+      userMessage: { messageId: 'm1', content: 'hello' },
+      reply: reply('m1'),
+      usage,
+    });
+    expect(await store.openForMessage('t1', 'c-open', 'u1', 'm1')).toBe('hello');
+    // The reply's id is not a user message's; another tenant's conversation of that name is another row.
+    expect(await store.openForMessage('t1', 'c-open', 'u1', reply('m1').messageId)).toBeNull();
+    expect(await store.openForMessage('t2', 'c-open', 'u9', 'm1')).toBeNull();
+    expect((await store.get('t2', 'c-open'))?.userId).toBe('u9');
+  });
+
   it('persists a turn in one transaction with consecutive sequence numbers, exactly once', async () => {
     const turn = {
       tenantId: 't1',

@@ -182,11 +182,7 @@ export class MemoirClient {
   ): Promise<TurnResult> {
     checkTenant(tenantId);
     const messageId = this.validated(msg);
-    // Independent: a reused id can only be found in a conversation that exists, where creating it is a no-op.
-    await Promise.all([
-      this.refuseReusedId(tenantId, conversationId, messageId, msg.content),
-      this.ownerFirst(tenantId, conversationId, msg.userId),
-    ]);
+    await this.beforeSend(tenantId, conversationId, messageId, msg);
     const startWorkflowOperation = new WithStartWorkflowOperation<ConversationWorkflow>('conversationWorkflow', {
       ...this.startOptions(tenantId, conversationId, msg.userId),
       args: [this.input(tenantId, conversationId, msg.userId)],
@@ -225,11 +221,7 @@ export class MemoirClient {
   async postMessage(tenantId: string, conversationId: string, msg: MessageInput): Promise<{ messageId: string }> {
     checkTenant(tenantId);
     const messageId = this.validated(msg);
-    // Independent: a reused id can only be found in a conversation that exists, where creating it is a no-op.
-    await Promise.all([
-      this.refuseReusedId(tenantId, conversationId, messageId, msg.content),
-      this.ownerFirst(tenantId, conversationId, msg.userId),
-    ]);
+    await this.beforeSend(tenantId, conversationId, messageId, msg);
     try {
       await this.opts.client.workflow.signalWithStart('conversationWorkflow', {
         ...this.startOptions(tenantId, conversationId, msg.userId),
@@ -436,26 +428,22 @@ export class MemoirClient {
   }
 
   /**
-   * A messageId is an idempotency key for one message: the same id with other content is a client bug, refused
-   * here (and again by the workflow, for a message still in flight) rather than silently answered with the reply
-   * to something else.
+   * One round trip before a message is sent. The conversation's row is created (a no-op when it exists) before the
+   * first payload of its workflow is encoded: with per-user keys the codec learns the owner from that row, and must
+   * not fall back to the tenant key. And a messageId is an idempotency key for one message: the same id with other
+   * content is a client bug, refused here (and again by the workflow, for a message still in flight) rather than
+   * silently answered with the reply to something else; it can only be found in a conversation that exists.
    */
-  private async refuseReusedId(tenantId: string, conversationId: string, messageId: string, content: string) {
-    const stored = (await this.opts.conversations?.userMessage(tenantId, conversationId, messageId)) ?? null;
-    if (stored !== null && stored !== (this.opts.storedForm?.(content) ?? content)) {
+  private async beforeSend(tenantId: string, conversationId: string, messageId: string, msg: MessageInput) {
+    const store = this.opts.conversations;
+    if (!store) return;
+    const stored = await store.openForMessage(tenantId, conversationId, msg.userId ?? ANONYMOUS_USER, messageId);
+    if (stored !== null && stored !== (this.opts.storedForm?.(msg.content) ?? msg.content)) {
       throw fromFailureType(
         FailureTypes.messageIdConflict,
         `messageId ${messageId} was already used for a different message`,
       )!;
     }
-  }
-
-  /**
-   * Creates the conversation row (a no-op when it exists) before the first payload of its workflow is encoded:
-   * with per-user keys the codec learns the owner from that row, and must not fall back to the tenant key.
-   */
-  private async ownerFirst(tenantId: string, conversationId: string, userId: string | undefined): Promise<void> {
-    await this.opts.conversations?.create(tenantId, conversationId, userId ?? ANONYMOUS_USER);
   }
 
   private store(): ConversationReader {

@@ -48,8 +48,11 @@ export interface ConversationReader {
   ): Promise<boolean>;
   get(tenantId: string, conversationId: string): Promise<ConversationRecord | null>;
   page(tenantId: string, conversationId: string, limit: number, beforeSeq?: number): Promise<StoredMessage[]>;
-  /** The stored form of a user message, or null when no message has that id. */
-  userMessage(tenantId: string, conversationId: string, messageId: string): Promise<string | null>;
+  /**
+   * Before a message is sent: creates the row (as `create` with no prompt and no tools; a no-op when it exists) and
+   * returns the stored form of the user message `messageId`, or null when no message has that id.
+   */
+  openForMessage(tenantId: string, conversationId: string, userId: string, messageId: string): Promise<string | null>;
   /** The stored answer to the user message `messageId` (reply and usage), or null when it has none yet. */
   findTurn(tenantId: string, conversationId: string, messageId: string): Promise<TurnResult | null>;
 }

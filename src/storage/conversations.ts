@@ -259,6 +259,27 @@ export class ConversationStore {
     };
   }
 
+  /**
+   * What a message needs before it is sent, in one round trip: the conversation's row, created when it has none (as
+   * `create` with no prompt and no tools; a no-op when it exists), and the text stored under `messageId` as a user
+   * message, or null.
+   */
+  async openForMessage(
+    tenantId: string,
+    conversationId: string,
+    userId: string,
+    messageId: string,
+  ): Promise<string | null> {
+    const rows = await this.db.query<{ content: string }>(
+      `WITH created AS (
+         INSERT INTO conversations (tenant_id, conversation_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+       )
+       SELECT content FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $4 AND role = 'user'`,
+      [tenantId, conversationId, userId, messageId],
+    );
+    return rows[0] ? this.text(tenantId, rows[0].content) : null;
+  }
+
   /** The text of a stored user message, or null. */
   async userMessage(tenantId: string, conversationId: string, messageId: string): Promise<string | null> {
     const rows = await this.db.query<{ content: string }>(
