@@ -57,20 +57,20 @@ export async function assembleTurn(
 ): Promise<AssembledTurn> {
   const started = performance.now();
   const { tenantId, conversationId, messageId } = input;
-  // Independent reads in one wave: the stored answer, the conversation, and the day's spend. Assembly starts in
-  // the same wave (its recall does not need them): a repeated or refused message wastes it, a turn saves a wave.
+  // Independent reads in one wave: the conversation with the stored answer (one statement), and the day's spend.
+  // Assembly starts in the same wave (its recall does not need them): a repeated or refused message wastes it, a
+  // turn saves a wave.
   const budget = deps.dailyBudgetUsd(tenantId);
-  const conversationRead = deps.conversations.get(tenantId, conversationId);
+  const read = deps.conversations.withAnswer(tenantId, conversationId, messageId);
   const modelContent = deps.privacy.at('model', input.content).text;
   const assembling = deps.assembler.assemble({
     ...input,
     userContent: modelContent,
-    conversation: conversationRead,
+    conversation: read.then((r) => r.conversation),
   });
   assembling.catch(() => undefined); // awaited below only for a turn to answer
-  const [answered, conversation, spent] = await Promise.all([
-    deps.conversations.findTurn(tenantId, conversationId, messageId),
-    conversationRead,
+  const [{ answered, conversation }, spent] = await Promise.all([
+    read,
     budget === undefined ? 0 : deps.llmCalls.spentToday(tenantId),
   ]);
   if (answered) {

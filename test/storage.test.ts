@@ -77,6 +77,28 @@ describe.each(ENGINES)('storage on %s', (_name, open) => {
     expect((await store.get('t2', 'c-open'))?.userId).toBe('u9');
   });
 
+  it('reads a conversation with the stored answer to a message in one statement, as get and findTurn read them', async () => {
+    expect(await store.withAnswer('t1', 'c-answer', 'm1')).toEqual({ conversation: null, answered: null });
+    await store.create('t1', 'c-answer', 'u1', 'be brief');
+    expect(await store.withAnswer('t1', 'c-answer', 'm1')).toEqual({
+      conversation: await store.get('t1', 'c-answer'),
+      answered: null,
+    });
+    await store.persistTurn({
+      tenantId: 't1',
+      conversationId: 'c-answer',
+      userMessage: { messageId: 'm1', content: 'hello' },
+      reply: { ...reply('m1'), degraded: true },
+      usage,
+    });
+    const both = await store.withAnswer('t1', 'c-answer', 'm1');
+    expect(both.answered).toEqual(await store.findTurn('t1', 'c-answer', 'm1'));
+    expect(both.answered).toMatchObject({ reply: { content: 'reply to m1', degraded: true }, usage });
+    expect(both.conversation).toEqual(await store.get('t1', 'c-answer'));
+    expect(both.conversation).toMatchObject({ systemPrompt: 'be brief', turnCount: 1 });
+    expect((await store.withAnswer('t1', 'c-answer', 'm2')).answered).toBeNull();
+  });
+
   it('persists a turn in one transaction with consecutive sequence numbers, exactly once', async () => {
     const turn = {
       tenantId: 't1',

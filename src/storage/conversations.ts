@@ -150,6 +150,19 @@ type ReplyDbRow = MessageDbRow & {
 /** Owner of a conversation started by a message that named no user. */
 export { ANONYMOUS_USER } from '../../workflows/contract';
 
+/** The stored answer's columns beside its conversation's (`withAnswer`): null when there is none. */
+interface AnswerColumns {
+  answer_id: string | null;
+  answer_content: string | null;
+  answer_model: string | null;
+  answer_degraded: boolean | null;
+  answer_input_tokens: number | null;
+  answer_output_tokens: number | null;
+  answer_cache_read_tokens: number | null;
+  answer_cache_write_tokens: number | null;
+  answer_cost_usd: number | null;
+}
+
 const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, sent_at, in_reply_to, model, degraded';
 
 /**
@@ -239,6 +252,55 @@ export class ConversationStore {
   }
 
   /** The stored answer to a user message, if that message was already handled. */
+  /**
+   * The conversation and the stored answer to `messageId` (as `get` and `findTurn`), in one statement: a turn's
+   * context step reads both before anything else.
+   */
+  async withAnswer(
+    tenantId: string,
+    conversationId: string,
+    messageId: string,
+  ): Promise<{ conversation: ConversationRow | null; answered: TurnResult | null }> {
+    const rows = await this.db.query<ConversationDbRow & AnswerColumns>(
+      `SELECT c.*, m.message_id AS answer_id, m.content AS answer_content, m.model AS answer_model,
+              m.degraded AS answer_degraded, m.input_tokens AS answer_input_tokens,
+              m.output_tokens AS answer_output_tokens, m.cache_read_tokens AS answer_cache_read_tokens,
+              m.cache_write_tokens AS answer_cache_write_tokens, m.cost_usd AS answer_cost_usd
+         FROM conversations c
+         LEFT JOIN messages m
+           ON m.tenant_id = c.tenant_id AND m.conversation_id = c.conversation_id AND m.in_reply_to = $3
+        WHERE c.tenant_id = $1 AND c.conversation_id = $2`,
+      [tenantId, conversationId, messageId],
+    );
+    const r = rows[0];
+    if (!r) return { conversation: null, answered: null };
+    const [systemPrompt, answerContent] = await Promise.all([
+      r.system_prompt === null ? null : this.text(tenantId, r.system_prompt),
+      r.answer_id === null ? null : this.text(tenantId, r.answer_content!),
+    ]);
+    const conversation = { ...toConversation(r), systemPrompt };
+    if (r.answer_id === null || answerContent === null) return { conversation, answered: null };
+    return {
+      conversation,
+      answered: {
+        messageId,
+        reply: {
+          messageId: r.answer_id,
+          content: answerContent,
+          model: r.answer_model ?? '',
+          degraded: r.answer_degraded!,
+        },
+        usage: {
+          inputTokens: r.answer_input_tokens!,
+          outputTokens: r.answer_output_tokens!,
+          cacheReadTokens: r.answer_cache_read_tokens!,
+          cacheWriteTokens: r.answer_cache_write_tokens!,
+          costUsd: r.answer_cost_usd!,
+        },
+      },
+    };
+  }
+
   async findTurn(tenantId: string, conversationId: string, messageId: string): Promise<TurnResult | null> {
     const rows = await this.db.query<ReplyDbRow>(
       `SELECT ${MESSAGE_COLUMNS}, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd
