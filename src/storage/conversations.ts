@@ -101,7 +101,9 @@ interface MessageDbRow {
   degraded: boolean;
 }
 
-const usageOf = (r: Omit<ConversationDbRow, 'tenant_id'> | ReplyDbRow): Usage => ({
+type UsageColumns = 'input_tokens' | 'output_tokens' | 'cache_read_tokens' | 'cache_write_tokens' | 'cost_usd';
+
+const usageOf = (r: Pick<ConversationDbRow, UsageColumns>): Usage => ({
   inputTokens: r.input_tokens,
   outputTokens: r.output_tokens,
   cacheReadTokens: r.cache_read_tokens,
@@ -150,17 +152,36 @@ type ReplyDbRow = MessageDbRow & {
 /** Owner of a conversation started by a message that named no user. */
 export { ANONYMOUS_USER } from '../../workflows/contract';
 
-/** The stored answer's columns beside its conversation's (`withAnswer`): null when there is none. */
-interface AnswerColumns {
-  answer_id: string | null;
-  answer_content: string | null;
-  answer_model: string | null;
-  answer_degraded: boolean | null;
-  answer_input_tokens: number | null;
-  answer_output_tokens: number | null;
-  answer_cache_read_tokens: number | null;
-  answer_cache_write_tokens: number | null;
-  answer_cost_usd: number | null;
+/** What a stored answer's row holds for a turn's result. */
+type AnswerDbRow = Pick<ReplyDbRow, 'message_id' | 'content' | 'model' | 'degraded' | UsageColumns>;
+
+/** A stored answer as a turn's result, its text opened. */
+const turnResult = (messageId: string, r: AnswerDbRow, content: string): TurnResult => ({
+  messageId,
+  reply: { messageId: r.message_id, content, model: r.model ?? '', degraded: r.degraded },
+  usage: usageOf(r),
+});
+
+/** The columns of a stored answer, as `withAnswer` selects them beside its conversation's (`answer_` + name). */
+const ANSWER_COLUMNS = [
+  'message_id',
+  'content',
+  'model',
+  'degraded',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'cost_usd',
+]
+  .map((c) => `m.${c} AS answer_${c}`)
+  .join(', ');
+
+/** The answer's columns of a `withAnswer` row without their prefix; undefined when the message has no answer. */
+function answerOf(row: Record<string, unknown>): AnswerDbRow | undefined {
+  if (row.answer_message_id === null) return undefined;
+  const entries = Object.entries(row).filter(([k]) => k.startsWith('answer_'));
+  return Object.fromEntries(entries.map(([k, v]) => [k.slice('answer_'.length), v])) as unknown as AnswerDbRow;
 }
 
 const MESSAGE_COLUMNS = 'message_id, seq, role, content, created_at, sent_at, in_reply_to, model, degraded';
@@ -251,7 +272,6 @@ export class ConversationStore {
     return row;
   }
 
-  /** The stored answer to a user message, if that message was already handled. */
   /**
    * The conversation and the stored answer to `messageId` (as `get` and `findTurn`), in one statement: a turn's
    * context step reads both before anything else.
@@ -261,11 +281,8 @@ export class ConversationStore {
     conversationId: string,
     messageId: string,
   ): Promise<{ conversation: ConversationRow | null; answered: TurnResult | null }> {
-    const rows = await this.db.query<ConversationDbRow & AnswerColumns>(
-      `SELECT c.*, m.message_id AS answer_id, m.content AS answer_content, m.model AS answer_model,
-              m.degraded AS answer_degraded, m.input_tokens AS answer_input_tokens,
-              m.output_tokens AS answer_output_tokens, m.cache_read_tokens AS answer_cache_read_tokens,
-              m.cache_write_tokens AS answer_cache_write_tokens, m.cost_usd AS answer_cost_usd
+    const rows = await this.db.query<ConversationDbRow>(
+      `SELECT c.*, ${ANSWER_COLUMNS}
          FROM conversations c
          LEFT JOIN messages m
            ON m.tenant_id = c.tenant_id AND m.conversation_id = c.conversation_id AND m.in_reply_to = $3
@@ -274,33 +291,18 @@ export class ConversationStore {
     );
     const r = rows[0];
     if (!r) return { conversation: null, answered: null };
+    const answer = answerOf(r as unknown as Record<string, unknown>);
     const [systemPrompt, answerContent] = await Promise.all([
       r.system_prompt === null ? null : this.text(tenantId, r.system_prompt),
-      r.answer_id === null ? null : this.text(tenantId, r.answer_content!),
+      answer ? this.text(tenantId, answer.content) : null,
     ]);
-    const conversation = { ...toConversation(r), systemPrompt };
-    if (r.answer_id === null || answerContent === null) return { conversation, answered: null };
     return {
-      conversation,
-      answered: {
-        messageId,
-        reply: {
-          messageId: r.answer_id,
-          content: answerContent,
-          model: r.answer_model ?? '',
-          degraded: r.answer_degraded!,
-        },
-        usage: {
-          inputTokens: r.answer_input_tokens!,
-          outputTokens: r.answer_output_tokens!,
-          cacheReadTokens: r.answer_cache_read_tokens!,
-          cacheWriteTokens: r.answer_cache_write_tokens!,
-          costUsd: r.answer_cost_usd!,
-        },
-      },
+      conversation: { ...toConversation(r), systemPrompt },
+      answered: answer && answerContent !== null ? turnResult(messageId, answer, answerContent) : null,
     };
   }
 
+  /** The stored answer to a user message, if that message was already handled. */
   async findTurn(tenantId: string, conversationId: string, messageId: string): Promise<TurnResult | null> {
     const rows = await this.db.query<ReplyDbRow>(
       `SELECT ${MESSAGE_COLUMNS}, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd
@@ -308,17 +310,7 @@ export class ConversationStore {
       [tenantId, conversationId, messageId],
     );
     const r = rows[0];
-    if (!r) return null;
-    return {
-      messageId,
-      reply: {
-        messageId: r.message_id,
-        content: await this.text(tenantId, r.content),
-        model: r.model ?? '',
-        degraded: r.degraded,
-      },
-      usage: usageOf(r),
-    };
+    return r ? turnResult(messageId, r, await this.text(tenantId, r.content)) : null;
   }
 
   /**
