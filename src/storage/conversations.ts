@@ -243,8 +243,11 @@ export class ConversationStore {
       'SELECT * FROM conversations WHERE tenant_id = $1 AND conversation_id = $2',
       [tenantId, conversationId],
     );
-    const row = rows[0];
-    if (!row) return null;
+    return rows[0] ? this.opened(tenantId, rows[0]) : null;
+  }
+
+  /** A conversation's row with its system prompt opened. */
+  private async opened(tenantId: string, row: ConversationDbRow): Promise<ConversationRow> {
     const systemPrompt = row.system_prompt === null ? null : await this.text(tenantId, row.system_prompt);
     return { ...toConversation(row), systemPrompt };
   }
@@ -292,14 +295,11 @@ export class ConversationStore {
     const r = rows[0];
     if (!r) return { conversation: null, answered: null };
     const answer = answerOf(r as unknown as Record<string, unknown>);
-    const [systemPrompt, answerContent] = await Promise.all([
-      r.system_prompt === null ? null : this.text(tenantId, r.system_prompt),
-      answer ? this.text(tenantId, answer.content) : null,
+    const [conversation, answered] = await Promise.all([
+      this.opened(tenantId, r),
+      answer ? this.text(tenantId, answer.content).then((content) => turnResult(messageId, answer, content)) : null,
     ]);
-    return {
-      conversation: { ...toConversation(r), systemPrompt },
-      answered: answer && answerContent !== null ? turnResult(messageId, answer, answerContent) : null,
-    };
+    return { conversation, answered };
   }
 
   /** The stored answer to a user message, if that message was already handled. */
