@@ -42,12 +42,25 @@ export interface CompactResult {
   usage: Usage;
 }
 
+export interface FactsInput extends MemoryScope {
+  turn: number;
+  /** Index the conversation too, before the extraction (runs with patch `facts-and-index-together`). */
+  index?: true;
+}
+
 export interface FactsResult {
   added: number;
   superseded: number;
   unchanged: number;
   usage: Usage;
+  /**
+   * Present when the call was asked to index: whether everything was indexed. False when the semantic tier failed:
+   * the workflow then runs indexMessages, whose retries wait the outage out.
+   */
+  indexed?: boolean;
 }
+
+const NO_FACTS: FactsResult = { added: 0, superseded: 0, unchanged: 0, usage: ZERO_USAGE };
 
 export function memoryActivities(deps: ActivityDeps) {
   /**
@@ -76,47 +89,127 @@ export function memoryActivities(deps: ActivityDeps) {
     return indexed;
   };
 
-  const activities = {
-    /** Indexes every message and active fact of the conversation not yet in the semantic tier; returns how many. */
-    async indexMessages(scope: MemoryScope): Promise<{ indexed: number }> {
-      const semantic = deps.semantic;
-      if (!semantic) return { indexed: 0 };
-      const conversation = await deps.conversations.get(scope.tenantId, scope.conversationId);
-      if (!conversation) return { indexed: 0 };
-      const { tenantId, conversationId } = scope;
-      const who = { ...scope, userId: conversation.userId };
-      const erased = () => erasedMeanwhile(deps, who);
-      const { indexBatch } = deps.memorySettings;
-      let indexed = await indexAll(
-        () => deps.conversations.unindexed(tenantId, conversationId, indexBatch),
-        (batch) => {
-          deps.metrics.indexingLag.set((Date.now() - batch[0]!.createdAt.getTime()) / 1000);
-          deps.metrics.indexingBacklog.set(batch.length);
-          return semantic.indexMessages(who, batch);
-        },
-        (batch) =>
-          deps.conversations.markIndexed(
-            tenantId,
-            conversationId,
-            batch.map((m) => m.seq),
-          ),
-        erased,
-      );
-      deps.metrics.indexingLag.set(0);
-      deps.metrics.indexingBacklog.set(0);
-      // Facts whose indexing failed when they were extracted (extractFacts indexes them best effort).
-      indexed += await indexAll(
-        () => deps.facts.unindexed(tenantId, conversationId, indexBatch),
-        (facts) => semantic.indexFacts(who, facts),
-        (facts) =>
+  /** Indexes what the conversation has not yet in the semantic tier: messages, then facts; returns how many. */
+  const indexConversation = async (who: MemoryScope & { userId: string }): Promise<number> => {
+    const semantic = deps.semantic;
+    if (!semantic) return 0;
+    const { tenantId, conversationId } = who;
+    const erased = () => erasedMeanwhile(deps, who);
+    const { indexBatch } = deps.memorySettings;
+    let indexed = await indexAll(
+      () => deps.conversations.unindexed(tenantId, conversationId, indexBatch),
+      (batch) => {
+        deps.metrics.indexingLag.set((Date.now() - batch[0]!.createdAt.getTime()) / 1000);
+        deps.metrics.indexingBacklog.set(batch.length);
+        return semantic.indexMessages(who, batch);
+      },
+      (batch) =>
+        deps.conversations.markIndexed(
+          tenantId,
+          conversationId,
+          batch.map((m) => m.seq),
+        ),
+      erased,
+    );
+    deps.metrics.indexingLag.set(0);
+    deps.metrics.indexingBacklog.set(0);
+    // Facts whose indexing failed when they were extracted (extractFacts indexes them best effort).
+    indexed += await indexAll(
+      () => deps.facts.unindexed(tenantId, conversationId, indexBatch),
+      (facts) => semantic.indexFacts(who, facts),
+      (facts) =>
+        deps.facts.markIndexed(
+          tenantId,
+          conversationId,
+          facts.map((f) => f.factId),
+        ),
+      erased,
+    );
+    return indexed;
+  };
+
+  /**
+   * The indexing of a combined pass: its failure is counted and logged, not thrown. The facts are extracted all the
+   * same, and the workflow hands the indexing to indexMessages, which retries until the semantic tier is back.
+   */
+  const indexedBestEffort = (who: MemoryScope & { userId: string }): Promise<boolean> =>
+    indexConversation(who).then(
+      () => true,
+      (err: unknown) => {
+        activityLogger(deps.log).warn(
+          {
+            tenantId: who.tenantId,
+            conversationId: who.conversationId,
+            error: err instanceof Error ? err.message : String(err),
+          },
+          'indexing beside fact extraction failed; indexMessages takes it over',
+        );
+        return false;
+      },
+    );
+
+  const extract = async (who: MemoryScope & { userId: string }, turn: number): Promise<FactsResult> => {
+    const { tenantId, conversationId } = who;
+    // As in compactHistory: an earlier attempt that merged its facts reports its call, once.
+    const committed = await deps.llmCalls.acceptedInActivity(tenantId, conversationId, activityCallPrefix());
+    if (committed) return { added: 0, superseded: 0, unchanged: 0, usage: committed };
+    const lastSeq = await deps.conversations.lastSeq(tenantId, conversationId);
+    const through = await deps.conversations.factsThrough(tenantId, conversationId);
+    // The oldest of the backlog first, and the watermark moves only past what was read: nothing is skipped.
+    const batch = factsBatch(await deps.conversations.range(tenantId, conversationId, through + 1, lastSeq));
+    const messages = batch.messages;
+    const readThrough = batch.throughSeq ?? lastSeq;
+    if (!messages.some((m) => m.role === 'user')) return NO_FACTS;
+    const known = await deps.facts.active(tenantId, conversationId, 100);
+    const call = await recordedModelCall(
+      deps,
+      { tenantId, conversationId, messageId: `facts-${readThrough}`, turn, purpose: 'facts' },
+      factsRequest(deps.memorySettings.summaryModel, known, messages),
+    );
+    let extracted;
+    try {
+      extracted = parseFacts(call.result.text);
+    } catch (err) {
+      throw ApplicationFailure.create({
+        message: `fact extraction was not valid JSON: ${String(err)}`,
+        type: 'InvalidFacts',
+      });
+    }
+    const ids = new Set(messages.map((m) => m.messageId));
+    const merged = await deps.facts.merge(
+      who,
+      extracted.map((f) => ({ ...f, sourceMessageIds: f.sourceMessageIds.filter((id) => ids.has(id)) })),
+      readThrough,
+      call.callId,
+    );
+    if (deps.semantic && merged.added.length > 0 && !(await erasedMeanwhile(deps, who))) {
+      // Best effort here; what fails is left unindexed and caught up by indexMessages.
+      await deps.semantic
+        .indexFacts(who, merged.added)
+        .then(() =>
           deps.facts.markIndexed(
             tenantId,
             conversationId,
-            facts.map((f) => f.factId),
+            merged.added.map((f) => f.factId),
           ),
-        erased,
-      );
-      return { indexed };
+        )
+        .catch(() => deps.metrics.tierErrors.inc({ tier: 'semantic' }));
+    }
+    return {
+      added: merged.added.length,
+      superseded: merged.superseded.length,
+      unchanged: merged.unchanged,
+      usage: merged.applied ? call.usage : ZERO_USAGE,
+    };
+  };
+
+  const activities = {
+    /** Indexes every message and active fact of the conversation not yet in the semantic tier; returns how many. */
+    async indexMessages(scope: MemoryScope): Promise<{ indexed: number }> {
+      if (!deps.semantic) return { indexed: 0 };
+      const conversation = await deps.conversations.get(scope.tenantId, scope.conversationId);
+      if (!conversation) return { indexed: 0 };
+      return { indexed: await indexConversation({ ...scope, userId: conversation.userId }) };
     },
 
     /** Folds all but the newest `keepRecent` messages into a new summary version when over a threshold; all of
@@ -202,63 +295,18 @@ export function memoryActivities(deps: ActivityDeps) {
       return remaining(inserted, version, pending.slice(fold.length), inserted ? call.usage : ZERO_USAGE);
     },
 
-    /** Extracts facts from messages since the last extraction and merges them (deduplicated, superseding). */
-    async extractFacts(scope: MemoryScope & { turn: number }): Promise<FactsResult> {
-      const { tenantId, conversationId } = scope;
+    /**
+     * Extracts facts from messages since the last extraction and merges them (deduplicated, superseding). With
+     * `index`, indexes the conversation first as indexMessages does: one activity where both fell due together.
+     */
+    async extractFacts(input: FactsInput): Promise<FactsResult> {
+      const { tenantId, conversationId } = input;
       const conversation = await deps.conversations.get(tenantId, conversationId);
-      if (!conversation) return { added: 0, superseded: 0, unchanged: 0, usage: ZERO_USAGE };
-      // As in compactHistory: an earlier attempt that merged its facts reports its call, once.
-      const committed = await deps.llmCalls.acceptedInActivity(tenantId, conversationId, activityCallPrefix());
-      if (committed) return { added: 0, superseded: 0, unchanged: 0, usage: committed };
-      const lastSeq = await deps.conversations.lastSeq(tenantId, conversationId);
-      const through = await deps.conversations.factsThrough(tenantId, conversationId);
-      // The oldest of the backlog first, and the watermark moves only past what was read: nothing is skipped.
-      const batch = factsBatch(await deps.conversations.range(tenantId, conversationId, through + 1, lastSeq));
-      const messages = batch.messages;
-      const readThrough = batch.throughSeq ?? lastSeq;
-      if (!messages.some((m) => m.role === 'user')) return { added: 0, superseded: 0, unchanged: 0, usage: ZERO_USAGE };
-      const known = await deps.facts.active(tenantId, conversationId, 100);
-      const call = await recordedModelCall(
-        deps,
-        { tenantId, conversationId, messageId: `facts-${readThrough}`, turn: scope.turn, purpose: 'facts' },
-        factsRequest(deps.memorySettings.summaryModel, known, messages),
-      );
-      let extracted;
-      try {
-        extracted = parseFacts(call.result.text);
-      } catch (err) {
-        throw ApplicationFailure.create({
-          message: `fact extraction was not valid JSON: ${String(err)}`,
-          type: 'InvalidFacts',
-        });
-      }
-      const ids = new Set(messages.map((m) => m.messageId));
-      const merged = await deps.facts.merge(
-        { tenantId, conversationId, userId: conversation.userId },
-        extracted.map((f) => ({ ...f, sourceMessageIds: f.sourceMessageIds.filter((id) => ids.has(id)) })),
-        readThrough,
-        call.callId,
-      );
-      const who = { tenantId, conversationId, userId: conversation.userId };
-      if (deps.semantic && merged.added.length > 0 && !(await erasedMeanwhile(deps, who))) {
-        // Best effort here; what fails is left unindexed and caught up by indexMessages.
-        await deps.semantic
-          .indexFacts(who, merged.added)
-          .then(() =>
-            deps.facts.markIndexed(
-              tenantId,
-              conversationId,
-              merged.added.map((f) => f.factId),
-            ),
-          )
-          .catch(() => deps.metrics.tierErrors.inc({ tier: 'semantic' }));
-      }
-      return {
-        added: merged.added.length,
-        superseded: merged.superseded.length,
-        unchanged: merged.unchanged,
-        usage: merged.applied ? call.usage : ZERO_USAGE,
-      };
+      const who = conversation ? { tenantId, conversationId, userId: conversation.userId } : null;
+      // Nothing to index without the conversation, as indexMessages would find.
+      const indexed = input.index ? who === null || (await indexedBestEffort(who)) : undefined;
+      const facts = who ? await extract(who, input.turn) : NO_FACTS;
+      return indexed === undefined ? facts : { ...facts, indexed };
     },
   };
   // Usage leaves out its zero counts in history (see BriefUsage); the workflow fills them back.
@@ -268,8 +316,8 @@ export function memoryActivities(deps: ActivityDeps) {
       const r = await activities.compactHistory(input);
       return { ...r, usage: briefUsage(r.usage) };
     },
-    async extractFacts(scope: MemoryScope & { turn: number }): Promise<Brief<FactsResult>> {
-      const r = await activities.extractFacts(scope);
+    async extractFacts(input: FactsInput): Promise<Brief<FactsResult>> {
+      const r = await activities.extractFacts(input);
       return { ...r, usage: briefUsage(r.usage) };
     },
   };

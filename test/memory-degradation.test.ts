@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { type SemanticTier } from '../src/memory/semantic-tier';
 import { redisProcess, weaviateProcess, type Restartable } from './helpers/processes';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { eventsOf } from './helpers/turn-history';
 
 let stack: Stack;
 let redis: { url: string; proc: Restartable };
@@ -85,6 +86,67 @@ it('answers every turn with Redis or Weaviate down, flags it, and catches up aft
   expect(errors).toMatch(/tier="hot"/);
   expect(errors).toMatch(/tier="semantic"/);
 });
+
+it('extracts facts and indexes in one activity when both are due, and hands indexing back when Weaviate is down', async () => {
+  const tenant = stack.tenants.acme.id;
+  const { memoir, db } = stack.serving.services;
+  const conversationId = uniqueId('together');
+  const send = (content: string) => memoir.sendMessage(tenant, conversationId, { content, userId: 'bo' });
+  const scheduled = async () =>
+    (await eventsOf(stack, tenant, conversationId)).flatMap((e) => {
+      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      return name === 'extractFacts' || name === 'indexMessages' ? [name] : [];
+    });
+  const settle = () =>
+    until(async () => !(await memoir.getState(tenant, conversationId)).upkeepRunning, 'upkeep never settled');
+  const unindexed = async () =>
+    (
+      await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND indexed_at IS NULL',
+        [tenant, conversationId],
+      )
+    )[0]!.n;
+  const factsThrough = async () =>
+    (
+      await db.query<{ seq: number }>(
+        'SELECT facts_through_seq AS seq FROM conversations WHERE tenant_id = $1 AND conversation_id = $2',
+        [tenant, conversationId],
+      )
+    )[0]!.seq;
+
+  // The default policy: facts every 4 turns, indexing every 4 (10 recent messages). The run's first task catches
+  // up on indexing (nothing to do); turn 4 makes both due, and one extractFacts does both.
+  for (const text of ['I am Bo.', 'I keep bees.', 'I live in Tartu.', 'I cycle to work.']) await send(text);
+  await settle();
+  expect(await scheduled()).toEqual(['indexMessages', 'extractFacts']);
+  expect(await unindexed()).toBe(0);
+  expect(await factsThrough()).toBe(8);
+
+  await weaviate.proc.stop();
+  try {
+    for (const text of ['I sold my car.', 'I read at night.', 'I bake rye bread.', 'I swim in May.']) await send(text);
+    // Turn 8: the extraction still runs (its facts are stored), and the indexing it could not do goes to an
+    // indexMessages pass, which retries until Weaviate is back.
+    await until(async () => (await scheduled()).length === 4, 'indexing was never handed back', 120_000);
+    expect(await scheduled()).toEqual(['indexMessages', 'extractFacts', 'extractFacts', 'indexMessages']);
+    await until(async () => (await factsThrough()) === 16, 'the facts of turns 5-8 were never extracted');
+    expect(await unindexed()).toBe(8);
+  } finally {
+    await weaviate.proc.start();
+  }
+  await until(async () => (await unindexed()) === 0, 'the handed-back indexing never caught up', 120_000);
+  await settle();
+  expect(await scheduled()).toHaveLength(4);
+}, 300_000);
+
+/** Polls `done` until it holds (conditions, not sleeps). */
+async function until(done: () => Promise<boolean>, why: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(why);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** Waits until `probe` resolves within `withinMs` (a condition, not a guess at how long a restart takes). */
 async function untilAnswers(probe: () => Promise<unknown>, withinMs: number, timeoutMs = 60_000): Promise<void> {

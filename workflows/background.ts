@@ -41,6 +41,17 @@ export const INDEX_IN_BATCHES_PATCH = 'index-in-batches';
  */
 export const IDLE_FOLD_DROPPED_BY_TURN_PATCH = 'idle-fold-dropped-by-turn';
 
+/**
+ * Runs with this marker extract facts and index in one activity when both fall due together (with the default
+ * policy, every 4th turn): one activity and the workflow task its completion needs, fewer. Indexing that fails
+ * there is handed to a separate indexMessages pass, which retries until the semantic tier is back.
+ *
+ * Read only from the answers at the run's start (run-patches.ts), never asked at its own place: a run recorded
+ * before it keeps the separate jobs to its end, even on a worker that knows it, so no marker of it ever lands after
+ * a local activity's result.
+ */
+export const FACTS_AND_INDEX_TOGETHER_PATCH = 'facts-and-index-together';
+
 /** Turns left unindexed before a batch: the index must catch up before a message leaves the recent window. */
 export function indexEveryTurns(keepRecentMessages: number): number {
   return Math.max(1, Math.floor(keepRecentMessages / 2) - 1);
@@ -71,6 +82,8 @@ export class Background {
     /** Usage of summary and fact calls, added to the conversation's totals. */
     private readonly onUsage: (usage: Usage) => void,
     private readonly turn: () => number,
+    /** Whether the run asked FACTS_AND_INDEX_TOGETHER_PATCH at its start and was answered true. */
+    private readonly factsAndIndexTogether = false,
   ) {}
 
   get busy(): boolean {
@@ -89,11 +102,11 @@ export class Background {
     c.unsummarizedTokens += Math.ceil((userChars + replyChars) / 4);
     c.turnsSinceFacts++;
     const p = this.policy();
-    if (!patched(INDEX_IN_BATCHES_PATCH) || ++this.unindexedTurns >= indexEveryTurns(p.keepRecentMessages))
-      this.index();
-    if (c.unsummarizedMessages > p.compactAfterMessages || c.unsummarizedTokens > p.compactAfterTokens)
-      this.compact(false);
-    if (c.turnsSinceFacts >= p.factsEveryTurns) this.facts();
+    this.start({
+      index: !patched(INDEX_IN_BATCHES_PATCH) || ++this.unindexedTurns >= indexEveryTurns(p.keepRecentMessages),
+      compact: c.unsummarizedMessages > p.compactAfterMessages || c.unsummarizedTokens > p.compactAfterTokens,
+      facts: c.turnsSinceFacts >= p.factsEveryTurns,
+    });
   }
 
   /** A user turn is starting: an idle fold still waiting for a running compaction no longer applies. */
@@ -104,9 +117,25 @@ export class Background {
 
   /** When the conversation has been quiet: fold what can be folded and catch up on facts. */
   whenIdle(): void {
-    if (this.unindexedTurns > 0) this.index();
-    if (this.counters.unsummarizedMessages > this.policy().keepRecentMessages) this.compact(true);
-    if (this.counters.turnsSinceFacts > 0) this.facts();
+    this.start({
+      index: this.unindexedTurns > 0,
+      compact: this.counters.unsummarizedMessages > this.policy().keepRecentMessages,
+      forceCompact: true,
+      facts: this.counters.turnsSinceFacts > 0,
+    });
+  }
+
+  /** Starts the jobs that are due, in this order (replay compares it); facts and indexing together when both are. */
+  private start(due: { index: boolean; compact: boolean; forceCompact?: boolean; facts: boolean }): void {
+    const together = due.index && due.facts && !this.jobs.index.running && !this.jobs.facts.running;
+    if (together && this.factsAndIndexTogether) {
+      this.facts(true);
+      if (due.compact) this.compact(due.forceCompact ?? false);
+      return;
+    }
+    if (due.index) this.index();
+    if (due.compact) this.compact(due.forceCompact ?? false);
+    if (due.facts) this.facts();
   }
 
   index(): void {
@@ -146,19 +175,45 @@ export class Background {
     });
   }
 
-  private facts(): void {
+  /**
+   * `withIndex`: the first pass indexes too, holding the index job meanwhile (both jobs are idle when asked). What it
+   * could not index, or what was asked of the index job while it ran, is then the index job's.
+   */
+  private facts(withIndex = false): void {
+    let indexing = withIndex;
+    if (withIndex) {
+      this.unindexedTurns = 0;
+      this.jobs.index.running = true;
+    }
     this.run(this.jobs.facts, async () => {
+      const index = indexing;
+      indexing = false;
       this.counters.turnsSinceFacts = 0;
-      const r = await extractFacts.executeWithOptions(
-        {
-          startToCloseTimeout: '3m',
-          retry: UPKEEP_RETRY,
-          summary: `facts · turn ${this.turn()}`,
-        },
-        [{ ...this.scope, turn: this.turn() }],
-      );
-      this.onUsage(fullUsage(r.usage));
+      let indexed = false;
+      try {
+        const r = await extractFacts.executeWithOptions(
+          {
+            startToCloseTimeout: '3m',
+            retry: UPKEEP_RETRY,
+            summary: `${index ? 'facts + index' : 'facts'} · turn ${this.turn()}`,
+          },
+          [{ ...this.scope, turn: this.turn(), ...(index ? { index: true as const } : {}) }],
+        );
+        indexed = r.indexed === true;
+        this.onUsage(fullUsage(r.usage));
+      } finally {
+        if (index) this.indexHandedBack(indexed);
+      }
     });
+  }
+
+  /** The index job after a facts pass that indexed: free again, and run if that pass left anything to it. */
+  private indexHandedBack(indexed: boolean): void {
+    const job = this.jobs.index;
+    job.running = false;
+    if (indexed && !job.again) return;
+    job.again = false;
+    this.index();
   }
 
   private run(job: Job, pass: () => Promise<void>): void {

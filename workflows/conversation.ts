@@ -7,7 +7,7 @@
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ToolApprovals } from './approvals';
-import { Background } from './background';
+import { Background, FACTS_AND_INDEX_TOGETHER_PATCH } from './background';
 import { lastTurnDetails } from './details';
 import { IDLE_TIMER_KEPT_PATCH, IdleTimer } from './idle-timer';
 import {
@@ -73,11 +73,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   const scope = { tenantId, conversationId };
   let policy = withPolicyDefaults(input.policy);
   // Before any await: a patch first asked after a local activity's result is not deterministic (run-patches.ts).
-  askPatchesAtRunStart([
+  const patchedAtStart = askPatchesAtRunStart([
     SEARCH_ATTRIBUTES_BATCHED_PATCH,
     UPDATE_ANSWERED_AT_TURN_END_PATCH,
     MESSAGE_ID_FROM_UPDATE_PATCH,
     UPKEEP_SETTLES_PATCH,
+    // Last: added after the list was first recorded.
+    FACTS_AND_INDEX_TOGETHER_PATCH,
   ]);
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
   /** The `UserId` search attribute's value: a keyed hash from openConversation, never the id (see state.ts). */
@@ -123,6 +125,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       if (wf.patched(UPKEEP_SETTLES_PATCH)) visibility.afterChange();
     },
     () => state.turnCount,
+    patchedAtStart.has(FACTS_AND_INDEX_TOGETHER_PATCH),
   );
 
   wf.setHandler(getStateQuery, () => ({

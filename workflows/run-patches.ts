@@ -52,9 +52,10 @@ const EVERY_RUN = [
 
 /**
  * Asks the run's patches now; call it synchronously at the start of the run, before any await. `own`: patches
- * declared by the workflow itself, asked after these.
+ * declared by the workflow itself, asked after these. Returns those answered true: a patch that must never be
+ * asked at its own place (see FACTS_AND_INDEX_TOGETHER_PATCH) is read from here.
  */
-export function askPatchesAtRunStart(own: string[]): void {
-  if (!patched(PATCHES_AT_RUN_START_PATCH)) return;
-  for (const id of [...EVERY_RUN, ...own]) patched(id);
+export function askPatchesAtRunStart(own: string[]): ReadonlySet<string> {
+  if (!patched(PATCHES_AT_RUN_START_PATCH)) return new Set();
+  return new Set([...EVERY_RUN, ...own].filter((id) => patched(id)));
 }

@@ -82,6 +82,39 @@ it('a retried fact extraction reports the merged extraction instead of extractin
   const retried = await attempt('f1', 2).run(extractFacts, { ...scope, turn: 2 });
   expect(retried.usage).toEqual(first.usage);
   expect(await modelCalls()).toBe(callsAfterFirst);
+  // Not asked to index: it says nothing of indexing (a workflow that asked, on an older worker, indexes separately).
+  expect(first).not.toHaveProperty('indexed');
+});
+
+it('indexes the conversation in the fact extraction when asked, and says so', async () => {
+  const { services } = stack.serving;
+  const activities = createActivities(activityDeps(services));
+  const extractFacts = activities.extractFacts.bind(activities);
+  const { tenantId, conversationId } = await conversationWithTurns(2);
+  // The workflow indexes after every turn here (2 recent messages): once it is done, nothing is left indexed.
+  for (let i = 0; i < 300 && (await services.memoir.getState(tenantId, conversationId)).upkeepRunning; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const semantic = services.memory.semantic!;
+  await semantic.store.deleteConversation(tenantId, conversationId);
+  await services.db.query('UPDATE messages SET indexed_at = NULL WHERE tenant_id = $1 AND conversation_id = $2', [
+    tenantId,
+    conversationId,
+  ]);
+
+  const r = await attempt('fi', 1).run(extractFacts, { tenantId, conversationId, turn: 2, index: true });
+  expect(r.indexed).toBe(true);
+  expect(r.added).toBeGreaterThan(0);
+  const messages = await services.memoir.messages(tenantId, conversationId, { limit: 10 });
+  const indexed = await semantic.store.indexedSourceIds(tenantId, conversationId);
+  // Every message, and every fact this extraction added.
+  expect(indexed.size).toBe(messages.length + r.added);
+  for (const m of messages) expect(indexed).toContain(m.messageId);
+  const left = await services.db.query(
+    `SELECT 1 FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND indexed_at IS NULL
+     UNION ALL SELECT 1 FROM facts WHERE tenant_id = $1 AND conversation_id = $2 AND indexed_at IS NULL`,
+    [tenantId, conversationId],
+  );
+  expect(left).toEqual([]);
 });
 
 it('indexing catches up on facts whose indexing failed when they were extracted', async () => {
