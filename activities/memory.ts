@@ -54,7 +54,7 @@ export interface FactsResult {
   unchanged: number;
   usage: Usage;
   /**
-   * Present when the call was asked to index: whether everything was indexed. False when the semantic tier failed:
+   * Present when the call was asked to index: whether that indexing succeeded. False when the semantic tier failed:
    * the workflow then runs indexMessages, whose retries wait the outage out.
    */
   indexed?: boolean;

@@ -35,8 +35,9 @@ export function stubActivities() {
     async compactHistory() {
       return { remainingMessages: 10, remainingTokens: 100, version: 1, usage: NO_USAGE };
     },
-    async extractFacts() {
-      return { usage: NO_USAGE };
+    /** Indexed too when asked (patch `facts-and-index-together`), as the real one says when the index is up. */
+    async extractFacts(input: { index?: true }) {
+      return { usage: NO_USAGE, ...(input.index ? { indexed: true } : {}) };
     },
   };
 }
