@@ -221,8 +221,12 @@ async function main(): Promise<void> {
       );
       phases.push(...found.values());
     }
-    if (args.events)
+    if (args.events) {
+      // The run's last upkeep first, so the counts below hold all of it.
+      for (let i = 0; i < 300 && (await services.memoir.getState(tenant.id, conversations[0]!)).upkeepRunning; i++)
+        await new Promise((r) => setTimeout(r, 100));
       await printEventGaps(services.temporal.client, conversationWorkflowId(tenant.id, conversations[0]!));
+    }
     if (phases.length > 0) {
       const keys = [
         'contextMs',
@@ -269,6 +273,21 @@ async function printEventGaps(client: Client, workflowId: string): Promise<void>
       turn = undefined;
     }
   }
+  // The whole run, upkeep between the turns included.
+  const count = (type: temporal.api.enums.v1.EventType) => events.filter((e) => e.eventType === type).length;
+  const answered = count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+  const perTurn = (n: number) => (n / Math.max(1, answered)).toFixed(2);
+  console.log(
+    `\nthe run's history: ${events.length} events over ${answered} turns, per turn ${perTurn(events.length)} events, ` +
+      `${perTurn(count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED))} workflow tasks, ` +
+      `${perTurn(count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED))} activities`,
+  );
+  const activities = new Map<string, number>();
+  for (const e of events) {
+    const activity = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (activity) activities.set(activity, (activities.get(activity) ?? 0) + 1);
+  }
+  console.log(`  activities: ${[...activities].map(([a, n]) => `${a} ${n}`).join(', ')}`);
   for (const [key, all] of [...turns].sort((a, b) => b[1].length - a[1].length)) {
     console.log(`\n${all.length} turns with this event sequence (median ms since the previous event):`);
     key.split('|').forEach((n, i) =>
