@@ -152,7 +152,7 @@ export function memoryActivities(deps: ActivityDeps) {
     const { tenantId, conversationId } = who;
     // As in compactHistory: an earlier attempt that merged its facts reports its call, once.
     const committed = await deps.llmCalls.acceptedInActivity(tenantId, conversationId, activityCallPrefix());
-    if (committed) return { added: 0, superseded: 0, unchanged: 0, usage: committed };
+    if (committed) return { ...NO_FACTS, usage: committed };
     const lastSeq = await deps.conversations.lastSeq(tenantId, conversationId);
     const through = await deps.conversations.factsThrough(tenantId, conversationId);
     // The oldest of the backlog first, and the watermark moves only past what was read: nothing is skipped.

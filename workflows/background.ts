@@ -211,9 +211,7 @@ export class Background {
   private indexHandedBack(indexed: boolean): void {
     const job = this.jobs.index;
     job.running = false;
-    if (indexed && !job.again) return;
-    job.again = false;
-    this.index();
+    if (!indexed || job.again) this.index(); // a new pass starts with `again` cleared (run)
   }
 
   private run(job: Job, pass: () => Promise<void>): void {
