@@ -16,7 +16,7 @@ it('creates, lists and revokes API keys', async () => {
     ['keys', 'create', '--tenant', stack.tenants.acme.id, '--label', 'from the cli'],
     stack.env,
   );
-  expect(created.code).toBe(0);
+  expect(created.code, created.stderr).toBe(0);
   const key = created.stdout.split('\n')[1]!.trim();
   expect(key).toMatch(/^mk_/);
   expect(
@@ -33,7 +33,7 @@ it('creates, lists and revokes API keys', async () => {
 it('erases a user and reports the counts', async () => {
   await stack.http('POST', '/v1/conversations/erase-me/messages', { content: 'hello', userId: 'gone' });
   const erased = await runCli(['erase', '--tenant', stack.tenants.acme.id, '--user', 'gone', '--json'], stack.env);
-  expect(erased.code).toBe(0);
+  expect(erased.code, erased.stderr).toBe(0);
   expect(JSON.parse(erased.stdout)).toMatchObject({ conversations: 1, messages: 2, workflowsEnded: 1 });
   expect((await stack.http('GET', '/v1/conversations/erase-me')).status).toBe(404);
   const refused = await runCli(['erase', '--tenant', stack.tenants.acme.id], stack.env);

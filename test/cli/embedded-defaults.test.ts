@@ -152,14 +152,14 @@ describe('after a turn on the defaults', () => {
 
   it('exports the encrypted history and replays it with the same key', async () => {
     const exported = await memoir(['history', 'export', conversationId, '--tenant', 'demo'], env);
-    expect(exported.code).toBe(0);
+    expect(exported.code, exported.stderr).toBe(0);
     expect(exported.stdout).not.toContain(marker);
     const file = path.join(dir, 'history.json');
     fs.writeFileSync(file, exported.stdout);
     const replayed = await memoir(['replay', '--file', file], env);
     expect(replayed.stderr).toBe('');
     expect(replayed.stdout).toMatch(/^OK: .* replays deterministically/);
-    expect(replayed.code).toBe(0);
+    expect(replayed.code, replayed.stderr).toBe(0);
   });
 
   it('is readable by `show`, `cost` and `ls` in other processes while serve runs, and from the files after', async () => {
@@ -187,7 +187,7 @@ describe('after a turn on the defaults', () => {
     expect(keys.stdout).toMatch(/key\(s\)/);
     const erase = await memoir(['erase', '--tenant', 'demo', '--conversation', 'no-such-trip', '--json'], env);
     expect(erase.stderr).toBe('');
-    expect(erase.code).toBe(0);
+    expect(erase.code, erase.stderr).toBe(0);
     await stopServe();
     expect(fs.existsSync(path.join(dir, 'pglite-server.json'))).toBe(false);
     await check('with serve stopped');

@@ -87,6 +87,6 @@ describe('a failing verb prints one line and exits 1', () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(result.stderr).not.toContain('sonic boom');
     expect(result.stderr).toBe(`memoir: ${expected}\n`);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
   });
 });

@@ -37,7 +37,7 @@ afterAll(() => stack?.stop());
 
 it('memoir show prints the messages as written', async () => {
   const out = await memoir(['show', 'trip', '--tenant', tenant, '--json'], stack.env);
-  expect(out.code).toBe(0);
+  expect(out.code, out.stderr).toBe(0);
   const shown = JSON.parse(out.stdout) as { messages: { content: string }[] };
   expect(shown.messages.map((m) => m.content)).toEqual(
     expect.arrayContaining(['Hello! My name is Ada.', 'What is my name?']),
@@ -48,7 +48,7 @@ it('memoir show prints the messages as written', async () => {
 it('memoir rerun sends the recorded system prompt and context, and shows the recorded reply', async () => {
   await stack.offline.reset();
   const out = await memoir(['rerun', 'trip', 'm-2', '--tenant', tenant, '--json'], stack.env);
-  expect(out.code).toBe(0);
+  expect(out.code, out.stderr).toBe(0);
   const json = JSON.parse(out.stdout) as { recorded: { content: string }; systemPrompt: string };
   expect(json.systemPrompt).toBe('as recorded');
   expect(json.recorded.content).not.toContain('memoir-enc:');

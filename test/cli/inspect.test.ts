@@ -83,7 +83,7 @@ describe('memoir ls', () => {
     expect(pricey).toEqual([]);
 
     const text = await memoir(['ls', '--tenant', tenant], stack.env);
-    expect(text.code).toBe(0);
+    expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/CONVERSATION\s+USER\s+STATUS\s+TURNS\s+COST/);
     expect(text.stdout).toMatch(/trip\s+ada\s+active\s+[12]\s+\$0\.\d{6}/);
     expect(text.stdout).toContain(`2 conversations of tenant ${tenant}`);
@@ -91,7 +91,7 @@ describe('memoir ls', () => {
 
   it('refuses a bad option with a clear message', async () => {
     const bad = await memoir(['ls', '--tenant', tenant, '--status', 'sleeping'], stack.env);
-    expect(bad.code).toBe(1);
+    expect(bad.code, bad.stderr).toBe(1);
     expect(bad.stderr).toContain('status');
   });
 });
@@ -99,7 +99,7 @@ describe('memoir ls', () => {
 describe('memoir show', () => {
   it('prints the state and the messages', async () => {
     const out = await memoir(['show', 'trip', '--tenant', tenant], stack.env);
-    expect(out.code).toBe(0);
+    expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain(`Conversation trip · tenant ${tenant} · user ada`);
     expect(out.stdout).toContain(`workflow  conversation/${tenant}/trip`);
     expect(out.stdout).toMatch(/status {4}active · 2 turns/);
@@ -115,7 +115,7 @@ describe('memoir show', () => {
 
   it('says when there is no such conversation', async () => {
     const out = await memoir(['show', 'nope', '--tenant', tenant], stack.env);
-    expect(out.code).toBe(1);
+    expect(out.code, out.stderr).toBe(1);
     expect(out.stderr).toContain('not found');
   });
 });
@@ -123,27 +123,27 @@ describe('memoir show', () => {
 describe('memoir history export and memoir replay', () => {
   it('exports JSON that replays, from the file and from the server', async () => {
     const exported = await memoir(['history', 'export', 'trip', '--tenant', tenant], stack.env);
-    expect(exported.code).toBe(0);
+    expect(exported.code, exported.stderr).toBe(0);
     const history = JSON.parse(exported.stdout);
     expect(history.events[0].eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
     const file = path.join(dir, 'trip.json');
     fs.writeFileSync(file, exported.stdout);
 
     const fromFile = await memoir(['replay', '--file', file], stack.env);
-    expect(fromFile.code).toBe(0);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
     expect(fromFile.stdout).toMatch(
       new RegExp(`^OK: .*trip\\.json replays deterministically \\(${history.events.length} events\\)`),
     );
 
     const fromServer = await memoir(['replay', `conversation/${tenant}/trip`], stack.env);
-    expect(fromServer.code).toBe(0);
+    expect(fromServer.code, fromServer.stderr).toBe(0);
     expect(fromServer.stdout).toMatch(new RegExp(`^OK: conversation/${tenant}/trip \\(run [0-9a-f-]+\\) replays`));
   });
 
   it('exits 3 and names the event and the command when the code has changed', async () => {
     const file = path.join(dir, 'trip.json');
     const out = await memoir(['replay', '--file', file, '--workflows', 'test/replay/fixtures/unpatched.ts'], stack.env);
-    expect(out.code).toBe(3);
+    expect(out.code, out.stderr).toBe(3);
     // Where it diverges depends on the workflow code of the day; that it names an event and a command does not.
     expect(out.stdout).toMatch(/^NON-DETERMINISTIC: .*trip\.json diverges at event \d+ \([A-Za-z]+\)/);
     expect(out.stdout).toMatch(/history: +[A-Za-z]+/);
@@ -154,7 +154,7 @@ describe('memoir history export and memoir replay', () => {
 
   it('exits 1 when there is nothing to replay', async () => {
     const out = await memoir(['replay', `conversation/${tenant}/nope`], stack.env);
-    expect(out.code).toBe(1);
+    expect(out.code, out.stderr).toBe(1);
     expect(out.stderr).toContain(`no workflow conversation/${tenant}/nope`);
   });
 });
@@ -170,7 +170,7 @@ describe('memoir rerun', () => {
       ['rerun', 'trip', 'm-2', '--tenant', tenant, '--model', 'claude-haiku-5-5', '--system-file', systemFile],
       stack.env,
     );
-    expect(out.code).toBe(0);
+    expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain(`Rerun of turn 2 (message m-2) of conversation trip · tenant ${tenant}`);
     expect(out.stdout).toMatch(/model\s+claude-sonnet-5-5\s+claude-haiku-5-5/);
     expect(out.stdout).toMatch(/cost\s+\$0\.\d{6}\s+\$0\.\d{6}/);
@@ -190,7 +190,7 @@ describe('memoir rerun', () => {
     const shown = JSON.parse((await memoir(['show', 'trip', '--tenant', tenant, '--json'], stack.env)).stdout);
     const reply = shown.messages.find((m: any) => m.inReplyTo === 'm-1');
     const out = await memoir(['rerun', 'trip', reply.messageId, '--tenant', tenant, '--json'], stack.env);
-    expect(out.code).toBe(0);
+    expect(out.code, out.stderr).toBe(0);
     const json = JSON.parse(out.stdout);
     expect(json).toMatchObject({ messageId: 'm-1', turn: 1, historyMessages: 0, systemPrompt: 'as recorded' });
     expect(json.recorded.model).toBe('claude-sonnet-5-5');
@@ -208,7 +208,7 @@ describe('memoir cost', () => {
     expect(json.total.costUsd).toBeGreaterThan(0);
 
     const text = await memoir(['cost', '--tenant', tenant], stack.env);
-    expect(text.code).toBe(0);
+    expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(
       new RegExp(`\\d{4}-\\d{2}-\\d{2}\\s+${tenant}\\s+claude-sonnet-5-5\\s+reply\\s+3\\s+0`),
     );
@@ -219,7 +219,7 @@ describe('memoir cost', () => {
 describe('what the verbs refuse to do', () => {
   it('says so when no Temporal server is running, rather than starting one', async () => {
     const out = await memoir(['ls'], { ...stack.env, TEMPORAL_ADDRESS: '', MEMOIR_TEMPORAL_PORT: '1' });
-    expect(out.code).toBe(1);
+    expect(out.code, out.stderr).toBe(1);
     expect(out.stderr).toContain(
       'no Temporal server is running: TEMPORAL_ADDRESS is unset and nothing listens on 127.0.0.1:1',
     );
@@ -231,13 +231,13 @@ describe('what the verbs refuse to do', () => {
     const db = await openPglite(path.join(dataDir, 'pglite'));
     try {
       const busy = await memoir(['cost'], env);
-      expect(busy.code).toBe(1);
+      expect(busy.code, busy.stderr).toBe(1);
       expect(busy.stderr).toContain(`is open in process ${process.pid}`);
     } finally {
       await db.close();
     }
     const free = await memoir(['cost'], env);
-    expect(free.code).toBe(0);
+    expect(free.code, free.stderr).toBe(0);
     expect(free.stdout).toContain('No model calls recorded for all tenants');
   });
 });
