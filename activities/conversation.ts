@@ -149,10 +149,11 @@ export async function storeTurn(
   try {
     const { userSeq, replySeq, inserted, erased = false } = await deps.conversations.persistTurn(toStore);
     if (inserted) {
-      // The log line and metrics are written while Redis takes the write-through, not before it.
+      // The log line and metrics are written while Redis takes the write-through and the notice goes out, not before.
       const through = erased ? undefined : writeThrough(deps, { ...input, ...toStore }, userSeq, replySeq);
+      const notice = announced(deps, input);
       recordTurn(deps, input, secondsSince(started));
-      await through;
+      await Promise.all([through, notice]);
     }
     return { userSeq, replySeq, inserted };
   } catch (err) {
@@ -161,6 +162,14 @@ export async function storeTurn(
     }
     throw err;
   }
+}
+
+/** Tells waiting clients the turn is stored: a hint, whose loss only costs them a workflow task. */
+async function announced(deps: ActivityDeps, t: PersistTurnInput): Promise<void> {
+  const turn = { tenantId: t.tenantId, conversationId: t.conversationId, messageId: t.userMessage.messageId };
+  await deps.announceTurnStored?.(turn).catch((err: unknown) => {
+    activityLogger(deps.log).warn({ err, ...turn }, 'could not announce a stored turn');
+  });
 }
 
 /** Metrics and the one log line of a stored turn; called once per turn (only by the write that inserted it). */

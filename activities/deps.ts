@@ -19,7 +19,7 @@ import type { SemanticTier } from '../src/memory/semantic-tier';
 import type { CachedArchive, SummaryStore } from '../src/memory/summaries';
 import type { TwoLevelCache } from '../src/memory/two-level-cache';
 import type { TextPolicy } from '../src/privacy/text-policy';
-import type { StreamBus } from '../src/streaming/bus';
+import type { StreamBus, TurnChannel } from '../src/streaming/bus';
 import type { UserSearchKey } from '../src/security/user-search-key';
 import type { ToolCallStore } from '../src/storage/tool-calls';
 import type { ToolRegistry } from '../src/tools/registry';
@@ -60,6 +60,8 @@ export interface ActivityDeps {
   privacy: TextPolicy;
   /** Where reply deltas are published for streaming clients; absent: no streaming. */
   streams: StreamBus | undefined;
+  /** Tells waiting clients that a turn is stored (src/storage/turn-notices.ts); absent: they wait for the update. */
+  announceTurnStored?: (turn: TurnChannel) => Promise<void>;
   /** The keyed hash the `UserId` search attribute holds; absent: the attribute is not set. */
   userSearchKey?: UserSearchKey;
   /** The worker's tools and the record of their calls; absent: conversations with tools cannot be served. */

@@ -27,6 +27,7 @@ import { startStack, uniqueId } from '../test/helpers/stack';
 import { WORKFLOW_BUNDLE_PATH } from '../test/helpers/services';
 import { writePrebuiltBundle } from '../src/temporal/bundle';
 import { isBundleFresh } from '../src/temporal/bundle-freshness';
+import { historyAfterTurns } from '../src/replay/history';
 import { conversationWorkflowId } from '../workflows/contract';
 
 const { values: args } = parseArgs({
@@ -247,7 +248,7 @@ async function main(): Promise<void> {
 /** The turns of the conversation's current run, event by event: the median gap before each (same sequence only). */
 async function printEventGaps(client: Client, workflowId: string): Promise<void> {
   type Event = temporal.api.history.v1.IHistoryEvent;
-  const events: Event[] = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const events: Event[] = (await historyAfterTurns(client.workflow.getHandle(workflowId))).events ?? [];
   const at = (e: Event) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
   const name = (e: Event) => {
     const type = EventType[Number(e.eventType)] ?? String(e.eventType);

@@ -123,6 +123,10 @@ export const SETTINGS = {
     z.enum(['prepared', 'unnamed']).default('prepared'),
     'How statements reach PostgreSQL: `prepared` (each parsed and planned once per connection) or `unnamed` (for a pooler that cannot keep named statements, e.g. PgBouncer < 1.21 in transaction mode).',
   ],
+  MEMOIR_REPLY_ON_COMMIT: [
+    z.enum(['on', 'off']).default('on'),
+    'With PostgreSQL: workers announce each stored turn (NOTIFY) and the API answers on it, a workflow task sooner (docs/operations.md). `off` for a pooler that drops notifications.',
+  ],
   REDIS_URL: [optionalText, 'Redis for the hot tier and caches. Unset: in-process caches only.'],
   ANTHROPIC_API_KEY: [optionalText, 'Claude API key. Unset: the built-in offline model answers (and says so).'],
   ANTHROPIC_BASE_URL: [optionalText, 'Messages API base URL (a proxy or gateway).'],
@@ -328,6 +332,11 @@ export interface Config {
   dbPoolSize: number;
   /** Statements with parameters sent as named prepared statements (MEMOIR_PG_STATEMENTS). */
   pgPreparedStatements: boolean;
+  /**
+   * Stored turns announced and heard over LISTEN/NOTIFY (MEMOIR_REPLY_ON_COMMIT, with PostgreSQL only: PGlite's
+   * notifications do not reach other processes).
+   */
+  replyOnCommit: boolean;
   redisUrl: string | undefined;
   anthropic: { apiKey: string | undefined; baseUrl: string | undefined; maxTokens: number };
   policy: ConversationPolicy;
@@ -430,6 +439,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: v.DATABASE_URL,
     dbPoolSize: v.MEMOIR_DB_POOL,
     pgPreparedStatements: v.MEMOIR_PG_STATEMENTS === 'prepared',
+    replyOnCommit: v.MEMOIR_REPLY_ON_COMMIT === 'on' && v.DATABASE_URL !== undefined,
     redisUrl: v.REDIS_URL,
     anthropic: { apiKey: v.ANTHROPIC_API_KEY, baseUrl: v.ANTHROPIC_BASE_URL, maxTokens: v.MEMOIR_MAX_TOKENS },
     policy: {

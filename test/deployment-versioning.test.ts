@@ -19,6 +19,7 @@ import { installTemporalRuntime } from '../src/temporal/runtime';
 import { committedHistories } from './replay/histories';
 import { TEST_SERVICES, WORKFLOW_BUNDLE_PATH } from './helpers/services';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { historyAfterTurns } from './helpers/turn-history';
 
 const PATCH = 'deployment-test-change';
 /** Version B's change, made by a webpack loader on a copy of the sources: A is the bundle that ships. */
@@ -97,7 +98,7 @@ it('moves a running conversation from version A to version B without breaking it
   expect(second.reply.content).toBe('Your name is Ada.');
   expect(await deploymentOf(workflowId)).toEqual({ behavior: 'AUTO_UPGRADE', buildId: versionB });
   // B's code ran this conversation's turn: its patch marker is in the history A started.
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await historyAfterTurns(client.workflow.getHandle(workflowId));
   expect(JSON.stringify(history.events?.filter((e) => e.markerRecordedEventAttributes))).toContain(
     Buffer.from(JSON.stringify(PATCH)).toString('base64'),
   );

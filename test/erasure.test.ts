@@ -15,6 +15,7 @@ import { RedisHotTier } from '../src/memory/hot-tier';
 import { activityDeps } from '../src/runtime/worker';
 import { TEST_SERVICES } from './helpers/services';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { historyAfterTurns } from './helpers/turn-history';
 
 const MASTER_KEYS = `k1:${Buffer.alloc(32, 9).toString('base64')}`;
 
@@ -56,7 +57,7 @@ describe('erasure with per-user keys', () => {
     const histories = [];
     let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
     while (runId) {
-      const h = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const h = await historyAfterTurns(client.workflow.getHandle(workflowId, runId));
       histories.push(h);
       runId = h.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
     }

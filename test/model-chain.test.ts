@@ -4,6 +4,7 @@
  */
 import { costUsd, DEFAULT_PRICING } from '../src/model/pricing';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { historyAfterTurns } from './helpers/turn-history';
 
 const FAST_RETRIES = { MEMOIR_RETRY_BASE_DELAY: '100ms', MEMOIR_MODEL_ATTEMPTS: '3' };
 const PRIMARY = 'claude-sonnet-5-5';
@@ -61,7 +62,7 @@ describe('retries and fallback', () => {
     expect(state.body.fallbacks).toBe(1);
     expect(state.body.lastError).toMatchObject({ type: 'ModelOverloaded' });
     // The workflow history shows which model answered and why the chain moved.
-    const history = await stack.serving.services.memoir.handle(stack.tenants.acme.id, 'overloaded').fetchHistory();
+    const history = await historyAfterTurns(stack.serving.services.memoir.handle(stack.tenants.acme.id, 'overloaded'));
     const summaries = JSON.stringify(history.events?.map((e) => e.userMetadata?.summary?.data).filter(Boolean));
     expect(Buffer.from(summaries).toString()).toBeTruthy();
     const decoded = (history.events ?? [])

@@ -7,6 +7,7 @@ import weaviate from 'weaviate-client';
 import { ApiKeyStore } from '../src/security/api-keys';
 import { TEST_SERVICES } from './helpers/services';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { historyAfterTurns } from './helpers/turn-history';
 
 const SECRET = 'XYZZY-PLOVER-42';
 const MASTER_KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
@@ -125,7 +126,7 @@ describe('encrypted histories and erasure', () => {
     await stack.http('POST', `/v1/conversations/${second}/messages`, { content: 'cy again' });
     await stack.http('POST', `/v1/conversations`, { conversationId: other, userId: 'dee' });
     await stack.http('POST', `/v1/conversations/${other}/messages`, { content: 'dee is unaffected' });
-    const history = await stack.serving.services.memoir.handle(stack.tenants.acme.id, first).fetchHistory();
+    const history = await historyAfterTurns(stack.serving.services.memoir.handle(stack.tenants.acme.id, first));
 
     const report = await eraser.eraseUser(stack.tenants.acme.id, 'cy');
     expect(report).toMatchObject({ conversations: 2, messages: 4, keysDestroyed: 1 });

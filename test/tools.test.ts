@@ -18,6 +18,7 @@ import {
 import { rerun } from '../src/cli/rerun';
 import type { ToolLogLine } from './fixtures/test-tools';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { historyAfterTurns } from './helpers/turn-history';
 
 const TOOLS_MODULE = path.join(__dirname, 'fixtures', 'test-tools.ts');
 
@@ -75,7 +76,7 @@ describe('tool use', () => {
     stack.serving.services.tools.calls.list(stack.tenants.acme.id, conversationId);
   const historyBytes = async (conversationId: string) => {
     const handle = stack.serving.services.memoir.handle(stack.tenants.acme.id, conversationId);
-    const history = await handle.fetchHistory();
+    const history = await historyAfterTurns(handle);
     return { bytes: temporal.api.history.v1.History.encode(history).finish().length, json: JSON.stringify(history) };
   };
 

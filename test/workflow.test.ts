@@ -10,10 +10,11 @@ import { sendMessageUpdate, type ConversationState, type SentMessage, type TurnR
 /** The update's answer to a caller that did not ask to read the reply from the store. */
 type Answered = Exclude<SentMessage, { stored: true }>;
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { historyAfterTurns } from './helpers/turn-history';
 
 async function historyOf(stack: Stack, workflowId: string, runId?: string) {
   const handle = stack.serving.services.temporal.client.workflow.getHandle(workflowId, runId);
-  const history = await handle.fetchHistory();
+  const history = await historyAfterTurns(handle);
   return { events: history.events ?? [], bytes: temporal.api.history.v1.History.encode(history).finish().length };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
+import { historyAfterTurns } from '../../src/replay/history';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -170,7 +171,7 @@ export async function conversationPhases(
   const found = new Map<string, TurnPhases>();
   let runId: string | undefined;
   for (let runs = 0; runs < 50; runs++) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history = await historyAfterTurns(client.workflow.getHandle(workflowId, runId));
     const events = history.events ?? [];
     for (const [id, p] of phasesFromHistory(events)) if (want.has(id)) found.set(id, p);
     runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;

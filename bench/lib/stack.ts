@@ -17,6 +17,9 @@ import { bundleWorkflows as bundleWorkflowCode } from '../../src/temporal/bundle
 import pg from 'pg';
 import { MemoirClient } from '../../src/client/memoir-client';
 import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/log';
+import { storedReplies, type StoredReplies } from '../../src/runtime/stored-replies';
+import { openPostgres, type Db } from '../../src/storage/db';
 import type { TurnResult } from '../../workflows/contract';
 import { dropWeaviateCollection, freshDatabase, uniqueId } from '../../test/helpers/stack';
 import { TEST_SERVICES } from '../../test/helpers/services';
@@ -50,7 +53,8 @@ export interface BenchStack {
   temporal: Client;
   /**
    * The in-process client: a `MemoirClient` on the runner's own Temporal connection, as an application that embeds
-   * the library runs it (no HTTP hop, no API process: the turn is an update-with-start from this process).
+   * the library runs it (no HTTP hop, no API process: the turn is an update-with-start from this process), with
+   * database access as `createMemoirClient` has it on PostgreSQL (reply on commit).
    */
   memoir: MemoirClient;
   /** Calls the API; `ms` is the client-side round trip. */
@@ -240,6 +244,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
   pool.on('error', () => undefined);
   const started: MemoirProcess[] = [];
   let connection: Connection | undefined;
+  let clientDb: Db | undefined;
+  let replies: StoredReplies | undefined;
   try {
     // One after the other: the worker migrates the fresh database and creates what the processes share in the data
     // directory (e.g. the redaction key), which two processes starting at once would race to create.
@@ -252,10 +258,16 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     // Payloads are plaintext in the benchmark (see MEMOIR_PAYLOAD_ENCRYPTION above) unless the run brings keys,
     // which an in-process client would need too: then only the HTTP figures are meaningful.
     // With the policy the API starts conversations with (MEMOIR_* settings such as MEMOIR_MODEL_CALL apply to both).
+    // Like the API's, and like the LangGraph peer's graph with its checkpointer: with database access, so a turn is
+    // answered as soon as it is stored (reply on commit, unless MEMOIR_REPLY_ON_COMMIT=off).
+    const config = loadConfig({ ...process.env, ...env });
+    clientDb = openPostgres(database.url, 2);
+    replies = await storedReplies(config, clientDb, createLogger({ level: 'warn' }));
     const memoir = new MemoirClient({
       client: temporal,
       taskQueue: env.MEMOIR_TASK_QUEUE!,
-      policy: loadConfig({ ...process.env, ...env }).policy,
+      policy: config.policy,
+      ...replies.options,
     });
     const apiUrl = api.ready.apiUrl!;
     const conn = connection;
@@ -313,6 +325,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
         await api.stop();
         await worker.stop();
         await conn.close();
+        await replies?.close();
+        await clientDb?.close();
         await pool.end();
         await dropWeaviateCollection(env.MEMOIR_WEAVIATE_COLLECTION!).catch(() => undefined);
         await database.drop().catch(() => undefined);
@@ -325,6 +339,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
   } catch (err) {
     for (const p of started.reverse()) await p.stop().catch(() => undefined);
     await connection?.close();
+    await replies?.close();
+    await clientDb?.close();
     await pool.end();
     await database.drop().catch(() => undefined);
     throw err;

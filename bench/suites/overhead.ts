@@ -393,7 +393,8 @@ function report(
         text:
           'Overhead = client-side round trip minus the offline model’s own time for that turn (measured on the model ' +
           'server, streamed or not). Each case is measured through the in-process `MemoirClient` (the runner’s own ' +
-          'Temporal connection: an update-with-start, no HTTP hop) and through the HTTP API (a separate API process), ' +
+          'Temporal connection: an update-with-start, no HTTP hop; with database access, as the API, so a turn is answered ' +
+          'when stored: reply on commit) and through the HTTP API (a separate API process), ' +
           'alternating in every repeat. The first turn of each conversation (which also starts its workflow) is a ' +
           `warm-up and not measured. “Streaming” runs the model at ${paceLabel(ctx.pace)} with replies of ` +
           `${PACED_REPLY_WORDS.join('–')} words; Memoir’s work that overlaps the stream (publishing deltas) then hides ` +

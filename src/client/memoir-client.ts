@@ -38,6 +38,7 @@ import type {
   ConversationWorkflow,
   ManifestReader,
   StoredMessage,
+  StoredTurnNotices,
   UserSearchKey,
 } from './ports';
 import type { ListToolCallsOptions, ToolCallReader, ToolCallView } from './tool-calls';
@@ -62,6 +63,12 @@ export interface MemoirClientOptions {
    * holds no second copy of the reply.
    */
   repliesStoredVerbatim?: boolean;
+  /**
+   * Notices of stored turns: with `conversations` and `repliesStoredVerbatim`, `sendMessage` then answers as soon as
+   * the turn's statement has committed, from PostgreSQL, without waiting for the workflow task that completes the
+   * update (docs/operations.md, "Reply on commit").
+   */
+  storedTurns?: StoredTurnNotices;
   /** How a message is stored (redacted by policy), to recognise a repeated messageId. */
   storedForm?: (text: string) => string;
   /**
@@ -140,6 +147,11 @@ const MAX_TOOLS = 64;
 
 export class MemoirClient {
   private readonly policy: ConversationPolicy;
+  /**
+   * Per conversation, the update of the last turn answered from the store, until the workflow completes it: this
+   * client's reads of the workflow's state wait for it, so they see the turns it answered (read your writes).
+   */
+  private readonly settling = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: MemoirClientOptions) {
     this.policy = opts.policy ?? { ...DEFAULT_POLICY, models: [...DEFAULT_POLICY.models] };
@@ -192,6 +204,8 @@ export class MemoirClient {
     // ~50 B a turn). With database access the reply is read from the stored turn rather than carried back in the
     // update's result.
     const store = this.opts.repliesStoredVerbatim ? this.opts.conversations : undefined;
+    // Watched before the update is sent, so a notice cannot come before its waiter.
+    const watch = store && this.opts.storedTurns?.watch({ tenantId, conversationId, messageId });
     const update = this.opts.client.workflow
       .executeUpdateWithStart(sendMessageUpdate, {
         args: [
@@ -210,10 +224,22 @@ export class MemoirClient {
         if (!stored) throw notFound('conversation'); // erased between the answer and this read
         return stored;
       });
+    // The turn as soon as it is stored: a notice, then the stored turn read back (the one the update's answer would
+    // have pointed to). A failed read or a turn not found (erased meanwhile) leaves the answer to the update.
+    const answer =
+      watch && store
+        ? storedOrUpdated(
+            update,
+            watch.stored.then(() => store.findTurn(tenantId, conversationId, messageId)),
+          )
+        : update;
+    if (watch) this.settleLater(conversationWorkflowId(tenantId, conversationId), update);
     try {
-      return options.waitMs ? await withDeadline(update, options.waitMs, messageId) : await update;
+      return options.waitMs ? await withDeadline(answer, options.waitMs, messageId) : await answer;
     } catch (err) {
       throw await explainedError(this.opts.client, conversationWorkflowId(tenantId, conversationId), err);
+    } finally {
+      watch?.cancel();
     }
   }
 
@@ -241,6 +267,7 @@ export class MemoirClient {
     // An erased conversation's workflow still answers queries; PostgreSQL says whether it exists.
     const store = this.opts.conversations;
     if (store && !(await store.get(tenantId, conversationId))) throw notFound('conversation');
+    await this.settling.get(conversationWorkflowId(tenantId, conversationId));
     try {
       return await this.handle(tenantId, conversationId).query(getStateQuery);
     } catch (err) {
@@ -384,6 +411,17 @@ export class MemoirClient {
       includeIo: options.includeIo === true,
       messageId: options.messageId,
       limit: options.limit ?? 100,
+    });
+  }
+
+  private settleLater(workflowId: string, update: Promise<unknown>): void {
+    const settled = update.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.settling.set(workflowId, settled);
+    void settled.then(() => {
+      if (this.settling.get(workflowId) === settled) this.settling.delete(workflowId);
     });
   }
 
@@ -546,4 +584,18 @@ async function withDeadline<T>(work: Promise<T>, ms: number, messageId: string):
 /** Participant names without the absent ones. */
 function namesOf(p: StartConversationInput['participants']): Participants {
   return { ...(p?.user ? { user: p.user } : {}), ...(p?.assistant ? { assistant: p.assistant } : {}) };
+}
+
+/**
+ * The first answer of the two: the turn read back after its notice, or the update's. The update's failure still
+ * fails the call unless the stored turn came first (then the reply is durable, whatever the update does next).
+ */
+function storedOrUpdated(update: Promise<TurnResult>, stored: Promise<TurnResult | null>): Promise<TurnResult> {
+  return new Promise((resolve, reject) => {
+    update.then(resolve, reject);
+    stored.then(
+      (turn) => turn && resolve(turn),
+      () => undefined,
+    );
+  });
 }

@@ -36,6 +36,17 @@ export interface ConversationRecord {
   lastMessageAt: Date | null;
 }
 
+/**
+ * Hears that the answer to a message was stored (the server's `TurnNotices`, over PostgreSQL's LISTEN/NOTIFY).
+ * `stored` may never resolve: a notice can be lost, and the update still brings the reply.
+ */
+export interface StoredTurnNotices {
+  watch(turn: { tenantId: string; conversationId: string; messageId: string }): {
+    stored: Promise<void>;
+    cancel(): void;
+  };
+}
+
 /** Read access (and the idempotent create) on PostgreSQL's conversations. */
 export interface ConversationReader {
   /** Creates the row with the conversation's tools; false when it already exists. */

@@ -3,7 +3,7 @@
  * writes, and read back from either. Replay and `memoir history export` share these.
  */
 import fs from 'node:fs';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { historyFromProtoJson, historyToProtoJson } from './proto-json';
 
@@ -13,6 +13,41 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 /** One run's history from the server; the latest run when `runId` is absent. */
 export async function fetchHistory(client: Client, workflowId: string, runId?: string): Promise<History> {
   return client.workflow.getHandle(workflowId, runId).fetchHistory();
+}
+
+/** Updates the history shows accepted and not yet completed: turns whose workflow task is still to come. */
+export function openUpdates(history: History): number {
+  const events = history.events ?? [];
+  return (
+    events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length -
+    events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length
+  );
+}
+
+/**
+ * A run's history once its turns are recorded: no workflow task pending and every accepted update completed. A
+ * reply reaches its client as soon as the turn is stored (reply on commit, src/storage/turn-notices.ts), before
+ * history records the update's completion (an activity's completion and a workflow task later) or, with a local
+ * model call, even its acceptance (the workflow task that runs the call records both when it completes). Who reads
+ * history right after a turn (tests, benchmarks, captures) reads it through this.
+ */
+export async function historyAfterTurns(
+  handle: Pick<WorkflowHandle, 'fetchHistory' | 'describe'>,
+  timeoutMs = 30_000,
+): Promise<History> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pendingTask = (await handle.describe()).raw.pendingWorkflowTask;
+    const history = await handle.fetchHistory();
+    const open = openUpdates(history);
+    if (open === 0 && !pendingTask) return history;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `turns still not recorded after ${timeoutMs} ms (${open} open update(s), task pending: ${!!pendingTask})`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** The proto JSON form of a history (event ids as strings, enums by name, payloads in base64). */

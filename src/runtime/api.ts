@@ -52,6 +52,9 @@ export function apiOptions(s: Services): ApiOptions {
 }
 
 export async function startApi(s: Services): Promise<RunningApi> {
+  // Listening before the first message, so its reply need not wait for the workflow task; if PostgreSQL refuses now,
+  // the listener keeps trying in the background and replies come by update meanwhile.
+  await s.turnNotices?.listen().catch((err: unknown) => s.log.warn({ err }, 'not listening for stored turns yet'));
   const app = createApi(apiOptions(s));
   const url = await app.listen({ host: s.config.api.host, port: s.config.api.port });
   return { url, routes: app.memoirRoutes, close: () => app.close() };

@@ -10,6 +10,7 @@ import { assemblerSettings } from '../context/assembler-settings';
 import type { Logger } from '../log';
 import { estimateTokens, TokenCalibration } from '../model/tokens';
 import { ConversationStore } from '../storage/conversations';
+import { TurnNotices } from '../storage/turn-notices';
 import type { Db } from '../storage/db';
 import { LlmCallStore } from '../storage/llm-calls';
 import { ManifestStore } from '../storage/manifests';
@@ -76,6 +77,8 @@ export interface Services {
   userSearchKey: UserSearchKey;
   /** Reply deltas for streaming clients. */
   streams: StreamBus;
+  /** Stored turns announced and heard (MEMOIR_REPLY_ON_COMMIT with PostgreSQL); absent: replies come by update. */
+  turnNotices: TurnNotices | undefined;
   /** Every tool conversations may choose, and the record of their calls. */
   tools: { registry: ToolRegistry; calls: ToolCallStore };
   /** One line per service: what was chosen. */
@@ -167,6 +170,9 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
     ]);
     closers.push(() => registry.close());
     const tools = { registry, calls: new ToolCallStore(db, messageSealer(config, encryption.encryption)) };
+    // Connects on first use: a worker only announces (over the pool), an API also listens.
+    const turnNotices = config.replyOnCommit ? new TurnNotices(config.databaseUrl!, log) : undefined;
+    closers.push(async () => turnNotices?.close());
     const memoir = new MemoirClient({
       client: temporal.client,
       taskQueue: config.temporal.taskQueue,
@@ -176,6 +182,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       assembler,
       storedForm: (text) => privacy.at('store', text).text,
       repliesStoredVerbatim: !privacy.applies('store'),
+      ...(turnNotices ? { storedTurns: turnNotices } : {}),
       userSearchKey,
       toolNames: () => registry.names(),
       toolCalls: toolCallReader(tools.calls),
@@ -202,6 +209,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
       privacy,
       userSearchKey,
       streams,
+      turnNotices,
       eraser: new Eraser({
         db,
         temporal: temporal.client,

@@ -9,6 +9,7 @@ import { isBundleFresh } from '../temporal/bundle-freshness';
 import { deploymentOptions, makeCurrent } from '../temporal/deployment';
 import { prebuiltBundlePath, RUNNING_COMPILED, WORKFLOWS_ENTRY } from '../temporal/bundle-paths';
 import { installTemporalRuntime } from '../temporal/runtime';
+import { announceTurnStored } from '../storage/turn-notices';
 import { tracing } from './tracing';
 import type { Services } from './services';
 
@@ -63,6 +64,7 @@ export function activityDeps(s: Services): ActivityDeps {
     },
     privacy: s.privacy,
     streams: s.streams,
+    ...(s.turnNotices ? { announceTurnStored: (turn) => announceTurnStored(s.db, turn) } : {}),
     userSearchKey: s.userSearchKey,
     tools: s.tools,
   };

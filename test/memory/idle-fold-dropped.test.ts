@@ -7,6 +7,7 @@ import type { temporal } from '@temporalio/proto';
 import { conversationWorkflowId } from '../../workflows/contract';
 import { waitUntil } from '../reliability/driver';
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
+import { historyAfterTurns } from '../helpers/turn-history';
 
 const SUMMARY_MODEL = 'claude-haiku-5-5';
 /** The first summary call waits on this gate: the compaction runs until the test has done what it needs. */
@@ -41,7 +42,7 @@ it('a user turn arriving drops an idle fold still waiting for a running compacti
   const { memoir, temporal } = stack.serving.services;
   await stack.offline.script([{ model: SUMMARY_MODEL, times: 1, action: { kind: 'hold', gate: SUMMARY_GATE } }]);
   const handle = temporal.client.workflow.getHandle(conversationWorkflowId(tenantId, conversationId));
-  const history = async () => (await handle.fetchHistory()).events ?? [];
+  const history = async () => (await historyAfterTurns(handle)).events ?? [];
   for (let i = 1; i <= 3; i++) {
     // The third turn crosses the threshold (6 messages > 4): a compaction starts, held back by the summary model.
     await memoir.sendMessage(tenantId, conversationId, { content: `Turn ${i}: I grow tomatoes.`, userId: 'u' });

@@ -255,7 +255,8 @@ describe('a worker killed after the hand-over', () => {
     const sent = memoir.sendMessage(tenantId, conversationId, { content: 'Will I be killed?' });
     // Killed once the call has been handed over (the adopting activity is scheduled) and is still running.
     await vi.waitFor(
-      async () => expect(scheduledReplies(await eventsOf(stack, tenantId, conversationId))).toHaveLength(1),
+      async () =>
+        expect(scheduledReplies(await eventsOf(stack, tenantId, conversationId, { inFlight: true }))).toHaveLength(1),
       { timeout: 30_000, interval: 50 },
     );
     expect(model.inFlight('reply')).toBe(1);

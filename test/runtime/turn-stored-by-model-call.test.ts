@@ -11,6 +11,7 @@ import { conversationWorkflowId, type TurnResult } from '../../workflows/contrac
 import { startStack, uniqueId, type Stack } from '../helpers/stack';
 import { expectTwoTurnsStoredOnce } from '../helpers/two-turns';
 import { lockWaiters } from '../helpers/lock-waiters';
+import { historyAfterTurns } from '../helpers/turn-history';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -58,9 +59,9 @@ it('a turn is one model call: no local step, no scope in the call, one row each'
   const first = await memoir.sendMessage(tenantId, conversationId, { content: 'My boat is the Vela.', userId: 'u' });
   const second = await memoir.sendMessage(tenantId, conversationId, { content: 'What is my boat called?' });
 
-  const history = await temporal.client.workflow
-    .getHandle(conversationWorkflowId(tenantId, conversationId))
-    .fetchHistory();
+  const history = await historyAfterTurns(
+    temporal.client.workflow.getHandle(conversationWorkflowId(tenantId, conversationId)),
+  );
   const events = history.events ?? [];
   const localSteps = events.flatMap((e) =>
     e.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? [e] : [],
@@ -346,9 +347,9 @@ it('a paid reply whose turn and ledger row both fail to write is stored with its
   expect(accepted.costUsd).toBeCloseTo(state.totals.costUsd, 9);
   expect(accepted.inputTokens).toBe(state.totals.inputTokens);
   // Both writes failed: the call handed its unwritten row to the workflow with the unstored reply.
-  const history = await stack.serving.services.temporal.client.workflow
-    .getHandle(conversationWorkflowId(tenantId, conversationId))
-    .fetchHistory();
+  const history = await historyAfterTurns(
+    stack.serving.services.temporal.client.workflow.getHandle(conversationWorkflowId(tenantId, conversationId)),
+  );
   const results = (history.events ?? []).flatMap(
     (e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.map(decoded) ?? [],
   );
