@@ -267,7 +267,7 @@ export class MemoirClient {
     // An erased conversation's workflow still answers queries; PostgreSQL says whether it exists.
     const store = this.opts.conversations;
     if (store && !(await store.get(tenantId, conversationId))) throw notFound('conversation');
-    await this.settling.get(conversationWorkflowId(tenantId, conversationId));
+    await settledOrLate(this.settling.get(conversationWorkflowId(tenantId, conversationId)));
     try {
       return await this.handle(tenantId, conversationId).query(getStateQuery);
     } catch (err) {
@@ -584,6 +584,24 @@ async function withDeadline<T>(work: Promise<T>, ms: number, messageId: string):
 /** Participant names without the absent ones. */
 function namesOf(p: StartConversationInput['participants']): Participants {
   return { ...(p?.user ? { user: p.user } : {}), ...(p?.assistant ? { assistant: p.assistant } : {}) };
+}
+
+/**
+ * How long a state read waits for the workflow to complete the update of a turn this client answered from the store.
+ * That takes milliseconds; a workflow task that keeps failing (a bad deploy, a dead worker) must not hold the read
+ * that would show it, so past this the state is read as it stands.
+ */
+const SETTLE_WAIT_MS = 2_000;
+
+async function settledOrLate(settling: Promise<void> | undefined): Promise<void> {
+  if (!settling) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS)));
+  try {
+    await Promise.race([settling, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

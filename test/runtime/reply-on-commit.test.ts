@@ -106,11 +106,11 @@ it("reads the workflow's state after the turns it answered early", async () => {
   // Asked while the update is open: answered once the workflow has taken the turn in, not before, though the
   // workflow itself, asked directly meanwhile, still has the message pending.
   let answered = false;
+  const asked = performance.now();
   const state = memoir.getState(tenantId, conversationId).finally(() => (answered = true));
-  for (let i = 0; i < 3; i++) {
-    expect(await handleOf(tenantId, conversationId).query(getStateQuery)).toMatchObject({ pendingMessages: 1 });
-  }
-  expect(answered).toBe(false);
+  expect(await handleOf(tenantId, conversationId).query(getStateQuery)).toMatchObject({ pendingMessages: 1 });
+  // It waits 2 s at most (a workflow task that keeps failing must not hold the read): within that, not answered.
+  if (performance.now() - asked < 1_500) expect(answered).toBe(false);
   held.release();
   hold = undefined;
   expect(await state).toMatchObject({ turnCount: 2, pendingMessages: 0 });
