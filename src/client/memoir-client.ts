@@ -206,6 +206,7 @@ export class MemoirClient {
     const store = this.opts.repliesStoredVerbatim ? this.opts.conversations : undefined;
     // Watched before the update is sent, so a notice cannot come before its waiter.
     const watch = store && this.opts.storedTurns?.watch({ tenantId, conversationId, messageId });
+    let readEarly: TurnResult | undefined;
     const update = this.opts.client.workflow
       .executeUpdateWithStart(sendMessageUpdate, {
         args: [
@@ -220,6 +221,8 @@ export class MemoirClient {
       })
       .then(async (sent): Promise<TurnResult> => {
         if (!('stored' in sent)) return sent;
+        // Read already, when its notice came first: the same turn, not read twice.
+        if (readEarly) return readEarly;
         const stored = await store?.findTurn(tenantId, conversationId, messageId);
         if (!stored) throw notFound('conversation'); // erased between the answer and this read
         return stored;
@@ -230,7 +233,9 @@ export class MemoirClient {
       watch && store
         ? storedOrUpdated(
             update,
-            watch.stored.then(() => store.findTurn(tenantId, conversationId, messageId)),
+            watch.stored
+              .then(() => store.findTurn(tenantId, conversationId, messageId))
+              .then((turn) => (readEarly = turn ?? undefined)),
           )
         : update;
     if (watch) this.settleLater(conversationWorkflowId(tenantId, conversationId), update);
@@ -608,7 +613,7 @@ async function settledOrLate(settling: Promise<void> | undefined): Promise<void>
  * The first answer of the two: the turn read back after its notice, or the update's. The update's failure still
  * fails the call unless the stored turn came first (then the reply is durable, whatever the update does next).
  */
-function storedOrUpdated(update: Promise<TurnResult>, stored: Promise<TurnResult | null>): Promise<TurnResult> {
+function storedOrUpdated(update: Promise<TurnResult>, stored: Promise<TurnResult | undefined>): Promise<TurnResult> {
   return new Promise((resolve, reject) => {
     update.then(resolve, reject);
     stored.then(
