@@ -153,8 +153,11 @@ describe('continue-as-new', () => {
         }),
       );
     }
-    const runs = await runIds(stack, `conversation/${tenant}/long`);
-    expect(runs.length).toBeGreaterThanOrEqual(3);
+    // Listing is eventually consistent: the third run shows up a moment after it starts.
+    await vi.waitFor(
+      async () => expect((await runIds(stack, `conversation/${tenant}/long`)).length).toBeGreaterThanOrEqual(3),
+      { timeout: 30_000, interval: 100 },
+    );
 
     const state = await settled(() => memoir.getState(tenant, 'long'));
     expect(state.turnCount).toBe(8);
