@@ -8,6 +8,7 @@ import pg from 'pg';
 import { conversationWorkflowId } from '../workflows/contract';
 import { lockWaiters } from './helpers/lock-waiters';
 import { startStack, uniqueId, type Stack } from './helpers/stack';
+import { historyAfterTurns } from './helpers/turn-history';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -47,7 +48,9 @@ it('writes nothing of a conversation back when its owner is erased while its rep
     await stack.offline.release(gate);
     const answered = await inFlight;
     expect(answered.messageId).toBe('held-1');
-    // Stored (its conversation is erased next), but not written through to the hot tier.
+    // Stored (its conversation is erased next), but not written through to the hot tier. The answer can come before
+    // the model call has ended (reply on commit): read once the workflow has its result.
+    await historyAfterTurns(handle);
     const hot = await memory.hot.since(tenantId, conversationId, 0);
     expect(hot.map((m) => m.messageId)).not.toContain('held-1');
 
