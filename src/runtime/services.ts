@@ -27,6 +27,7 @@ import { MemoryStreamBus } from '../streaming/memory-bus';
 import { RedisStreamBus } from '../streaming/redis-bus';
 import type { TextPolicy } from '../privacy/text-policy';
 import { textPolicy } from './privacy';
+import { repliesOnCommit } from './stored-replies';
 import { redactionKey } from '../privacy/text-policy';
 import { userSearchKeyFrom, type UserSearchKey } from '../security/user-search-key';
 import { tracing } from './tracing';
@@ -171,7 +172,7 @@ export async function openServices(config: Config, log: Logger, opts: OpenOption
     closers.push(() => registry.close());
     const tools = { registry, calls: new ToolCallStore(db, messageSealer(config, encryption.encryption)) };
     // Connects on first use: a worker only announces (over the pool), an API also listens.
-    const turnNotices = config.replyOnCommit ? new TurnNotices(config.databaseUrl!, log) : undefined;
+    const turnNotices = repliesOnCommit(config) ? new TurnNotices(config.databaseUrl!, log) : undefined;
     closers.push(async () => turnNotices?.close());
     const memoir = new MemoirClient({
       client: temporal.client,

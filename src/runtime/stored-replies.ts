@@ -18,9 +18,16 @@ export interface StoredReplies {
   close(): Promise<void>;
 }
 
+/**
+ * Whether turns are announced and answered from the store: MEMOIR_REPLY_ON_COMMIT on PostgreSQL, and replies stored as
+ * the model wrote them (redacted at the store stage, they are not the reply: those come by update).
+ */
+export function repliesOnCommit(config: Config): boolean {
+  return config.replyOnCommit && !textPolicy(config).applies('store');
+}
+
 export async function storedReplies(config: Config, db: Db, log: Logger): Promise<StoredReplies> {
-  // Replies redacted at the store stage are not the replies the model wrote: those come by update.
-  if (!config.replyOnCommit || textPolicy(config).applies('store')) return { options: {}, close: async () => {} };
+  if (!repliesOnCommit(config)) return { options: {}, close: async () => {} };
   const notices = new TurnNotices(config.databaseUrl!, log);
   await notices.listen().catch((err: unknown) => log.warn({ err }, 'not listening for stored turns yet'));
   return {

@@ -1,8 +1,8 @@
 /**
  * "The answer to this message is stored": a notice from the activity that committed a turn to the clients waiting
  * for its reply, over PostgreSQL's LISTEN/NOTIFY. A client that hears it reads the stored turn at once, instead of
- * waiting for the workflow to complete the update: the activity's completion and a workflow task later, about a
- * third of a turn's overhead (docs/operations.md, "Reply on commit").
+ * waiting for the workflow to complete the update: the activity's completion and a workflow task later (what that
+ * saves, measured: docs/operations.md, "Reply on commit").
  *
  * The notice carries only the turn's key, never its text, and it is a hint: it is sent after the turn's statement
  * committed (so whoever hears it reads the turn), and it can be lost (a listener reconnecting, a pooler in
