@@ -190,6 +190,55 @@ describe('continue-as-new', () => {
   });
 });
 
+describe('continue-as-new while messages keep coming', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ api: false, env: { MEMOIR_TURNS_PER_RUN: '2', MEMOIR_FACTS_EVERY: '1' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('starts no summary or fact call once the run is due, so the run ends after the calls already running', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir, config } = stack.serving.services;
+    const workflowId = `conversation/${tenant}/busy`;
+    const upkeepActivities = (events: Awaited<ReturnType<typeof historyOf>>['events']) =>
+      events.filter((e) =>
+        ['extractFacts', 'compactHistory'].includes(e.activityTaskScheduledEventAttributes?.activityType?.name ?? ''),
+      ).length;
+    // Every summary-model call (fact extraction) waits until the test says so: the first run's upkeep stays busy
+    // while its messages keep coming, so it cannot continue as new in between.
+    const gate = uniqueId('upkeep');
+    await stack.offline.script([{ action: { kind: 'hold', gate }, model: config.memory.summaryModel }]);
+    const send = (i: number) =>
+      memoir.sendMessage(tenant, 'busy', { content: `turn ${i}: my colour is blue`, messageId: `b${i}`, userId: 'u' });
+
+    await send(0); // starts a fact extraction, held
+    const firstRun = (await memoir.handle(tenant, 'busy').describe()).runId;
+    // Due after turn 1; the held extraction keeps the run from continuing, so turns 2 and 3 are its too.
+    for (let i = 1; i < 4; i++) await send(i);
+    const first = await historyOf(stack, workflowId, firstRun);
+    const answered = first.events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length;
+    expect(answered).toBe(4);
+
+    await stack.offline.release(gate);
+    await vi.waitFor(async () => expect((await memoir.handle(tenant, 'busy').describe()).runId).not.toBe(firstRun), {
+      timeout: 30_000,
+      interval: 100,
+    });
+    // One extraction in the first run: the turns after it was due asked for none (before, each asked for one more
+    // pass, and a client that kept sending kept the run going).
+    expect(upkeepActivities((await historyOf(stack, workflowId, firstRun)).events)).toBe(1);
+
+    // The next run's first turn starts what the first run held back; nothing is lost.
+    await send(4);
+    const state = await settled(() => memoir.getState(tenant, 'busy'));
+    expect(state.turnCount).toBe(5);
+    expect(upkeepActivities((await historyOf(stack, workflowId)).events)).toBeGreaterThanOrEqual(1);
+    const facts = (await stack.offline.requests()).filter((r) => r.model === config.memory.summaryModel);
+    expect(facts.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('history size', () => {
   let stack: Stack;
   beforeAll(async () => {

@@ -95,8 +95,12 @@ export class Background {
     return this.jobs.compact.running || this.jobs.facts.running;
   }
 
-  /** After a stored turn: count it, then start whatever is due. */
-  afterTurn(userChars: number, replyChars: number): void {
+  /**
+   * After a stored turn: count it, then start whatever is due. `runEnding`: the run is due to continue as new, which
+   * waits for summary and fact calls to settle; none is started (nor asked to run again), so that wait ends however
+   * fast messages keep coming. The counters travel to the next run, whose first turn starts what is still due.
+   */
+  afterTurn(userChars: number, replyChars: number, runEnding = false): void {
     const c = this.counters;
     c.unsummarizedMessages += 2;
     c.unsummarizedTokens += Math.ceil((userChars + replyChars) / 4);
@@ -104,8 +108,9 @@ export class Background {
     const p = this.policy();
     this.start({
       index: !patched(INDEX_IN_BATCHES_PATCH) || ++this.unindexedTurns >= indexEveryTurns(p.keepRecentMessages),
-      compact: c.unsummarizedMessages > p.compactAfterMessages || c.unsummarizedTokens > p.compactAfterTokens,
-      facts: c.turnsSinceFacts >= p.factsEveryTurns,
+      compact:
+        !runEnding && (c.unsummarizedMessages > p.compactAfterMessages || c.unsummarizedTokens > p.compactAfterTokens),
+      facts: !runEnding && c.turnsSinceFacts >= p.factsEveryTurns,
     });
   }
 

@@ -68,6 +68,15 @@ const MESSAGE_ID_FROM_UPDATE_PATCH = 'message-id-from-update-id';
  */
 const UPDATE_ANSWERED_AT_TURN_END_PATCH = 'update-answered-at-turn-end';
 
+/**
+ * Runs with this marker start no summary or fact call once they are due to continue as new. Continue-as-new waits
+ * for those calls, and a message accepted meanwhile is answered first; when every such turn started another call,
+ * a client sending without pause kept the run going past `turnsPerRun` (its history growing) for as long as it
+ * kept sending. Now the wait lasts at most the calls already running. Asked at the run's start (run-patches.ts):
+ * the first place it applies can follow a local activity's result.
+ */
+const UPKEEP_HELD_AT_RUN_END_PATCH = 'upkeep-held-at-run-end';
+
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
   const { tenantId, conversationId } = input;
   const scope = { tenantId, conversationId };
@@ -80,7 +89,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     UPKEEP_SETTLES_PATCH,
     // Last: added after the list was first recorded.
     FACTS_AND_INDEX_TOGETHER_PATCH,
+    UPKEEP_HELD_AT_RUN_END_PATCH,
   ]);
+  const holdUpkeepAtRunEnd = patchedAtStart.has(UPKEEP_HELD_AT_RUN_END_PATCH);
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
   /** The `UserId` search attribute's value: a keyed hash from openConversation, never the id (see state.ts). */
   let userKey = input.carried?.userKey;
@@ -102,6 +113,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   };
   let nextTicket = 0;
   let turnsThisRun = 0;
+  /** The run has served its turns (or the server asks for a new run): it continues as new once it can. */
+  const runDue = () => turnsThisRun >= policy.turnsPerRun || wf.workflowInfo().continueAsNewSuggested;
   let ending = false;
   /** Idle, completing: updates are refused as busy (the client's retry starts the next run). */
   let closing = false;
@@ -282,13 +295,17 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     settle(ticket.id, outcome);
     if (outcome.ok && outcome.fresh) {
       turnsThisRun++;
-      background.afterTurn(ticket.message.content.length, outcome.result.reply.content.length);
+      background.afterTurn(
+        ticket.message.content.length,
+        outcome.result.reply.content.length,
+        holdUpkeepAtRunEnd && runDue(),
+      );
     }
     visibility.afterChange();
     idleSince = Date.now();
     idleUpkeepDone = false;
 
-    if ((turnsThisRun >= policy.turnsPerRun || wf.workflowInfo().continueAsNewSuggested) && queue.length === 0) {
+    if (runDue() && queue.length === 0) {
       // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
       // continue-as-new is tried again after it. No await between the check and continueAsNew.
       // Summary and fact calls still running would report their tokens to this run after it had gone.
