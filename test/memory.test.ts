@@ -101,7 +101,12 @@ describe.each([
         userId: 'cy',
         messageId: `c${i}`,
       });
-    const manifest = (await stack.http('GET', `/v1/conversations/${conversationId}/messages/c4/context`)).body;
+    // The first turn: the lexical search runs from the start. By the fourth, the worker knows every message is in
+    // context, and a search could not change the turn: it is left out (test/context/conversation-cache.test.ts).
+    const manifest = (await stack.http('GET', `/v1/conversations/${conversationId}/messages/c1/context`)).body;
+    const fourth = (await stack.http('GET', `/v1/conversations/${conversationId}/messages/c4/context`)).body;
+    expect(fourth.timings.lexical).toBeUndefined();
+    expect(fourth.historySeqs).toEqual([1, 2, 3, 4, 5, 6]);
     const t = manifest.timings as Record<string, [number, number]>;
     // The conversation row (and its last sequence number) was read by loadContext before assembly began.
     const firstWave = ['summary', 'lexical'].map((k) => t[k]!);

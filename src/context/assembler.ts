@@ -181,11 +181,21 @@ export class ContextAssembler {
           )
         : Promise.resolve(undefined));
     if (mode === 'fill') void semanticRecall();
-    const lexicalP = timed('lexical', async () =>
-      d.db
-        ? searchMessages(d.db, { tenantId, conversationId, text: input.userContent, limit: s.recallCandidates })
-        : [],
-    );
+    const searchLexical = () =>
+      timed('lexical', async () =>
+        d.db
+          ? searchMessages(d.db, { tenantId, conversationId, text: input.userContent, limit: s.recallCandidates })
+          : [],
+      );
+    // While every stored message of a conversation is in its context (no summary yet, a window that fits), the
+    // lexical hits cannot change a turn: each is in the window, so the gate stays closed and nothing is recalled.
+    // When this worker saw that at the conversation's last turn, the search waits until the window shows whether it
+    // still holds, rather than running on every young conversation's turn (the assembly's slowest read). Only when
+    // the search runs changes, never what it decides: see `lexicalCannotMatter` below.
+    const gating = mode === 'turn' && s.recallGate > 0 && d.db !== undefined;
+    const deferLexical = gating && this.cache.wholeInContext(tenantId, conversationId);
+    let lexicalP = deferLexical ? undefined : searchLexical();
+    const lexicalHits = () => (lexicalP ??= searchLexical());
     // Wave 2 needs the conversation and the archive, not the lexical hits (only recall does, after it): the search
     // runs on beside it rather than holding it up (it was wave 1's slowest read).
     const archiveCap = s.archiveShare * budget;
@@ -196,7 +206,7 @@ export class ContextAssembler {
     // young conversation, and the vector search it started was thrown away (Weaviate's CPU alone was 16 of the
     // machine's 77 ms per turn in the scale benchmark). Only when the search starts changes: the gate below decides, and starts it if this did not.
     lexicalP
-      .then(async (hits) => {
+      ?.then(async (hits) => {
         const fit = archiveFit(await archiveP, archiveCap);
         const windowFrom = fit.summaryFits ? fit.summarisedTo + 1 : Infinity;
         const inWindow = (seq: number) => seq >= windowFrom;
@@ -254,7 +264,7 @@ export class ContextAssembler {
       archiveCap - (summaryFits ? summaryTokens : 0) - (factsFit ? estimateTokens(snapshot.facts ?? '') : 0),
     );
     const held = await heldP;
-    const [window, olderAll, systemPromptSha, lexical] = await Promise.all([
+    const [window, olderAll, systemPromptSha, searched] = await Promise.all([
       timed('recent', () =>
         this.window(tenantId, conversationId, from, lastSeq, degraded, held?.from === from ? held.held : undefined),
       ),
@@ -262,6 +272,12 @@ export class ContextAssembler {
       systemPromptShaP,
       lexicalP,
     ]);
+    // Every stored message is in the window (from the first, none missing): any lexical hit is one of them (or newer
+    // than the row, which the gate excludes too), so the gate below scores 0 with or without the hits. Should the
+    // budget leave part of the window out, the search runs after all before the gate is asked again (step 4).
+    const lexicalCannotMatter =
+      gating && from === 1 && window.length === lastSeq && window.every((m, i) => m.seq === i + 1);
+    let lexical = searched ?? (lexicalCannotMatter ? [] : await lexicalHits());
     // Copies: shedding below must not touch the cached summary.
     const facts = factsFit ? [...(summary?.facts ?? [])] : [];
     // The archive goes whole or not at all: dropping a segment would change the cached prefix before it.
@@ -358,7 +374,6 @@ export class ContextAssembler {
     // of the cached prefix, turn after turn.
     // A statement that passed the gate's higher threshold is only weakly asking for an old turn: it gets fewer of
     // them. With the gate off (threshold 0, or no lexical signal) every turn gets its top k.
-    const gating = mode === 'turn' && s.recallGate > 0 && d.db !== undefined;
     const topK = gating ? turnTopK(s.recallTopK, input.userContent) : s.recallTopK;
     candidates.slice(0, topK).forEach(take);
     const topKTokens = recallTokens();
@@ -379,8 +394,11 @@ export class ContextAssembler {
     }
     blocks = fixedBlocks();
     const inWindow = new Set(recent.map((m) => m.seq));
-    if (gated && recent.length < window.length) {
+    const wholeWindow = recent.length === window.length;
+    this.cache.noteWholeInContext(tenantId, conversationId, lexicalCannotMatter && wholeWindow);
+    if (gated && !wholeWindow) {
       // The budget left part of the window out: what it left out may be worth recalling after all.
+      if (!searched) lexical = await lexicalHits();
       gate = gateOn((seq) => excluded(seq) || inWindow.has(seq));
       gated = !gate.open;
       if (!gated) candidates = await findCandidates();

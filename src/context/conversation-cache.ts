@@ -18,6 +18,10 @@
  *     part of the key. Nothing another writer can do changes what an entry holds.
  * Bounded in memory: at most `maxConversations` conversations, and up to `maxChars` characters of older messages
  * (and as many of system prompts, apart) in all, least recently used first out.
+ *
+ * One hint besides, keyed by the conversation's id alone: whether its last turn here had every stored message in
+ * context. It only decides when the turn's lexical search starts (the assembler checks the fact again on the turn's
+ * own reads before leaving the search out), so a stale hint costs time, never a different context.
  */
 import { LRUCache } from 'lru-cache';
 import type { StoredMessage } from '../storage/conversations';
@@ -57,6 +61,7 @@ export class ConversationCache {
   /** The system prompt this process last stored for each conversation identity and owner. */
   private readonly storedPrompts: LRUCache<string, StoredPrompt>;
   private readonly older: LRUCache<string, OlderEntry>;
+  private readonly whole: LRUCache<string, true>;
 
   constructor(limits: ConversationCacheLimits = DEFAULT_CONVERSATION_CACHE) {
     this.storedPrompts = new LRUCache({
@@ -73,6 +78,18 @@ export class ConversationCache {
           e.messages.reduce((n, m) => n + m.content.length, 0),
         ),
     });
+    this.whole = new LRUCache({ max: limits.maxConversations });
+  }
+
+  /** Whether the conversation's last turn assembled here had every stored message in context (a hint). */
+  wholeInContext(tenantId: string, conversationId: string): boolean {
+    return this.whole.get(`${tenantId}\n${conversationId}`) === true;
+  }
+
+  noteWholeInContext(tenantId: string, conversationId: string, whole: boolean): void {
+    const key = `${tenantId}\n${conversationId}`;
+    if (whole) this.whole.set(key, true);
+    else this.whole.delete(key);
   }
 
   /**

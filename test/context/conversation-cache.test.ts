@@ -11,6 +11,7 @@ import { NO_HOT_TIER, RedisHotTier, type HotTier } from '../../src/memory/hot-ti
 import { SummaryStore } from '../../src/memory/summaries';
 import { TwoLevelCache } from '../../src/memory/two-level-cache';
 import { estimateTokens } from '../../src/model/tokens';
+import type { AssemblerSettings } from '../../src/context/assembler';
 import { ConversationStore, type ConversationRow } from '../../src/storage/conversations';
 import { openPostgres, type Db } from '../../src/storage/db';
 import { ManifestStore } from '../../src/storage/manifests';
@@ -21,6 +22,7 @@ import { freshDatabase, uniqueId } from '../helpers/stack';
 const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
 const PROMPT_INSERT = /INSERT INTO conversation_system_prompts/;
 const OLDER_PAGE = /FROM messages WHERE .* seq < \$3\s+ORDER BY seq DESC/s;
+const LEXICAL_SEARCH = /WITH terms AS/;
 
 describe('conversation cache of the assembler', () => {
   let db: Db;
@@ -30,7 +32,7 @@ describe('conversation cache of the assembler', () => {
   let counted: Db;
 
   /** An assembler as a worker builds one (its own cache), over `on` (the counted database or not). */
-  const assembler = (on: Db, hot: HotTier = NO_HOT_TIER) =>
+  const assembler = (on: Db, hot: HotTier = NO_HOT_TIER, settings: Partial<AssemblerSettings> = {}) =>
     new ContextAssembler({
       conversations: new ConversationStore(on),
       manifests: new ManifestStore(on),
@@ -51,6 +53,7 @@ describe('conversation cache of the assembler', () => {
         recallCandidates: 20,
         tierTimeoutMs: 10_000,
         recallGate: 0,
+        ...settings,
       },
     });
   const ask = (a: ContextAssembler, conversationId: string, conversation?: Promise<ConversationRow | null>) =>
@@ -184,6 +187,51 @@ describe('conversation cache of the assembler', () => {
     expect(manifest.olderSeqs).toContain(27);
     expect(manifest.olderSeqs).toEqual(fresh.manifest.olderSeqs);
     expect(manifest.historySeqs).toEqual(fresh.manifest.historySeqs);
+  });
+
+  it('leaves the lexical search out while every message is in context, and runs it again once one is not', async () => {
+    const id = uniqueId('young');
+    await new ConversationStore(db).create('t', id, 'u');
+    await feed(id, 'garden', 3);
+    // The recall gate on (the default); a window of 2 newest messages, the rest joining while the budget allows.
+    const gated = { recallGate: 0.5 };
+    const a = assembler(counted, NO_HOT_TIER, gated);
+    /** This worker's turn and a fresh worker's (which searches at once): the same context either way. */
+    const turn = async (budgetTokens?: number) => {
+      const on = (x: ContextAssembler) =>
+        x.assemble({
+          tenantId: 't',
+          conversationId: id,
+          messageId: 'q',
+          userContent: 'How was the garden?',
+          turn: 9,
+          ...(budgetTokens ? { budgetTokens } : {}),
+        });
+      const pg = await statements(async () => (mine = await on(a)));
+      const fresh = await on(assembler(db, NO_HOT_TIER, gated));
+      const same = ({ timings: _t, createdAt: _c, ...rest }: typeof mine.manifest) => rest;
+      expect(same(mine.manifest)).toEqual(same(fresh.manifest));
+      return pg.filter((q) => LEXICAL_SEARCH.test(q)).length;
+    };
+    let mine!: Awaited<ReturnType<typeof ask>>;
+    // The first turn here searches (nothing known of the conversation yet) and finds all 6 messages in context.
+    expect(await turn()).toBe(1);
+    expect(mine.manifest.historySeqs).toEqual([1, 2, 3, 4, 5, 6]);
+    // The next turn knows that: no search while the window still holds every message, the gate still closed.
+    await feed(id, 'garden', 1, 3);
+    expect(await turn()).toBe(0);
+    expect(mine.manifest.recallGate?.open).toBe(false);
+    // A budget too small for the whole window: what it leaves out may be worth recalling, so the search runs after
+    // all, late in the same turn; and the next turn searches at once.
+    expect(await turn(40)).toBe(1);
+    expect(mine.manifest.historySeqs.length).toBeLessThan(8);
+    expect(await turn()).toBe(1);
+    // A compaction: the window no longer starts at the first message, so the search runs (after the window read).
+    await compact(id, 1, 4);
+    expect(await turn()).toBe(1);
+    expect(mine.manifest.historySeqs[0]).toBe(5);
+    // And on the next turn at once, as before: the hint went with the compaction.
+    expect(await turn()).toBe(1);
   });
 
   it('reads the hot tier beside the conversation row, and keeps to the newest message the row names', async () => {
