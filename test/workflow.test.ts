@@ -5,7 +5,13 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { sendMessageUpdate, type ConversationState, type SentMessage, type TurnResult } from '../workflows/contract';
+import {
+  sendMessageUpdate,
+  type ConversationInput,
+  type ConversationState,
+  type SentMessage,
+  type TurnResult,
+} from '../workflows/contract';
 
 /** The update's answer to a caller that did not ask to read the reply from the store. */
 type Answered = Exclude<SentMessage, { stored: true }>;
@@ -214,11 +220,14 @@ describe('continue-as-new while messages keep coming', () => {
 
     await send(0); // starts a fact extraction, held
     const firstRun = (await memoir.handle(tenant, 'busy').describe()).runId;
-    // Due after turn 1; the held extraction keeps the run from continuing, so turns 2 and 3 are its too.
-    for (let i = 1; i < 4; i++) await send(i);
+    // Due after its second turn; the held extraction keeps the run from continuing, so the third turn is its too.
+    for (let i = 1; i < 3; i++) await send(i);
+    // Then the run is overdue (its grace, a tenth of turnsPerRun, is one turn): a new message is refused as busy,
+    // so a client that kept sending could not keep the run going.
+    await expect(send(3)).rejects.toMatchObject({ code: 'conversation_busy' });
     const first = await historyOf(stack, workflowId, firstRun);
     const answered = first.events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length;
-    expect(answered).toBe(4);
+    expect(answered).toBe(3);
 
     await stack.offline.release(gate);
     await vi.waitFor(async () => expect((await memoir.handle(tenant, 'busy').describe()).runId).not.toBe(firstRun), {
@@ -229,13 +238,50 @@ describe('continue-as-new while messages keep coming', () => {
     // pass, and a client that kept sending kept the run going).
     expect(upkeepActivities((await historyOf(stack, workflowId, firstRun)).events)).toBe(1);
 
-    // The next run's first turn starts what the first run held back; nothing is lost.
-    await send(4);
+    // The refused message, sent again, is the next run's first turn, which starts what the first run held back.
+    await send(3);
     const state = await settled(() => memoir.getState(tenant, 'busy'));
-    expect(state.turnCount).toBe(5);
+    expect(state.turnCount).toBe(4);
     expect(upkeepActivities((await historyOf(stack, workflowId)).events)).toBeGreaterThanOrEqual(1);
     const facts = (await stack.offline.requests()).filter((r) => r.model === config.memory.summaryModel);
     expect(facts.length).toBeGreaterThanOrEqual(2);
+    const stored = await memoir.messages(tenant, 'busy', { limit: 20 });
+    expect(stored.filter((m) => m.role === 'user').map((m) => m.messageId)).toEqual(['b0', 'b1', 'b2', 'b3']);
+  });
+
+  it('hands signalled messages still queued to the next run once it is overdue, each answered once, in order', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir } = stack.serving.services;
+    const workflowId = `conversation/${tenant}/flood`;
+    const post = (i: number) =>
+      memoir.postMessage(tenant, 'flood', { content: `[f${i}] noted`, messageId: `f${i}`, userId: 'u' });
+    // The first reply waits until all ten messages are queued: the run then never finds its queue empty.
+    const gate = uniqueId('reply');
+    await stack.offline.script([{ action: { kind: 'hold', gate }, lastUserContains: '[f0]', times: 1 }]);
+    await post(0);
+    const firstRun = (await memoir.handle(tenant, 'flood').describe()).runId;
+    for (let i = 1; i < 10; i++) await post(i);
+    await vi.waitFor(async () => expect((await memoir.getState(tenant, 'flood')).pendingMessages).toBe(10), {
+      timeout: 10_000,
+      interval: 50,
+    });
+    await stack.offline.release(gate);
+
+    // Two turns a run and one of grace: the first run answers three, then continues as new with the other seven.
+    await vi.waitFor(async () => expect(await memoir.messages(tenant, 'flood', { limit: 50 })).toHaveLength(20), {
+      timeout: 60_000,
+      interval: 200,
+    });
+    const handedOver = (await historyOf(stack, workflowId, firstRun)).events.find(
+      (e) => e.workflowExecutionContinuedAsNewEventAttributes,
+    )?.workflowExecutionContinuedAsNewEventAttributes;
+    const input = JSON.parse(Buffer.from(handedOver!.input!.payloads![0]!.data!).toString()) as ConversationInput;
+    expect(input.carried?.pending?.map((m) => m.messageId)).toEqual(['f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9']);
+    const stored = await memoir.messages(tenant, 'flood', { limit: 50 });
+    expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(stored.filter((m) => m.role === 'user').map((m) => m.messageId)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `f${i}`),
+    );
   });
 });
 

@@ -77,6 +77,17 @@ const UPDATE_ANSWERED_AT_TURN_END_PATCH = 'update-answered-at-turn-end';
  */
 const UPKEEP_HELD_AT_RUN_END_PATCH = 'upkeep-held-at-run-end';
 
+/**
+ * A run that keeps being sent to after it is due cannot continue as new while a message waits in its queue: each
+ * accepted message is answered first. Past this grace (a tenth of `turnsPerRun`, between 1 and 20 turns after it
+ * became due) the run is overdue: it refuses new updates as busy (the client sends again and the next run answers),
+ * so the updates it holds drain. Asked at the run's start (run-patches.ts): runs with this marker then also hand the
+ * signalled messages still queued to the next run, as a closing run does, rather than answer a flood of them
+ * forever.
+ */
+const SIGNALS_CARRIED_WHEN_OVERDUE_PATCH = 'signals-carried-when-overdue';
+const MAX_OVERDUE_GRACE_TURNS = 20;
+
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
   const { tenantId, conversationId } = input;
   const scope = { tenantId, conversationId };
@@ -90,13 +101,16 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     // Last: added after the list was first recorded.
     FACTS_AND_INDEX_TOGETHER_PATCH,
     UPKEEP_HELD_AT_RUN_END_PATCH,
+    SIGNALS_CARRIED_WHEN_OVERDUE_PATCH,
   ]);
   const holdUpkeepAtRunEnd = patchedAtStart.has(UPKEEP_HELD_AT_RUN_END_PATCH);
+  const carrySignalsWhenOverdue = patchedAtStart.has(SIGNALS_CARRIED_WHEN_OVERDUE_PATCH);
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
   /** The `UserId` search attribute's value: a keyed hash from openConversation, never the id (see state.ts). */
   let userKey = input.carried?.userKey;
   const visibility = new SearchAttributePublisher(wf.patched(SEARCH_ATTRIBUTES_BATCHED_PATCH), state, () => userKey);
-  const queue: { id: number; message: QueuedMessage }[] = [];
+  /** `answers`: an update handler waits for this message's turn (a signalled or carried message has none). */
+  const queue: { id: number; message: QueuedMessage; answers: boolean }[] = [];
   /**
    * Update handlers waiting for their message's turn, by ticket. A plain promise each, resolved when the turn ends:
    * a `condition()` per handler cost four promises (each with a stack capture in the SDK's sandbox) and was
@@ -115,11 +129,16 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   let turnsThisRun = 0;
   /** The run has served its turns (or the server asks for a new run): it continues as new once it can. */
   const runDue = () => turnsThisRun >= policy.turnsPerRun || wf.workflowInfo().continueAsNewSuggested;
+  /** turnsThisRun when the run was first found due after a turn. */
+  let dueAfterTurns: number | undefined;
+  const overdue = () =>
+    dueAfterTurns !== undefined &&
+    turnsThisRun - dueAfterTurns >= Math.min(MAX_OVERDUE_GRACE_TURNS, Math.ceil(policy.turnsPerRun / 10));
   let ending = false;
   /** Idle, completing: updates are refused as busy (the client's retry starts the next run). */
   let closing = false;
-  const enqueue = (message: QueuedMessage): number => {
-    queue.push({ id: nextTicket, message });
+  const enqueue = (message: QueuedMessage, answers = false): number => {
+    queue.push({ id: nextTicket, message, answers });
     state.pendingMessages = queue.length;
     return nextTicket++;
   };
@@ -151,13 +170,16 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   wf.setHandler(
     sendMessageUpdate,
     async (msg) => {
-      const ticket = enqueue({
-        messageId:
-          msg.messageId ?? (wf.patched(MESSAGE_ID_FROM_UPDATE_PATCH) ? wf.currentUpdateInfo()!.id : wf.uuid4()),
-        content: msg.content,
-        // Only when given: a message without it is queued exactly as before the field existed.
-        ...(msg.sentAt !== undefined ? { sentAt: msg.sentAt } : {}),
-      });
+      const ticket = enqueue(
+        {
+          messageId:
+            msg.messageId ?? (wf.patched(MESSAGE_ID_FROM_UPDATE_PATCH) ? wf.currentUpdateInfo()!.id : wf.uuid4()),
+          content: msg.content,
+          // Only when given: a message without it is queued exactly as before the field existed.
+          ...(msg.sentAt !== undefined ? { sentAt: msg.sentAt } : {}),
+        },
+        true,
+      );
       let outcome: TurnOutcome;
       if (answerAtTurnEnd) outcome = await new Promise<TurnOutcome>((resolve) => waiting.set(ticket, resolve));
       else {
@@ -178,6 +200,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
           (ending ? { type: FailureTypes.conversationEnded, message: 'the conversation has ended' } : undefined) ??
           (closing ||
           queue.length >= MAX_PENDING_MESSAGES ||
+          overdue() ||
           wf.workflowInfo().historyLength > HISTORY_EVENTS_HARD_LIMIT
             ? { type: FailureTypes.conversationBusy, message: 'the conversation is busy; retry shortly' }
             : undefined);
@@ -305,20 +328,25 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     idleSince = Date.now();
     idleUpkeepDone = false;
 
-    if (runDue() && queue.length === 0) {
+    if (dueAfterTurns === undefined && runDue()) dueAfterTurns = turnsThisRun;
+    // Overdue with only signalled messages queued: no update waits here (new ones are refused), so they go to the
+    // next run, whatever keeps arriving meanwhile with them.
+    const handOver = carrySignalsWhenOverdue && overdue() && queue.every((t) => !t.answers);
+    if (runDue() && (queue.length === 0 || handOver)) {
       // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
       // continue-as-new is tried again after it. No await between the check and continueAsNew.
       // Summary and fact calls still running would report their tokens to this run after it had gone.
       const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
       await wf.condition(
-        () => (wf.allHandlersFinished() && !(settleUpkeep && background.accounting)) || queue.length > 0,
+        () => (wf.allHandlersFinished() && !(settleUpkeep && background.accounting)) || (!handOver && queue.length > 0),
       );
-      if (queue.length === 0 && !ending) {
+      if ((handOver || queue.length === 0) && !ending) {
+        const pending = queue.map((t) => t.message);
         return wf.continueAsNew<typeof conversationWorkflow>({
           tenantId,
           conversationId,
           policy,
-          carried: { ...carry(state, [], userKey), ...carryTools() },
+          carried: { ...carry(state, pending, userKey), ...carryTools() },
         });
       }
     }
