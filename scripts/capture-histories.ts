@@ -285,6 +285,38 @@ const SCENARIOS: Scenario[] = [
       return { workflowId };
     },
   },
+  {
+    name: 'overdue-signals',
+    description:
+      'MEMOIR_TURNS_PER_RUN=2: six messages signalled while the first turn is held, so the queue never empties; ' +
+      'the run answers three (two turns and one of grace) and continues as new with the other three carried ' +
+      '(patch signals-carried-when-overdue: before it, the run answered all six).',
+    env: { MEMOIR_TURNS_PER_RUN: '2' },
+    async run({ stack, memoir, client, tenantId }) {
+      await stack.offline.script([{ lastUserContains: '[s1]', action: { kind: 'hold', gate: 'overdue' }, times: 1 }]);
+      const workflowId = conversationWorkflowId(tenantId, 'flood');
+      const events = async () => (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      const post = (i: number) =>
+        memoir.postMessage(tenantId, 'flood', { content: `[s${i}] A note.`, messageId: `s${i}`, userId: 'ada' });
+      await post(1);
+      const firstRun = (await client.workflow.getHandle(workflowId).describe()).runId;
+      for (let i = 2; i <= 6; i++) await post(i);
+      await until(
+        async () =>
+          (await events().catch(() => [])).filter((e) => e.workflowExecutionSignaledEventAttributes).length === 6
+            ? true
+            : undefined,
+        'all six messages queue',
+      );
+      await stack.offline.release('overdue');
+      const continued = await until(async () => {
+        const all = await client.workflow.getHandle(workflowId, firstRun).fetchHistory();
+        return all.events?.find((e) => e.workflowExecutionContinuedAsNewEventAttributes) ? true : undefined;
+      }, 'the first run continues as new');
+      check(continued, 'the first run continued as new');
+      return { workflowId, runId: firstRun };
+    },
+  },
 ];
 
 function check(condition: boolean, message: string): asserts condition {
