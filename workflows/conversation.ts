@@ -331,16 +331,20 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     if (dueAfterTurns === undefined && runDue()) dueAfterTurns = turnsThisRun;
     // Overdue with only signalled messages queued: no update waits here (new ones are refused), so they go to the
     // next run, whatever keeps arriving meanwhile with them.
-    const handOver = carrySignalsWhenOverdue && overdue() && queue.every((t) => !t.answers);
+    const onlySignalled = () => queue.every((t) => !t.answers);
+    const handOver = carrySignalsWhenOverdue && overdue() && onlySignalled();
     if (runDue() && (queue.length === 0 || handOver)) {
       // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
       // continue-as-new is tried again after it. No await between the check and continueAsNew.
       // Summary and fact calls still running would report their tokens to this run after it had gone.
       const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
+      // Handing over, an update accepted meanwhile (none should be: the run refuses them) is answered here first.
       await wf.condition(
-        () => (wf.allHandlersFinished() && !(settleUpkeep && background.accounting)) || (!handOver && queue.length > 0),
+        () =>
+          (wf.allHandlersFinished() && !(settleUpkeep && background.accounting)) ||
+          (handOver ? !onlySignalled() : queue.length > 0),
       );
-      if ((handOver || queue.length === 0) && !ending) {
+      if ((handOver ? onlySignalled() : queue.length === 0) && !ending) {
         const pending = queue.map((t) => t.message);
         return wf.continueAsNew<typeof conversationWorkflow>({
           tenantId,
