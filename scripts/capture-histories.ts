@@ -289,8 +289,8 @@ const SCENARIOS: Scenario[] = [
     name: 'overdue-signals',
     description:
       'MEMOIR_TURNS_PER_RUN=2: six messages signalled while the first turn is held, so the queue never empties; ' +
-      'the run answers three (two turns and one of grace) and continues as new with the other three carried ' +
-      '(patch signals-carried-when-overdue: before it, the run answered all six).',
+      'the run answers two and continues as new with the other four carried (patch signals-carried-when-due: ' +
+      'before it, the run answered all six).',
     env: { MEMOIR_TURNS_PER_RUN: '2' },
     async run({ stack, memoir, client, tenantId }) {
       await stack.offline.script([{ lastUserContains: '[s1]', action: { kind: 'hold', gate: 'overdue' }, times: 1 }]);

@@ -222,8 +222,8 @@ describe('continue-as-new while messages keep coming', () => {
     const firstRun = (await memoir.handle(tenant, 'busy').describe()).runId;
     // Due after its second turn; the held extraction keeps the run from continuing, so the third turn is its too.
     for (let i = 1; i < 3; i++) await send(i);
-    // Then the run is overdue (its grace, a tenth of turnsPerRun, is one turn): a new message is refused as busy,
-    // so a client that kept sending could not keep the run going.
+    // Then the run is overdue (its grace, a tenth of turnsPerRun, is one message after it became due): a new message
+    // is refused as busy, so clients that kept sending could not keep the run going.
     await expect(send(3)).rejects.toMatchObject({ code: 'conversation_busy' });
     const first = await historyOf(stack, workflowId, firstRun);
     const answered = first.events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length;
@@ -249,7 +249,7 @@ describe('continue-as-new while messages keep coming', () => {
     expect(stored.filter((m) => m.role === 'user').map((m) => m.messageId)).toEqual(['b0', 'b1', 'b2', 'b3']);
   });
 
-  it('hands signalled messages still queued to the next run once it is overdue, each answered once, in order', async () => {
+  it('hands signalled messages still queued to the next run once it is due, each answered once, in order', async () => {
     const tenant = stack.tenants.acme.id;
     const { memoir } = stack.serving.services;
     const workflowId = `conversation/${tenant}/flood`;
@@ -267,7 +267,7 @@ describe('continue-as-new while messages keep coming', () => {
     });
     await stack.offline.release(gate);
 
-    // Two turns a run and one of grace: the first run answers three, then continues as new with the other seven.
+    // Two turns a run: the first run answers two, then continues as new with the other eight (none waits for it).
     await vi.waitFor(async () => expect(await memoir.messages(tenant, 'flood', { limit: 50 })).toHaveLength(20), {
       timeout: 60_000,
       interval: 200,
@@ -275,8 +275,9 @@ describe('continue-as-new while messages keep coming', () => {
     const handedOver = (await historyOf(stack, workflowId, firstRun)).events.find(
       (e) => e.workflowExecutionContinuedAsNewEventAttributes,
     )?.workflowExecutionContinuedAsNewEventAttributes;
+    expect(handedOver, 'the first run continued as new before answering them all').toBeDefined();
     const input = JSON.parse(Buffer.from(handedOver!.input!.payloads![0]!.data!).toString()) as ConversationInput;
-    expect(input.carried?.pending?.map((m) => m.messageId)).toEqual(['f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9']);
+    expect(input.carried?.pending?.map((m) => m.messageId)).toEqual(['f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9']);
     const stored = await memoir.messages(tenant, 'flood', { limit: 50 });
     expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(stored.filter((m) => m.role === 'user').map((m) => m.messageId)).toEqual(

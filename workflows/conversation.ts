@@ -78,15 +78,16 @@ const UPDATE_ANSWERED_AT_TURN_END_PATCH = 'update-answered-at-turn-end';
 const UPKEEP_HELD_AT_RUN_END_PATCH = 'upkeep-held-at-run-end';
 
 /**
- * A run that keeps being sent to after it is due cannot continue as new while a message waits in its queue: each
- * accepted message is answered first. Past this grace (a tenth of `turnsPerRun`, between 1 and 20 turns after it
- * became due) the run is overdue: it refuses new updates as busy (the client sends again and the next run answers),
- * so the updates it holds drain. Asked at the run's start (run-patches.ts): runs with this marker then also hand the
- * signalled messages still queued to the next run, as a closing run does, rather than answer a flood of them
- * forever.
+ * A run due to continue as new waits for an empty queue, and a message accepted meanwhile is answered first. With
+ * several clients sending, or a stream of signalled messages, the queue never empties. Runs with this marker hand
+ * the signalled messages still queued to the next run as soon as they are due and no update waits (no caller waits
+ * for a signalled message's reply), as a closing run does. Asked at the run's start (run-patches.ts). Updates are
+ * bounded in every run: once a run has accepted its grace of messages after it became due (a tenth of
+ * `turnsPerRun`, between 1 and 20), it is overdue and refuses new ones as busy (the client sends again and the next
+ * run answers), so the ones it holds drain. Validators do not run on replay: the refusal needs no marker.
  */
-const SIGNALS_CARRIED_WHEN_OVERDUE_PATCH = 'signals-carried-when-overdue';
-const MAX_OVERDUE_GRACE_TURNS = 20;
+const SIGNALS_CARRIED_WHEN_DUE_PATCH = 'signals-carried-when-due';
+const MAX_GRACE_MESSAGES = 20;
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
   const { tenantId, conversationId } = input;
@@ -101,10 +102,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     // Last: added after the list was first recorded.
     FACTS_AND_INDEX_TOGETHER_PATCH,
     UPKEEP_HELD_AT_RUN_END_PATCH,
-    SIGNALS_CARRIED_WHEN_OVERDUE_PATCH,
+    SIGNALS_CARRIED_WHEN_DUE_PATCH,
   ]);
   const holdUpkeepAtRunEnd = patchedAtStart.has(UPKEEP_HELD_AT_RUN_END_PATCH);
-  const carrySignalsWhenOverdue = patchedAtStart.has(SIGNALS_CARRIED_WHEN_OVERDUE_PATCH);
+  const carrySignalsWhenDue = patchedAtStart.has(SIGNALS_CARRIED_WHEN_DUE_PATCH);
   const state = initialState(tenantId, conversationId, input.carried, input.userId);
   /** The `UserId` search attribute's value: a keyed hash from openConversation, never the id (see state.ts). */
   let userKey = input.carried?.userKey;
@@ -131,9 +132,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   const runDue = () => turnsThisRun >= policy.turnsPerRun || wf.workflowInfo().continueAsNewSuggested;
   /** turnsThisRun when the run was first found due after a turn. */
   let dueAfterTurns: number | undefined;
+  /**
+   * Messages answered or queued since the run became due (the queue's count too: an update often arrives in the
+   * workflow task that brings the previous turn's reply, and its validator runs before that reply is taken in).
+   */
   const overdue = () =>
     dueAfterTurns !== undefined &&
-    turnsThisRun - dueAfterTurns >= Math.min(MAX_OVERDUE_GRACE_TURNS, Math.ceil(policy.turnsPerRun / 10));
+    turnsThisRun + queue.length - dueAfterTurns >= Math.min(MAX_GRACE_MESSAGES, Math.ceil(policy.turnsPerRun / 10));
   let ending = false;
   /** Idle, completing: updates are refused as busy (the client's retry starts the next run). */
   let closing = false;
@@ -329,16 +334,15 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     idleUpkeepDone = false;
 
     if (dueAfterTurns === undefined && runDue()) dueAfterTurns = turnsThisRun;
-    // Overdue with only signalled messages queued: no update waits here (new ones are refused), so they go to the
-    // next run, whatever keeps arriving meanwhile with them.
+    // Due with only signalled messages queued: they go to the next run, with whatever signals arrive meanwhile.
     const onlySignalled = () => queue.every((t) => !t.answers);
-    const handOver = carrySignalsWhenOverdue && overdue() && onlySignalled();
+    const handOver = carrySignalsWhenDue && runDue() && onlySignalled();
     if (runDue() && (queue.length === 0 || handOver)) {
       // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
       // continue-as-new is tried again after it. No await between the check and continueAsNew.
       // Summary and fact calls still running would report their tokens to this run after it had gone.
       const settleUpkeep = wf.patched(UPKEEP_SETTLES_PATCH);
-      // Handing over, an update accepted meanwhile (none should be: the run refuses them) is answered here first.
+      // Handing over, an update accepted meanwhile is answered first (the signals ahead of it in this run too).
       await wf.condition(
         () =>
           (wf.allHandlersFinished() && !(settleUpkeep && background.accounting)) ||
