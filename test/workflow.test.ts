@@ -220,14 +220,11 @@ describe('continue-as-new while messages keep coming', () => {
 
     await send(0); // starts a fact extraction, held
     const firstRun = (await memoir.handle(tenant, 'busy').describe()).runId;
-    // Due after its second turn; the held extraction keeps the run from continuing, so the third turn is its too.
-    for (let i = 1; i < 3; i++) await send(i);
-    // Then the run is overdue (its grace, a tenth of turnsPerRun, is one message after it became due): a new message
-    // is refused as busy, so clients that kept sending could not keep the run going.
-    await expect(send(3)).rejects.toMatchObject({ code: 'conversation_busy' });
+    // Due after turn 1; the held extraction keeps the run from continuing, so turns 2 and 3 are its too.
+    for (let i = 1; i < 4; i++) await send(i);
     const first = await historyOf(stack, workflowId, firstRun);
     const answered = first.events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length;
-    expect(answered).toBe(3);
+    expect(answered).toBe(4);
 
     await stack.offline.release(gate);
     await vi.waitFor(async () => expect((await memoir.handle(tenant, 'busy').describe()).runId).not.toBe(firstRun), {
@@ -238,15 +235,64 @@ describe('continue-as-new while messages keep coming', () => {
     // pass, and a client that kept sending kept the run going).
     expect(upkeepActivities((await historyOf(stack, workflowId, firstRun)).events)).toBe(1);
 
-    // The refused message, sent again, is the next run's first turn, which starts what the first run held back.
-    await send(3);
+    // The next run's first turn starts what the first run held back; nothing is lost.
+    await send(4);
     const state = await settled(() => memoir.getState(tenant, 'busy'));
-    expect(state.turnCount).toBe(4);
+    expect(state.turnCount).toBe(5);
     expect(upkeepActivities((await historyOf(stack, workflowId)).events)).toBeGreaterThanOrEqual(1);
     const facts = (await stack.offline.requests()).filter((r) => r.model === config.memory.summaryModel);
     expect(facts.length).toBeGreaterThanOrEqual(2);
-    const stored = await memoir.messages(tenant, 'busy', { limit: 20 });
-    expect(stored.filter((m) => m.role === 'user').map((m) => m.messageId)).toEqual(['b0', 'b1', 'b2', 'b3']);
+  });
+});
+
+describe('continue-as-new with a queue that never empties', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ api: false, env: { MEMOIR_TURNS_PER_RUN: '2' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('refuses new updates as busy once a due run has taken its grace, so the ones it holds drain', async () => {
+    const tenant = stack.tenants.acme.id;
+    const { memoir } = stack.serving.services;
+    const workflowId = `conversation/${tenant}/queue`;
+    const [held0, held3] = [uniqueId('first'), uniqueId('fourth')];
+    await stack.offline.script([
+      { action: { kind: 'hold', gate: held0 }, lastUserContains: '[q0]', times: 1 },
+      { action: { kind: 'hold', gate: held3 }, lastUserContains: '[q3]', times: 1 },
+    ]);
+    const send = (i: number) =>
+      memoir.sendMessage(tenant, 'queue', { content: `[q${i}] hello`, messageId: `q${i}`, userId: 'u' });
+    const pending = (n: number) =>
+      vi.waitFor(async () => expect((await memoir.getState(tenant, 'queue')).pendingMessages).toBe(n), {
+        timeout: 10_000,
+        interval: 50,
+      });
+    // Three messages queue behind the first, held in its model call.
+    const first = send(0);
+    await pending(1);
+    const firstRun = (await memoir.handle(tenant, 'queue').describe()).runId;
+    const rest: ReturnType<typeof send>[] = [];
+    for (const i of [1, 2, 3]) {
+      rest.push(send(i));
+      await pending(i + 1); // accepted in this order
+    }
+    await stack.offline.release(held0);
+    await Promise.all([first, rest[0], rest[1]]);
+    // Due after two turns, with one more answered and one still queued (held in its model call): its grace of one
+    // message (a tenth of turnsPerRun) is taken and no upkeep runs, so a new message is refused.
+    await expect(send(4)).rejects.toMatchObject({ code: 'conversation_busy' });
+    await stack.offline.release(held3);
+    await rest[2];
+    // The refused message, sent again until the run has continued as new, is answered by the next run.
+    const fifth = await vi.waitFor(() => send(4), { timeout: 20_000, interval: 100 });
+    expect(fifth.messageId).toBe('q4');
+    const answered = (await historyOf(stack, workflowId, firstRun)).events.filter(
+      (e) => e.workflowExecutionUpdateCompletedEventAttributes,
+    ).length;
+    expect(answered).toBe(4);
+    const stored = await memoir.messages(tenant, 'queue', { limit: 20 });
+    expect(stored.filter((m) => m.role === 'user').map((m) => m.messageId)).toEqual(['q0', 'q1', 'q2', 'q3', 'q4']);
   });
 
   it('hands signalled messages still queued to the next run once it is due, each answered once, in order', async () => {
@@ -283,6 +329,11 @@ describe('continue-as-new while messages keep coming', () => {
     expect(stored.filter((m) => m.role === 'user').map((m) => m.messageId)).toEqual(
       Array.from({ length: 10 }, (_, i) => `f${i}`),
     );
+    // Each message's model call was made once: none was answered in one run and again in the next.
+    const { config } = stack.serving.services;
+    const replies = (await stack.offline.requests()).filter((r) => r.model !== config.memory.summaryModel);
+    const lastUser = (r: (typeof replies)[number]) => JSON.stringify(r.body.messages.at(-1));
+    for (let i = 0; i < 10; i++) expect(replies.filter((r) => lastUser(r).includes(`[f${i}]`))).toHaveLength(1);
   });
 });
 

@@ -81,12 +81,19 @@ const UPKEEP_HELD_AT_RUN_END_PATCH = 'upkeep-held-at-run-end';
  * A run due to continue as new waits for an empty queue, and a message accepted meanwhile is answered first. With
  * several clients sending, or a stream of signalled messages, the queue never empties. Runs with this marker hand
  * the signalled messages still queued to the next run as soon as they are due and no update waits (no caller waits
- * for a signalled message's reply), as a closing run does. Asked at the run's start (run-patches.ts). Updates are
- * bounded in every run: once a run has accepted its grace of messages after it became due (a tenth of
- * `turnsPerRun`, between 1 and 20), it is overdue and refuses new ones as busy (the client sends again and the next
- * run answers), so the ones it holds drain. Validators do not run on replay: the refusal needs no marker.
+ * for a signalled message's reply), as a closing run does. Asked at the run's start (run-patches.ts).
+ *
+ * Updates are bounded in every run: a due run whose summary and fact calls have settled (so only its queue keeps it)
+ * and that has taken its grace of messages since it became due (a tenth of `turnsPerRun`, between 1 and 20) refuses
+ * new ones as busy (the client sends again and the next run answers), so the ones it holds drain. While those calls
+ * run, the run could not end anyway, and messages are answered. Validators do not run on replay: no marker needed.
  */
 const SIGNALS_CARRIED_WHEN_DUE_PATCH = 'signals-carried-when-due';
+/**
+ * Carried messages travel in the next run's input, which the server refuses past 2 MB: a queue longer than this
+ * (JSON characters, up to 3 bytes each) stays in this run and is answered here, as before the marker.
+ */
+const MAX_CARRIED_CHARS = 512 * 1024;
 const MAX_GRACE_MESSAGES = 20;
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationOutcome> {
@@ -130,15 +137,19 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   let turnsThisRun = 0;
   /** The run has served its turns (or the server asks for a new run): it continues as new once it can. */
   const runDue = () => turnsThisRun >= policy.turnsPerRun || wf.workflowInfo().continueAsNewSuggested;
-  /** turnsThisRun when the run was first found due after a turn. */
-  let dueAfterTurns: number | undefined;
+  /** Turns of this run however they ended (fresh, repeated or failed), and their count when it was first due. */
+  let handledThisRun = 0;
+  let dueAfterHandled: number | undefined;
   /**
-   * Messages answered or queued since the run became due (the queue's count too: an update often arrives in the
-   * workflow task that brings the previous turn's reply, and its validator runs before that reply is taken in).
+   * Due, its upkeep settled, and its grace taken: messages handled or queued since it became due (the queue counts:
+   * an update often arrives in the workflow task that brings the previous turn's reply, and its validator runs
+   * before that reply is taken in).
    */
   const overdue = () =>
-    dueAfterTurns !== undefined &&
-    turnsThisRun + queue.length - dueAfterTurns >= Math.min(MAX_GRACE_MESSAGES, Math.ceil(policy.turnsPerRun / 10));
+    dueAfterHandled !== undefined &&
+    runDue() &&
+    !background.accounting &&
+    handledThisRun + queue.length - dueAfterHandled >= Math.min(MAX_GRACE_MESSAGES, Math.ceil(policy.turnsPerRun / 10));
   let ending = false;
   /** Idle, completing: updates are refused as busy (the client's retry starts the next run). */
   let closing = false;
@@ -316,6 +327,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       tools.length > 0 ? { tools, approvals } : undefined,
     );
     queue.shift();
+    handledThisRun++;
     state.pendingMessages = queue.length;
     recordTurn(state, outcome);
     if (!outcome.ok || outcome.fresh)
@@ -333,10 +345,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     idleSince = Date.now();
     idleUpkeepDone = false;
 
-    if (dueAfterTurns === undefined && runDue()) dueAfterTurns = turnsThisRun;
+    if (dueAfterHandled === undefined && runDue()) dueAfterHandled = handledThisRun;
     // Due with only signalled messages queued: they go to the next run, with whatever signals arrive meanwhile.
     const onlySignalled = () => queue.every((t) => !t.answers);
-    const handOver = carrySignalsWhenDue && runDue() && onlySignalled();
+    const carriedFits = () => JSON.stringify(queue.map((t) => t.message)).length <= MAX_CARRIED_CHARS;
+    const handOver = carrySignalsWhenDue && runDue() && onlySignalled() && carriedFits();
     if (runDue() && (queue.length === 0 || handOver)) {
       // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
       // continue-as-new is tried again after it. No await between the check and continueAsNew.
@@ -346,9 +359,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       await wf.condition(
         () =>
           (wf.allHandlersFinished() && !(settleUpkeep && background.accounting)) ||
-          (handOver ? !onlySignalled() : queue.length > 0),
+          (handOver ? !onlySignalled() || !carriedFits() : queue.length > 0),
       );
-      if ((handOver ? onlySignalled() : queue.length === 0) && !ending) {
+      if ((handOver ? onlySignalled() && carriedFits() : queue.length === 0) && !ending) {
         const pending = queue.map((t) => t.message);
         return wf.continueAsNew<typeof conversationWorkflow>({
           tenantId,
