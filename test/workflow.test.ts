@@ -251,6 +251,15 @@ describe('continue-as-new with a queue that never empties', () => {
     stack = await startStack({ api: false, env: { MEMOIR_TURNS_PER_RUN: '2' } });
   });
   afterAll(() => stack?.stop());
+  /** Waits until the conversation's run holds `n` messages (the one in its turn included). */
+  const pending = (conversationId: string, n: number) =>
+    vi.waitFor(
+      async () =>
+        expect(
+          (await stack.serving.services.memoir.getState(stack.tenants.acme.id, conversationId)).pendingMessages,
+        ).toBe(n),
+      { timeout: 10_000, interval: 50 },
+    );
 
   it('refuses new updates as busy once a due run has taken its grace, so the ones it holds drain', async () => {
     const tenant = stack.tenants.acme.id;
@@ -263,19 +272,14 @@ describe('continue-as-new with a queue that never empties', () => {
     ]);
     const send = (i: number) =>
       memoir.sendMessage(tenant, 'queue', { content: `[q${i}] hello`, messageId: `q${i}`, userId: 'u' });
-    const pending = (n: number) =>
-      vi.waitFor(async () => expect((await memoir.getState(tenant, 'queue')).pendingMessages).toBe(n), {
-        timeout: 10_000,
-        interval: 50,
-      });
     // Three messages queue behind the first, held in its model call.
     const first = send(0);
-    await pending(1);
+    await pending('queue', 1);
     const firstRun = (await memoir.handle(tenant, 'queue').describe()).runId;
     const rest: ReturnType<typeof send>[] = [];
     for (const i of [1, 2, 3]) {
       rest.push(send(i));
-      await pending(i + 1); // accepted in this order
+      await pending('queue', i + 1); // accepted in this order
     }
     await stack.offline.release(held0);
     await Promise.all([first, rest[0], rest[1]]);
@@ -307,10 +311,7 @@ describe('continue-as-new with a queue that never empties', () => {
     await post(0);
     const firstRun = (await memoir.handle(tenant, 'flood').describe()).runId;
     for (let i = 1; i < 10; i++) await post(i);
-    await vi.waitFor(async () => expect((await memoir.getState(tenant, 'flood')).pendingMessages).toBe(10), {
-      timeout: 10_000,
-      interval: 50,
-    });
+    await pending('flood', 10);
     await stack.offline.release(gate);
 
     // Two turns a run: the first run answers two, then continues as new with the other eight (none waits for it).

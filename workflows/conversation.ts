@@ -153,6 +153,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   let ending = false;
   /** Idle, completing: updates are refused as busy (the client's retry starts the next run). */
   let closing = false;
+  /** No update handler waits on the queue: a run may hand it to the next (SIGNALS_CARRIED_WHEN_DUE_PATCH). */
+  const onlySignalled = () => queue.every((t) => !t.answers);
+  const carriedFits = () => JSON.stringify(queue.map((t) => t.message)).length <= MAX_CARRIED_CHARS;
   const enqueue = (message: QueuedMessage, answers = false): number => {
     queue.push({ id: nextTicket, message, answers });
     state.pendingMessages = queue.length;
@@ -347,8 +350,6 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 
     if (dueAfterHandled === undefined && runDue()) dueAfterHandled = handledThisRun;
     // Due with only signalled messages queued: they go to the next run, with whatever signals arrive meanwhile.
-    const onlySignalled = () => queue.every((t) => !t.answers);
-    const carriedFits = () => JSON.stringify(queue.map((t) => t.message)).length <= MAX_CARRIED_CHARS;
     const handOver = carrySignalsWhenDue && runDue() && onlySignalled() && carriedFits();
     if (runDue() && (queue.length === 0 || handOver)) {
       // A message accepted meanwhile waits on this loop, so it must wake us too: then it is answered first and
