@@ -2,7 +2,9 @@
  * 5. A peer side by side: the same conversation loop on LangGraph JS (StateGraph + PostgresSaver, same offline
  * model, same PostgreSQL), run in this process right after Memoir's. Per-turn overhead (round trip minus the
  * model's own time) and prompt tokens per turn, and their ratios Memoir ÷ peer. Like for like: Memoir through its
- * in-process `MemoirClient` against the in-process graph; Memoir through its HTTP API is reported beside it.
+ * in-process `MemoirClient` against the in-process graph; Memoir through its HTTP API is reported beside it. In the
+ * same repeats, on the same Temporal server, the SDK's floor for a turn (an update whose handler runs one activity
+ * that does nothing, eager or local: bench/wft/floor.ts), to read Memoir's ratio against what Temporal itself costs.
  */
 import { createPeerAgent, peerMissing, peerVersions } from '../peers/langgraph/agent';
 import { dialogue, systemPrompt } from '../lib/dialogue';
@@ -12,6 +14,7 @@ import { startBenchStack, type BenchStack } from '../lib/stack';
 import { fmtRepeated, mean, median, percentiles, repeated, type Repeated } from '../lib/stats';
 import { footer, type Mode, type Suite, type SuiteContext } from '../lib/suite';
 import { barChart, lineChart } from '../lib/svg-chart';
+import { startFloor } from '../wft/floor';
 
 const TURNS: Record<Mode, number> = { smoke: 4, quick: 16, full: 100 };
 const SYSTEM_TOKENS = 1_000;
@@ -22,11 +25,14 @@ interface Side {
   promptTokens: number[];
 }
 
-/** One repeat: Memoir through the in-process client, the peer, Memoir through the HTTP API. */
+/** One repeat: Memoir through the in-process client, the peer, Memoir through the HTTP API, the two floors. */
 interface Run {
   memoir: Side;
   peer: Side;
   http: Side;
+  /** Round trips of the floor turns (no model: all of it is overhead), the first a warm-up. */
+  floor: number[];
+  floorLocal: number[];
 }
 
 /** The issue's goal: Memoir (in-process) no slower per turn than the in-process graph. */
@@ -105,6 +111,7 @@ export const peerSuite: Suite = {
     };
     const runs: Run[] = [];
     const stack = await startBenchStack({ modelUrl: ctx.model.url, bundlePath: ctx.bundlePath, infra: ctx.infra });
+    const floors = await startFloor(ctx.infra.temporalAddress);
     try {
       for (let r = 0; r < ctx.repeats; r++) {
         // The like-for-like pair (in-process client, in-process graph) runs back to back; HTTP after them.
@@ -117,15 +124,19 @@ export const peerSuite: Suite = {
         const peer = await peerSide(ctx, r, system, turns);
         await ctx.model.reset();
         const http = await memoirSide(ctx, stack, r, system, turns, 'http');
-        runs.push({ memoir, peer, http });
+        const floor = await floors.side('floor', turns);
+        const floorLocal = await floors.side('floorLocal', turns);
+        runs.push({ memoir, peer, http, floor, floorLocal });
       }
     } finally {
+      await floors.stop();
       await stack.stop();
     }
     // The first turn of each side is a warm-up (workflow start; graph and pool warm-up).
     const stat = (pick: (r: Run) => number) => repeated(runs.map(pick));
     const ov = (s: Side) => percentiles(s.overheadMs.slice(1));
     const ratio = (a: Side, b: Side) => median(a.overheadMs.slice(1)) / median(b.overheadMs.slice(1));
+    const floorRatio = (floor: number[], b: Side) => median(floor.slice(1)) / median(b.overheadMs.slice(1));
     const fig = {
       memoirP50: stat((r) => ov(r.memoir).p50),
       memoirP95: stat((r) => ov(r.memoir).p95),
@@ -135,6 +146,13 @@ export const peerSuite: Suite = {
       peerP95: stat((r) => ov(r.peer).p95),
       overheadRatio: stat((r) => ratio(r.memoir, r.peer)),
       httpOverheadRatio: stat((r) => ratio(r.http, r.peer)),
+      floorP50: stat((r) => percentiles(r.floor.slice(1)).p50),
+      floorP95: stat((r) => percentiles(r.floor.slice(1)).p95),
+      floorLocalP50: stat((r) => percentiles(r.floorLocal.slice(1)).p50),
+      floorLocalP95: stat((r) => percentiles(r.floorLocal.slice(1)).p95),
+      floorRatio: stat((r) => floorRatio(r.floor, r.peer)),
+      floorLocalRatio: stat((r) => floorRatio(r.floorLocal, r.peer)),
+      memoirOverFloor: stat((r) => median(r.memoir.overheadMs.slice(1)) / median(r.floor.slice(1))),
       memoirTokens: stat((r) => mean(r.memoir.promptTokens)),
       peerTokens: stat((r) => mean(r.peer.promptTokens)),
       tokenRatio: stat((r) => mean(r.memoir.promptTokens) / mean(r.peer.promptTokens)),
@@ -146,7 +164,8 @@ export const peerSuite: Suite = {
     const mid = runs[Math.floor(runs.length / 2)]!;
     const overheadSvg = barChart({
       title: 'Per-turn overhead: Memoir vs LangGraph JS (ms, model time excluded)',
-      subtitle: 'Memoir through its in-process client and through its HTTP API; the peer called in-process',
+      subtitle:
+        'Memoir through its in-process client and its HTTP API; Temporal’s floor for a turn; the peer called in-process',
       yLabel: 'ms per turn',
       categories: ['p50', 'p95'],
       series: [
@@ -161,6 +180,12 @@ export const peerSuite: Suite = {
           values: [fig.httpP50.median, fig.httpP95.median],
           lo: [fig.httpP50.min, fig.httpP95.min],
           hi: [fig.httpP50.max, fig.httpP95.max],
+        },
+        {
+          name: 'Temporal floor (one eager no-op activity)',
+          values: [fig.floorP50.median, fig.floorP95.median],
+          lo: [fig.floorP50.min, fig.floorP95.min],
+          hi: [fig.floorP50.max, fig.floorP95.max],
         },
         {
           name: 'LangGraph JS + PostgresSaver',
@@ -203,6 +228,14 @@ export const peerSuite: Suite = {
         {
           label: `Per-turn overhead, Memoir over HTTP ÷ LangGraph JS in-process (not like for like)`,
           value: fmtRepeated(fig.httpOverheadRatio, 2),
+        },
+        {
+          label:
+            'Temporal’s own floor for a turn ÷ LangGraph JS, same run: update + one activity that does nothing, ' +
+            'eager (Memoir’s shape) · local (MEMOIR_MODEL_CALL=local’s)',
+          value:
+            `${fmtRepeated(fig.floorRatio, 2)} · ${fmtRepeated(fig.floorLocalRatio, 2)} ` +
+            `(p50 ${fmtRepeated(fig.floorP50, 1)} · ${fmtRepeated(fig.floorLocalP50, 1)} ms)`,
         },
         {
           label: `Prompt tokens per turn, Memoir ÷ LangGraph JS (mean over ${turns} turns)`,
@@ -266,6 +299,45 @@ export const peerSuite: Suite = {
                 '',
                 '',
               ],
+            ],
+          },
+        },
+        {
+          kind: 'text',
+          text:
+            '**Against Temporal’s own floor.** In the same repeats and on the same Temporal server, a workflow whose ' +
+            'update handler runs one activity that does nothing and answers (bench/wft/floor-workflows.ts, on ' +
+            'Memoir’s worker options in a worker process of its own; each turn sent as `MemoirClient` sends one, ' +
+            'update-with-start): the least a turn of that shape can cost here, with no storage, no model and no ' +
+            'context. “Eager” is the shape of Memoir’s default turn (two workflow tasks and an eager activity), ' +
+            '“local” the shape of `MEMOIR_MODEL_CALL=local` (one workflow task). A floor ratio near or above 1.0 ' +
+            'means the goal Memoir ÷ LangGraph ≤ 1.0 is out of reach for that shape on this machine, whatever Memoir ' +
+            `does above the floor. Memoir’s overhead ÷ the eager floor: ${fmtRepeated(fig.memoirOverFloor, 2)}.`,
+        },
+        {
+          kind: 'table',
+          table: {
+            columns: ['turn', 'overhead p50 (ms)', 'p95 (ms)', '÷ LangGraph JS (p50)'],
+            rows: [
+              [
+                'Memoir, in-process client',
+                fmtRepeated(fig.memoirP50, 1),
+                fmtRepeated(fig.memoirP95, 1),
+                fmtRepeated(fig.overheadRatio, 2),
+              ],
+              [
+                'Temporal floor: update + one eager activity that does nothing',
+                fmtRepeated(fig.floorP50, 1),
+                fmtRepeated(fig.floorP95, 1),
+                fmtRepeated(fig.floorRatio, 2),
+              ],
+              [
+                'Temporal floor: update + one local activity that does nothing',
+                fmtRepeated(fig.floorLocalP50, 1),
+                fmtRepeated(fig.floorLocalP95, 1),
+                fmtRepeated(fig.floorLocalRatio, 2),
+              ],
+              ['LangGraph JS + PostgresSaver', fmtRepeated(fig.peerP50, 1), fmtRepeated(fig.peerP95, 1), '1'],
             ],
           },
         },

@@ -12,6 +12,7 @@ import { nextConversation, type ThinkClock } from '../lib/think';
 import { lineChart } from '../lib/svg-chart';
 import { TEST_SERVICES } from '../../test/helpers/services';
 import { machineBusyMs, ownCpuMs, serverPids, sharedServicePids, treeCpuMs } from '../lib/proc';
+import { startFloor, type FloorThroughput } from '../wft/floor';
 import { windowFigures, type TurnSpan, type WindowFigures } from '../lib/window';
 
 interface ScaleParams {
@@ -39,6 +40,12 @@ interface ScaleParams {
    */
   historyEvery: number;
   historyTurns: number;
+  /**
+   * Turns per lane of Temporal's floor beside each throughput run (bench/wft/floor.ts: update + one eager activity
+   * that does nothing, at the same concurrency, back to back): the most turns/s any turn of Memoir's shape gets from
+   * this machine's Temporal server and one worker.
+   */
+  floorTurnsPerLane: number;
 }
 
 const PARAMS: Record<Mode, ScaleParams> = {
@@ -53,6 +60,7 @@ const PARAMS: Record<Mode, ScaleParams> = {
     thinkMs: 200,
     historyEvery: 4,
     historyTurns: 6,
+    floorTurnsPerLane: 5,
   },
   quick: {
     // 200 open: with 100 and 1 s of think time a lane's 3 conversations would cap it near 60 turns/s, the goal.
@@ -66,6 +74,7 @@ const PARAMS: Record<Mode, ScaleParams> = {
     thinkMs: 1_000,
     historyEvery: 8,
     historyTurns: 24,
+    floorTurnsPerLane: 20,
   },
   full: {
     levels: [10, 500, 2000],
@@ -78,6 +87,7 @@ const PARAMS: Record<Mode, ScaleParams> = {
     thinkMs: 5_000,
     historyEvery: 10,
     historyTurns: 32,
+    floorTurnsPerLane: 60,
   },
 };
 
@@ -273,6 +283,7 @@ export const scaleSuite: Suite = {
     const ids: string[] = [];
     const levels: Level[] = [];
     let throughput: SustainedRun[] | undefined;
+    const floorRuns: FloorThroughput[] = [];
     let seededTurns = 0;
     let seedSeconds = 0;
     const baseline = { worker: await memorySamples(stack.worker), api: await memorySamples(stack.api) };
@@ -305,11 +316,19 @@ export const scaleSuite: Suite = {
           seededTurns = await seedHistory(ctx, stack, ids, clock, p);
           seedSeconds = (performance.now() - seeded) / 1000;
           const runs: SustainedRun[] = [];
-          for (let r = 0; r < ctx.repeats; r++) {
-            ctx.log(`scale: throughput at ${level} open, run ${r + 1}/${ctx.repeats}`);
-            const run = await sustained(ctx, stack, ids, clock, p);
-            ctx.log(`scale: ${JSON.stringify(run)}`);
-            runs.push(run);
+          const floor = await startFloor(ctx.infra.temporalAddress, serverPids(ctx.infra).temporal);
+          try {
+            for (let r = 0; r < ctx.repeats; r++) {
+              ctx.log(`scale: throughput at ${level} open, run ${r + 1}/${ctx.repeats}`);
+              const run = await sustained(ctx, stack, ids, clock, p);
+              ctx.log(`scale: ${JSON.stringify(run)}`);
+              runs.push(run);
+              ctx.log(`scale: Temporal's floor at concurrency ${p.throughputConcurrency}, run ${r + 1}/${ctx.repeats}`);
+              floorRuns.push(await floor.throughput(p.throughputConcurrency, p.floorTurnsPerLane));
+              ctx.log(`scale: floor ${JSON.stringify(floorRuns.at(-1))}`);
+            }
+          } finally {
+            await floor.stop();
           }
           throughput = runs;
         }
@@ -328,6 +347,11 @@ export const scaleSuite: Suite = {
     const apiCpuPerTurn = sustainedFigure('apiCpuMsPerTurn');
     const temporalCpuPerTurn = sustainedFigure('temporalCpuMsPerTurn');
     const postgresCpuPerTurn = sustainedFigure('postgresCpuMsPerTurn');
+    const floorFigure = (key: keyof FloorThroughput) =>
+      floorRuns.length ? repeated(floorRuns.map((r) => r[key])) : undefined;
+    const floorTps = floorFigure('turnsPerSecond');
+    const floorWorkerCpu = floorFigure('workerCpuMsPerTurn');
+    const floorTemporalCpu = floorFigure('temporalCpuMsPerTurn');
     const redisCpuPerTurn = sustainedFigure('redisCpuMsPerTurn');
     const weaviateCpuPerTurn = sustainedFigure('weaviateCpuMsPerTurn');
     const benchCpuPerTurn = sustainedFigure('benchCpuMsPerTurn');
@@ -422,6 +446,14 @@ export const scaleSuite: Suite = {
           machineCpuMsPerTurn: machineCpuPerTurn,
           runs: throughput,
         },
+        floor: {
+          concurrency: p.throughputConcurrency,
+          turnsPerLane: p.floorTurnsPerLane,
+          turnsPerSecond: floorTps,
+          workerCpuMsPerTurn: floorWorkerCpu,
+          temporalCpuMsPerTurn: floorTemporalCpu,
+          runs: floorRuns,
+        },
         memoryPerIdleConversationKiB: { rss: perConvKiB, heapUsed: perConvHeapKiB },
         maxCachedWorkflows: maxCached,
         p95GrowthFactor: p95Growth,
@@ -430,6 +462,12 @@ export const scaleSuite: Suite = {
         {
           label: `Sustained turns/s, ${p.throughputLevel} open conversations, concurrency ${p.throughputConcurrency}`,
           value: tps ? fmtRepeated(tps, 1) : '–',
+        },
+        {
+          label:
+            `Temporal’s floor at concurrency ${p.throughputConcurrency}, same run: turns/s of an update + one eager ` +
+            'activity that does nothing, back to back (the ceiling for any turn of that shape here)',
+          value: floorTps ? fmtRepeated(floorTps, 1) : '–',
         },
         {
           label: `Worker CPU per turn at that load (user + system, /proc; think time ${p.thinkMs} ms)`,
@@ -541,6 +579,30 @@ export const scaleSuite: Suite = {
                 benchCpuPerTurn,
                 machineCpuPerTurn,
               ].map((f) => (f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–')),
+            ],
+          },
+        },
+        {
+          kind: 'text',
+          text:
+            '**Temporal’s floor beside it.** After each throughput run, on the same Temporal server, ' +
+            `${p.throughputConcurrency} lanes send ${p.floorTurnsPerLane} turns each, back to back (after 3 warm-up ` +
+            'turns), to a workflow whose update handler runs one eager activity that does nothing and answers ' +
+            '(bench/wft/floor.ts; a worker process of its own on Memoir’s worker options; each turn sent as ' +
+            '`MemoirClient` sends one). No storage, no model, no think time: the most turns per second a turn of ' +
+            'Memoir’s shape can get from this Temporal server and one worker on this machine, and the CPU that ' +
+            'shape costs the two. Memoir’s turns also pay PostgreSQL, Redis, Weaviate, the API and the load ' +
+            'generator from the same 2 cores.',
+        },
+        {
+          kind: 'table',
+          caption: 'Temporal’s floor at the same concurrency',
+          table: {
+            columns: ['turns/s', 'CPU per turn, floor worker (ms)', 'CPU per turn, Temporal server (ms)'],
+            rows: [
+              [floorTps, floorWorkerCpu, floorTemporalCpu].map((f) =>
+                f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–',
+              ),
             ],
           },
         },

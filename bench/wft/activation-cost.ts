@@ -17,33 +17,26 @@
  * worker (/proc, all its threads) and of the Temporal server. `--out` also writes the table as a generated page
  * (bench/results/wft-floor.md is one). Needs the Temporal dev server of scripts/services.sh; nothing else.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import { provenance } from '../lib/machine';
 import { findPid, procTimes } from '../lib/proc';
 import { median, quantile } from '../lib/stats';
 import { TEST_SERVICES } from '../../test/helpers/services';
-import { sendMessageUpdate, withPolicyDefaults } from '../../workflows/contract';
-import { stubActivities } from './stub-activities';
+import {
+  buildFloorBundle,
+  defaultFloorBundle,
+  open,
+  startWorkerChild,
+  stopWorkerChild,
+  turn,
+  type Variant,
+} from './floor';
 
 const ROOT = path.join(__dirname, '..', '..');
-const DEFAULT_BUNDLE = path.join(ROOT, '.data', 'bench', 'wft-bundle.js');
-
-async function build(out: string): Promise<void> {
-  const quiet = () => undefined;
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, 'floor-workflows.ts'),
-    logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: console.warn, error: console.error },
-  });
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, code);
-}
 
 /** The bundle without its inline source map (the SDK then maps no stack frames). */
 function withoutSourceMap(file: string): string {
@@ -56,38 +49,6 @@ function withoutSourceMap(file: string): string {
   const out = file.replace(/\.js$/, '.nomap.js');
   fs.writeFileSync(out, `${code.slice(0, at)}//# sourceMappingURL=data:application/json;base64,${empty}\n`);
   return out;
-}
-
-/** The worker child: the worker options Memoir uses (src/runtime/worker.ts) plus the variant's. */
-async function runWorker(): Promise<void> {
-  const opts = JSON.parse(process.env.WFT_OPTS ?? '{}') as { debug?: boolean; threads?: number };
-  const connection = await NativeConnection.connect({ address: TEST_SERVICES.temporalAddress });
-  const worker = await Worker.create({
-    connection,
-    taskQueue: process.env.WFT_QUEUE!,
-    workflowBundle: { codePath: process.env.WFT_BUNDLE! },
-    activities: stubActivities(),
-    stickyQueueScheduleToStartTimeout: '1s',
-    maxHeartbeatThrottleInterval: '1s',
-    ...(opts.debug ? { debugMode: true } : {}),
-    ...(opts.threads ? { workflowThreadPoolSize: opts.threads } : {}),
-  });
-  process.once('SIGTERM', () => worker.shutdown());
-  const running = worker.run();
-  process.stdout.write('ready\n');
-  await running;
-  await connection.close();
-}
-
-interface Variant {
-  label: string;
-  workflow: 'floor' | 'floorLocal' | 'memoir';
-  bundle: string;
-  opts: { debug?: boolean; threads?: number };
-  /** Send each turn as MemoirClient does: update-with-start (USE_EXISTING), not a plain update. */
-  withStart?: boolean;
-  /** Memoir's model call as a local activity (policy `modelCall: 'local'`, as MEMOIR_MODEL_CALL=local sets it). */
-  localCall?: boolean;
 }
 
 function parseVariant(spec: string, bundles: Map<string, string>): Variant {
@@ -111,83 +72,6 @@ function parseVariant(spec: string, bundles: Map<string, string>): Variant {
   return { label: spec, workflow, bundle, opts, withStart, localCall };
 }
 
-async function startChild(v: Variant, queue: string, cpuProf?: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), '--import', 'tsx', __filename, '--worker'],
-    {
-      env: { ...process.env, WFT_BUNDLE: v.bundle, WFT_QUEUE: queue, WFT_OPTS: JSON.stringify(v.opts) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const lines = readline.createInterface({ input: child.stdout });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}`)));
-    lines.on('line', (l) => l === 'ready' && resolve());
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-const POLICY = withPolicyDefaults({
-  models: ['claude-sonnet-5-5'],
-  attemptsPerModel: 3,
-  turnDeadlineMs: 120_000,
-  modelCallTimeoutMs: 60_000,
-  degradedReply: 'degraded',
-  maxContentBytes: 100_000,
-  turnsPerRun: 10_000,
-  idleTimeoutMs: 3_600_000,
-});
-
-let seq = 0;
-async function turn(client: Client, v: Variant, queue: string, workflowId: string): Promise<number> {
-  const t0 = performance.now();
-  const updateId = `m${process.pid}-${seq++}`;
-  const args = [{ content: 'hello there, how are you today?', replyFromStore: true }] as const;
-  if (v.withStart) {
-    const { workflowType, ...start } = startOptions(v, queue, workflowId);
-    await client.workflow.executeUpdateWithStart(sendMessageUpdate, {
-      args: [...args],
-      updateId,
-      startWorkflowOperation: new WithStartWorkflowOperation(workflowType, {
-        ...start,
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      }),
-    });
-  } else {
-    await client.workflow.getHandle(workflowId).executeUpdate(sendMessageUpdate, { args: [...args], updateId });
-  }
-  return performance.now() - t0;
-}
-
-function startOptions(v: Variant, queue: string, workflowId: string) {
-  if (v.workflow !== 'memoir') return { workflowType: `${v.workflow}Workflow`, taskQueue: queue, workflowId, args: [] };
-  const policy = v.localCall ? { ...POLICY, modelCall: 'local' as const } : POLICY;
-  return {
-    workflowType: 'conversationWorkflow',
-    taskQueue: queue,
-    workflowId,
-    args: [{ tenantId: 'wft', conversationId: workflowId, userId: 'u', systemPrompt: 'be brief', policy }],
-  };
-}
-
-async function open(client: Client, v: Variant, queue: string, prefix: string, n: number): Promise<string[]> {
-  const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  await Promise.all(
-    ids.map((id) => {
-      const { workflowType, ...start } = startOptions(v, queue, id);
-      return client.workflow.start(workflowType, start);
-    }),
-  );
-  return ids;
-}
-
 interface Sample {
   p50c1: number;
   p99c1: number;
@@ -199,7 +83,7 @@ interface Sample {
 
 async function measure(client: Client, v: Variant, round: number, a: Record<string, number>, prof?: string) {
   const queue = `wft-${process.pid}-${round}-${v.label.replace(/[^a-z0-9]/gi, '')}`;
-  const child = await startChild(v, queue, prof);
+  const child = await startWorkerChild(v, queue, { ...(prof ? { cpuProf: prof } : {}) });
   const cpu = () => procTimes(child.pid!)!.own;
   const port = TEST_SERVICES.temporalAddress.split(':').pop();
   const serverPid = findPid((cmd) => cmd.includes('start-dev') && cmd.includes(`--port ${port}`));
@@ -239,12 +123,11 @@ async function measure(client: Client, v: Variant, round: number, a: Record<stri
         .catch(() => undefined);
     return sample;
   } finally {
-    await stopChild(child);
+    await stopWorkerChild(child);
   }
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--worker')) return runWorker();
   const { values } = parseArgs({
     options: {
       rounds: { type: 'string', default: '3' },
@@ -257,15 +140,14 @@ async function main(): Promise<void> {
       out: { type: 'string' },
     },
   });
-  if (values['build-only']) return build(values['build-only']);
+  if (values['build-only']) return buildFloorBundle(values['build-only']);
   const bundles = new Map<string, string>();
   for (const b of values.bundle) {
     const [label, file] = b.split('=');
     bundles.set(label!, path.resolve(file!));
   }
   if (!bundles.has('current')) {
-    await build(DEFAULT_BUNDLE);
-    bundles.set('current', DEFAULT_BUNDLE);
+    bundles.set('current', await defaultFloorBundle());
   }
   const variants = values.variants.split(',').map((s) => parseVariant(s, bundles));
   const a = { turns1: Number(values.turns1), turns32: Number(values.turns32) };
