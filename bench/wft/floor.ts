@@ -1,16 +1,15 @@
 /**
  * The SDK's floor for a turn and the pieces that measure it, shared by bench/wft/activation-cost.ts (the workflow
- * side against its floor, variants interleaved) and the benchmark's peer suite (the floor beside Memoir and
- * LangGraph JS in one run): the bundle of bench/wft/floor-workflows.ts, a worker child with activities that do no
- * I/O (bench/wft/floor-worker.ts), and one turn sent as MemoirClient sends it.
+ * side against its floor, variants interleaved) and the benchmark's peer and scale suites (the floor beside Memoir
+ * and LangGraph JS in one run, `startFloor`): the bundle of bench/wft/floor-workflows.ts, a worker child with
+ * activities that do no I/O (bench/wft/floor-worker.ts), and one turn sent as MemoirClient sends it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { WithStartWorkflowOperation } from '@temporalio/client';
+import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
 import { procTimes, treeCpuMs } from '../lib/proc';
 import { TEST_SERVICES } from '../../test/helpers/services';
 import { sendMessageUpdate, withPolicyDefaults } from '../../workflows/contract';
@@ -150,9 +149,10 @@ export interface FloorThroughput {
  * The floor beside a benchmark run, on its Temporal server: one worker child for both floor workflows, and a client.
  * `temporalPid`: the server's process, for its CPU per turn.
  */
+let floorsStarted = 0;
 export async function startFloor(address: string, temporalPid?: number) {
   await defaultFloorBundle();
-  const queue = `peer-floor-${process.pid}`;
+  const queue = `floor-${process.pid}-${floorsStarted++}`;
   const child = await startWorkerChild({ bundle: DEFAULT_FLOOR_BUNDLE, opts: {} }, queue, { address });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
