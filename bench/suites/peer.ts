@@ -134,25 +134,24 @@ export const peerSuite: Suite = {
     }
     // The first turn of each side is a warm-up (workflow start; graph and pool warm-up).
     const stat = (pick: (r: Run) => number) => repeated(runs.map(pick));
-    const ov = (s: Side) => percentiles(s.overheadMs.slice(1));
-    const ratio = (a: Side, b: Side) => median(a.overheadMs.slice(1)) / median(b.overheadMs.slice(1));
-    const floorRatio = (floor: number[], b: Side) => median(floor.slice(1)) / median(b.overheadMs.slice(1));
+    const ov = (ms: number[]) => percentiles(ms.slice(1));
+    const ratio = (a: number[], b: number[]) => median(a.slice(1)) / median(b.slice(1));
     const fig = {
-      memoirP50: stat((r) => ov(r.memoir).p50),
-      memoirP95: stat((r) => ov(r.memoir).p95),
-      httpP50: stat((r) => ov(r.http).p50),
-      httpP95: stat((r) => ov(r.http).p95),
-      peerP50: stat((r) => ov(r.peer).p50),
-      peerP95: stat((r) => ov(r.peer).p95),
-      overheadRatio: stat((r) => ratio(r.memoir, r.peer)),
-      httpOverheadRatio: stat((r) => ratio(r.http, r.peer)),
-      floorP50: stat((r) => percentiles(r.floor.slice(1)).p50),
-      floorP95: stat((r) => percentiles(r.floor.slice(1)).p95),
-      floorLocalP50: stat((r) => percentiles(r.floorLocal.slice(1)).p50),
-      floorLocalP95: stat((r) => percentiles(r.floorLocal.slice(1)).p95),
-      floorRatio: stat((r) => floorRatio(r.floor, r.peer)),
-      floorLocalRatio: stat((r) => floorRatio(r.floorLocal, r.peer)),
-      memoirOverFloor: stat((r) => median(r.memoir.overheadMs.slice(1)) / median(r.floor.slice(1))),
+      memoirP50: stat((r) => ov(r.memoir.overheadMs).p50),
+      memoirP95: stat((r) => ov(r.memoir.overheadMs).p95),
+      httpP50: stat((r) => ov(r.http.overheadMs).p50),
+      httpP95: stat((r) => ov(r.http.overheadMs).p95),
+      peerP50: stat((r) => ov(r.peer.overheadMs).p50),
+      peerP95: stat((r) => ov(r.peer.overheadMs).p95),
+      overheadRatio: stat((r) => ratio(r.memoir.overheadMs, r.peer.overheadMs)),
+      httpOverheadRatio: stat((r) => ratio(r.http.overheadMs, r.peer.overheadMs)),
+      floorP50: stat((r) => ov(r.floor).p50),
+      floorP95: stat((r) => ov(r.floor).p95),
+      floorLocalP50: stat((r) => ov(r.floorLocal).p50),
+      floorLocalP95: stat((r) => ov(r.floorLocal).p95),
+      floorRatio: stat((r) => ratio(r.floor, r.peer.overheadMs)),
+      floorLocalRatio: stat((r) => ratio(r.floorLocal, r.peer.overheadMs)),
+      memoirOverFloor: stat((r) => ratio(r.memoir.overheadMs, r.floor)),
       memoirTokens: stat((r) => mean(r.memoir.promptTokens)),
       peerTokens: stat((r) => mean(r.peer.promptTokens)),
       tokenRatio: stat((r) => mean(r.memoir.promptTokens) / mean(r.peer.promptTokens)),

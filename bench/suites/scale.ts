@@ -347,6 +347,8 @@ export const scaleSuite: Suite = {
     const apiCpuPerTurn = sustainedFigure('apiCpuMsPerTurn');
     const temporalCpuPerTurn = sustainedFigure('temporalCpuMsPerTurn');
     const postgresCpuPerTurn = sustainedFigure('postgresCpuMsPerTurn');
+    /** A figure to one decimal, or a dash when it was not measured (a server's process not found). */
+    const figureCell = (f: Repeated | undefined) => (f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–');
     const floorFigure = (key: keyof FloorThroughput) =>
       floorRuns.length ? repeated(floorRuns.map((r) => r[key])) : undefined;
     const floorTps = floorFigure('turnsPerSecond');
@@ -578,7 +580,7 @@ export const scaleSuite: Suite = {
                 weaviateCpuPerTurn,
                 benchCpuPerTurn,
                 machineCpuPerTurn,
-              ].map((f) => (f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–')),
+              ].map(figureCell),
             ],
           },
         },
@@ -599,11 +601,7 @@ export const scaleSuite: Suite = {
           caption: 'Temporal’s floor at the same concurrency',
           table: {
             columns: ['turns/s', 'CPU per turn, floor worker (ms)', 'CPU per turn, Temporal server (ms)'],
-            rows: [
-              [floorTps, floorWorkerCpu, floorTemporalCpu].map((f) =>
-                f && Number.isFinite(f.median) ? fmtRepeated(f, 1) : '–',
-              ),
-            ],
+            rows: [[floorTps, floorWorkerCpu, floorTemporalCpu].map(figureCell)],
           },
         },
         { kind: 'chart', file: 'scale-latency.svg', alt: 'Overhead percentiles vs open conversations' },
